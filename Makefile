@@ -1,0 +1,29 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch 2.13.0 first: on CPU machines a local CPU wheel; a looser spec pulls a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+
+.PHONY: install demo test test-all clean
+
+$(BIN)/bertune: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(BIN)/bertune
+
+install: $(BIN)/bertune
+
+demo: install
+	HF_HUB_OFFLINE=1 $(BIN)/bertune finetune --pair demo --soft gumbel
+
+test: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+test-all: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not gpu"
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

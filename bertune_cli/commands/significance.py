@@ -1,0 +1,15 @@
+"""`bertune significance` (lands with issue 6)."""
+from __future__ import annotations
+
+from bertune_cli._options import Pair
+
+
+def significance(pair: Pair = "demo") -> None:
+    """Not available yet.
+
+    Example: [bold]bertune significance --pair demo[/]
+    """
+    from bertune_cli.core.errors import NotYetAvailable
+
+    raise NotYetAvailable("`bertune significance` is not built yet (issue 6)",
+                          "update bertune; earlier stages work already")

@@ -1,0 +1,1 @@
+"""bertune core: never imports typer, rich or bertune_cli.commands."""

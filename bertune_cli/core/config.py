@@ -1,0 +1,322 @@
+"""Recipes: YAML files loaded into frozen dataclasses.
+
+A recipe names a language pair, where its data comes from, the LM whose WordPiece vocabulary is
+the decoder vocabulary, a model preset and the training/fine-tuning/evaluation settings. Values
+are type-checked against the dataclass annotations; ``key.sub=value`` overrides are checked the
+same way, and every problem (unknown key, wrong type, bad value) is reported in one ConfigError.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from bertune_cli.core.errors import ConfigError
+
+RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+
+
+@dataclass(frozen=True)
+class SplitFiles:
+    """Source and target files (local path or URL, ``.gz`` accepted) of one split."""
+
+    src: str
+    tgt: str
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the corpus comes from and how it is cleaned and tokenized (method.md §1, §8)."""
+
+    source: Literal["demo", "files", "csv", "wit3"] = "demo"
+    # files: split name -> files; relative paths are resolved against `data.root` when set.
+    files: dict[str, SplitFiles] = field(default_factory=dict)
+    root: Optional[str] = None
+    # wit3: an archive (URL, local .tgz or extracted directory) with the IWSLT14 layout.
+    archive: Optional[str] = None
+    sha256: Optional[str] = None
+    valid_every: int = 23
+    test_sets: tuple[str, ...] = ()
+    # csv: one file with named columns; split by `csv_split` fractions when no split column.
+    csv: Optional[str] = None
+    src_column: str = "src"
+    tgt_column: str = "tgt"
+    csv_split: tuple[float, float] = (0.9, 0.1)
+    split_seed: int = 42
+    # demo: the embedded generator
+    demo_seed: int = 1234
+    demo_sizes: dict[str, int] = field(
+        default_factory=lambda: {"train": 20000, "valid": 500, "test": 500})
+    # processing
+    lowercase: bool = True
+    max_len: int = 175
+    max_ratio: float = 1.5
+    dedup: bool = False
+    bpe_vocab: int = 32000
+    target_vocab: Literal["full", "shortlist"] = "full"
+
+
+@dataclass(frozen=True)
+class LMConfig:
+    """The pretrained LM: its vocabulary is the decoder vocabulary; its layer feeds F_BERT."""
+
+    name: str = "minilm"
+    layer: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A model preset (numbers live in code, core/model) plus the few knobs recipes change."""
+
+    preset: str = "transformer_iwslt_de_en"
+    dropout: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Baseline training (method.md §2)."""
+
+    lr: float = 5e-4
+    warmup_updates: int = 4000
+    warmup_init_lr: float = 1e-7
+    betas: tuple[float, float] = (0.9, 0.98)
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    clip_norm: float = 0.0
+    max_tokens: int = 4096
+    update_freq: int = 1
+    max_epochs: int = 100
+    max_steps: int = 0
+    max_time: float = 0.0
+    patience: int = 3
+    valid_every_steps: int = 0
+    log_every: int = 50
+    seed: int = 1
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """BERTTune fine-tuning (method.md §4, §5)."""
+
+    soft: Literal["dense", "sparsemax", "gumbel"] = "gumbel"
+    tau: float = 0.1
+    hard: bool = False
+    ce_weight: float = 0.0
+    reduction: Literal["sentence", "token"] = "sentence"
+    lr: float = 5e-5
+    warmup_updates: int = 4000
+    max_tokens: int = 4096
+    max_epochs: int = 10
+    max_steps: int = 0
+    max_time: float = 0.0
+    patience: int = 3
+    select_metric: Literal["bleu", "bertscore"] = "bleu"
+    valid_every_steps: int = 0
+    impl: Literal["auto", "torch", "triton"] = "auto"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Decoding and scoring (method.md §6)."""
+
+    beam: int = 5
+    lenpen: float = 1.0
+    max_len_a: float = 1.2
+    max_len_b: int = 10
+    lowercase: bool = True
+    batch_tokens: int = 4096
+    bleu_tokenize: str = "13a"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One language pair / setting. ``name`` is the recipe file stem."""
+
+    name: str
+    description: str
+    src: str
+    tgt: str
+    data: DataConfig = field(default_factory=DataConfig)
+    lm: LMConfig = field(default_factory=LMConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def section_hash(self, *sections: str) -> str:
+        """Stable hash of some sections, e.g. ``("data", "lm")`` decides whether data is stale."""
+        blob = json.dumps({s: dataclasses.asdict(getattr(self, s)) if dataclasses.is_dataclass(
+            getattr(self, s)) else getattr(self, s) for s in sections}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def list_recipes() -> list[tuple[str, str]]:
+    """(name, description) of every shipped recipe, sorted by name."""
+    out = []
+    for path in sorted(RECIPES_DIR.glob("*.yaml")):
+        raw = _read_yaml(path)
+        out.append((path.stem, str(raw.get("description", "")).strip()))
+    return out
+
+
+def resolve_recipe_path(pair_or_path: str) -> Path:
+    """``demo`` -> recipes/demo.yaml; an existing ``.yaml`` path is taken as is."""
+    candidate = Path(pair_or_path)
+    if candidate.suffix in (".yaml", ".yml"):
+        if candidate.is_file():
+            return candidate
+        raise ConfigError(f"recipe file not found: {pair_or_path}",
+                          "check the path, or pass a shipped recipe name (see `bertune recipes`)")
+    shipped = RECIPES_DIR / f"{pair_or_path}.yaml"
+    if shipped.is_file():
+        return shipped
+    names = ", ".join(n for n, _ in list_recipes())
+    raise ConfigError(f"unknown recipe or pair {pair_or_path!r}",
+                      f"shipped recipes: {names}; or pass a path to a .yaml file")
+
+
+def load_recipe(pair_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+    """Load, override (``key.sub=value``) and validate a recipe; all problems reported at once."""
+    path = resolve_recipe_path(pair_or_path)
+    raw = _read_yaml(path)
+    raw.setdefault("name", path.stem)
+    problems: list[str] = []
+    for item in overrides:
+        _apply_override(raw, item, problems)
+    recipe = _build(Recipe, raw, "", problems)
+    if problems:
+        raise ConfigError(f"invalid recipe {path.name}: " + "; ".join(problems),
+                          "fix the recipe or the --set overrides", problems=problems)
+    return recipe
+
+
+def recipe_from_dict(raw: dict[str, Any]) -> Recipe:
+    """Rebuild a Recipe from its ``to_dict()`` form (as stored in checkpoints)."""
+    problems: list[str] = []
+    recipe = _build(Recipe, json.loads(json.dumps(raw)), "", problems)
+    if problems:
+        raise ConfigError("stored config is invalid: " + "; ".join(problems), problems=problems)
+    return recipe
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})",
+                          "check indentation and quoting") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a recipe must be a YAML mapping")
+    return raw
+
+
+def _apply_override(raw: dict[str, Any], item: str, problems: list[str]) -> None:
+    import yaml
+
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        problems.append(f"override {item!r} is not key=value")
+        return
+    parts = key.strip().split(".")
+    node = raw
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            problems.append(f"override {key}: {part} is not a section")
+            return
+        node = child
+    try:
+        node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        node[parts[-1]] = value
+
+
+def _build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
+    if not isinstance(raw, dict):
+        problems.append(f"{prefix.rstrip('.') or 'recipe'}: expected a mapping, got {raw!r}")
+        return None
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            problems.append(f"unknown key {prefix}{key} (known: {', '.join(fields)})")
+    kwargs = {}
+    missing = False
+    for name, f in fields.items():
+        if name in raw:
+            kwargs[name] = _coerce(hints[name], raw[name], f"{prefix}{name}", problems)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            problems.append(f"missing key {prefix}{name}")
+            missing = True
+    return None if missing else cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, where: str, problems: list[str]) -> Any:
+    """Check ``value`` against annotation ``tp``; return the converted value."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where + ".", problems)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where, problems)
+    if origin is Literal:
+        if value not in args:
+            problems.append(f"{where}: {value!r} is not one of {', '.join(map(str, args))}")
+        return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            problems.append(f"{where}: expected a mapping, got {value!r}")
+            return {}
+        return {str(k): _coerce(args[1], v, f"{where}.{k}", problems) for k, v in value.items()}
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            problems.append(f"{where}: expected a list, got {value!r}")
+            return ()
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], v, where, problems) for v in value)
+        if len(value) != len(args):
+            problems.append(f"{where}: expected {len(args)} values, got {len(value)}")
+            return tuple(value)
+        return tuple(_coerce(a, v, where, problems) for a, v in zip(args, value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            problems.append(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads 3e-4 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(f"{where}: expected a number, got {value!r}")
+            return value
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            problems.append(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
