@@ -9,7 +9,6 @@ TORCH ?= torch==2.13.0
 
 $(BIN)/bertune: pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(BIN)/bertune

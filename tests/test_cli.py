@@ -1,0 +1,86 @@
+"""The CLI shell: instant help, version, recipes, error mapping and exit codes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from bertune_cli import __version__
+from bertune_cli.main import app
+
+COMMANDS = ["prepare", "train-baseline", "finetune", "translate", "score", "significance",
+            "recipes"]
+
+
+def _run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "bertune_cli.main", *args], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=120)
+
+
+def test_importing_cli_does_not_import_torch_or_transformers():
+    code = ("import sys, bertune_cli.main; "
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_help_is_fast_and_lists_every_command():
+    _run("--help")  # warm the bytecode cache so the timing measures the CLI, not compilation
+    start = time.perf_counter()
+    out = _run("--help")
+    elapsed = time.perf_counter() - start
+    assert out.returncode == 0
+    for cmd in COMMANDS:
+        assert cmd in out.stdout
+    assert elapsed < 1.0, f"bertune --help took {elapsed:.2f}s"
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_every_command_help_has_an_example(cmd):
+    result = CliRunner().invoke(app, [cmd, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output and f"bertune {cmd}" in result.output
+
+
+def test_version():
+    out = _run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"bertune {__version__}"
+
+
+def test_recipes_lists_shipped_recipes_as_json():
+    import json
+
+    out = _run("recipes", "--json")
+    assert out.returncode == 0
+    names = {r["name"] for r in json.loads(out.stdout)}
+    assert {"demo", "multi30k-de-en", "iwslt14-de-en", "iwslt14-zh-en", "iwslt14-en-tr",
+            "iwslt14-en-es", "hi-en", "en-hi"} <= names
+
+
+def test_usage_error_exits_2():
+    out = _run("prepare", "--no-such-option")
+    assert out.returncode == 2
+    assert "No such option" in out.stderr
+
+
+def test_bertune_error_is_one_red_line_exit_1_and_debug_shows_traceback():
+    out = _run("prepare", "--pair", "no-such-recipe")
+    assert out.returncode == 1
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:")
+    assert "bertune recipes" in lines[0] or "shipped recipes" in lines[0]
+    assert "Traceback" not in out.stderr
+    debug = _run("prepare", "--pair", "no-such-recipe", env={"BERTUNE_DEBUG": "1"})
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_bad_recipe_override_lists_every_problem():
+    out = _run("prepare", "--pair", "demo", "--set", "train.lr=abc", "--set", "nope.x=1",
+               "--set", "data.target_vocab=huge")
+    assert out.returncode == 1
+    assert "train.lr" in out.stderr and "unknown key nope" in out.stderr
+    assert "data.target_vocab" in out.stderr
