@@ -19,3 +19,20 @@ Layer = Annotated[Optional[int], typer.Option(
     "--layer", help="LM layer for BERTScore (bert_score's num_layers; default per LM).")]
 Device = Annotated[str, typer.Option("--device", help="torch device: cpu, cuda, cuda:1, ...")]
 Seed = Annotated[Optional[int], typer.Option("--seed", help="Random seed.")]
+
+# --- evaluation (score, significance) ---
+Metrics = Annotated[Optional[list[str]], typer.Option(
+    "--metrics", "-m", help="Metric: bleu, chrf, chrf++, ter, bertscore (repeat -m or separate "
+    "by commas; default: bleu and bertscore).")]
+LmRun = Annotated[Optional[Path], typer.Option(
+    "--model", help="Run directory or checkpoint whose bertune.json names the LM and layer "
+    "(--lm/--layer override it).")]
+Idf = Annotated[bool, typer.Option("--idf", help="F_BERT with idf weights from the references "
+                                   "(bert_score semantics).")]
+Rescale = Annotated[Optional[Path], typer.Option(
+    "--rescale", help="Rescale F_BERT with a bert_score baseline CSV (LAYER,P,R,F).")]
+Lowercase = Annotated[bool, typer.Option("--lowercase",
+                                         help="Case-insensitive BLEU/chrF (sacrebleu -lc).")]
+Tokenize = Annotated[Optional[str], typer.Option(
+    "--tokenize", help="sacrebleu BLEU tokenizer: 13a (default), intl, none, char, zh, ...")]
+BatchSize = Annotated[int, typer.Option("--batch-size", help="Sentences per LM batch (F_BERT).")]

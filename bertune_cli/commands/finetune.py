@@ -1,15 +1,112 @@
-"""`bertune finetune` (lands with issue 7)."""
+"""`bertune finetune`: BERTTune — fine-tune on −F_BERT of soft predictions (stages first)."""
 from __future__ import annotations
 
-from bertune_cli._options import Pair
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from bertune_cli._options import Device, Json, Layer, Lm, Overrides, Pair, RunsDir
 
 
-def finetune(pair: Pair = "demo") -> None:
-    """Not available yet.
+class SoftMode(str, Enum):
+    dense = "dense"
+    sparsemax = "sparsemax"
+    gumbel = "gumbel"
 
-    Example: [bold]bertune finetune --pair demo[/]
+
+class ImplChoice(str, Enum):
+    auto = "auto"
+    torch = "torch"
+    triton = "triton"
+
+
+Soft = Annotated[Optional[SoftMode], typer.Option(
+    "--soft", help="Soft prediction fed to the LM as p·E: dense softmax, sparsemax or "
+                   "Gumbel-softmax (default: the recipe's, gumbel).")]
+Tau = Annotated[Optional[float], typer.Option("--tau", help="Gumbel-softmax temperature "
+                                              "(default 0.1).")]
+Hard = Annotated[Optional[bool], typer.Option("--hard/--soft-sample", help="Straight-through "
+                                              "Gumbel (one-hot forward, soft backward).")]
+CeWeight = Annotated[Optional[float], typer.Option(
+    "--ce-weight",
+    help="λ: loss = (1−λ)·(−F_BERT) + λ·label-smoothed CE (default 0, the paper).")]
+From = Annotated[Optional[Path], typer.Option(
+    "--from", help="Checkpoint or run folder to start from (default: the recipe's baseline "
+                   "best checkpoint, trained first if missing).")]
+Impl = Annotated[Optional[ImplChoice], typer.Option(
+    "--impl", help="Soft-embedding kernels: torch reference, Triton (GPU), or auto.")]
+MaxEpochs = Annotated[Optional[int], typer.Option("--max-epochs",
+                                                  help="Override finetune.max_epochs.")]
+MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", help="Stop after N updates.")]
+MaxTime = Annotated[Optional[float], typer.Option(
+    "--max-time", help="Stop after N seconds of fine-tuning (counted over resumes).")]
+
+
+def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir = None,
+             soft: Soft = None, tau: Tau = None, hard: Hard = None, ce_weight: CeWeight = None,
+             lm: Lm = None, layer: Layer = None, init_from: From = None, impl: Impl = None,
+             max_epochs: MaxEpochs = None, max_steps: MaxSteps = None, max_time: MaxTime = None,
+             device: Device = "auto", json_out: Json = False) -> None:
+    """BERTTune: fine-tune by maximising a differentiable BERTScore (F_BERT) of soft predictions.
+
+    Runs the missing stages first: prepare → train-baseline → finetune
+    (each skipped when complete, resumed when interrupted).
+    Validates BLEU and F_BERT every epoch (early stopping on BLEU),
+    then scores the test set before and after fine-tuning.
+    Output: runs/<recipe>/finetune-<soft>/ (test.hyp.txt, report.json, checkpoints).
+
+    Examples:
+      [bold]bertune finetune --pair demo --soft gumbel[/]
+      [bold]bertune finetune --pair iwslt14-de-en --soft sparsemax --max-epochs 3[/]
+      [bold]bertune finetune --pair demo --soft dense --from runs/demo/baseline --ce-weight 0.5[/]
     """
-    from bertune_cli.core.errors import NotYetAvailable
+    from bertune_cli.commands.train_baseline import TrainProgress
+    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.loops.pipeline import run_pipeline
 
-    raise NotYetAvailable("`bertune finetune` is not built yet (issue 7)",
-                          "update bertune; earlier stages work already")
+    sets = {"finetune.soft": soft, "finetune.tau": tau, "finetune.hard": hard,
+            "finetune.ce_weight": ce_weight, "finetune.impl": impl, "lm.name": lm,
+            "lm.layer": layer}
+    recipe = load_recipe(pair, [*(overrides or []), *(f"{k}={_yaml(v)}" for k, v in sets.items()
+                                                      if v is not None)])
+    with TrainProgress() as progress:
+        result = run_pipeline(recipe, runs_root=runs_dir, init_from=init_from, device=device,
+                              say=lambda line: progress.console.print(line, markup=False),
+                              on_event=progress, max_epochs=max_epochs, max_steps=max_steps,
+                              max_time=max_time)
+    print_result(result, json_out)
+
+
+def _yaml(value: Any) -> str:
+    if isinstance(value, Enum):
+        return value.value
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def print_result(result: dict[str, Any], json_out: bool) -> None:
+    """Where the outputs are and the before/after scores (or everything as JSON)."""
+    import json
+
+    if json_out:
+        typer.echo(json.dumps(result, indent=1, default=str))
+        return
+    ft, report = result["finetune"], result["report"]
+    done = "already complete" if ft.get("already_complete") else f"stopped: {ft['reason']}"
+    rate = f", {ft['steps_per_s']:.2f} updates/s" if ft.get("steps_per_s") else ""
+    typer.echo(f"finetune ({ft.get('soft', '')}) {done} after {ft['updates']} updates{rate}; "
+               f"model: {ft['checkpoint_best']}")
+    if not report:
+        return
+    p = report.get("significance", {}).get("p_values", {})
+    typer.echo(f"test set ({report['sentences']} sentences)      BLEU   F_BERT")
+    for name, s in report["scores"].items():
+        typer.echo(f"  {name:<27}{s['bleu']:6.2f}   {s['bertscore']:6.2f}")
+    if p:
+        typer.echo(f"  paired bootstrap p-value   {p.get('BLEU', float('nan')):6.4f}   "
+                   f"{p.get('F_BERT', float('nan')):6.4f}")
+    for name, path in report["outputs"].items():
+        typer.echo(f"{name} translations: {path}")
+    typer.echo(f"report: {report['report_file']}")
+    typer.echo(f"BLEU: {report['signatures']['bleu']}\nF_BERT: {report['signatures']['bertscore']}")

@@ -1,15 +1,84 @@
-"""`bertune score` (lands with issue 6)."""
+"""`bertune score`: BLEU / chrF / TER (sacrebleu) and F_BERT (exact BERTScore), signed."""
 from __future__ import annotations
 
-from bertune_cli._options import Pair
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bertune_cli._options import (BatchSize, Device, Idf, Json, Layer, Lm, LmRun, Lowercase,
+                                  Metrics, Rescale, Tokenize)
+
+Hyp = Annotated[Path, typer.Argument(help="Hypothesis file, one segment per line.",
+                                     show_default=False)]
+Refs = Annotated[list[Path], typer.Argument(
+    help="Reference file(s); several files = several references per segment.",
+    show_default=False)]
+SentenceLevel = Annotated[Optional[Path], typer.Option(
+    "--sentence-level", help="Also write per-sentence scores here (.tsv, or .jsonl) for "
+    "`bertune significance --scores`.")]
 
 
-def score(pair: Pair = "demo") -> None:
-    """Not available yet.
+def score(hyp: Hyp, refs: Refs, metrics: Metrics = None, lm: Lm = None, layer: Layer = None,
+          model: LmRun = None, idf: Idf = False, rescale: Rescale = None,
+          lowercase: Lowercase = False, tokenize: Tokenize = None, batch_size: BatchSize = 64,
+          device: Device = "auto", json_out: Json = False,
+          sentence_level: SentenceLevel = None) -> None:
+    """Score a hypothesis file against one or more reference files, every number signed.
 
-    Example: [bold]bertune score --pair demo[/]
+    BLEU, chrF and TER are sacrebleu's (same numbers and signatures); F_BERT is bertune's
+    BERTScore, equal to bert_score's F1 for the same LM, layer and idf setting (100 × mean
+    F; P and R beside it). Default LM: the bundled MiniLM, layer 5 (offline).
+
+    Examples:
+      [bold]bertune score out.en test.en[/]
+      [bold]bertune score out.en test.en test2.en -m bleu -m chrf -m ter -m bertscore[/]
+      [bold]bertune score out.en test.en -m bertscore --idf --lm bert-base-uncased --layer 9[/]
+      [bold]bertune score out.en test.en --model runs/demo/finetune-gumbel --sentence-level out.tsv --json[/]
     """
-    from bertune_cli.core.errors import NotYetAvailable
+    import os
 
-    raise NotYetAvailable("`bertune score` is not built yet (issue 6)",
-                          "update bertune; earlier stages work already")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bar
+    from bertune_cli.core.metrics.scoring import score_files
+
+    report = score_files(hyp, refs, metrics, lm=lm, layer=layer, model=model, idf=idf,
+                         rescale=rescale, lowercase=lowercase, tokenize=tokenize,
+                         batch_size=batch_size, device=device, sentence_level=sentence_level)
+    _print(report, json_out)
+
+
+def _print(report, json_out: bool) -> None:
+    import json
+
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
+    if json_out:
+        typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"{escape(report.hyp)} vs {escape(', '.join(report.refs))} "
+                        f"({report.lines} segments)", title_justify="left")
+    for col, justify in (("metric", "left"), ("score", "right"), ("details", "left")):
+        table.add_column(col, justify=justify)
+    for r in report.results:
+        table.add_row(r.name, f"{r.score:.2f}", escape(_details(r)))
+    out = Console(highlight=False)
+    out.print(table)
+    for r in report.results:
+        out.print(f"{escape(r.name)}: {escape(r.signature)}", soft_wrap=True)
+    if report.sentence_level:
+        err.print(f"sentence-level scores: {escape(report.sentence_level)}")
+
+
+def _details(r) -> str:
+    d = r.details
+    if "precisions" in d:
+        return "/".join(f"{p:.1f}" for p in d["precisions"]) + \
+            f" BP {d['bp']:.3f} ratio {d['ratio']:.3f}"
+    if "P" in d:
+        return f"P {d['P']:.2f} R {d['R']:.2f}"
+    return ""

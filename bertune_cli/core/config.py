@@ -37,12 +37,15 @@ class DataConfig:
     # files: split name -> files; relative paths are resolved against `data.root` when set.
     files: dict[str, SplitFiles] = field(default_factory=dict)
     root: Optional[str] = None
-    # wit3: an archive (URL, local .tgz or extracted directory) with the IWSLT14 layout.
+    # wit3: an archive (URL, local .tgz or extracted directory) with the IWSLT14 layout;
+    # test_sets: member prefixes such as IWSLT14.TED.tst2010 (default: fairseq's split).
     archive: Optional[str] = None
     sha256: Optional[str] = None
     valid_every: int = 23
     test_sets: tuple[str, ...] = ()
-    # csv: one file with named columns; split by `csv_split` fractions when no split column.
+    # csv: one file with named columns; without a `split` column, `csv_split` = (train, test)
+    # fractions as sklearn's train_test_split(random_state=split_seed); valid = every
+    # `valid_every`-th training pair (also for wit3, and for files without a valid split).
     csv: Optional[str] = None
     src_column: str = "src"
     tgt_column: str = "tgt"

@@ -1,0 +1,245 @@
+"""BERTTune fine-tuning (method.md §4, §5) through the shared ``trainer.train_loop``.
+
+``finetune(recipe, data_dir, out_dir)`` starts from a trained checkpoint (by default the
+recipe's ``baseline/checkpoint_best``) with a fresh optimizer and schedule, and minimises
+−F_BERT between the frozen LM's view of the reference and of the soft prediction
+(``losses.fbert_loss``; ``finetune.soft`` = dense | sparsemax | gumbel). Every validation
+computes BLEU *and* F_BERT (beam search through ``Translator``, F_BERT equal to
+``bertune score``), the selection metric (``finetune.select_metric``, default BLEU) keeps
+``checkpoint_best`` and drives early stopping. Logs, resume (re-run the same call), DDP and the
+``DONE`` marker are the training loop's. Finally the test split is translated with
+``checkpoint_best``: ``test.hyp.txt`` plus its BLEU and F_BERT go into the DONE summary.
+
+Refusals (CheckpointError): a checkpoint whose decoder vocabulary belongs to another LM than
+the recipe's (``--lm``), or whose F_BERT layer differs (``--layer``); data prepared for another
+LM or other data; a run directory holding a run with other fine-tuning settings.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from bertune_cli.core.config import Recipe
+from bertune_cli.core.errors import CheckpointError
+from bertune_cli.core.loops.train_baseline import evaluate_split, open_data, run_context
+from bertune_cli.core.loops.trainer import (DONE, LoopSettings, bleu_metric, init_distributed,
+                                            is_complete, train_loop)
+
+# What a fine-tuning run *is*: a run directory refuses to resume or report with other values.
+OBJECTIVE_KEYS = ("soft", "tau", "hard", "ce_weight", "reduction")
+# Settings the fine-tuning section does not have are the baseline's (method.md §5).
+FROM_TRAIN = ("warmup_init_lr", "betas", "weight_decay", "clip_norm", "update_freq",
+              "log_every", "seed", "precision")
+
+
+@functools.lru_cache(maxsize=1)
+def shared_lm(name: str, layer: int | None, device: str):
+    """``load_lm``, kept for the next caller in this process (fine-tuning, then the test
+    comparison). Safe to share: the LM is frozen and never modified. transformers' weight
+    loading bar is kept off the terminal (the command draws its own progress)."""
+    from transformers.utils import logging as hf_logging
+
+    from bertune_cli.core.lm import load_lm
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return load_lm(name, layer, device)
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
+
+
+def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1):
+    """The fine-tuning ``loss_fn(model, batch) -> (summed loss, logs)``.
+
+    ``config``: the recipe's ``finetune`` section (soft, tau, hard, ce_weight, reduction,
+    impl). Gumbel noise only while ``model.training`` (never at validation).
+    """
+    import torch
+
+    from bertune_cli.core.losses import fbert_loss
+
+    E = lm.embeddings                                                  # (V_LM, D)
+    rows = E if vocab.kind == "full" else \
+        E[torch.as_tensor(vocab.lm_ids, device=E.device)].detach()    # (V', D)
+
+    def loss_fn(model, batch):
+        logits = model(input_ids=batch.src, attention_mask=batch.src_mask,
+                       decoder_input_ids=batch.tgt_in).logits          # (B, T, V')
+        tgt = vocab.to_lm(torch.cat([batch.tgt_in[:, :1], batch.tgt_out], 1))  # (B, T+1)
+        return fbert_loss(logits, tgt, lm, rows, soft=config.soft, tau=config.tau,
+                          hard=config.hard, training=model.training,
+                          reduction=config.reduction, ce_weight=config.ce_weight,
+                          labels=batch.tgt_out, label_smoothing=label_smoothing,
+                          impl=config.impl)
+    return loss_fn
+
+
+def fbert_metric(lm) -> Callable[[list[str], list[str]], Any]:
+    """Validation F_BERT of texts (100 × mean F), equal to ``bertune score``'s."""
+    from bertune_cli.core.metrics.bertscore import score_bertscore
+
+    def bertscore(hyps: list[str], refs: list[str]):
+        return score_bertscore(hyps, [refs], lm=lm).corpus()
+    return bertscore
+
+
+def loop_settings(recipe: Recipe, **overrides: Any) -> LoopSettings:
+    """The finetune section over the train section's optimiser details."""
+    train = dataclasses.asdict(recipe.train)
+    base = {k: train[k] for k in FROM_TRAIN}
+    settings = LoopSettings.from_config(recipe.finetune, **overrides)
+    return dataclasses.replace(settings, **{k: v for k, v in base.items()
+                                            if k not in overrides or overrides[k] is None})
+
+
+def init_checkpoint(recipe: Recipe, runs_root: Path | None, init_from: Path | None) -> Path:
+    """The checkpoint fine-tuning starts from: ``init_from`` or the baseline's best."""
+    from bertune_cli.core.model.checkpoint import resolve_checkpoint
+    from bertune_cli.core.paths import stage_dir
+
+    path = Path(init_from) if init_from else stage_dir(recipe.name, "baseline", runs_root)
+    try:
+        return resolve_checkpoint(path)
+    except CheckpointError as exc:
+        if init_from:
+            raise
+        raise CheckpointError(f"no baseline checkpoint for recipe {recipe.name!r} at {path}",
+                              f"run `bertune train-baseline --pair {recipe.name}` first, or "
+                              "pass --from CHECKPOINT") from exc
+
+
+def recipe_layer(recipe: Recipe) -> int:
+    """The recipe's F_BERT layer (``lm.layer``, else the LM's default), without loading it."""
+    from bertune_cli.core.lm import default_layer
+
+    return recipe.lm.layer if recipe.lm.layer is not None else default_layer(recipe.lm.name)
+
+
+def check_lm(meta: dict[str, Any], recipe: Recipe, layer: int, where: Path) -> None:
+    """Refuse an LM or layer other than the checkpoint's (its vocabulary is that LM's)."""
+    from bertune_cli.core.lm import default_layer, resolve_lm
+
+    ckpt = meta.get("lm", {})
+    name = ckpt.get("name")
+    if name is None or (name != recipe.lm.name and resolve_lm(name) != resolve_lm(recipe.lm.name)):
+        raise CheckpointError(
+            f"{where} was trained with the vocabulary of LM {name!r}, not {recipe.lm.name!r}: "
+            "p·E is only meaningful with the embeddings of the LM the decoder predicts",
+            f"drop --lm (or pass --lm {name}), or train a baseline for {recipe.lm.name!r}")
+    ckpt_layer = ckpt.get("layer")
+    ckpt_layer = default_layer(name) if ckpt_layer is None else ckpt_layer
+    if ckpt_layer != layer:
+        raise CheckpointError(
+            f"{where} belongs to a recipe that scores F_BERT at layer {ckpt_layer} of {name}, "
+            f"not {layer}", f"drop --layer (or pass --layer {ckpt_layer}); to use another layer, "
+            "set lm.layer in the recipe and train its baseline")
+
+
+def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path | None = None,
+             runs_root: Path | None = None, device: str = "auto", max_epochs: int | None = None,
+             max_steps: int | None = None, max_time: float | None = None,
+             on_event: Callable[[dict[str, Any]], None] | None = None,
+             **settings: Any) -> dict[str, Any]:
+    """Fine-tune (or resume, or report) ``recipe``'s BERTTune run; returns the DONE summary.
+
+    ``init_from``: a checkpoint or run folder (default: ``<runs>/<recipe>/baseline``).
+    ``settings``: LoopSettings overrides (e.g. ``valid_every_steps``).
+    """
+    import torch
+
+    from bertune_cli.core.model.builders import resolve_device
+    from bertune_cli.core.model.checkpoint import (LAST, check_data_compatible, load_checkpoint,
+                                                   read_meta)
+
+    out_dir = Path(out_dir)
+    cfg = recipe.finetune
+    objective = {k: getattr(cfg, k) for k in OBJECTIVE_KEYS}
+    if is_complete(out_dir):
+        _check_same_run(out_dir, objective)
+        done = json.loads((out_dir / DONE).read_text(encoding="utf-8"))
+        if "test" in done:  # else: finished training, the test evaluation is still to do
+            return {**done, "already_complete": True}
+    init = init_checkpoint(recipe, runs_root, init_from)
+    check_lm(read_meta(init), recipe, recipe_layer(recipe), init)
+    data = open_data(recipe, data_dir)
+    device = init_distributed(resolve_device(device))
+    loaded = load_checkpoint(init, "cpu")
+    lm = shared_lm(recipe.lm.name, recipe.lm.layer, device)
+    check_data_compatible(loaded.meta, data.lm_name, data.fingerprint, f"data directory {data_dir}")
+    if (out_dir / LAST).is_dir():
+        _check_same_run(out_dir, {**objective, "init_from": str(init)})
+
+    ctx = run_context(recipe, data, loaded.vocab, f"finetune-{cfg.soft}")
+    ctx.meta["lm"]["layer"] = lm.layer
+    ctx.meta["model"] = loaded.meta.get("model", {})
+    ctx.meta["finetune"] = {**objective, "init_from": str(init)}
+    loop = loop_settings(recipe, max_epochs=max_epochs, max_steps=max_steps, max_time=max_time,
+                         **settings)
+    loss_fn = fbert_objective(lm, loaded.vocab, cfg, recipe.train.label_smoothing)
+    metrics = {"bleu": bleu_metric(recipe.eval), "bertscore": fbert_metric(lm)}
+    timer = _StepTimer(on_event)
+    model = loaded.model
+    torch.manual_seed(loop.seed)
+    summary = train_loop(model, train=data.split("train", with_text=False),
+                         valid=data.split("valid"), loss_fn=loss_fn, settings=loop,
+                         run_dir=out_dir, ctx=ctx, device=device, metrics=metrics,
+                         on_event=timer)
+    summary.setdefault("init_from", str(init))
+    summary.setdefault("soft", cfg.soft)
+    summary.setdefault("steps_per_s", timer.rate())
+    if "test" in data.splits and "test" not in summary and _is_master():
+        test = evaluate_split(out_dir, data, "test", ctx, device)
+        refs = data.split("test").tgt_text
+        hyps = (out_dir / "test.hyp.txt").read_text(encoding="utf-8").splitlines()
+        fb = fbert_metric(lm)(hyps, refs)
+        summary["test"] = {**test, "bertscore": fb.score, "bertscore_signature": fb.signature}
+        (out_dir / DONE).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    return summary
+
+
+def _check_same_run(out_dir: Path, objective: dict[str, Any]) -> None:
+    """A run directory holds one fine-tuning objective; refuse to mix them."""
+    from bertune_cli.core.model.checkpoint import BEST, LAST, read_meta
+
+    for name in (LAST, BEST):
+        if (out_dir / name).is_dir():
+            stored = read_meta(out_dir / name).get("finetune", {})
+            differ = {k: (stored.get(k), v) for k, v in objective.items()
+                      if k in stored and stored[k] != v}
+            if differ:
+                shown = ", ".join(f"{k.replace('_', ' ')} {a!r} (asked: {b!r})"
+                                  for k, (a, b) in differ.items())
+                raise CheckpointError(f"{out_dir} holds a fine-tuning run with {shown}",
+                                      "use --runs-dir for a separate run, or delete that folder")
+            return
+
+
+class _StepTimer:
+    """Forwards loop events; measures updates/s over training steps only (not validation)."""
+
+    def __init__(self, on_event: Callable[[dict[str, Any]], None] | None):
+        self.on_event = on_event
+        self.steps, self.seconds, self.last = 0, 0.0, None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        if event["event"] == "step" and self.last is not None:
+            self.steps, self.seconds = self.steps + 1, self.seconds + now - self.last
+        self.last = now if event["event"] in ("start", "step") else None
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def rate(self) -> float | None:
+        return round(self.steps / self.seconds, 3) if self.seconds > 0 else None
+
+
+def _is_master() -> bool:
+    import torch.distributed as dist
+
+    return not dist.is_initialized() or dist.get_rank() == 0

@@ -1,0 +1,213 @@
+"""``bertune finetune --pair X``: run the stages that are missing, then compare before/after.
+
+Stages, each skipped when already complete and resumable when interrupted::
+
+    prepare          runs/<recipe>/data             skipped when its manifest matches the recipe
+    train-baseline   runs/<recipe>/baseline         skipped when DONE exists (not run with --from)
+    finetune         runs/<recipe>/finetune-<soft>  skipped when DONE exists
+
+Before each stage one line says whether it runs, resumes or is skipped, and why (through the
+``say`` callback: the core never prints). Finally the test split's translations of the starting
+checkpoint and of the fine-tuned model are scored — BLEU (sacreBLEU) and F_BERT (exact
+BERTScore) — and compared with a paired bootstrap test; ``report.json`` in the fine-tuning run
+directory holds the numbers, their signatures and the output paths.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from bertune_cli.core.config import Recipe
+from bertune_cli.core.paths import stage_dir
+
+Say = Callable[[str], None]
+REPORT = "report.json"
+
+
+def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
+                 init_from: Path | None = None, device: str = "auto",
+                 say: Say = lambda line: None,
+                 on_event: Callable[[dict[str, Any]], None] | None = None,
+                 **limits: Any) -> dict[str, Any]:
+    """prepare → train-baseline → finetune → test comparison; returns
+    ``{"stages": [...], "finetune": DONE summary, "report": comparison}``.
+    ``limits``: max_epochs / max_steps / max_time (and other LoopSettings) of the fine-tuning."""
+    import torch.distributed as dist
+
+    from bertune_cli.core.loops.finetune import finetune
+    from bertune_cli.core.loops.trainer import init_distributed
+    from bertune_cli.core.model.builders import resolve_device
+
+    data_dir = stage_dir(recipe.name, "data", runs_root)
+    base_dir = stage_dir(recipe.name, "baseline", runs_root)
+    ft_dir = stage_dir(recipe.name, f"finetune-{recipe.finetune.soft}", runs_root)
+    check_start(recipe, runs_root, init_from, base_dir)
+    device = init_distributed(resolve_device(device))   # torchrun: every rank runs this
+    master = not dist.is_initialized() or dist.get_rank() == 0
+    say = say if master else (lambda line: None)
+    stages = [ensure_data(recipe, data_dir, base_dir if init_from is None else None, say)
+              if master else {}]
+    if dist.is_initialized():
+        dist.barrier()  # the other ranks wait for rank 0's data directory
+    if init_from is None:
+        stages.append(ensure_baseline(recipe, data_dir, base_dir, device, say, on_event))
+    else:
+        say(f"train-baseline: skipped — fine-tuning starts from --from {init_from}")
+        stages.append({"stage": "train-baseline", "action": "skip", "reason": "--from"})
+    action, why = stage_status(ft_dir, "finetune")
+    say(f"finetune: {why}")
+    stages.append({"stage": "finetune", "action": action, "reason": why, "dir": str(ft_dir)})
+    summary = finetune(recipe, data_dir, ft_dir, init_from=init_from, runs_root=runs_root,
+                       device=device, on_event=on_event, **limits)
+    if not master:
+        return {"stages": stages, "finetune": summary, "report": {}}
+    report = compare(recipe, data_dir, base_dir if init_from is None else Path(init_from),
+                     ft_dir, summary, device, say)
+    return {"stages": stages, "finetune": summary, "report": report}
+
+
+def check_start(recipe: Recipe, runs_root: Path | None, init_from: Path | None,
+                base_dir: Path) -> None:
+    """Refuse an LM/layer mismatch with an existing starting checkpoint *before* any stage
+    runs (prepare would otherwise rebuild the data for the other LM first)."""
+    from bertune_cli.core.loops.finetune import check_lm, init_checkpoint, recipe_layer
+    from bertune_cli.core.model.checkpoint import BEST, LAST, read_meta
+
+    if init_from is None and not any((base_dir / n).is_dir() for n in (BEST, LAST)):
+        return
+    init = init_checkpoint(recipe, runs_root, init_from)
+    check_lm(read_meta(init), recipe, recipe_layer(recipe), init)
+
+
+def stage_status(run_dir: Path, stage: str) -> tuple[str, str]:
+    """(action, reason) of a training stage: skip (DONE), resume (checkpoint_last) or run."""
+    from bertune_cli.core.loops.trainer import is_complete
+    from bertune_cli.core.model.checkpoint import LAST, read_meta
+
+    if is_complete(run_dir):
+        return "skip", f"skipped — {run_dir} is complete (DONE)"
+    if (run_dir / LAST).is_dir():
+        update = read_meta(run_dir / LAST).get("training", {}).get("updates", "?")
+        return "resume", f"resuming the interrupted run in {run_dir} from update {update}"
+    return "run", f"running — no {stage} run in {run_dir} yet"
+
+
+def ensure_data(recipe: Recipe, data_dir: Path, base_dir: Path | None, say: Say
+                ) -> dict[str, Any]:
+    """Prepare the recipe's data unless ``data_dir`` already holds it (a cache hit).
+
+    Refuses to rebuild data that an existing baseline (``base_dir``) was trained on."""
+    from bertune_cli.core.data import corpus
+    from bertune_cli.core.data.prepare import prepare, settings_hash, settings_of, up_to_date
+    from bertune_cli.core.errors import CheckpointError
+
+    key = settings_hash(settings_of(recipe), corpus.plan(recipe))
+    if up_to_date(data_dir, key) is not None:
+        say(f"prepare: skipped — {data_dir} is up to date (settings {key})")
+        return {"stage": "prepare", "action": "skip", "reason": "up to date", "dir": str(data_dir)}
+    if (data_dir / "manifest.json").is_file():
+        if base_dir is not None and base_dir.is_dir() and any(base_dir.iterdir()):
+            raise CheckpointError(
+                f"{data_dir} was prepared with other data settings than the recipe now asks for, "
+                f"and {base_dir} was trained on it; re-preparing would orphan that baseline",
+                "use --runs-dir for a separate run tree, or delete both folders to start over")
+        why = f"running — {data_dir} was prepared with other settings"
+    else:
+        why = f"running — no prepared data in {data_dir} yet"
+    say(f"prepare: {why}")
+    prepare(recipe, data_dir)
+    return {"stage": "prepare", "action": "run", "reason": why, "dir": str(data_dir)}
+
+
+def ensure_baseline(recipe: Recipe, data_dir: Path, base_dir: Path, device: str, say: Say,
+                    on_event) -> dict[str, Any]:
+    """Train (or resume) the baseline unless its DONE marker exists."""
+    from bertune_cli.core.loops.train_baseline import train_baseline
+
+    action, why = stage_status(base_dir, "baseline")
+    say(f"train-baseline: {why}" + ("" if action == "skip" else
+                                    " (fine-tuning starts from its best checkpoint)"))
+    if action != "skip":
+        train_baseline(recipe, data_dir, base_dir, device=device, on_event=on_event)
+    return {"stage": "train-baseline", "action": action, "reason": why, "dir": str(base_dir)}
+
+
+def compare(recipe: Recipe, data_dir: Path, init: Path, ft_dir: Path, summary: dict[str, Any],
+            device: str, say: Say) -> dict[str, Any]:
+    """Test BLEU and F_BERT of the starting model and the fine-tuned one (+ paired bootstrap);
+    written to ``<ft_dir>/report.json``."""
+    from bertune_cli.core.data.store import DataDir
+    from bertune_cli.core.loops.finetune import shared_lm
+    from bertune_cli.core.metrics.bertscore import score_systems
+    from bertune_cli.core.metrics.sacre import corpus_metric
+    from bertune_cli.core.model.builders import resolve_device
+
+    data = DataDir(data_dir)
+    if "test" not in data.splits:
+        return {}
+    test = data.split("test")
+    refs = test.tgt_text
+    files = {"baseline": _baseline_hyps(init, ft_dir, test, recipe, device, say),
+             "finetuned": ft_dir / "test.hyp.txt"}
+    hyps = {k: p.read_text(encoding="utf-8").splitlines() for k, p in files.items()}
+    say("scoring the test set (BLEU, F_BERT) before and after fine-tuning")
+    e = recipe.eval
+    bleu = {k: corpus_metric("bleu", h, [refs], lowercase=e.lowercase, tokenize=e.bleu_tokenize)
+            for k, h in hyps.items()}
+    lm = shared_lm(recipe.lm.name, recipe.lm.layer, resolve_device(device))
+    fb = dict(zip(hyps, score_systems(list(hyps.values()), [refs], lm)))
+    report: dict[str, Any] = {
+        "test_set": str(data_dir / "test.tgt.txt"), "sentences": len(refs),
+        "outputs": {k: str(p) for k, p in files.items()},
+        "scores": {k: {"bleu": bleu[k].score, "bertscore": fb[k].corpus().score} for k in hyps},
+        "signatures": {"bleu": str(bleu["baseline"].signature),
+                       "bertscore": fb["baseline"].signature},
+        "finetune": {"soft": recipe.finetune.soft, "run_dir": str(ft_dir),
+                     "updates": summary.get("updates"), "reason": summary.get("reason"),
+                     "steps_per_s": summary.get("steps_per_s")},
+    }
+    report["significance"] = _significance(hyps, refs, fb, recipe)
+    (ft_dir / REPORT).write_text(json.dumps(report, indent=1), encoding="utf-8")
+    report["report_file"] = str(ft_dir / REPORT)
+    return report
+
+
+def _baseline_hyps(init: Path, ft_dir: Path, test, recipe: Recipe, device: str, say: Say) -> Path:
+    """The starting model's test translations: the ``test.hyp.txt`` of the run whose best
+    checkpoint it is, when present; else translated now into ``<ft_dir>/test.init.hyp.txt``."""
+    from bertune_cli.core.loops.trainer import is_complete
+    from bertune_cli.core.model.builders import resolve_device
+    from bertune_cli.core.model.checkpoint import BEST
+    from bertune_cli.core.translate import Translator
+
+    init = Path(init)
+    run = init if is_complete(init) else init.parent if init.name == BEST else None
+    if run is not None and is_complete(run) and (run / "test.hyp.txt").is_file():
+        done = run / "test.hyp.txt"
+        if len(done.read_text(encoding="utf-8").splitlines()) == len(test.src_text):
+            return done
+    out = ft_dir / "test.init.hyp.txt"
+    say(f"translating the test set with the starting checkpoint {init}")
+    e = recipe.eval
+    hyps = Translator.load(init, resolve_device(device)).translate(
+        test.src_text, beam=e.beam, lenpen=e.lenpen, max_len_a=e.max_len_a,
+        max_len_b=e.max_len_b, batch_tokens=e.batch_tokens)
+    out.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+    return out
+
+
+def _significance(hyps: dict[str, list[str]], refs: list[str], fb: dict, recipe: Recipe):
+    """Paired bootstrap (sacreBLEU 2.6 semantics) of BLEU and F_BERT, baseline first."""
+    from bertune_cli.core.metrics.stats import MeanStatistic, SacreStatistic
+    from bertune_cli.core.significance import default_seed, paired_test
+
+    e = recipe.eval
+    bleu = SacreStatistic("bleu", [refs], lowercase=e.lowercase, tokenize=e.bleu_tokenize)
+    fbert = MeanStatistic("F_BERT", fb["baseline"].signature)
+    stats = [[bleu.extract(h), MeanStatistic.stats_of(fb[k].F)] for k, h in hyps.items()]
+    result = paired_test([bleu, fbert], stats, list(hyps), test="bs", seed=default_seed())
+    out = result.to_dict(alpha=0.05)
+    return {"test": "paired bootstrap", "n_samples": out["n_samples"], "seed": out["seed"],
+            "p_values": {m: result.results[1][m].p_value for m in result.metrics},
+            "signatures": out["signatures"]}

@@ -1,0 +1,127 @@
+"""Train the NMT baseline (method.md §2): label-smoothed cross-entropy through ``train_loop``.
+
+``train_baseline(recipe, data_dir, out_dir)`` opens the prepared data directory, builds the
+recipe's model preset for the recipe's target vocabulary (``full`` or ``shortlist``), trains it
+with ``trainer.train_loop`` and finally translates the test split with ``checkpoint_best``
+(``test.hyp.txt`` and its BLEU go into the DONE summary). Re-running the same call resumes an
+interrupted run; a finished one (``DONE`` exists) returns its summary at once.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from bertune_cli.core.config import Recipe
+from bertune_cli.core.data.store import DataDir
+from bertune_cli.core.errors import CheckpointError
+from bertune_cli.core.loops.trainer import (DONE, LoopSettings, RunContext, bleu_metric,
+                                            train_loop)
+from bertune_cli.core.losses import label_smoothed_nll_loss
+
+
+def ce_loss(epsilon: float, pad_id: int = 0):
+    """The baseline ``loss_fn(model, batch) -> (summed loss, logs)``: label-smoothed CE,
+    normalised by target tokens (``sample_size``)."""
+
+    def loss_fn(model, batch):
+        logits = model(input_ids=batch.src, attention_mask=batch.src_mask,
+                       decoder_input_ids=batch.tgt_in).logits              # (B, T, V)
+        loss, nll = label_smoothed_nll_loss(logits, batch.tgt_out, epsilon, pad_id)
+        return loss, {"sample_size": batch.ntokens, "nll": nll.item()}
+    return loss_fn
+
+
+def open_data(recipe: Recipe, data_dir: Path) -> DataDir:
+    """The prepared data for ``recipe``, checked against its LM."""
+    if not (Path(data_dir) / "manifest.json").is_file():
+        raise CheckpointError(f"no prepared data directory at {data_dir}",
+                              f"run `bertune prepare --pair {recipe.name}` first (or pass --data)")
+    data = DataDir(Path(data_dir))
+    if data.lm_name != recipe.lm.name:
+        raise CheckpointError(f"{data_dir} was prepared for LM {data.lm_name!r} but the recipe "
+                              f"uses {recipe.lm.name!r} (the decoder vocabulary must match)",
+                              f"re-run `bertune prepare --pair {recipe.name}` for this LM")
+    return data
+
+
+def run_context(recipe: Recipe, data: DataDir, vocab, stage: str) -> RunContext:
+    """Everything checkpoints and validation need, for a run on ``data``."""
+    from bertune_cli.core.data.source import SourceEncoder
+    from bertune_cli.core.data.target import TargetCodec
+
+    meta = {"config": recipe.to_dict(),
+            "lm": {"name": recipe.lm.name, "layer": recipe.lm.layer},
+            "data": {"fingerprint": data.fingerprint, "path": str(data.path)},
+            "training": {"stage": stage}}
+    return RunContext(vocab=vocab, source=SourceEncoder.load(data.path),
+                      codec=TargetCodec.from_lm(recipe.lm.name, recipe.tgt), eval=recipe.eval,
+                      meta=meta)
+
+
+def setup_baseline(recipe: Recipe, data_dir: Path):
+    """(data, fresh model, RunContext) for ``recipe`` on the prepared ``data_dir``."""
+    import torch
+
+    from bertune_cli.core.lm import load_tokenizer
+    from bertune_cli.core.model.builders import build_model, count_parameters
+    from bertune_cli.core.model.vocab import LMSpecials, TargetVocab
+
+    data = open_data(recipe, data_dir)
+    specials = LMSpecials.from_tokenizer(load_tokenizer(recipe.lm.name))
+    kind = recipe.data.target_vocab
+    vocab = TargetVocab.build(kind, specials, data.shortlist() if kind == "shortlist" else None)
+    ctx = run_context(recipe, data, vocab, "baseline")
+    torch.manual_seed(recipe.train.seed)
+    model = build_model(recipe.model.preset, ctx.source.vocab_size, vocab, recipe.model.dropout)
+    ctx.meta["model"] = {"preset": recipe.model.preset, "parameters": count_parameters(model)}
+    return data, model, ctx
+
+
+def train_baseline(recipe: Recipe, data_dir: Path, out_dir: Path, device: str = "auto",
+                   max_epochs: int | None = None, max_steps: int | None = None,
+                   max_time: float | None = None,
+                   on_event: Callable[[dict[str, Any]], None] | None = None,
+                   **settings: Any) -> dict[str, Any]:
+    """Train (or resume, or report) the baseline of ``recipe``; returns the DONE summary.
+    ``settings`` override LoopSettings fields (e.g. ``save_every_steps``)."""
+    from bertune_cli.core.loops.trainer import init_distributed
+    from bertune_cli.core.model.builders import resolve_device
+
+    device = init_distributed(resolve_device(device))
+    data, model, ctx = setup_baseline(recipe, data_dir)
+    loop = LoopSettings.from_config(recipe.train, max_epochs=max_epochs, max_steps=max_steps,
+                                    max_time=max_time, **settings)
+    summary = train_loop(model, train=data.split("train", with_text=False),
+                         valid=data.split("valid"), loss_fn=ce_loss(recipe.train.label_smoothing),
+                         settings=loop, run_dir=Path(out_dir), ctx=ctx, device=device,
+                         on_event=on_event)
+    summary["parameters"] = ctx.meta["model"]["parameters"]
+    if "test" in data.splits and "test" not in summary and _is_master():
+        summary["test"] = evaluate_split(Path(out_dir), data, "test", ctx, device)
+        (Path(out_dir) / DONE).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    return summary
+
+
+def evaluate_split(run_dir: Path, data: DataDir, split: str, ctx: RunContext,
+                   device: str) -> dict[str, Any]:
+    """Translate ``split`` with the run's checkpoint_best; write ``<split>.hyp.txt``; BLEU."""
+    from bertune_cli.core.translate import Translator
+
+    translator = Translator.load(run_dir, device)
+    pairs = data.split(split)
+    e = ctx.eval
+    hyps = translator.translate(pairs.src_text, beam=e.beam, lenpen=e.lenpen,
+                                max_len_a=e.max_len_a, max_len_b=e.max_len_b,
+                                batch_tokens=e.batch_tokens)
+    (run_dir / f"{split}.hyp.txt").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+    result = bleu_metric(e)(hyps, pairs.tgt_text)
+    return {"split": split, "bleu": float(getattr(result, "score", result)),
+            "signature": str(getattr(result, "signature", "")),
+            "hyp_file": str(run_dir / f"{split}.hyp.txt")}
+
+
+def _is_master() -> bool:
+    import torch.distributed as dist
+
+    return not dist.is_initialized() or dist.get_rank() == 0

@@ -1,0 +1,410 @@
+"""The training loop shared by ``train-baseline`` and ``finetune``: one function, top to bottom.
+
+``train_loop(model, train=..., valid=..., loss_fn=..., settings=..., run_dir=..., ctx=...)``
+trains any MarianMTModel with any loss. The loss is a callable
+``loss_fn(model, batch) -> (loss, logs)`` where ``loss`` is a *sum* over the batch's units and
+``logs["sample_size"]`` counts those units (target tokens for cross-entropy, sentences for
+F_BERT); other numeric ``logs`` entries (``nll``, ...) are summed and reported per unit. The loop
+divides gradients by the global sample size of an update (all micro-batches of all ranks), as
+fairseq does, so gradient accumulation and DDP give the same update as one big batch.
+
+Run directory (only rank 0 writes)::
+
+    config.yaml        the resolved recipe
+    metrics.jsonl      one JSON row per log step ({"kind": "train", ...}) and per validation
+                       ({"kind": "valid", ...})
+    checkpoint_last/   the latest state, with trainer_state.pt (optimizer, schedule position,
+                       RNG of every rank, epoch and batch position): re-running resumes from it
+    checkpoint_best/   the best validation score so far (``settings.select_metric``)
+    valid.hyp.txt      the translations of the latest validation
+    DONE               JSON summary, written when training has finished (the completion
+                       marker: ``is_complete(run_dir)``); a re-run then returns the summary
+
+Resume: checkpoint_last is written at every validation, every ``save_every_steps`` updates,
+every ``autosave_seconds`` and on Ctrl-C (after the current update). A re-run rebuilds the
+epoch's batch list from (seed, epoch), skips the batches already done and restores the
+optimizer, the schedule and the RNG, so an interrupted and resumed run gives the same
+parameters as an uninterrupted one (CPU; GPU kernels may be nondeterministic).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import random
+import signal
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from bertune_cli.core.data.batching import EpochBatches, collate
+from bertune_cli.core.errors import CheckpointError, ConfigError, TrainingError
+from bertune_cli.core.loops.validation import (MetricFn, Selection, append_row, bleu_metric,
+                                              checkpoint_meta, validate_and_select)
+from bertune_cli.core.model.checkpoint import (BEST, LAST, load_trainer_state, load_weights,
+                                               read_meta, save_checkpoint)
+
+DONE = "DONE"
+LossFn = Callable[[Any, Any], tuple[Any, dict[str, float]]]
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """Optimisation, schedule, limits and bookkeeping of one training run."""
+
+    lr: float
+    warmup_updates: int = 4000
+    warmup_init_lr: float = 1e-7
+    betas: tuple[float, float] = (0.9, 0.98)
+    weight_decay: float = 0.0
+    clip_norm: float = 0.0
+    max_tokens: int = 4096
+    update_freq: int = 1
+    max_epochs: int = 100
+    max_steps: int = 0            # 0: no limit
+    max_time: float = 0.0         # seconds of training (cumulative over resumes); 0: no limit
+    patience: int = 3             # validations without improvement; 0: never stop early
+    valid_every_steps: int = 0    # 0: validate at the end of every epoch only
+    save_every_steps: int = 0     # extra checkpoint_last saves (resume points)
+    autosave_seconds: float = 600.0
+    log_every: int = 50
+    seed: int = 1
+    precision: str = "fp32"       # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
+    select_metric: str = "bleu"   # a key of the validation metrics, higher is better
+
+    @classmethod
+    def from_config(cls, section: Any, **overrides: Any) -> "LoopSettings":
+        """From a recipe section (``recipe.train``; ``recipe.finetune`` fills what it has)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in dataclasses.asdict(section).items() if k in names}
+        return cls(**{**values, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+@dataclass
+class RunContext:
+    """What validation and checkpoints need besides the model."""
+
+    vocab: Any          # TargetVocab
+    source: Any         # SourceEncoder
+    codec: Any          # TargetCodec
+    eval: Any           # EvalConfig (beam, lenpen, max_len_a/b, batch_tokens, lowercase)
+    meta: dict[str, Any]  # bertune.json base: config, lm, data (the loop adds "training")
+
+
+def inverse_sqrt_lr(update: int, lr: float, warmup: int, warmup_init_lr: float) -> float:
+    """fairseq's inverse_sqrt: linear warm-up from ``warmup_init_lr`` to ``lr`` over ``warmup``
+    updates, then ``lr·sqrt(warmup/update)``. ``update`` = updates done before this one."""
+    if warmup > 0 and update < warmup:
+        return warmup_init_lr + update * (lr - warmup_init_lr) / warmup
+    return lr * math.sqrt(max(warmup, 1) / max(update, 1))
+
+
+def init_distributed(device: str) -> str:
+    """Join the process group when launched by ``torchrun`` (WORLD_SIZE > 1): gloo on CPU,
+    NCCL on GPUs (rank i uses cuda:LOCAL_RANK). Returns the device this process uses."""
+    import torch
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return device
+    cuda = str(device).startswith("cuda")
+    if cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return device
+
+
+def is_complete(run_dir: Path) -> bool:
+    """Whether the run in ``run_dir`` has finished (its DONE marker exists)."""
+    return (Path(run_dir) / DONE).is_file()
+
+
+
+def train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings, run_dir: Path,
+               ctx: RunContext, device: str = "cpu", metrics: dict[str, MetricFn] | None = None,
+               on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Train ``model`` on ``train`` (a Split) until a limit or early stopping; validate on
+    ``valid``; return the DONE summary. Resumes from ``run_dir/checkpoint_last`` when present.
+    ``metrics``: name -> fn(hyps, refs) (default: sacreBLEU); ``on_event``: progress callback
+    (rank 0 only) receiving dicts with ``event`` in start | step | valid | done."""
+    import torch
+    import torch.distributed as dist
+
+    run_dir = Path(run_dir)
+    if is_complete(run_dir):
+        return {**json.loads((run_dir / DONE).read_text()), "already_complete": True}
+    torch.set_flush_denormal(True)  # denormal floats make CPU steps up to 100x slower
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    master = rank == 0
+    emit = on_event if (on_event is not None and master) else (lambda event: None)
+    metric_fns = metrics if metrics is not None else {"bleu": bleu_metric(ctx.eval)}
+    if settings.select_metric not in metric_fns:
+        raise ConfigError(f"validation metric {settings.select_metric!r} is not computed",
+                          f"choose one of: {', '.join(metric_fns)}")
+
+    # -- fresh start, or resume from checkpoint_last -----------------------------------------
+    state = load_trainer_state(run_dir / LAST)
+    if state is not None:
+        _check_resumable(read_meta(run_dir / LAST), ctx.meta, state, world, run_dir)
+        load_weights(model, run_dir / LAST)
+    model.to(device).train()
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device] if "cuda" in str(device) else None)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=settings.lr, betas=tuple(settings.betas), eps=1e-8,
+                                  weight_decay=settings.weight_decay)
+    scaler = torch.amp.GradScaler(enabled=settings.precision == "fp16")
+    autocast = _autocast(settings.precision, device)
+    epoch, pos, updates, elapsed, sel = 1, 0, 0, 0.0, Selection()
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        epoch, pos, updates, elapsed = state["epoch"], state["pos"], state["updates"], state["elapsed"]
+        sel = Selection(**state["selection"])
+        _set_rng_state(state["rng"][rank])
+    else:
+        torch.manual_seed(settings.seed + rank)
+    if master:
+        _start_run_dir(run_dir, ctx.meta, updates)
+    sampler = EpochBatches(train.src.lengths(), train.tgt.lengths() - 1, settings.max_tokens,
+                           settings.seed, rank, world)
+    per_epoch = math.ceil(len(sampler) / settings.update_freq)
+    emit({"event": "start", "epoch": epoch, "updates": updates, "updates_per_epoch": per_epoch,
+          "total": _total_updates(settings, per_epoch), "resumed": state is not None})
+    session_start = last_save = window_start = time.time()
+
+    def save_last() -> None:
+        nonlocal last_save
+        rngs = _gather(_rng_state(), world)
+        if master:
+            save_checkpoint(run_dir / LAST, model, vocab=ctx.vocab, source=ctx.source,
+                            meta=checkpoint_meta(ctx, epoch, updates, sel), trainer_state=dict(
+                                optimizer=optimizer.state_dict(), scaler=scaler.state_dict(),
+                                epoch=epoch, pos=pos, updates=updates,
+                                elapsed=elapsed + time.time() - session_start,
+                                selection=dataclasses.asdict(sel), rng=rngs, world_size=world,
+                                settings=dataclasses.asdict(settings)))
+        last_save = time.time()
+
+    def validate_now(for_epoch: int) -> str | None:
+        return validate_and_select(model, valid, loss_fn, ctx, metric_fns, settings, run_dir,
+                                    device, for_epoch, updates, sel, world, emit)
+
+    stop = None
+    if state is not None and pos == 0 and 0 < updates != sel.last_valid:
+        stop = validate_now(epoch - 1)  # interrupted between an epoch's end and its validation
+    window = np.zeros(4)  # sample_size, loss, nll, ntokens since the last train row
+    with _InterruptFlag() as interrupted:
+        while stop is None:
+            if epoch > settings.max_epochs:
+                stop = "max_epochs"
+                break
+            batches = sampler.batches(epoch)
+            while pos < len(batches) and stop is None:
+                # -- one update: forward/backward over update_freq micro-batches ---------------
+                t0 = time.time()
+                group = batches[pos:pos + settings.update_freq]
+                lr = inverse_sqrt_lr(updates, settings.lr, settings.warmup_updates,
+                                     settings.warmup_init_lr)
+                for g in optimizer.param_groups:
+                    g["lr"] = lr
+                sums = np.zeros(4)
+                for k, idx in enumerate(group):
+                    batch = collate(train, idx, ctx.vocab.from_lm).to(device)
+                    sync = net.no_sync() if world > 1 and k < len(group) - 1 else nullcontext()
+                    with sync:
+                        with autocast:
+                            loss, logs = loss_fn(net, batch)
+                        scaler.scale(loss).backward()
+                    sums += (logs["sample_size"], loss.item(), logs.get("nll", 0.0), batch.ntokens)
+                time_up = settings.max_time > 0 and \
+                    elapsed + time.time() - session_start >= settings.max_time
+                autosave = master and time.time() - last_save >= settings.autosave_seconds
+                totals = torch.tensor([*sums, time_up, autosave, interrupted.is_set()],
+                                      dtype=torch.float64)
+                if world > 1:  # global sample size and stop/save flags, one collective
+                    dist.all_reduce(totals)
+                sample_size, loss_sum, nll_sum, ntokens = totals[:4].tolist()
+                if not math.isfinite(loss_sum):
+                    optimizer.zero_grad(set_to_none=True)
+                    raise TrainingError(
+                        f"the loss became {loss_sum} at update {updates + 1} (epoch {epoch}); "
+                        f"training stopped, the last good checkpoint {run_dir / LAST} "
+                        f"({_saved_update(run_dir)}) was kept",
+                        "lower train.lr, set train.clip_norm (e.g. 1.0) or use fp32; re-running "
+                        "the same command resumes from that checkpoint")
+                scaler.unscale_(optimizer)
+                for p in params:  # DDP averaged the ranks' sums: turn them into a per-unit mean
+                    if p.grad is not None:
+                        p.grad.mul_(world / max(sample_size, 1.0))
+                gnorm = torch.nn.utils.clip_grad_norm_(params, settings.clip_norm or math.inf)
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+                updates, pos = updates + 1, pos + len(group)
+
+                # -- bookkeeping: logs, progress, limits, mid-epoch validation and saves -------
+                window += (sample_size, loss_sum, nll_sum, ntokens)
+                step = {"epoch": epoch, "update": updates, "loss": loss_sum / max(sample_size, 1),
+                        "lr": lr, "gnorm": float(gnorm), "pos": pos, "batches": len(batches),
+                        "tokens_per_s": ntokens / max(time.time() - t0, 1e-9)}
+                if updates % settings.log_every == 0:
+                    dt = max(time.time() - window_start, 1e-9)
+                    step["tokens_per_s"] = window[3] / dt
+                    append_row(run_dir, master, {
+                        "kind": "train", "epoch": epoch, "update": updates,
+                        "loss": window[1] / max(window[0], 1), "nll": window[2] / max(window[3], 1),
+                        "lr": lr, "gnorm": float(gnorm), "tokens_per_s": window[3] / dt,
+                        "elapsed": round(elapsed + time.time() - session_start, 2)})
+                    window, window_start = np.zeros(4), time.time()
+                emit({"event": "step", **step})
+                stop = ("interrupted" if totals[6] > 0 else "max_time" if totals[4] > 0 else
+                        "max_steps" if settings.max_steps and updates >= settings.max_steps else None)
+                if pos >= len(batches) or stop:
+                    break
+                if settings.valid_every_steps and updates % settings.valid_every_steps == 0:
+                    stop = validate_now(epoch)
+                    save_last()
+                elif (settings.save_every_steps and updates % settings.save_every_steps == 0) \
+                        or totals[5] > 0:
+                    save_last()
+            if pos >= len(batches):  # epoch complete: the saved state points at the next one
+                epoch, pos = epoch + 1, 0
+            if stop == "interrupted":
+                save_last()
+                raise KeyboardInterrupt
+            if sel.last_valid != updates:
+                stop = validate_now(epoch - 1 if pos == 0 else epoch) or stop
+            save_last()
+
+    summary = {"reason": stop, "updates": updates, "epochs": epoch - 1 if pos == 0 else epoch,
+               "best": {settings.select_metric: sel.best if math.isfinite(sel.best) else None,
+                        "update": sel.best_update},
+               "elapsed": round(elapsed + time.time() - session_start, 1),
+               "run_dir": str(run_dir), "checkpoint_best": str(run_dir / BEST)}
+    if master:
+        (run_dir / DONE).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    emit({"event": "done", **summary})
+    return summary
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _check_resumable(last: dict[str, Any], meta: dict[str, Any], state: dict[str, Any],
+                     world: int, run_dir: Path) -> None:
+    old = last.get("config", {})
+    new = json.loads(json.dumps(meta.get("config", {})))  # tuples -> lists, as stored
+    differ = [k for k in ("src", "tgt", "data", "lm", "model") if old.get(k) != new.get(k)]
+    if last.get("data", {}).get("fingerprint") != meta.get("data", {}).get("fingerprint"):
+        differ.append("data fingerprint")
+    if differ:
+        raise CheckpointError(f"{run_dir} holds a run with a different {', '.join(differ)}; "
+                              "it cannot be resumed with these settings",
+                              "use --out for a new run directory, or delete the old one")
+    if state.get("world_size", 1) != world:
+        raise CheckpointError(f"{run_dir} was trained with {state.get('world_size')} processes, "
+                              f"not {world}", "resume with the same number of processes")
+
+
+def _start_run_dir(run_dir: Path, meta: dict[str, Any], updates: int) -> None:
+    """Write the resolved config; drop metrics rows logged after the resumed checkpoint."""
+    import yaml
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = json.loads(json.dumps(meta.get("config", {})))  # tuples -> lists for YAML
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False),
+                                         encoding="utf-8")
+    path = run_dir / "metrics.jsonl"
+    if path.is_file():
+        rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        keep = [r for r in rows if json.loads(r).get("update", 0) <= updates]
+        path.write_text("".join(r + "\n" for r in keep), encoding="utf-8")
+
+
+def _saved_update(run_dir: Path) -> str:
+    try:
+        return f"update {read_meta(run_dir / LAST)['training']['updates']}"
+    except (CheckpointError, KeyError):
+        return "none saved yet"
+
+
+def _total_updates(settings: LoopSettings, per_epoch: int) -> int:
+    by_epochs = settings.max_epochs * per_epoch
+    return min(by_epochs, settings.max_steps) if settings.max_steps else by_epochs
+
+
+def _autocast(precision: str, device: str):
+    import torch
+
+    if precision == "fp32":
+        return nullcontext()
+    device_type = "cuda" if "cuda" in str(device) else "cpu"
+    if precision == "fp16" and device_type == "cpu":
+        raise ConfigError("train.precision=fp16 needs a GPU", "use bf16 or fp32 on CPU")
+    return torch.autocast(device_type=device_type,
+                          dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
+def _rng_state() -> dict[str, Any]:
+    import torch
+
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+            "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    import torch
+
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _gather(obj: Any, world: int) -> list[Any]:
+    if world == 1:
+        return [obj]
+    import torch.distributed as dist
+
+    out: list[Any] = [None] * world
+    dist.all_gather_object(out, obj)
+    return out
+
+
+class _InterruptFlag:
+    """First Ctrl-C: finish the current update, save checkpoint_last, stop. Second: abort."""
+
+    def __init__(self) -> None:
+        self._flag = threading.Event()
+        self._previous = None
+
+    def __enter__(self) -> "_InterruptFlag":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum, frame) -> None:
+        if self._flag.is_set():
+            raise KeyboardInterrupt
+        self._flag.set()
+
+    def is_set(self) -> bool:
+        return self._flag.is_set()

@@ -1,0 +1,144 @@
+"""Training losses.
+
+Label-smoothed cross-entropy with fairseq's semantics (``label_smoothed_cross_entropy``):
+for a target y with log-probabilities lp over V classes and smoothing ε,
+
+    loss = (1 − ε − ε/(V−1)) · (−lp[y]) + ε/(V−1) · Σ_v (−lp[v])
+
+summed over the non-pad target positions (the caller normalises, by tokens for CE). This equals
+cross-entropy against a target distribution 1 − ε on y and ε/(V−1) on every other class. The
+sums use logsumexp so the (B, T, V) log-probabilities are never materialised a second time.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def label_smoothed_nll_loss(logits: torch.Tensor, target: torch.Tensor, epsilon: float,
+                            ignore_index: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed (loss, nll) over positions where ``target != ignore_index``.
+
+    logits: (B, T, V) (any float dtype; computed in fp32); target: (B, T) model ids.
+    """
+    logits = logits.float()
+    vocab = logits.size(-1)
+    lse = torch.logsumexp(logits, dim=-1)                                 # (B, T)
+    target_logit = logits.gather(-1, target.unsqueeze(-1)).squeeze(-1)   # (B, T)
+    nll = lse - target_logit                                             # −lp[y]
+    smooth = vocab * lse - logits.sum(-1)                                # Σ_v −lp[v]
+    keep = target.ne(ignore_index)
+    nll = nll.masked_fill(~keep, 0.0).sum()
+    smooth = smooth.masked_fill(~keep, 0.0).sum()
+    eps_i = epsilon / (vocab - 1)
+    loss = (1.0 - epsilon - eps_i) * nll + eps_i * smooth
+    return loss, nll
+
+
+# ----------------------------------------------------------------------------- F_BERT (BERTTune)
+# method.md §4. The LM (a core.lm.LoadedLM) is frozen; gradients reach the logits through the
+# soft embedding p·E of the hypothesis.
+
+FBERT_REDUCTIONS = ("sentence", "token")
+
+
+def fbert_weights(attention: torch.Tensor) -> torch.Tensor:
+    """(B, T+1) bool mask of ``[CLS] y_1 … y_n [SEP]`` rows -> float weights: 1 on y_1 … y_n,
+    0 on [CLS], [SEP] and padding (they still take part in the greedy max)."""
+    lengths = attention.sum(1, keepdim=True)                             # (B, 1)
+    slots = torch.arange(attention.size(1), device=attention.device)     # (T+1,)
+    return (attention & (slots > 0) & (slots < lengths - 1)).float()
+
+
+def fbert_hypothesis(logits: torch.Tensor, embedding_rows: torch.Tensor,
+                     cls_embedding: torch.Tensor, attention: torch.Tensor, *, soft: str,
+                     tau: float = 0.1, hard: bool = False, training: bool = True,
+                     seed: int | None = None, impl: str = "auto") -> torch.Tensor:
+    """The hypothesis as the LM sees it: ``[E[CLS], p_1·E, …, p_T·E]``, (B, T+1, D).
+
+    logits: (B, T, V') teacher-forced (prediction t sits in reference slot t+1, so the last
+    prediction of a sentence is where its [SEP] is); embedding_rows: (V', D); cls_embedding:
+    (D,); attention: (B, T+1) bool. Padded slots are not computed (zeros). ``training=False``:
+    no Gumbel noise (validation, evaluation).
+    """
+    from bertune_cli.core.ops import soft_embedding
+
+    soft_emb = soft_embedding(logits, embedding_rows, soft, tau=tau, hard=hard, noise=training,
+                              seed=seed, impl=impl, mask=attention[:, 1:])   # (B, T, D)
+    cls = cls_embedding.to(soft_emb.dtype).expand(soft_emb.size(0), 1, -1)  # (B, 1, D)
+    return torch.cat([cls, soft_emb], dim=1)
+
+
+def fbert_scores(logits: torch.Tensor, tgt_lm_ids: torch.Tensor, lm,
+                 embedding_rows: torch.Tensor | None = None, *, soft: str = "gumbel",
+                 tau: float = 0.1, hard: bool = False, training: bool = True,
+                 seed: int | None = None, impl: str = "auto"
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Differentiable BERTScore of the soft prediction against the reference: P, R, F (B,) and
+    the (B, T+1) token weights.
+
+    logits: (B, T, V') decoder logits under teacher forcing; tgt_lm_ids: (B, T+1) LM ids
+    ``[CLS] y_1 … y_n [SEP]`` padded with the LM's [PAD]; lm: a frozen ``LoadedLM``;
+    embedding_rows: (V', D) = ``E[target_vocab.lm_ids]`` (None: E, a full-vocabulary model).
+    Reference and hypothesis (``fbert_hypothesis``) share the reference's attention mask;
+    [CLS]/[SEP] take part in the max with weight 0; P and R are means over real tokens,
+    F = 2PR/(P+R), NaN -> 0 (an empty sentence gives 0; a one-WordPiece sentence is ordinary).
+    For one-hot p these equal ``bert_score.score`` (idf off) on the corresponding texts.
+    """
+    from bertune_cli.core.bertscore import greedy_match, lm_hidden
+
+    if tgt_lm_ids.size(0) != logits.size(0) or tgt_lm_ids.size(1) != logits.size(1) + 1:
+        raise ValueError(f"tgt_lm_ids {tuple(tgt_lm_ids.shape)} must be (B, T + 1) for logits "
+                         f"{tuple(logits.shape)}")
+    E = lm.embeddings                                                    # (V_LM, D)
+    rows = E if embedding_rows is None else embedding_rows              # (V', D)
+    attention = tgt_lm_ids.ne(lm.pad_id)                                 # (B, T+1)
+    weight = fbert_weights(attention)                                    # (B, T+1)
+    hyp_in = fbert_hypothesis(logits, rows, E[lm.cls_id], attention, soft=soft, tau=tau,
+                              hard=hard, training=training, seed=seed, impl=impl)
+    with torch.no_grad():
+        ref = lm_hidden(lm, attention, input_ids=tgt_lm_ids)             # (B, T+1, D)
+    hyp = lm_hidden(lm, attention, inputs_embeds=hyp_in.to(E.dtype))    # (B, T+1, D)
+    dtype = torch.float64 if hyp.dtype == torch.float64 else torch.float32
+    P, R, F = greedy_match(hyp.to(dtype), ref.to(dtype), attention, attention,
+                           weight, weight)                               # (B,) each
+    return P, R, torch.nan_to_num(F, nan=0.0), weight
+
+
+def fbert_loss(logits: torch.Tensor, tgt_lm_ids: torch.Tensor, lm,
+               embedding_rows: torch.Tensor | None = None, *, soft: str = "gumbel",
+               tau: float = 0.1, hard: bool = False, training: bool = True,
+               reduction: str = "sentence", ce_weight: float = 0.0,
+               labels: torch.Tensor | None = None, label_smoothing: float = 0.1,
+               seed: int | None = None, impl: str = "auto") -> tuple[torch.Tensor, dict]:
+    """−F_BERT of the soft prediction (``fbert_scores``; same arguments), summed.
+
+    Returns ``(loss, logs)`` in the training loop's convention: ``loss`` is a *sum* over
+    ``logs["sample_size"]`` units — sentences (``reduction="sentence"``: per unit −F, the
+    paper's mean over sentences) or reference tokens (``"token"``: the token-weighted mean, what
+    the original code's sums amounted to). ``ce_weight`` λ > 0 mixes in label-smoothed CE
+    against ``labels`` (B, T) model ids (pad 0): per unit ``(1 − λ)·(−F) + λ·CE per token``.
+    logs: sample_size, fbert / P / R (sums over sentences), nll (summed over target tokens,
+    when ``labels`` is given).
+    """
+    from contextlib import nullcontext
+
+    if reduction not in FBERT_REDUCTIONS:
+        raise ValueError(f"reduction must be one of {FBERT_REDUCTIONS}, got {reduction!r}")
+    if ce_weight > 0 and labels is None:
+        raise ValueError("ce_weight > 0 needs labels (the target model ids)")
+    P, R, F, weight = fbert_scores(logits, tgt_lm_ids, lm, embedding_rows, soft=soft, tau=tau,
+                                   hard=hard, training=training, seed=seed, impl=impl)
+    units = torch.ones_like(F) if reduction == "sentence" else weight.sum(1).to(F.dtype)
+    sample_size = float(units.sum())
+    loss = -(units * F).sum()
+    logs = {"sample_size": sample_size, "fbert": float(F.detach().sum()),
+            "P": float(P.detach().sum()), "R": float(R.detach().sum()),
+            "nsentences": int(F.numel())}
+    if labels is not None:
+        with nullcontext() if ce_weight > 0 else torch.no_grad():
+            ce, nll = label_smoothed_nll_loss(logits, labels, label_smoothing, 0)
+        logs["nll"] = float(nll.detach())
+        if ce_weight > 0:
+            ntokens = max(int(labels.ne(0).sum()), 1)
+            loss = (1.0 - ce_weight) * loss + ce_weight * ce * (sample_size / ntokens)
+    return loss, logs

@@ -1,0 +1,259 @@
+"""F_BERT over texts: BERTScore P/R/F equal to ``bert_score.score`` (0.3.13) for the same LM,
+layer and idf setting, computed with the greedy matching the fine-tuning loss uses
+(``core.bertscore.greedy_match``), without gradients.
+
+bert_score semantics kept (method.md §6): a sentence is ``sent.strip()`` tokenized with
+``[CLS] … [SEP]`` and truncated to the tokenizer's ``model_max_length``; [CLS]/[SEP] take part
+in the max with weight 0; idf (``idf=True``) comes from the references alone,
+``idf(t) = log((M+1)/(c_t+1))`` over the M reference lines (all streams) with c_t the number of
+them containing t, ``log(M+1)`` for unseen tokens; several references → the max of P, of R
+and of F separately; an empty candidate or reference → 0 with a warning; ``rescale`` reads
+bert_score's baseline CSV (``LAYER,P,R,F``; row ``layer``) and maps x → (x − b)/(1 − b).
+
+What is faster than bert_score (same numbers): one fast-tokenizer call for all sentences,
+deduplication, batches sorted by token length and capped in tokens (little padding),
+``torch.inference_mode``, SDPA attention, bf16 autocast on GPU (marked in the signature; pass
+``bf16=False`` for fp32 on GPU), and chunks of pairs so memory stays bounded on large sets.
+
+Scores are returned per sentence in bert_score's units (0–1); the corpus F_BERT reported by
+``bertune score`` is 100 × the mean of F, like the paper's tables.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from bertune_cli.core.errors import DataError
+from bertune_cli.core.metrics.sacre import MetricResult, check_streams
+
+CHUNK_PAIRS = 2048      # pairs embedded together (bounds memory on large test sets)
+
+
+@dataclass
+class SentenceBertScores:
+    """Per-sentence P, R, F (float64 arrays of the float32 values, 0–1) and the signature."""
+
+    P: np.ndarray
+    R: np.ndarray
+    F: np.ndarray
+    signature: str
+    warnings: list[str] = field(default_factory=list)
+
+    def corpus(self) -> MetricResult:
+        """Corpus F_BERT: 100 × mean F (P and R likewise in ``details``)."""
+        mean = {k: 100.0 * float(np.mean(getattr(self, k))) for k in ("P", "R", "F")}
+        return MetricResult(name="F_BERT", score=mean["F"], signature=self.signature,
+                            details={"P": mean["P"], "R": mean["R"], "F": mean["F"],
+                                     "n": int(len(self.F)), "warnings": list(self.warnings)})
+
+
+def bertscore_signature(lm_name: str, layer: int, idf: bool, rescale: str | None = None,
+                        bf16: bool = False) -> str:
+    """bert_score's settings hash, bertune flavour, e.g.
+    ``minilm_L5_no-idf_version=bertune-0.1.0(hug_trans=5.23.0)_fast-tokenizer``."""
+    import transformers
+
+    from bertune_cli import __version__
+
+    sig = (f"{lm_name}_L{layer}_{'idf' if idf else 'no-idf'}_version=bertune-{__version__}"
+           f"(hug_trans={transformers.__version__})")
+    if rescale:
+        sig += f"-custom-rescaled[{rescale}]"
+    sig += "_fast-tokenizer"
+    if bf16:
+        sig += "_bf16"
+    return sig
+
+
+def score_bertscore(hyps: Sequence[str], refs: Sequence[Sequence[str]], lm=None,
+                    **options) -> SentenceBertScores:
+    """BERTScore of every hypothesis against its references (see ``score_systems``)."""
+    return score_systems([hyps], refs, lm, **options)[0]
+
+
+def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]], lm=None, *,
+                  lm_name: str = "minilm", layer: int | None = None, idf: bool = False,
+                  rescale: str | Path | None = None, batch_size: int = 64,
+                  max_batch_tokens: int = 8192, device: str = "cpu",
+                  bf16: bool | None = None) -> list[SentenceBertScores]:
+    """BERTScore of several systems' hypotheses against the same references, in one pass.
+
+    Every distinct sentence (over all systems and references) is embedded once, so the
+    references cost nothing after the first system and lines that systems share are free.
+    refs: reference streams, each one line per segment. ``lm``: a ``LoadedLM`` (loaded from
+    ``lm_name``/``layer``/``device`` when None). ``bf16``: None = on CUDA only.
+    """
+    import torch
+
+    from bertune_cli.core.lm import load_lm
+
+    for hyps in systems:
+        check_streams(hyps, refs)
+    if lm is None:
+        lm = load_lm(lm_name, layer, device)
+    device = str(next(lm.model.parameters()).device)
+    bf16 = device.startswith("cuda") if bf16 is None else bf16
+    baseline, rescale_tag = _read_baseline(rescale, lm.layer) if rescale else (None, None)
+    n, k, streams = len(refs[0]), len(refs), [list(r) for r in refs]
+
+    texts = [s.strip() for r in streams for s in r] + [s.strip() for h in systems for s in h]
+    index: dict[str, int] = {}
+    sent = np.array([index.setdefault(t, len(index)) for t in texts])    # (n·(K+S),)
+    ref_s, hyp_s = sent[:k * n].reshape(k, n), sent[k * n:].reshape(len(systems), n)
+    ids = _tokenize(lm, list(index))
+    weights = _weights(lm, ids, ref_s.ravel() if idf else None)
+
+    best = np.full((len(systems), 3, n), -np.inf)
+    with torch.inference_mode():
+        for lo in range(0, n, CHUNK_PAIRS):
+            rows = slice(lo, min(lo + CHUNK_PAIRS, n))
+            need = np.unique(np.concatenate([ref_s[:, rows].ravel(), hyp_s[:, rows].ravel()]))
+            emb = _embed(lm, ids, need, batch_size, max_batch_tokens, bf16)
+            for s in range(len(systems)):
+                for r in range(k):
+                    prf = _match(emb, ids, weights, hyp_s[s, rows], ref_s[r, rows], batch_size)
+                    best[s, :, rows] = np.maximum(best[s, :, rows], prf)
+    if baseline is not None:
+        best = (best - baseline[None, :, None]) / (1 - baseline[None, :, None])
+    sig = bertscore_signature(lm.name, lm.layer, idf, rescale_tag, bf16)
+    return [SentenceBertScores(b[0], b[1], b[2], sig, _empty_warnings(ids, h, ref_s))
+            for b, h in zip(best, hyp_s)]
+
+
+def _tokenize(lm, sentences: list[str]) -> list[list[int]]:
+    tok = lm.tokenizer
+    max_len = tok.model_max_length
+    max_pos = getattr(lm.model.config, "max_position_embeddings", None)
+    if max_pos and (not max_len or max_len > max_pos):
+        max_len = max_pos
+    return tok(sentences, add_special_tokens=True, truncation=True, max_length=max_len)[
+        "input_ids"]
+
+
+def _weights(lm, ids: list[list[int]], ref_sent: np.ndarray | None) -> list[np.ndarray]:
+    """Per-sentence float32 weights: idf from the reference lines, or 1 (0 on [CLS]/[SEP])."""
+    if ref_sent is None:
+        special = {lm.cls_id, lm.sep_id}
+        return [np.array([0.0 if t in special else 1.0 for t in s], np.float32) for s in ids]
+    counts = Counter()
+    for s in ref_sent:                       # duplicates count: one document per reference line
+        counts.update(set(ids[s]))
+    m = len(ref_sent)
+    unseen = math.log((m + 1) / 1)
+    idf = {t: math.log((m + 1) / (c + 1)) for t, c in counts.items()}
+    return [np.array([idf.get(t, unseen) for t in s], np.float32) for s in ids]
+
+
+def _embed(lm, ids, which: np.ndarray, batch_size: int, max_tokens: int, bf16: bool) -> dict:
+    """Hidden states of layer L for the sentences ``which``: {sentence: (T_i, D) float32}."""
+    import torch
+
+    from bertune_cli.core.bertscore import lm_hidden
+
+    device = next(lm.model.parameters()).device
+    order = sorted(which.tolist(), key=lambda s: len(ids[s]))
+    out = {}
+    for batch in _batches(order, [len(ids[s]) for s in order], batch_size, max_tokens):
+        width = max(len(ids[s]) for s in batch)
+        x = torch.full((len(batch), width), lm.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, s in enumerate(batch):
+            x[i, :len(ids[s])] = torch.tensor(ids[s])
+            mask[i, :len(ids[s])] = 1
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            h = lm_hidden(lm, mask.to(device), input_ids=x.to(device)).float()   # (B, T, D)
+        for i, s in enumerate(batch):
+            out[s] = h[i, :len(ids[s])]
+    return out
+
+
+def _batches(items: list, lengths: list[int], batch_size: int, max_tokens: int):
+    """Consecutive groups of at most ``batch_size`` items and ``max_tokens`` padded tokens
+    (``lengths`` ascending, so a group's width is its last length)."""
+    batch: list = []
+    for item, length in zip(items, lengths):
+        if batch and (len(batch) >= batch_size or (len(batch) + 1) * length > max_tokens):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
+def _match(emb: dict, ids, weights, hyp_s: np.ndarray, ref_s: np.ndarray,
+           batch_size: int) -> np.ndarray:
+    """P, R, F (3, len(hyp_s)) of the pairs (hyp_s[i], ref_s[i])."""
+    import torch
+    from torch.nn.utils.rnn import pad_sequence
+
+    from bertune_cli.core.bertscore import greedy_match
+
+    out = np.zeros((3, len(hyp_s)))
+    order = sorted(range(len(hyp_s)), key=lambda i: (len(ids[hyp_s[i]]), len(ids[ref_s[i]])))
+    step = max(batch_size, 1) * 4
+    for lo in range(0, len(order), step):
+        rows = order[lo:lo + step]
+        h = pad_sequence([emb[hyp_s[i]] for i in rows], batch_first=True)      # (B, T, D)
+        r = pad_sequence([emb[ref_s[i]] for i in rows], batch_first=True)      # (B, S, D)
+        hm = _lengths_mask([len(ids[hyp_s[i]]) for i in rows], h.size(1), h.device)
+        rm = _lengths_mask([len(ids[ref_s[i]]) for i in rows], r.size(1), r.device)
+        hw = _pad_weights([weights[hyp_s[i]] for i in rows], h.size(1), h.device)
+        rw = _pad_weights([weights[ref_s[i]] for i in rows], r.size(1), r.device)
+        P, R, F = greedy_match(h, r, hm, rm, hw, rw)
+        out[:, rows] = torch.stack([P, R, F]).cpu().numpy()
+    return out
+
+
+def _lengths_mask(lengths: list[int], width: int, device):
+    import torch
+
+    lens = torch.tensor(lengths, device=device)
+    return torch.arange(width, device=device).unsqueeze(0) < lens.unsqueeze(1)
+
+
+def _pad_weights(ws: list[np.ndarray], width: int, device):
+    import torch
+
+    out = np.zeros((len(ws), width), np.float32)
+    for i, w in enumerate(ws):
+        out[i, :len(w)] = w
+    return torch.from_numpy(out).to(device)
+
+
+def _empty_warnings(ids, hyp_s: np.ndarray, ref_s: np.ndarray) -> list[str]:
+    """bert_score's warnings: empty candidate / reference → scores set to 0.
+
+    hyp_s: (n,) and ref_s: (K, n) sentence indices into ``ids``."""
+    out = []
+    empty = np.array([len(s) <= 2 for s in ids])
+    for what, flags in (("candidate", empty[hyp_s]), ("reference", empty[ref_s].any(0))):
+        lines = (np.flatnonzero(flags) + 1).tolist()
+        if lines:
+            shown = ", ".join(map(str, lines[:5])) + (", …" if len(lines) > 5 else "")
+            out.append(f"{len(lines)} empty {what} sentence(s) (line {shown}): "
+                       "their BERTScore is set to 0, as bert_score does")
+    return out
+
+
+def _read_baseline(path: str | Path, layer: int) -> tuple[np.ndarray, str]:
+    """bert_score's rescale baseline CSV (header ``LAYER,P,R,F``; row ``layer`` by position)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"rescale baseline file not found: {path}",
+                        "pass a bert_score baseline CSV (columns LAYER,P,R,F)")
+    raw = path.read_bytes()
+    try:
+        rows = list(csv.reader(raw.decode("utf-8").splitlines()))
+        values = [float(v) for v in rows[1 + layer][1:4]]
+    except (UnicodeDecodeError, IndexError, ValueError) as exc:
+        raise DataError(f"{path}: not a bert_score baseline CSV with a row for layer {layer} "
+                        f"({exc.__class__.__name__})",
+                        "expected a header LAYER,P,R,F and one row per layer 0..N") from exc
+    return np.array(values), hashlib.sha256(raw).hexdigest()[:8]

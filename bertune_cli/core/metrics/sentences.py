@@ -1,0 +1,126 @@
+"""Sentence-level score files (``bertune score --sentence-level PATH``), read by
+``bertune significance --scores`` so that F_BERT is not recomputed.
+
+Two encodings of the same content, chosen by the extension (``.jsonl``/``.json``: JSON
+lines, anything else: TSV). The header ties the file to its inputs and settings:
+the hypothesis file and a hash of its lines, a hash of the references, the line count and
+one signature per metric. TSV::
+
+    #bertune-sentence-scores	1
+    #hyp	out/sys.txt
+    #hyp_sha256	3f1c…
+    #refs_sha256	9ab2…
+    #lines	1000
+    #signature	F_BERT	minilm_L5_no-idf_version=bertune-0.1.0(hug_trans=5.23.0)_fast-tokenizer
+    #signature	BLEU	nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0
+    line	F_BERT_P	F_BERT_R	F_BERT_F	BLEU
+    1	0.9512…	0.9433…	0.9472…	35.1…
+
+JSONL: a first object ``{"bertune_sentence_scores": 1, "hyp": …, "hyp_sha256": …,
+"refs_sha256": …, "lines": N, "signatures": {…}}``, then one object per line. F_BERT columns
+hold bert_score's 0–1 values at full precision; sacrebleu columns hold sentence-level
+scores (BLEU with effective order, as ``sacrebleu --sentence-level``), for reading only.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bertune_cli.core.errors import DataError
+
+FORMAT_VERSION = 1
+MAGIC = "bertune-sentence-scores"
+
+
+@dataclass
+class SentenceScores:
+    hyp: str
+    hyp_sha256: str
+    refs_sha256: str
+    lines: int
+    signatures: dict[str, str] = field(default_factory=dict)   # metric -> signature
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def write_sentence_scores(path: str | Path, scores: SentenceScores) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = list(scores.columns)
+    rows = zip(*(scores.columns[c].tolist() for c in names))
+    with path.open("w", encoding="utf-8", newline="\n") as f:
+        if path.suffix in (".jsonl", ".json"):
+            f.write(json.dumps({"bertune_sentence_scores": FORMAT_VERSION, "hyp": scores.hyp,
+                                "hyp_sha256": scores.hyp_sha256,
+                                "refs_sha256": scores.refs_sha256, "lines": scores.lines,
+                                "signatures": scores.signatures}) + "\n")
+            for i, row in enumerate(rows, 1):
+                f.write(json.dumps({"line": i, **dict(zip(names, row))}) + "\n")
+        else:
+            f.write(f"#{MAGIC}\t{FORMAT_VERSION}\n#hyp\t{scores.hyp}\n"
+                    f"#hyp_sha256\t{scores.hyp_sha256}\n#refs_sha256\t{scores.refs_sha256}\n"
+                    f"#lines\t{scores.lines}\n")
+            for metric, sig in scores.signatures.items():
+                f.write(f"#signature\t{metric}\t{sig}\n")
+            f.write("\t".join(["line", *names]) + "\n")
+            for i, row in enumerate(rows, 1):
+                f.write("\t".join([str(i), *(repr(float(v)) for v in row)]) + "\n")
+    return path
+
+
+def read_sentence_scores(path: str | Path) -> SentenceScores:
+    """Read a file written by ``write_sentence_scores``; DataError on anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"score file not found: {path}",
+                        "write one with `bertune score HYP REF --sentence-level FILE`")
+    try:
+        text = path.read_text(encoding="utf-8")
+        out = _parse_jsonl(text) if text.lstrip().startswith("{") else _parse_tsv(text)
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise DataError(f"{path} is not a bertune sentence-level score file "
+                        f"({exc.__class__.__name__}: {exc})",
+                        "write one with `bertune score HYP REF --sentence-level FILE`") from exc
+    bad = [c for c, v in out.columns.items() if len(v) != out.lines]
+    if bad:
+        raise DataError(f"{path}: column(s) {', '.join(bad)} do not have {out.lines} values "
+                        "(truncated file?)", "re-run `bertune score --sentence-level`")
+    out.path = path
+    return out
+
+
+def _parse_tsv(text: str) -> SentenceScores:
+    head: dict[str, str] = {}
+    sigs: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines) and lines[i].startswith("#"):
+        parts = lines[i][1:].split("\t")
+        if parts[0] == "signature":
+            sigs[parts[1]] = parts[2]
+        else:
+            head[parts[0]] = parts[1]
+        i += 1
+    if head.get(MAGIC) != str(FORMAT_VERSION):
+        raise ValueError(f"missing '#{MAGIC}\t{FORMAT_VERSION}' header")
+    names = lines[i].split("\t")[1:]
+    values = [[float(v) for v in row.split("\t")[1:]] for row in lines[i + 1:] if row]
+    cols = {n: np.array([r[j] for r in values]) for j, n in enumerate(names)}
+    return SentenceScores(head["hyp"], head["hyp_sha256"], head["refs_sha256"],
+                          int(head["lines"]), sigs, cols)
+
+
+def _parse_jsonl(text: str) -> SentenceScores:
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    head = rows[0]
+    if head.get("bertune_sentence_scores") != FORMAT_VERSION:
+        raise ValueError("missing 'bertune_sentence_scores' header object")
+    names = [k for k in (rows[1] if len(rows) > 1 else {}) if k != "line"]
+    cols = {n: np.array([float(r[n]) if r[n] is not None else math.nan for r in rows[1:]])
+            for n in names}
+    return SentenceScores(head["hyp"], head["hyp_sha256"], head["refs_sha256"],
+                          int(head["lines"]), dict(head["signatures"]), cols)

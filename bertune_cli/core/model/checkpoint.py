@@ -1,0 +1,206 @@
+"""Checkpoints: ``save_pretrained`` folders plus what bertune needs to rebuild every stage.
+
+Layout of a checkpoint folder (e.g. ``runs/demo/baseline/checkpoint_best``)::
+
+    config.json  generation_config.json  model.safetensors   plain MarianMTModel.from_pretrained
+    bertune.json        {format, bertune_version, config (resolved recipe), lm {name, layer},
+                         target_vocab {kind, size, lm_ids, lm_specials}, data {fingerprint, path},
+                         training {...}}
+    source/             the source tokenizer (SourceEncoder.save)
+    trainer_state.pt    checkpoint_last only: optimizer, schedule position, RNG, data position
+
+Saving is atomic: everything is written to ``.<name>.tmp`` next to the target, then the old
+folder is renamed to ``.<name>.old``, the new one into place, and the old one removed. A failure
+while writing (disk full, ...) removes the temporary folder and leaves the previous checkpoint
+untouched; a crash between the two renames is repaired by the next load or save
+(``.<name>.old`` is moved back).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from bertune_cli.core.errors import CheckpointError
+from bertune_cli.core.model.vocab import TargetVocab
+
+META_FILE = "bertune.json"
+TRAINER_STATE = "trainer_state.pt"
+SOURCE_DIR = "source"
+FORMAT = 1
+BEST, LAST = "checkpoint_best", "checkpoint_last"
+
+
+class Loaded(NamedTuple):
+    model: Any              # MarianMTModel (eval mode)
+    meta: dict[str, Any]    # bertune.json
+    vocab: TargetVocab
+    source: Any             # SourceEncoder
+
+
+def save_checkpoint(path: Path, model, *, vocab: TargetVocab, source, meta: dict[str, Any],
+                    trainer_state: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` (+ ``bertune.json`` from ``meta``, the source tokenizer and optionally
+    the trainer state) to ``path`` atomically. ``meta`` holds at least config, lm and data."""
+    from bertune_cli import __version__
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _recover(path)
+    tmp, old = _sibling(path, "tmp"), _sibling(path, "old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    full_meta = {"format": FORMAT, "bertune_version": __version__, **meta,
+                 "target_vocab": vocab.to_dict()}
+    try:
+        tmp.mkdir()
+        _write_checkpoint(tmp, model, source, full_meta, trainer_state)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        why = exc.strerror or exc.__class__.__name__
+        raise CheckpointError(
+            f"could not save checkpoint {path} ({why}); the previous checkpoint there is intact",
+            "free disk space (or use --out on another disk) and re-run the same command to "
+            "resume from it") from exc
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def _write_checkpoint(folder: Path, model, source, meta: dict[str, Any],
+                      trainer_state: dict[str, Any] | None) -> None:
+    """Everything that touches the disk (tests replace it to simulate a full disk)."""
+    import torch
+
+    with quiet_transformers():
+        model.save_pretrained(folder)
+    source.save(folder / SOURCE_DIR)
+    if trainer_state is not None:
+        torch.save(trainer_state, folder / TRAINER_STATE)
+    # bertune.json last: a folder with it is complete.
+    (folder / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+
+def resolve_checkpoint(path: Path) -> Path:
+    """A checkpoint folder as is; a run folder -> its ``checkpoint_best`` (else ``_last``)."""
+    path = Path(path)
+    _recover(path)
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint or run directory at {path}",
+                              "pass a run directory such as runs/demo/baseline or one of its "
+                              "checkpoint_best / checkpoint_last folders")
+    for candidate in (path, path / BEST, path / LAST):
+        _recover(candidate)  # finish an interrupted swap
+        if (candidate / META_FILE).is_file():
+            return candidate
+    if (path / "config.json").is_file():
+        raise CheckpointError(f"{path} is a transformers model but not a bertune checkpoint "
+                              f"(no {META_FILE})", "pass a folder written by bertune")
+    raise CheckpointError(f"{path} holds no bertune checkpoint (no {META_FILE}, no {BEST}/)",
+                          "train one with `bertune train-baseline`, or check the path")
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    path = resolve_checkpoint(path)
+    try:
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path / META_FILE} is unreadable ({exc.__class__.__name__})",
+                              "the checkpoint is damaged; use another one") from exc
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} has checkpoint format {meta.get('format')!r}; "
+                              f"this bertune reads format {FORMAT}", "use a matching bertune")
+    return meta
+
+
+def load_checkpoint(path: Path, device: str = "cpu") -> Loaded:
+    """(model in eval mode on ``device``, meta, TargetVocab, SourceEncoder) from a checkpoint
+    or run folder."""
+    from transformers import MarianMTModel
+
+    from bertune_cli.core.data.source import SourceEncoder
+
+    path = resolve_checkpoint(path)
+    meta = read_meta(path)
+    vocab = TargetVocab.from_dict(meta.get("target_vocab", {}))
+    try:
+        with quiet_transformers():
+            model = MarianMTModel.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot load the model weights in {path} "
+                              f"({exc.__class__.__name__})",
+                              "the checkpoint is incomplete or damaged") from exc
+    if model.config.decoder_vocab_size != len(vocab):
+        raise CheckpointError(f"{path}: the model predicts {model.config.decoder_vocab_size} ids "
+                              f"but its target vocabulary has {len(vocab)}",
+                              "the checkpoint is damaged")
+    source = SourceEncoder.load(path / SOURCE_DIR)
+    return Loaded(model.to(device).eval(), meta, vocab, source)
+
+
+def load_weights(model, path: Path) -> None:
+    """Copy the weights of checkpoint ``path`` into ``model`` (same architecture)."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(Path(path) / "model.safetensors"))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if "embed_positions" not in k]  # recomputed, never saved
+    if missing or unexpected:
+        raise CheckpointError(f"{path} does not match the model (missing {missing[:3]}, "
+                              f"unexpected {unexpected[:3]})",
+                              "the run directory holds another model; use --out for a new run")
+
+
+def load_trainer_state(path: Path) -> dict[str, Any] | None:
+    import torch
+
+    file = Path(path) / TRAINER_STATE
+    if not file.is_file():
+        return None
+    return torch.load(file, map_location="cpu", weights_only=False)
+
+
+def check_data_compatible(meta: dict[str, Any], data_lm: str, data_fingerprint: str | None = None,
+                          where: str = "the data directory") -> None:
+    """A checkpoint only fits data tokenized for its LM (its decoder vocabulary)."""
+    ckpt_lm = meta.get("lm", {}).get("name")
+    if ckpt_lm != data_lm:
+        raise CheckpointError(f"{where} was prepared for LM {data_lm!r} but the checkpoint's "
+                              f"decoder vocabulary is that of {ckpt_lm!r}",
+                              "prepare the data with the checkpoint's LM (same recipe), or train "
+                              "a new baseline on this data")
+    fp = meta.get("data", {}).get("fingerprint")
+    if data_fingerprint is not None and fp and fp != data_fingerprint:
+        raise CheckpointError(f"{where} (fingerprint {data_fingerprint}) is not the data the "
+                              f"checkpoint was trained on ({fp})",
+                              "use the data directory the checkpoint was trained on, or --out "
+                              "for a new run")
+
+
+@contextmanager
+def quiet_transformers():
+    """No tqdm bars from transformers while saving/loading (the CLI draws its own)."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+def _sibling(path: Path, tag: str) -> Path:
+    return path.with_name(f".{path.name}.{tag}")
+
+
+def _recover(path: Path) -> None:
+    """Finish an interrupted swap: ``.<name>.old`` exists but ``<name>`` does not."""
+    old = _sibling(path, "old")
+    if old.exists() and not path.exists():
+        os.replace(old, path)

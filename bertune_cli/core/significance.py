@@ -1,0 +1,301 @@
+"""Paired significance tests on sufficient statistics, reproducing sacrebleu 2.6 exactly.
+
+The first system is the baseline; every other system is compared with it (method.md §7).
+
+* **Paired bootstrap** (``bs``, 1000 samples): ``rng = default_rng(seed)``, one index matrix
+  ``rng.choice(N, size=(n, N))`` shared by the baseline and every system. δ = |sys − base| on
+  the full set; the resampled differences |sys_k − base_k|, centred by their mean, give
+  p = (#{centred > δ} + 1)/(n + 1). mean and 95% CI from the sorted resampled scores:
+  ci = (s[n − n//40 − 1] − s[n//40]) / 2.
+* **Approximate randomization** (``ar``, 10000 trials): swap mask
+  ``rng.integers(2, size=(n, N), dtype=bool)``; p = (#{|A_k − B_k| > δ} + 1)/(n + 1); with
+  ``ar_confidence > 0`` a bootstrap CI as sacrebleu computes it (off by default, as there).
+
+Resampled sums are one matrix product (bootstrap: counts of each segment per sample;
+randomization: mask · (base − sys)), exact because the statistics are integers; scores of
+the summed rows use ``Statistic.scores`` (bit-identical to sacrebleu's per-row arithmetic).
+The seed defaults to ``$SACREBLEU_SEED`` or 12345 (``none``: unseeded). Unlike sacrebleu,
+seed 0 is a seed (sacrebleu turns it into "unseeded"), and all numbers are plain floats, so
+JSON output works with numpy ≥ 2.
+
+Optional paired t-test on sentence-level scores (``Statistic.segment_scores``), two-sided.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from bertune_cli.core.errors import DataError, UsageError
+from bertune_cli.core.metrics.stats import F32_EXACT, Statistic
+
+DEFAULT_SAMPLES = {"bs": 1000, "ar": 10000}
+
+
+def default_seed() -> int | None:
+    """``$SACREBLEU_SEED`` (``none`` → unseeded) or 12345, as sacrebleu."""
+    raw = os.environ.get("SACREBLEU_SEED", "12345")
+    if raw.lower() == "none":
+        return None
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise UsageError(f"SACREBLEU_SEED={raw!r} is not an integer",
+                         "set it to an integer or 'none', or pass --seed") from exc
+
+
+@dataclass
+class MetricTest:
+    """One metric of one system. ``p_value``/``t_p_value`` are None for the baseline."""
+
+    score: float
+    mean: float | None = None
+    ci: float | None = None
+    p_value: float | None = None
+    t_p_value: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if v is None else float(v)) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class SignificanceReport:
+    test: str
+    n_samples: int
+    seed: int | None
+    names: list[str]
+    metrics: list[str]
+    signatures: dict[str, str]
+    results: list[dict[str, MetricTest]] = field(default_factory=list)   # per system
+
+    def to_dict(self, alpha: float | None = None) -> dict[str, Any]:
+        systems = []
+        for i, (name, res) in enumerate(zip(self.names, self.results)):
+            row = {"name": name, "baseline": i == 0,
+                   "metrics": {m: res[m].to_dict() for m in self.metrics}}
+            if alpha is not None and i:
+                row["significant"] = {m: bool(res[m].p_value is not None and
+                                              res[m].p_value < alpha) for m in self.metrics}
+            systems.append(row)
+        return {"test": self.test, "n_samples": int(self.n_samples),
+                "seed": None if self.seed is None else int(self.seed),
+                "alpha": alpha, "signatures": dict(self.signatures), "systems": systems}
+
+
+def paired_test(metrics: Sequence[Statistic], stats: Sequence[Sequence[np.ndarray]],
+                names: Sequence[str], test: str = "bs", n_samples: int = 0,
+                seed: int | None = 12345, ar_confidence: int = -1,
+                paired_t: bool = False) -> SignificanceReport:
+    """Compare every system with the first. stats[s][m]: (N, k_m) statistics of system s."""
+    if test not in DEFAULT_SAMPLES:
+        raise UsageError(f"unknown test {test!r}", "use bs (paired bootstrap) or ar "
+                                                    "(approximate randomization)")
+    if len(stats) < 2:
+        raise UsageError(f"a paired test needs a baseline and at least one system "
+                         f"(got {len(stats)})", "pass BASE and one or more SYS files")
+    n_seg = {a.shape[0] for per_sys in stats for a in per_sys}
+    if len(n_seg) != 1 or 0 in n_seg:
+        raise DataError(f"systems have different or zero segment counts: {sorted(n_seg)}",
+                        "every system must have one line per reference line")
+    n = n_samples if n_samples > 0 else DEFAULT_SAMPLES[test]
+    sigs = {m.name: m.test_signature(test, n, seed, ar_confidence) for m in metrics}
+    report = SignificanceReport(test, n, seed, list(names), [m.name for m in metrics], sigs)
+    n_seg = n_seg.pop()
+    stats = [[np.asarray(a) for a in per_sys] for per_sys in stats]
+    if test == "bs":   # one index matrix for every metric and system (same seed: same draws)
+        idxs = np.random.default_rng(seed).choice(n_seg, size=(n, n_seg), replace=True)
+        sums = _products(_counts(idxs, n_seg), stats)                 # [s][j] (n, k_j)
+        columns = [_bootstrap(m, [st[j] for st in stats], [sm[j] for sm in sums], idxs)
+                   for j, m in enumerate(metrics)]
+    else:
+        rng = np.random.default_rng(seed)
+        pos = rng.integers(2, size=(n, n_seg), dtype=bool)
+        bs_idxs = (rng.choice(n_seg, size=(ar_confidence, n_seg), replace=True)
+                   if ar_confidence > 0 else None)
+        moved = _products(pos, [[a.astype(np.float64) - b for a, b in zip(stats[0], st)]
+                                for st in stats[1:]])                  # [s-1][j] pos·(base−sys)
+        columns = [_randomization(m, [st[j] for st in stats], [mv[j] for mv in moved], pos,
+                                  seed, bs_idxs) for j, m in enumerate(metrics)]
+    for s in range(len(stats)):
+        report.results.append({m.name: columns[j][s] for j, m in enumerate(metrics)})
+    if paired_t:
+        for j, m in enumerate(metrics):
+            base = m.segment_scores(stats[0][j])
+            for s in range(1, len(stats)):
+                report.results[s][m.name].t_p_value = paired_t_test(
+                    m.segment_scores(stats[s][j]), base)
+    return report
+
+
+def estimate_ci(scores: np.ndarray) -> tuple[float, float]:
+    """sacrebleu's ``estimate_ci``: (mean of the sorted scores, 95% CI half-width)."""
+    scores = np.sort(scores)
+    lo = len(scores) // 40
+    return float(scores.mean()), float(0.5 * (scores[len(scores) - lo - 1] - scores[lo]))
+
+
+def _p_value(stats: np.ndarray, real_difference: float) -> float:
+    return (np.sum(stats > real_difference).item() + 1) / (len(stats) + 1)
+
+
+def _bootstrap(metric: Statistic, stats: list[np.ndarray], sums: list[np.ndarray],
+               idxs: np.ndarray) -> list[MetricTest]:
+    scores = [metric.scores(_bootstrap_rows(metric, sm, st, idxs))
+              for sm, st in zip(sums, stats)]
+    full = [metric.corpus_score(st) for st in stats]
+    out = []
+    for s, (sc, score) in enumerate(zip(scores, full)):
+        mean, ci = estimate_ci(sc)
+        if s == 0:
+            out.append(MetricTest(score, mean, ci))
+            continue
+        diffs = np.abs(sc - scores[0])
+        out.append(MetricTest(score, mean, ci, _p_value(diffs - diffs.mean(),
+                                                        abs(full[0] - score))))
+    return out
+
+
+def _randomization(metric: Statistic, stats: list[np.ndarray], moved: list[np.ndarray],
+                   pos: np.ndarray, seed, bs_idxs: np.ndarray | None) -> list[MetricTest]:
+    full = [metric.corpus_score(st) for st in stats]
+    out = [MetricTest(full[0])]
+    if bs_idxs is not None:   # sacrebleu: the baseline's CI from a fresh rng, the systems'
+        n_seg = len(stats[0])  # from the draws that follow the swap mask
+        base_idxs = np.random.default_rng(seed).choice(n_seg, size=bs_idxs.shape, replace=True)
+        out[0].mean, out[0].ci = estimate_ci(metric.scores(_bootstrap_rows(
+            metric, _products(_counts(base_idxs, n_seg), [[stats[0]]])[0][0], stats[0],
+            base_idxs)))
+        bs_sums = _products(_counts(bs_idxs, n_seg), [[st] for st in stats[1:]])
+    for i, (st, mv, score) in enumerate(zip(stats[1:], moved, full[1:])):
+        shuf_a, shuf_b = _swapped_rows(metric, pos, mv, stats[0], st)
+        p = _p_value(np.abs(metric.scores(shuf_a) - metric.scores(shuf_b)), abs(full[0] - score))
+        res = MetricTest(score, p_value=p)
+        if bs_idxs is not None:
+            res.mean, res.ci = estimate_ci(metric.scores(
+                _bootstrap_rows(metric, bs_sums[i][0], st, bs_idxs)))
+        out.append(res)
+    return out
+
+
+def _counts(idxs: np.ndarray, n_seg: int) -> np.ndarray:
+    """(n, N) float64: how often each segment is drawn in each bootstrap sample."""
+    flat = (idxs + (np.arange(len(idxs)) * n_seg)[:, None]).ravel()
+    return np.bincount(flat, minlength=len(idxs) * n_seg).reshape(len(idxs), n_seg).astype(
+        np.float64)
+
+
+def _products(left: np.ndarray, blocks: list[list[np.ndarray]], chunk: int = 2000):
+    """``left @ block`` for every block, as one float64 matrix product per ``chunk`` rows of
+    ``left`` (one BLAS call instead of one per system and metric; bounded memory)."""
+    flat = [np.asarray(b, np.float64) for row in blocks for b in row]
+    if not flat:
+        return [[] for _ in blocks]
+    big = np.concatenate(flat, 1)
+    out = np.concatenate([np.asarray(left[i:i + chunk], dtype=np.float64) @ big
+                          for i in range(0, len(left), chunk)])
+    parts = np.split(out, np.cumsum([b.shape[1] for b in flat])[:-1], axis=1)
+    it = iter(parts)
+    return [[next(it) for _ in row] for row in blocks]
+
+
+def _integral(stats: np.ndarray) -> bool:
+    return bool(np.all(stats >= 0) and np.all(stats == np.round(stats)))
+
+
+def _bootstrap_rows(metric: Statistic, sums: np.ndarray, stats: np.ndarray,
+                    idxs: np.ndarray) -> np.ndarray:
+    """Bootstrap sums in sacrebleu's dtype: float32 (exact when the statistics are integers
+    whose sums stay below 2**24; otherwise sacrebleu's own float32 reduction is repeated)."""
+    if not metric.sacrebleu_dtypes:
+        return sums
+    if _integral(stats) and sums.max(initial=0) < F32_EXACT:
+        return sums.astype(np.float32)
+    stats32 = np.asarray(stats, dtype=np.float32)
+    return np.stack([s.sum(0) for s in stats32[idxs]])
+
+
+def _swapped_rows(metric: Statistic, pos: np.ndarray, moved: np.ndarray, base: np.ndarray,
+                  sys: np.ndarray):
+    """Randomization sums A = pos·base + (1−pos)·sys and B = (1−pos)·base + pos·sys, in the
+    dtype sacrebleu gets (int64 for integer statistics); ``moved`` = pos·(base − sys)."""
+    base64, sys64 = np.asarray(base, np.float64), np.asarray(sys, np.float64)
+    if metric.sacrebleu_dtypes and not (_integral(base64) and _integral(sys64)):
+        base_l, sys_l = np.array(base.tolist()), np.array(sys.tolist())  # sacrebleu's expression
+        return pos @ base_l + ~pos @ sys_l, ~pos @ base_l + pos @ sys_l
+    a, b = moved + sys64.sum(0), base64.sum(0) - moved
+    if metric.sacrebleu_dtypes:                     # exact integers, in sacrebleu's dtype
+        return np.rint(a).astype(sys.dtype), np.rint(b).astype(sys.dtype)
+    return a, b
+
+
+# ---------------------------------------------------------------------- paired t-test
+
+def paired_t_test(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided p-value of the paired t-test of mean(a − b) = 0 (Student t, N−1 df)."""
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    n = len(d)
+    if n < 2:
+        return 1.0
+    sd = float(np.std(d, ddof=1))
+    if sd == 0.0:
+        return 1.0 if float(np.mean(d)) == 0.0 else 0.0
+    t = float(np.mean(d)) / (sd / math.sqrt(n))
+    df = n - 1
+    return min(1.0, _betainc(df / 2.0, 0.5, df / (df + t * t)))
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta I_x(a, b) (continued fraction, Numerical Recipes §6.4)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    ln_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) +
+                b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(ln_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(ln_front) * _betacf(b, a, 1.0 - x) / b
+
+
+def _betacf(a: float, b: float, x: float, iters: int = 300, eps: float = 1e-15) -> float:
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, iters + 1):
+        m2 = 2 * m
+        for num in (m * (b - m) * x / ((qam + m2) * (a + m2)),
+                    -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < eps:
+            break
+    return h
+
+
+# ---------------------------------------------------------------------- from files
+
+def significance_from_files(refs: Sequence[str], systems: Sequence[str],
+                            metrics: Sequence[str] | None = None, *, test: str = "bs",
+                            n_samples: int = 0, seed: int | None = None,
+                            paired_t: bool = False, **options) -> SignificanceReport:
+    """``bertune significance``: read the files, collect statistics, run the paired test.
+
+    ``options`` go to ``metrics.systems.collect_statistics`` (scores, lm, layer, model, idf,
+    rescale, lowercase, tokenize, batch_size, device). ``seed`` None: ``default_seed()``.
+    """
+    from bertune_cli.core.metrics.systems import collect_statistics
+
+    if test not in DEFAULT_SAMPLES:
+        raise UsageError(f"unknown test {test!r}", "use --test bs (paired bootstrap) or "
+                                                    "--test ar (approximate randomization)")
+    stats_metrics, stats = collect_statistics(refs, systems, metrics, **options)
+    return paired_test(stats_metrics, stats, [str(s) for s in systems], test, n_samples,
+                       default_seed() if seed is None else seed, paired_t=paired_t)

@@ -1,0 +1,90 @@
+"""`bertune finetune` on the command line: options -> recipe overrides, output, refusals."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from bertune_cli.main import app
+
+TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
+        "train.lr=3e-3", "train.max_epochs=1", "eval.beam=2",
+        "data.demo_sizes={train: 400, valid: 20, test: 20}", "data.bpe_vocab=300",
+        "finetune.max_tokens=256", "finetune.warmup_updates=2", "finetune.lr=1e-3"]
+
+
+def _args(runs, *extra):
+    out = ["finetune", "--pair", "demo", "--runs-dir", str(runs)]
+    for item in TINY:
+        out += ["--set", item]
+    return out + list(extra)
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory):
+    """One CLI run from nothing (prepare → train-baseline → finetune → report), as JSON."""
+    runs = tmp_path_factory.mktemp("cli") / "runs"
+    result = CliRunner().invoke(app, _args(runs, "--soft", "sparsemax", "--max-steps", "2",
+                                           "--device", "cpu", "--json"))
+    assert result.exit_code == 0, result.output
+    return runs, json.loads(result.stdout)
+
+
+def test_json_result_has_stages_scores_and_outputs(done):
+    runs, out = done
+    assert [s["action"] for s in out["stages"]] == ["run", "run", "run"]
+    assert out["finetune"]["soft"] == "sparsemax" and out["finetune"]["updates"] == 2
+    assert set(out["report"]["scores"]) == {"baseline", "finetuned"}
+    assert out["report"]["outputs"]["finetuned"] == str(
+        runs / "demo" / "finetune-sparsemax" / "test.hyp.txt")
+    meta = json.loads((runs / "demo" / "finetune-sparsemax" / "checkpoint_best" /
+                       "bertune.json").read_text())
+    assert meta["config"]["finetune"]["soft"] == "sparsemax"
+
+
+def test_options_become_recipe_values_and_text_output_names_the_outputs(done):
+    runs, _ = done
+    result = CliRunner().invoke(app, _args(runs, "--soft", "gumbel", "--tau", "0.5", "--hard",
+                                           "--ce-weight", "0.3", "--impl", "torch",
+                                           "--max-steps", "1", "--device", "cpu"))
+    assert result.exit_code == 0, result.output
+    meta = json.loads((runs / "demo" / "finetune-gumbel" / "checkpoint_best" /
+                       "bertune.json").read_text())
+    ft = meta["config"]["finetune"]
+    assert (ft["tau"], ft["hard"], ft["ce_weight"], ft["impl"]) == (0.5, True, 0.3, "torch")
+    text = result.stdout
+    # another soft mode reuses the data and the baseline
+    assert "prepare: skipped" in result.output and "train-baseline: skipped" in result.output
+    assert "finetune: running" in result.output
+    assert "baseline" in text and "finetuned" in text and "BLEU" in text and "F_BERT" in text
+    assert str(runs / "demo" / "finetune-gumbel" / "test.hyp.txt") in text
+    assert "p-value" in text and "report:" in text
+
+
+def test_lm_or_layer_mismatch_is_one_red_line(done):
+    runs, _ = done
+    env = {**os.environ, "BERTUNE_RUNS": str(runs)}
+    args = [a for a in _args(runs, "--layer", "4", "--max-steps", "1")]
+    out = subprocess.run([sys.executable, "-m", "bertune_cli.main", *args], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert out.returncode == 1
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "layer 5" in lines[0]
+
+
+def test_bad_soft_mode_is_a_usage_error():
+    result = CliRunner().invoke(app, ["finetune", "--pair", "demo", "--soft", "hardmax"])
+    assert result.exit_code == 2
+
+
+def test_help_shows_an_example_fast():
+    start = time.perf_counter()
+    result = CliRunner().invoke(app, ["finetune", "--help"])
+    assert result.exit_code == 0 and "bertune finetune --pair demo --soft gumbel" in result.output
+    assert "--soft" in result.output and "--from" in result.output
+    assert time.perf_counter() - start < 1.0

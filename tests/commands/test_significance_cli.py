@@ -1,0 +1,119 @@
+"""`bertune significance` from the command line: sacrebleu-identical tests, F_BERT from score
+files, refusal to mix signatures or files, JSON output, one-line errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bertune_cli.core.metrics.stats import MeanStatistic, SacreStatistic
+from bertune_cli.core.significance import paired_test
+from bertune_cli.main import app, main
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "evaluation_sample.tsv"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    rows = [line.split("\t") for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
+    root = tmp_path_factory.mktemp("sig")
+    out = {}
+    for i, name in enumerate(rows[0]):
+        out[name] = root / f"{name}.txt"
+        out[name].write_text("".join(r[i] + "\n" for r in rows[1:25]), encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def score_files(files, tmp_path_factory):
+    """Sentence-level F_BERT of the three systems; sys_b also with idf (another signature)."""
+    root = tmp_path_factory.mktemp("scores")
+    out = {}
+    for name, extra in (("sys_a", []), ("sys_b", []), ("sys_c", []), ("sys_b_idf", ["--idf"])):
+        path = root / f"{name}.tsv"
+        sys_file = files[name.replace("_idf", "")]
+        result = CliRunner().invoke(app, ["score", str(sys_file), str(files["ref"]), "-m",
+                                          "bertscore", "--sentence-level", str(path), *extra])
+        assert result.exit_code == 0, result.output
+        out[name] = path
+    return out
+
+
+def _run(*args):
+    result = CliRunner().invoke(app, ["significance", *map(str, args)])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_bleu_chrf_json_equals_the_core_test(files, monkeypatch):
+    monkeypatch.delenv("SACREBLEU_SEED", raising=False)
+    out = json.loads(_run(files["ref"], files["sys_a"], files["sys_b"], files["sys_c"], "-m",
+                          "bleu,chrf", "--json").stdout)
+    refs = [files["ref"].read_text(encoding="utf-8").splitlines()]
+    metrics = [SacreStatistic("bleu", refs), SacreStatistic("chrf", refs)]
+    stats = [[m.extract(files[s].read_text(encoding="utf-8").splitlines()) for m in metrics]
+             for s in ("sys_a", "sys_b", "sys_c")]
+    core = paired_test(metrics, stats, ["a", "b", "c"], "bs", 1000, 12345)
+    assert out["seed"] == 12345 and out["n_samples"] == 1000 and out["test"] == "bs"
+    for i, system in enumerate(out["systems"]):
+        for m in ("BLEU", "chrF2"):
+            assert system["metrics"][m]["p_value"] == core.results[i][m].p_value
+            assert system["metrics"][m]["ci"] == core.results[i][m].ci
+    assert out["systems"][0]["baseline"] and "significant" in out["systems"][1]
+
+
+def test_fbert_from_score_files_table_and_ar(files, score_files):
+    result = _run(files["ref"], files["sys_a"], files["sys_b"], "-m", "bleu", "--scores",
+                  score_files["sys_a"], "--scores", score_files["sys_b"], "--paired-t",
+                  "--test", "ar", "--samples", "2000", "--seed", "7")
+    assert "F_BERT" in result.stdout and "BLEU" in result.stdout and "t-test p" in result.stdout
+    assert "ar:2000|seed:7" in result.stdout
+
+
+def test_score_files_match_a_fresh_computation(files, score_files):
+    from_files = json.loads(_run(files["ref"], files["sys_a"], files["sys_c"], "-m", "bertscore",
+                                 "--scores", score_files["sys_a"], "--scores",
+                                 score_files["sys_c"], "--json").stdout)
+    fresh = json.loads(_run(files["ref"], files["sys_a"], files["sys_c"], "-m", "bertscore",
+                            "--json").stdout)
+    a, b = (x["systems"][1]["metrics"]["F_BERT"] for x in (from_files, fresh))
+    assert a["p_value"] == b["p_value"] and a["score"] == pytest.approx(b["score"], abs=1e-4)  # batching: ~1e-7
+
+
+def _error(capsys, *args):
+    with pytest.raises(SystemExit) as exc:
+        main(["significance", *map(str, args)])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert exc.value.code != 0 and len(lines) == 1 and lines[0].startswith("error:"), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_refuses_mixed_signatures_and_swapped_files(files, score_files, capsys):
+    line = _error(capsys, files["ref"], files["sys_a"], files["sys_b"], "--scores",
+                  score_files["sys_a"], "--scores", score_files["sys_b_idf"])
+    assert "refusing to mix F_BERT signatures" in line
+    line = _error(capsys, files["ref"], files["sys_a"], files["sys_b"], "--scores",
+                  score_files["sys_b"], "--scores", score_files["sys_a"])
+    assert "holds the scores of" in line
+    line = _error(capsys, files["ref"], files["sys_a"], files["sys_b"], "--layer", "3",
+                  "--scores", score_files["sys_a"], "--scores", score_files["sys_b"])
+    assert "not with LM minilm layer 3" in line
+    line = _error(capsys, files["ref"], files["sys_a"], files["sys_b"], "--scores",
+                  score_files["sys_a"])
+    assert "1 score file(s) for 2 systems" in line
+
+
+def test_bad_input(files, tmp_path, capsys):
+    assert "at least one system" in _error(capsys, files["ref"], files["sys_a"], "-m", "bleu")
+    short = tmp_path / "short.txt"
+    short.write_text("one line\n")
+    line = _error(capsys, files["ref"], files["sys_a"], short, "-m", "bleu")
+    assert "short.txt has 1 lines" in line and "has 24" in line
+    assert "file not found" in _error(capsys, files["ref"], files["sys_a"], tmp_path / "x.txt",
+                                      "-m", "bleu")
+    assert "unknown test" in _error(capsys, files["ref"], files["sys_a"], files["sys_b"],
+                                    "--test", "t", "-m", "bleu")

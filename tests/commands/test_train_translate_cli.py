@@ -1,0 +1,96 @@
+"""`bertune train-baseline` and `bertune translate` from the command line."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from bertune_cli.core.errors import CheckpointError
+from bertune_cli.main import app
+
+DATA = ["--set", "data.demo_sizes={train: 300, valid: 20, test: 20}", "--set", "data.bpe_vocab=300"]
+TINY = DATA + ["--set", "model.preset=transformer_tiny", "--set", "train.max_tokens=256",
+               "--set", "eval.beam=2"]
+
+torch.set_num_threads(1)  # tiny models; spinning OpenMP threads crawl on shared cores
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=True)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """prepare -> train-baseline (2 epochs of a tiny model) through the CLI."""
+    runs = tmp_path_factory.mktemp("runs")
+    old = os.environ.get("BERTUNE_RUNS")
+    os.environ["BERTUNE_RUNS"] = str(runs)
+    try:
+        prep = _invoke("prepare", "--pair", "demo", *DATA)
+        assert prep.exit_code == 0, prep.output
+        result = _invoke("train-baseline", "--pair", "demo", *TINY, "--max-epochs", "2",
+                         "--device", "cpu", "--json")
+    finally:
+        os.environ.pop("BERTUNE_RUNS") if old is None else os.environ.update(BERTUNE_RUNS=old)
+    assert result.exit_code == 0, result.output
+    return runs, json.loads(result.stdout)
+
+
+def test_train_baseline_prints_a_json_summary_and_writes_the_run(trained):
+    runs, summary = trained
+    run = runs / "demo" / "baseline"
+    assert summary["reason"] == "max_epochs" and summary["epochs"] == 2
+    assert summary["checkpoint_best"] == str(run / "checkpoint_best")
+    assert (run / "DONE").is_file() and (run / "checkpoint_last" / "trainer_state.pt").is_file()
+    assert "bleu" in summary["test"]
+
+
+def test_translate_a_file_to_a_file_and_stdin_to_stdout(trained, tmp_path):
+    runs, _ = trained
+    src = runs / "demo" / "data" / "test.src.txt"
+    out = tmp_path / "test.en"
+    result = _invoke("translate", "--model", str(runs / "demo" / "baseline"), "-i", str(src),
+                     "-o", str(out), "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(src.read_text(encoding="utf-8").splitlines())
+    assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary file
+    # `cat file | bertune translate --model RUN` (a real process, stdin -> stdout)
+    proc = subprocess.run([sys.executable, "-m", "bertune_cli.main", "translate", "--model",
+                           str(runs / "demo" / "baseline"), "--device", "cpu"],
+                          input=src.read_bytes(), capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout.decode("utf-8").splitlines() == lines
+
+
+def test_translate_json_lines_with_n_best_and_scores(trained):
+    runs, _ = trained
+    result = CliRunner().invoke(app, ["translate", "-m", str(runs / "demo" / "baseline"),
+                                      "--n-best", "2", "--beam", "3", "--scores", "--json",
+                                      "--device", "cpu"], input="ein hund\n\nzwei katzen\n")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 3 and rows[1]["translation"] == ""
+    assert len(rows[0]["n_best"]) == 2 and rows[0]["score"] <= 0
+
+
+def test_train_baseline_without_prepared_data_says_to_run_prepare(tmp_path, runs_dir):
+    result = _invoke("train-baseline", "--pair", "demo", "--device", "cpu")
+    assert result.exit_code != 0 and isinstance(result.exception, CheckpointError)
+    assert "bertune prepare --pair demo" in str(result.exception)
+
+
+def test_translate_with_a_missing_model_is_a_checkpoint_error(tmp_path):
+    result = _invoke("translate", "--model", str(tmp_path / "nope"))
+    assert isinstance(result.exception, CheckpointError)
+    assert str(result.exception).startswith("no checkpoint or run directory")
+
+
+def test_translate_with_a_missing_input_file_is_a_usage_error(tmp_path):
+    result = _invoke("translate", "--model", str(tmp_path), "-i", str(tmp_path / "none.de"))
+    assert result.exit_code == 2 and "none.de" in " ".join(result.output.split())

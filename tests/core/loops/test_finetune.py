@@ -1,0 +1,172 @@
+"""BERTTune fine-tuning through the shared loop: F_BERT rises, validation, refusals, resume."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from bertune_cli.core.config import load_recipe
+from bertune_cli.core.errors import CheckpointError
+
+TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
+        "train.lr=3e-3", "train.log_every=2", "train.max_epochs=1", "eval.beam=2",
+        "data.demo_sizes={train: 400, valid: 20, test: 20}", "data.bpe_vocab=300",
+        "finetune.max_tokens=256", "finetune.warmup_updates=2", "finetune.lr=1e-3",
+        "finetune.max_steps=3"]
+
+
+def recipe(*extra: str):
+    return load_recipe("demo", TINY + list(extra))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """runs/demo/{data,baseline}: tiny prepared data and a tiny trained baseline."""
+    from bertune_cli.core.data.prepare import prepare_recipe
+    from bertune_cli.core.loops.train_baseline import train_baseline
+
+    root = tmp_path_factory.mktemp("ft") / "runs"
+    prepare_recipe(recipe(), root / "demo" / "data")
+    train_baseline(recipe(), root / "demo" / "data", root / "demo" / "baseline", device="cpu")
+    return root
+
+
+def _finetune(runs: Path, out: Path, *extra: str, **kw):
+    from bertune_cli.core.loops.finetune import finetune
+
+    return finetune(recipe(*extra), runs / "demo" / "data", out, runs_root=runs, device="cpu",
+                    **kw)
+
+
+def _one_batch(runs: Path):
+    from bertune_cli.core.data.batching import collate
+    from bertune_cli.core.data.store import DataDir
+    from bertune_cli.core.model.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(runs / "demo" / "baseline")
+    train = DataDir(runs / "demo" / "data").split("train", with_text=False)
+    batch = collate(train, list(range(16)), loaded.vocab.from_lm)
+    return loaded, batch
+
+
+@pytest.mark.parametrize("soft", ["dense", "sparsemax", "gumbel"])
+def test_a_few_finetune_steps_raise_the_training_batch_fbert(runs, minilm, soft):
+    """Gradient test (issue 7): the objective's gradient improves F_BERT on the batch it sees."""
+    from bertune_cli.core.loops.finetune import fbert_objective
+
+    loaded, batch = _one_batch(runs)
+    cfg = recipe(f"finetune.soft={soft}").finetune
+    loss_fn = fbert_objective(minilm, loaded.vocab, cfg)
+    model = loaded.model
+
+    def fbert() -> float:
+        """The training objective's F (noise and dropout on) with common random numbers: the
+        same seeds before and after, so the comparison sees the parameters only."""
+        model.train()
+        seeds = range(3 if soft == "gumbel" else 1)   # dense/sparsemax: only dropout varies
+        total = 0.0
+        with torch.no_grad():
+            for seed in seeds:
+                torch.manual_seed(seed)
+                total += loss_fn(model, batch)[1]["fbert"] / batch.nsentences
+        return total / len(seeds)
+
+    before = fbert()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    torch.manual_seed(100)
+    for _ in range(5):
+        loss, logs = loss_fn(model, batch)
+        opt.zero_grad()
+        (loss / logs["sample_size"]).backward()
+        opt.step()
+    assert fbert() > before
+
+
+def test_validation_loss_has_no_noise(runs, minilm):
+    from bertune_cli.core.loops.finetune import fbert_objective
+
+    loaded, batch = _one_batch(runs)
+    loss_fn = fbert_objective(minilm, loaded.vocab, recipe("finetune.soft=gumbel").finetune)
+    loaded.model.eval()
+    with torch.no_grad():
+        a, b = loss_fn(loaded.model, batch)[0], loss_fn(loaded.model, batch)[0]
+    assert torch.equal(a, b)
+
+
+def test_finetune_writes_its_run_and_scores_bleu_and_fbert(runs, tmp_path):
+    out = tmp_path / "finetune-dense"
+    events = []
+    summary = _finetune(runs, out, "finetune.soft=dense", on_event=events.append)
+    for name in ("DONE", "metrics.jsonl", "config.yaml", "test.hyp.txt", "valid.hyp.txt",
+                 "checkpoint_best/bertune.json", "checkpoint_last/trainer_state.pt"):
+        assert (out / name).exists(), name
+    assert summary["updates"] == 3 and summary["reason"] == "max_steps"
+    assert summary["steps_per_s"] > 0 and summary["soft"] == "dense"
+    valid = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
+    valid = [r for r in valid if r["kind"] == "valid"]
+    assert valid and {"bleu", "bertscore", "bleu_signature", "bertscore_signature"} <= set(valid[0])
+    assert valid[0]["valid_loss"] < 0  # −F_BERT of the teacher-forced predictions
+    assert 0 <= summary["test"]["bleu"] <= 100 and 0 < summary["test"]["bertscore"] <= 100
+    meta = json.loads((out / "checkpoint_best" / "bertune.json").read_text())
+    assert meta["finetune"]["soft"] == "dense" and meta["lm"] == {"name": "minilm", "layer": 5}
+    assert meta["finetune"]["init_from"].endswith("checkpoint_best")
+    # fresh optimizer and schedule: the first update uses the fine-tuning warm-up from ~0
+    first = next(e for e in events if e["event"] == "step")
+    assert first["lr"] < 1e-5
+    # a finished run is reported, not retrained
+    again = _finetune(runs, out, "finetune.soft=dense")
+    assert again["already_complete"] and again["updates"] == 3
+
+
+def test_select_metric_bertscore_and_every_n_steps(runs, tmp_path):
+    out = tmp_path / "ft"
+    summary = _finetune(runs, out, "finetune.soft=gumbel", "finetune.select_metric=bertscore",
+                        "finetune.valid_every_steps=1", "finetune.max_steps=2")
+    assert "bertscore" in summary["best"]
+    rows = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["update"] for r in rows if r["kind"] == "valid"] == [1, 2]
+
+
+def test_another_lm_or_layer_is_refused(runs, tmp_path):
+    with pytest.raises(CheckpointError, match="layer 5"):
+        _finetune(runs, tmp_path / "a", "lm.layer=4")
+    with pytest.raises(CheckpointError, match="vocabulary of LM 'minilm'"):
+        _finetune(runs, tmp_path / "b", "lm.name=bert-base-uncased", "lm.layer=9")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_missing_baseline_says_what_to_run(tmp_path, runs):
+    from bertune_cli.core.loops.finetune import finetune
+
+    with pytest.raises(CheckpointError, match="train-baseline"):
+        finetune(recipe(), runs / "demo" / "data", tmp_path / "ft", runs_root=tmp_path,
+                 device="cpu")
+
+
+def test_a_run_directory_keeps_its_objective(runs, tmp_path):
+    out = tmp_path / "ft"
+    _finetune(runs, out, "finetune.soft=sparsemax", "finetune.max_steps=1")
+    with pytest.raises(CheckpointError, match="soft 'sparsemax'"):
+        _finetune(runs, out, "finetune.soft=dense", "finetune.max_steps=1")
+
+
+def test_from_checkpoint_and_resume(runs, tmp_path):
+    """--from another folder; an interrupted run resumes from checkpoint_last."""
+    start = tmp_path / "start"
+    shutil.copytree(runs / "demo" / "baseline" / "checkpoint_best", start)
+    out = tmp_path / "ft"
+
+    def stop_at_2(event):
+        if event["event"] == "step" and event["update"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _finetune(runs, out, init_from=start, on_event=stop_at_2, save_every_steps=1)
+    assert not (out / "DONE").exists() and (out / "checkpoint_last").is_dir()
+    events = []
+    summary = _finetune(runs, out, init_from=start, on_event=events.append)
+    assert events[0]["event"] == "start" and events[0]["resumed"] and events[0]["updates"] >= 1
+    assert summary["updates"] == 3 and summary["init_from"] == str(start)

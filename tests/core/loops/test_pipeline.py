@@ -1,0 +1,113 @@
+"""`bertune finetune` runs the missing stages (prepare → train-baseline → finetune), says why,
+skips what is complete, and compares the test scores before and after."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from bertune_cli.core.config import load_recipe
+from bertune_cli.core.errors import CheckpointError
+from bertune_cli.core.loops.pipeline import run_pipeline, stage_status
+
+TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
+        "train.lr=3e-3", "train.max_epochs=1", "eval.beam=2",
+        "data.demo_sizes={train: 400, valid: 20, test: 20}", "data.bpe_vocab=300",
+        "finetune.max_tokens=256", "finetune.warmup_updates=2", "finetune.lr=1e-3",
+        "finetune.max_steps=2"]
+
+
+def recipe(*extra: str):
+    return load_recipe("demo", TINY + list(extra))
+
+
+def _run(root, *extra, **kw):
+    lines: list[str] = []
+    result = run_pipeline(recipe(*extra), runs_root=root, device="cpu", say=lines.append, **kw)
+    return result, lines
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    """One pipeline run from nothing, and a second identical call."""
+    root = tmp_path_factory.mktemp("pipe") / "runs"
+    result, lines = _run(root)
+    again, lines_again = _run(root)
+    return root, result, lines, again, lines_again
+
+
+def test_first_run_runs_every_stage_and_says_why(first):
+    root, result, lines, _, _ = first
+    assert [s["stage"] for s in result["stages"]] == ["prepare", "train-baseline", "finetune"]
+    assert [s["action"] for s in result["stages"]] == ["run", "run", "run"]
+    assert lines[0].startswith("prepare: running — no prepared data in")
+    assert any(l.startswith("train-baseline: running — no baseline run") for l in lines)
+    assert any(l.startswith("finetune: running — no finetune run") for l in lines)
+    for stage in ("data/manifest.json", "baseline/DONE", "finetune-gumbel/DONE",
+                  "finetune-gumbel/report.json"):
+        assert (root / "demo" / stage).is_file(), stage
+
+
+def test_the_report_compares_baseline_and_finetuned_on_the_test_set(first):
+    root, result, _, _, _ = first
+    report = result["report"]
+    assert report["sentences"] == 20
+    assert set(report["scores"]) == {"baseline", "finetuned"}
+    for scores in report["scores"].values():
+        assert 0 <= scores["bleu"] <= 100 and 0 < scores["bertscore"] <= 100
+    assert report["outputs"]["baseline"] == str(root / "demo" / "baseline" / "test.hyp.txt")
+    assert report["outputs"]["finetuned"] == str(root / "demo" / "finetune-gumbel" / "test.hyp.txt")
+    assert report["signatures"]["bleu"].startswith("nrefs:1")
+    assert report["signatures"]["bertscore"].startswith("minilm_L5_no-idf")
+    p = report["significance"]["p_values"]
+    assert set(p) == {"BLEU", "F_BERT"} and all(0 < v <= 1 for v in p.values())
+    # the finetuned F_BERT in the report is the one the finetune stage measured on test
+    assert report["scores"]["finetuned"]["bertscore"] == pytest.approx(
+        result["finetune"]["test"]["bertscore"])
+    stored = json.loads((root / "demo" / "finetune-gumbel" / "report.json").read_text())
+    assert stored["scores"] == report["scores"]
+
+
+def test_a_second_run_skips_every_stage_and_says_why(first):
+    _, result, _, again, lines = first
+    assert [s["action"] for s in again["stages"]] == ["skip", "skip", "skip"]
+    assert lines[0].startswith("prepare: skipped — ") and "up to date" in lines[0]
+    assert any(l.startswith("train-baseline: skipped — ") and "(DONE)" in l for l in lines)
+    assert any(l.startswith("finetune: skipped — ") for l in lines)
+    assert again["finetune"]["already_complete"]
+    assert again["report"]["scores"] == result["report"]["scores"]
+
+
+def test_an_interrupted_finetune_is_resumed_and_said_so(first, tmp_path):
+    root = tmp_path / "runs"
+    shutil.copytree(first[0] / "demo" / "data", root / "demo" / "data")
+    shutil.copytree(first[0] / "demo" / "baseline", root / "demo" / "baseline")
+
+    def stop(event):
+        if event["event"] == "step" and event["update"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(root, "finetune.soft=dense", on_event=stop, save_every_steps=1)
+    action, why = stage_status(root / "demo" / "finetune-dense", "finetune")
+    assert action == "resume" and "from update 1" in why
+
+
+def test_lm_mismatch_is_refused_before_any_stage_runs(first, tmp_path):
+    root = tmp_path / "runs"
+    shutil.copytree(first[0] / "demo" / "baseline", root / "demo" / "baseline")
+    lines: list[str] = []
+    with pytest.raises(CheckpointError, match="layer"):
+        run_pipeline(recipe("lm.layer=3"), runs_root=root, device="cpu", say=lines.append)
+    assert lines == [] and not (root / "demo" / "data").exists()
+
+
+def test_stale_data_under_an_existing_baseline_is_not_rebuilt(first, tmp_path):
+    root = tmp_path / "runs"
+    shutil.copytree(first[0] / "demo" / "data", root / "demo" / "data")
+    shutil.copytree(first[0] / "demo" / "baseline", root / "demo" / "baseline")
+    before = (root / "demo" / "data" / "manifest.json").read_text()
+    with pytest.raises(CheckpointError, match="orphan"):
+        _run(root, "data.bpe_vocab=250")
+    assert (root / "demo" / "data" / "manifest.json").read_text() == before

@@ -1,0 +1,121 @@
+"""Checkpoints: plain save_pretrained folders + bertune.json + source tokenizer; atomic saves."""
+from __future__ import annotations
+
+import errno
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from bertune_cli.core.config import load_recipe
+from bertune_cli.core.errors import CheckpointError
+from bertune_cli.core.model import checkpoint as ckpt
+
+
+# Tiny models gain nothing from a second thread, and spinning OpenMP threads on shared cores
+# make each op 100x slower (see commands/train_baseline.py).
+torch.set_num_threads(1)
+
+def tiny_data(path: Path) -> Path:
+    """A prepared demo data dir, 400/20/20 pairs (the real `prepare`, a few seconds)."""
+    from bertune_cli.core.data.prepare import prepare_recipe  # noqa: lands with issue 4
+
+    recipe = load_recipe("demo", ["data.demo_sizes={train: 400, valid: 20, test: 20}",
+                                  "data.bpe_vocab=300"])
+    prepare_recipe(recipe, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from bertune_cli.core.loops.train_baseline import train_baseline
+
+    root = tmp_path_factory.mktemp("ckpt")
+    recipe = load_recipe("demo", ["model.preset=transformer_tiny", "train.max_tokens=256",
+                                  "eval.beam=1"])
+    train_baseline(recipe, tiny_data(root / "data"), root / "baseline", device="cpu",
+                   max_steps=2)
+    return root / "baseline"
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_checkpoint_is_a_plain_marian_folder_plus_bertune_json(run):
+    from transformers import MarianMTModel
+
+    plain = MarianMTModel.from_pretrained(run / "checkpoint_best").eval()
+    model, meta, vocab, source = ckpt.load_checkpoint(run)  # a run dir -> checkpoint_best
+    x = torch.tensor([source.encode(["ein kleiner test"])[0]])
+    dec = torch.tensor([[vocab.bos_id, 5, 6]])
+    assert torch.equal(plain(input_ids=x, decoder_input_ids=dec).logits,
+                       model(input_ids=x, decoder_input_ids=dec).logits)
+    assert {"format", "bertune_version", "config", "lm", "target_vocab", "data",
+            "training"} <= set(meta)
+    assert meta["lm"] == {"name": "minilm", "layer": 5} and meta["data"]["fingerprint"]
+    assert meta["config"]["model"]["preset"] == "transformer_tiny"
+    assert meta["target_vocab"]["kind"] == "shortlist" and len(vocab) == model.config.decoder_vocab_size
+    assert (run / "checkpoint_best" / ckpt.SOURCE_DIR).is_dir()
+
+
+def test_disk_full_while_saving_keeps_the_previous_checkpoint(run, tmp_path, monkeypatch):
+    target = tmp_path / "checkpoint_last"
+    shutil.copytree(run / "checkpoint_last", target)
+    before = _digest(target)
+    model, meta, vocab, source = ckpt.load_checkpoint(target)
+    with torch.no_grad():
+        model.lm_head.weight.add_(1.0)  # a different model, which must not land
+
+    def full_disk(folder, *args):
+        (folder / "model.safetensors").write_bytes(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ckpt, "_write_checkpoint", full_disk)
+    with pytest.raises(CheckpointError, match="No space left on device.*intact"):
+        ckpt.save_checkpoint(target, model, vocab=vocab, source=source, meta=meta)
+    assert _digest(target) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint_last"]  # no temp folder left
+
+
+def test_a_save_interrupted_between_the_two_renames_is_repaired(run, tmp_path):
+    shutil.copytree(run / "checkpoint_best", tmp_path / ".checkpoint_best.old")
+    model, *_ = ckpt.load_checkpoint(tmp_path / "checkpoint_best")
+    assert (tmp_path / "checkpoint_best" / ckpt.META_FILE).is_file() and model is not None
+
+
+def test_resave_replaces_the_checkpoint(run, tmp_path):
+    target = tmp_path / "c"
+    model, meta, vocab, source = ckpt.load_checkpoint(run / "checkpoint_best")
+    ckpt.save_checkpoint(target, model, vocab=vocab, source=source, meta=meta)
+    with torch.no_grad():
+        model.lm_head.weight.mul_(2.0)
+    ckpt.save_checkpoint(target, model, vocab=vocab, source=source, meta=meta)
+    again = ckpt.load_checkpoint(target).model
+    assert torch.equal(again.lm_head.weight, model.lm_head.weight)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
+
+
+def test_missing_unknown_and_foreign_checkpoints_are_refused(run, tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint or run directory"):
+        ckpt.load_checkpoint(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="holds no bertune checkpoint"):
+        ckpt.load_checkpoint(tmp_path / "empty")
+    plain = tmp_path / "plain"
+    shutil.copytree(run / "checkpoint_best", plain)
+    (plain / ckpt.META_FILE).unlink()
+    with pytest.raises(CheckpointError, match="not a bertune checkpoint"):
+        ckpt.load_checkpoint(plain)
+
+
+def test_data_prepared_for_another_lm_is_refused(run):
+    meta = ckpt.read_meta(run)
+    ckpt.check_data_compatible(meta, "minilm", meta["data"]["fingerprint"])
+    with pytest.raises(CheckpointError, match="prepared for LM 'bert-base-cased'"):
+        ckpt.check_data_compatible(meta, "bert-base-cased")
+    with pytest.raises(CheckpointError, match="not the data"):
+        ckpt.check_data_compatible(meta, "minilm", "0123abcd")

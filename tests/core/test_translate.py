@@ -1,0 +1,146 @@
+"""Translator: same path as validation, order, empty lines, streaming, bad input, shortlist."""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from bertune_cli.core.config import load_recipe
+from bertune_cli.core.errors import CheckpointError
+from bertune_cli.core.translate import Translator, format_result
+
+
+# Tiny models gain nothing from a second thread, and spinning OpenMP threads on shared cores
+# make each op 100x slower (see commands/train_baseline.py).
+torch.set_num_threads(1)
+
+def tiny_data(path: Path) -> Path:
+    """A prepared demo data dir, 400/20/20 pairs (the real `prepare`, a few seconds)."""
+    from bertune_cli.core.data.prepare import prepare_recipe  # noqa: lands with issue 4
+
+    recipe = load_recipe("demo", ["data.demo_sizes={train: 400, valid: 20, test: 20}",
+                                  "data.bpe_vocab=300"])
+    prepare_recipe(recipe, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from bertune_cli.core.loops.train_baseline import train_baseline
+
+    root = tmp_path_factory.mktemp("translate")
+    recipe = load_recipe("demo", ["model.preset=transformer_tiny", "train.max_tokens=256",
+                                  "train.lr=3e-3", "train.warmup_updates=10", "eval.beam=3"])
+    data = tiny_data(root / "data")
+    train_baseline(recipe, data, root / "baseline", device="cpu", max_epochs=3)
+    return data, root / "baseline"
+
+
+@pytest.fixture(scope="module")
+def translator(trained):
+    return Translator.load(trained[1], "cpu")
+
+
+def _lines(data: Path, split: str = "test") -> list[str]:
+    return (data / f"{split}.src.txt").read_text(encoding="utf-8").splitlines()
+
+
+def test_validation_output_is_what_translate_gives(trained):
+    """The last validation decoded through Translator.translate: same text, line for line."""
+    data, run = trained
+    last = Translator.load(run / "checkpoint_last", "cpu")
+    hyps = last.translate(_lines(data, "valid"), **last.options())
+    assert hyps == (run / "valid.hyp.txt").read_text(encoding="utf-8").splitlines()
+
+
+def test_order_is_kept_empty_lines_stay_empty_and_batching_does_not_matter(trained, translator):
+    lines = _lines(trained[0])[:12]
+    lines[3:3] = ["", "   "]
+    batched = translator.translate(lines, beam=3)
+    assert len(batched) == len(lines) and batched[3] == batched[4] == ""
+    assert all(batched[i] for i in range(len(lines)) if lines[i].strip())
+    one_by_one = [translator.translate([line], beam=3)[0] for line in lines]
+    small = translator.translate(lines, beam=3, batch_tokens=16)
+    assert batched == one_by_one == small
+
+
+def test_n_best_and_scores(trained, translator):
+    line = _lines(trained[0])[0]
+    [hyps] = translator.translate([line], beam=4, n_best=3, return_scores=True)
+    assert len(hyps) == 3 and all(h.score < 0 for h in hyps)
+    assert hyps[0].text == translator.translate([line], beam=4)[0]
+    # the score is the sentence log-probability: equals generate's own greedy transition scores
+    [greedy] = translator.translate([line], beam=1, return_scores=True)
+    ids = torch.tensor([translator.source.encode([line])[0]])
+    out = translator.model.generate(input_ids=ids, num_beams=1, do_sample=False,
+                                    max_new_tokens=40, output_scores=True,
+                                    return_dict_in_generate=True)
+    steps = [step.log_softmax(-1)[0, tok] for step, tok in zip(out.scores, out.sequences[0, 1:])]
+    assert greedy[0].score == pytest.approx(sum(steps[:greedy[0].tokens]).item(), abs=1e-4)
+    assert format_result(hyps, scores=True).count("\t") == 3
+    assert '"n_best"' in format_result(hyps, scores=True, as_json=True)
+
+
+def test_stream_answers_before_the_input_ends(trained, translator):
+    first_line, later = _lines(trained[0])[:2]
+    released = threading.Event()
+
+    def slow_input():
+        yield first_line + "\n"
+        assert released.wait(60), "the translator waited for the whole input"
+        yield later + "\n"
+
+    stream = translator.stream(slow_input(), chunk_lines=64, wait=0.05, beam=2)
+    first = next(stream)
+    released.set()
+    rest = list(stream)
+    assert first == translator.translate([first_line], beam=2)[0] and len(rest) == 1
+
+
+def test_bad_bytes_and_overlong_lines_warn_and_never_stop_the_stream(trained, translator,
+                                                                     caplog):
+    good = _lines(trained[0])[0]
+    lines = [b"ein \xff\xfe satz\n", ("wort " * 3000).encode() + b"\n", b"\n",
+             good.encode() + b"\r\n"]
+    with caplog.at_level(logging.WARNING, logger="bertune.translate"):
+        out = list(translator.stream(iter(lines), beam=1))
+    assert len(out) == 4 and out[2] == "" and out[3] == translator.translate([good], beam=1)[0]
+    text = caplog.text
+    assert "line 1 is not valid UTF-8" in text and "line 2 has" in text and "truncated" in text
+
+
+def test_a_shortlist_model_detokenizes_like_the_full_vocabulary_model(translator):
+    """Embed the trained shortlist model in a 30522-way model (other rows get a -1e4 bias):
+    beam search picks the same LM ids, so both give the same text."""
+    from bertune_cli.core.model.builders import build_model
+    from bertune_cli.core.model.vocab import TargetVocab
+
+    short, vocab = translator.model, translator.vocab
+    full_vocab = TargetVocab.full(vocab.specials)
+    full = build_model("transformer_tiny", short.config.vocab_size, full_vocab)
+    state = short.state_dict()
+    lm_ids = torch.as_tensor(vocab.lm_ids)
+    for key in ("model.decoder.embed_tokens.weight", "lm_head.weight"):
+        grown = full.state_dict()[key].clone()
+        grown[lm_ids] = state[key]
+        state[key] = grown
+    bias = torch.full((1, len(full_vocab)), -1e4)
+    bias[0, lm_ids] = state["final_logits_bias"][0]
+    state["final_logits_bias"] = bias
+    full.load_state_dict(state, strict=False)
+    twin = Translator(full.eval(), full_vocab, translator.source, translator.codec)
+    lines = ["ein kleiner hund", "die katze schläft im haus", "ich sehe zwei rote autos"]
+    assert twin.translate(lines, beam=3) == translator.translate(lines, beam=3)
+    a = twin.model.generate(input_ids=torch.tensor([translator.source.encode(lines[:1])[0]]),
+                            num_beams=3, max_new_tokens=20)
+    b = short.generate(input_ids=torch.tensor([translator.source.encode(lines[:1])[0]]),
+                       num_beams=3, max_new_tokens=20)
+    assert a.tolist() == vocab.to_lm(b).tolist()  # the same LM ids, step for step
+
+
+def test_missing_checkpoint_is_a_checkpoint_error(tmp_path):
+    with pytest.raises(CheckpointError):
+        Translator.load(tmp_path / "missing")
