@@ -25,18 +25,11 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import perturb  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def perturb(line: str, rnd: random.Random) -> str:
-    words = line.split()
-    for _ in range(2):
-        i, j = rnd.randrange(len(words)), rnd.randrange(len(words))
-        words[i], words[j] = words[j], words[i]
-    if len(words) > 1 and rnd.random() < 0.3:
-        words = words[:-1]
-    return " ".join(words)
 
 
 def main() -> None:

@@ -23,15 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-
-def perturb(line: str, rnd: random.Random) -> str:
-    words = line.split()
-    for _ in range(2):
-        i, j = rnd.randrange(len(words)), rnd.randrange(len(words))
-        words[i], words[j] = words[j], words[i]
-    if len(words) > 1 and rnd.random() < 0.3:
-        words = words[:-1]
-    return " ".join(words)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import perturb  # noqa: E402
 
 
 def run_sacrebleu(refs, systems, test, n):

@@ -36,3 +36,6 @@ Lowercase = Annotated[bool, typer.Option("--lowercase",
 Tokenize = Annotated[Optional[str], typer.Option(
     "--tokenize", help="sacrebleu BLEU tokenizer: 13a (default), intl, none, char, zh, ...")]
 BatchSize = Annotated[int, typer.Option("--batch-size", help="Sentences per LM batch (F_BERT).")]
+RawDataDir = Annotated[Optional[Path], typer.Option(
+    "--data-dir", help="Local folder with the raw inputs: replaces data.root (files), holds the "
+    "archive or its extracted folder (wit3) or the CSV; nothing is downloaded.")]

@@ -31,3 +31,21 @@ def runs_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("BERTUNE_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("BERTUNE_HOME", str(tmp_path / "home"))
     return tmp_path / "runs"
+
+
+@pytest.fixture(scope="session")
+def tiny_data():
+    """``tiny_data(path)`` writes a prepared demo data dir of 400/20/20 pairs there (the real
+    `prepare`, a few seconds) and returns the path."""
+    from pathlib import Path
+
+    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.data.prepare import prepare_recipe
+
+    def make(path: Path) -> Path:
+        recipe = load_recipe("demo", ["data.demo_sizes={train: 400, valid: 20, test: 20}",
+                                      "data.bpe_vocab=300"])
+        prepare_recipe(recipe, path)
+        return path
+
+    return make

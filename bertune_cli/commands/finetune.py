@@ -7,7 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from bertune_cli._options import Device, Json, Layer, Lm, Overrides, Pair, RunsDir
+from bertune_cli._options import (Device, Json, Layer, Lm, Overrides, Pair, RawDataDir,
+                                  RunsDir)
 
 
 class SoftMode(str, Enum):
@@ -45,6 +46,7 @@ MaxTime = Annotated[Optional[float], typer.Option(
 
 
 def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir = None,
+             data_dir: RawDataDir = None,
              soft: Soft = None, tau: Tau = None, hard: Hard = None, ce_weight: CeWeight = None,
              lm: Lm = None, layer: Layer = None, init_from: From = None, impl: Impl = None,
              max_epochs: MaxEpochs = None, max_steps: MaxSteps = None, max_time: MaxTime = None,
@@ -61,6 +63,7 @@ def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir
       [bold]bertune finetune --pair demo --soft gumbel[/]
       [bold]bertune finetune --pair iwslt14-de-en --soft sparsemax --max-epochs 3[/]
       [bold]bertune finetune --pair demo --soft dense --from runs/demo/baseline --ce-weight 0.5[/]
+      [bold]bertune finetune --pair multi30k-de-en --data-dir ../shared/data/multi30k[/]
     """
     from bertune_cli.commands.train_baseline import TrainProgress
     from bertune_cli.core.config import load_recipe
@@ -73,6 +76,7 @@ def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir
                                                       if v is not None)])
     with TrainProgress() as progress:
         result = run_pipeline(recipe, runs_root=runs_dir, init_from=init_from, device=device,
+                              raw_data_dir=data_dir,
                               say=lambda line: progress.console.print(line, markup=False),
                               on_event=progress, max_epochs=max_epochs, max_steps=max_steps,
                               max_time=max_time)

@@ -6,11 +6,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from bertune_cli._options import Json, Overrides, Pair, RunsDir
+from bertune_cli._options import Json, Overrides, Pair, RawDataDir, RunsDir
 
-DataDirOpt = Annotated[Optional[Path], typer.Option(
-    "--data-dir", help="Local folder with the raw inputs: replaces data.root (files), holds the "
-    "archive or its extracted folder (wit3) or the CSV; nothing is downloaded.")]
 SrcFile = Annotated[Optional[list[str]], typer.Option(
     "--src-file", metavar="SPLIT=PATH", help="Source file of a split (train/valid/test; .gz "
     "or URL accepted), repeatable; switches the recipe to data.source=files.")]
@@ -21,7 +18,7 @@ OutOpt = Annotated[Optional[Path], typer.Option(
 Force = Annotated[bool, typer.Option("--force", help="Rebuild even when the data is up to date.")]
 
 
-def prepare(pair: Pair = "demo", overrides: Overrides = None, data_dir: DataDirOpt = None,
+def prepare(pair: Pair = "demo", overrides: Overrides = None, data_dir: RawDataDir = None,
             src_file: SrcFile = None, tgt_file: TgtFile = None, out: OutOpt = None,
             runs_dir: RunsDir = None, force: Force = False, json_out: Json = False) -> None:
     """Prepare a recipe's corpus: read/download, Moses-tokenize, clean (empty, > 175 tokens,

@@ -27,12 +27,14 @@ REPORT = "report.json"
 
 def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
                  init_from: Path | None = None, device: str = "auto",
+                 raw_data_dir: Path | None = None,
                  say: Say = lambda line: None,
                  on_event: Callable[[dict[str, Any]], None] | None = None,
                  **limits: Any) -> dict[str, Any]:
     """prepare → train-baseline → finetune → test comparison; returns
     ``{"stages": [...], "finetune": DONE summary, "report": comparison}``.
-    ``limits``: max_epochs / max_steps / max_time (and other LoopSettings) of the fine-tuning."""
+    ``raw_data_dir`` is prepare's ``--data-dir`` (where the raw corpus lies); ``limits``:
+    max_epochs / max_steps / max_time (and other LoopSettings) of the fine-tuning."""
     import torch.distributed as dist
 
     from bertune_cli.core.loops.finetune import finetune
@@ -46,7 +48,8 @@ def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
     device = init_distributed(resolve_device(device))   # torchrun: every rank runs this
     master = not dist.is_initialized() or dist.get_rank() == 0
     say = say if master else (lambda line: None)
-    stages = [ensure_data(recipe, data_dir, base_dir if init_from is None else None, say)
+    stages = [ensure_data(recipe, data_dir, base_dir if init_from is None else None, say,
+                          raw_data_dir)
               if master else {}]
     if dist.is_initialized():
         dist.barrier()  # the other ranks wait for rank 0's data directory
@@ -93,8 +96,8 @@ def stage_status(run_dir: Path, stage: str) -> tuple[str, str]:
     return "run", f"running — no {stage} run in {run_dir} yet"
 
 
-def ensure_data(recipe: Recipe, data_dir: Path, base_dir: Path | None, say: Say
-                ) -> dict[str, Any]:
+def ensure_data(recipe: Recipe, data_dir: Path, base_dir: Path | None, say: Say,
+                raw_data_dir: Path | None = None) -> dict[str, Any]:
     """Prepare the recipe's data unless ``data_dir`` already holds it (a cache hit).
 
     Refuses to rebuild data that an existing baseline (``base_dir``) was trained on."""
@@ -102,7 +105,7 @@ def ensure_data(recipe: Recipe, data_dir: Path, base_dir: Path | None, say: Say
     from bertune_cli.core.data.prepare import prepare, settings_hash, settings_of, up_to_date
     from bertune_cli.core.errors import CheckpointError
 
-    key = settings_hash(settings_of(recipe), corpus.plan(recipe))
+    key = settings_hash(settings_of(recipe), corpus.plan(recipe, raw_data_dir))
     if up_to_date(data_dir, key) is not None:
         say(f"prepare: skipped — {data_dir} is up to date (settings {key})")
         return {"stage": "prepare", "action": "skip", "reason": "up to date", "dir": str(data_dir)}
@@ -111,12 +114,13 @@ def ensure_data(recipe: Recipe, data_dir: Path, base_dir: Path | None, say: Say
             raise CheckpointError(
                 f"{data_dir} was prepared with other data settings than the recipe now asks for, "
                 f"and {base_dir} was trained on it; re-preparing would orphan that baseline",
-                "use --runs-dir for a separate run tree, or delete both folders to start over")
+                "if it was prepared with --data-dir, pass the same --data-dir; otherwise use "
+                "--runs-dir for a separate run tree, or delete both folders to start over")
         why = f"running — {data_dir} was prepared with other settings"
     else:
         why = f"running — no prepared data in {data_dir} yet"
     say(f"prepare: {why}")
-    prepare(recipe, data_dir)
+    prepare(recipe, data_dir, data_dir=raw_data_dir)
     return {"stage": "prepare", "action": "run", "reason": why, "dir": str(data_dir)}
 
 

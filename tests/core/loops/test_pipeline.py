@@ -111,3 +111,28 @@ def test_stale_data_under_an_existing_baseline_is_not_rebuilt(first, tmp_path):
     with pytest.raises(CheckpointError, match="orphan"):
         _run(root, "data.bpe_vocab=250")
     assert (root / "demo" / "data" / "manifest.json").read_text() == before
+
+
+def test_the_data_stage_reads_the_raw_corpus_from_data_dir(tmp_path):
+    """`finetune --data-dir DIR` prepares from DIR instead of the recipe's URLs, and the same
+    --data-dir later is a cache hit (the data is keyed by content, not by location)."""
+    import gzip
+
+    from bertune_cli.core.loops.pipeline import ensure_data
+
+    raw = tmp_path / "m30k"
+    raw.mkdir()
+    de, en = ["Ein Mann fährt Fahrrad .", "Zwei Hunde spielen ."], ["A man rides a bike .",
+                                                                    "Two dogs play ."]
+    for split in ("train", "val", "test_2016_flickr"):
+        for lang, lines in (("de", de), ("en", en)):
+            text = "".join(f"{lines[i % 2]} {split} {i}\n" for i in range(30))
+            (raw / f"{split}.{lang}.gz").write_bytes(gzip.compress(text.encode()))
+    m30k = load_recipe("multi30k-de-en", ["data.bpe_vocab=100"])
+    said: list[str] = []
+    data = tmp_path / "runs" / "data"
+    first = ensure_data(m30k, data, None, said.append, raw)
+    again = ensure_data(m30k, data, None, said.append, raw)
+    assert (first["action"], again["action"]) == ("run", "skip")
+    assert json.loads((data / "manifest.json").read_text())["splits"]["test"]["pairs"] == 30
+    assert said[1].startswith("prepare: skipped")

@@ -18,18 +18,8 @@ from bertune_cli.core.model import checkpoint as ckpt
 # make each op 100x slower (see commands/train_baseline.py).
 torch.set_num_threads(1)
 
-def tiny_data(path: Path) -> Path:
-    """A prepared demo data dir, 400/20/20 pairs (the real `prepare`, a few seconds)."""
-    from bertune_cli.core.data.prepare import prepare_recipe  # noqa: lands with issue 4
-
-    recipe = load_recipe("demo", ["data.demo_sizes={train: 400, valid: 20, test: 20}",
-                                  "data.bpe_vocab=300"])
-    prepare_recipe(recipe, path)
-    return path
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, tiny_data):
     from bertune_cli.core.loops.train_baseline import train_baseline
 
     root = tmp_path_factory.mktemp("ckpt")
