@@ -51,7 +51,8 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=500)
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--plain-batch", type=int, default=32)
-    parser.add_argument("--batch-tokens", type=int, default=4096)
+    parser.add_argument("--batch-tokens", type=int, default=0,
+                        help="0: bertune's default for the device")
     args = parser.parse_args()
 
     from bertune_cli.core.errors import CheckpointError
@@ -83,7 +84,9 @@ def main() -> None:
     print(f"{len(lines)} sentences, beam {args.beam}, model {args.model}")
     print(f"plain HF generate loop (unsorted batches of {args.plain_batch}): "
           f"{len(lines) / t_plain:8.1f} sentences/s")
-    print(f"bertune translate (sorted, {args.batch_tokens} tokens/batch):      "
+    from bertune_cli.core.translate import auto_batch_tokens
+    tokens = args.batch_tokens or auto_batch_tokens(translator.device)
+    print(f"bertune translate (sorted, {tokens} tokens/batch):      "
           f"{len(lines) / t_ours:8.1f} sentences/s")
     print(f"ratio: {t_plain / t_ours:.2f}x (target >= 1.5x); identical outputs: "
           f"{same}/{len(lines)}")

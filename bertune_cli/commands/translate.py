@@ -19,7 +19,8 @@ Lenpen = Annotated[Optional[float], typer.Option("--lenpen", help="Length penalt
 NBest = Annotated[int, typer.Option("--n-best", help="Hypotheses per line (best first).")]
 Scores = Annotated[bool, typer.Option("--scores", help="Prefix each output with its log-prob.")]
 BatchTokens = Annotated[Optional[int], typer.Option(
-    "--batch-tokens", help="Padded source tokens per batch.")]
+    "--batch-tokens", help="Padded source tokens per batch (default: 1024 on CPU, "
+                            "4096 on GPU).")]
 
 
 def translate(model: ModelOpt, input: InputOpt = None, output: OutputOpt = None,

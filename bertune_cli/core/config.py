@@ -133,7 +133,8 @@ class EvalConfig:
     max_len_a: float = 1.2
     max_len_b: int = 10
     lowercase: bool = True
-    batch_tokens: int = 4096
+    # padded source tokens per decoding batch; 0 = by device (translate.auto_batch_tokens)
+    batch_tokens: int = 0
     bleu_tokenize: str = "13a"
 
 
