@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bertune_cli.core.errors import LMUnavailable
+from bertune_cli.core.errors import LMUnavailable, UsageError
 
 DEFAULT_LM = "minilm"
 # Layers for the LMs bertune documents; others fall back to bert_score's table.
@@ -160,3 +160,20 @@ def _unavailable(name: str, exc: Exception) -> LMUnavailable:
         f"cannot load LM {name!r} ({exc.__class__.__name__}); it is not available offline",
         f"download it once with `hf download {name}` (or save_pretrained it to a folder and "
         "pass that path), or use the bundled default `--lm minilm`")
+
+
+def resolve_device(device: str | None) -> str:
+    """``auto`` (or None/"") -> ``cuda`` when a GPU is visible, else ``cpu``; anything else is
+    checked to be a usable torch device. Shared by the LM, the metrics and the NMT model."""
+    import torch
+
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: no CUDA device is visible", "use --device cpu")
+    try:
+        torch.device(device)
+    except RuntimeError as exc:
+        raise UsageError(f"--device {device!r} is not a torch device",
+                         "use cpu, cuda, cuda:1, ... or auto") from exc
+    return device

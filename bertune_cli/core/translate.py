@@ -68,7 +68,7 @@ class Translator:
         from bertune_cli.core.data.target import TargetCodec
         from bertune_cli.core.model.checkpoint import load_checkpoint
 
-        from bertune_cli.core.model.builders import resolve_device
+        from bertune_cli.core.lm import resolve_device
 
         device = resolve_device(device)
         loaded = load_checkpoint(path, device)

@@ -153,7 +153,7 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
     """
     import torch
 
-    from bertune_cli.core.model.builders import resolve_device
+    from bertune_cli.core.lm import resolve_device
     from bertune_cli.core.model.checkpoint import (LAST, check_data_compatible, load_checkpoint,
                                                    read_meta)
 

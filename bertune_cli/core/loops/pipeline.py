@@ -39,7 +39,7 @@ def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
 
     from bertune_cli.core.loops.finetune import finetune
     from bertune_cli.core.loops.trainer import init_distributed
-    from bertune_cli.core.model.builders import resolve_device
+    from bertune_cli.core.lm import resolve_device
 
     data_dir = stage_dir(recipe.name, "data", runs_root)
     base_dir = stage_dir(recipe.name, "baseline", runs_root)
@@ -145,7 +145,7 @@ def compare(recipe: Recipe, data_dir: Path, init: Path, ft_dir: Path, summary: d
     from bertune_cli.core.loops.finetune import shared_lm
     from bertune_cli.core.metrics.bertscore import score_systems
     from bertune_cli.core.metrics.sacre import corpus_metric
-    from bertune_cli.core.model.builders import resolve_device
+    from bertune_cli.core.lm import resolve_device
 
     data = DataDir(data_dir)
     if "test" not in data.splits:
@@ -181,7 +181,7 @@ def _baseline_hyps(init: Path, ft_dir: Path, test, recipe: Recipe, device: str, 
     """The starting model's test translations: the ``test.hyp.txt`` of the run whose best
     checkpoint it is, when present; else translated now into ``<ft_dir>/test.init.hyp.txt``."""
     from bertune_cli.core.loops.trainer import is_complete
-    from bertune_cli.core.model.builders import resolve_device
+    from bertune_cli.core.lm import resolve_device
     from bertune_cli.core.model.checkpoint import BEST
     from bertune_cli.core.translate import Translator
 

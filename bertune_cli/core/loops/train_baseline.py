@@ -86,7 +86,7 @@ def train_baseline(recipe: Recipe, data_dir: Path, out_dir: Path, device: str = 
     """Train (or resume, or report) the baseline of ``recipe``; returns the DONE summary.
     ``settings`` override LoopSettings fields (e.g. ``save_every_steps``)."""
     from bertune_cli.core.loops.trainer import init_distributed
-    from bertune_cli.core.model.builders import resolve_device
+    from bertune_cli.core.lm import resolve_device
 
     device = init_distributed(resolve_device(device))
     data, model, ctx = setup_baseline(recipe, data_dir)

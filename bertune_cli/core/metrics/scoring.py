@@ -98,14 +98,6 @@ def _lm_from_meta(meta: dict) -> tuple[str | None, int | None]:
     return None, None
 
 
-def resolve_device(device: str | None) -> str:
-    if device in (None, "", "auto"):
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 @dataclass
 class ScoreReport:
     hyp: str
@@ -167,7 +159,7 @@ def bertscore_sentences(hyps, refs, choice: LMChoice, **options):
 
 def bertscore_systems(systems, refs, choice: LMChoice, *, idf: bool = False, rescale=None,
                       batch_size: int = 64, device: str = "auto"):
-    from bertune_cli.core.lm import load_lm
+    from bertune_cli.core.lm import load_lm, resolve_device
     from bertune_cli.core.metrics.bertscore import score_systems
 
     loaded = load_lm(choice.name, choice.layer, resolve_device(device))

@@ -125,21 +125,3 @@ def build_model(preset: str, src_vocab: int, target_vocab, dropout: float | None
 def count_parameters(model) -> int:
     """Trainable parameters (the frozen sinusoidal position tables excluded)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; anything else is checked."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    from bertune_cli.core.errors import UsageError
-
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: no CUDA device is visible", "use --device cpu")
-    try:
-        torch.device(device)
-    except RuntimeError as exc:
-        raise UsageError(f"--device {device!r} is not a torch device",
-                          "use cpu, cuda, cuda:1, ... or auto") from exc
-    return device
