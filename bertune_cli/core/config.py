@@ -119,7 +119,7 @@ class FinetuneConfig:
     max_steps: int = 0
     max_time: float = 0.0
     patience: int = 3
-    select_metric: Literal["bleu", "bertscore"] = "bleu"
+    select_metric: Literal["bleu", "bertscore", "moverscore"] = "bleu"
     valid_every_steps: int = 0
     impl: Literal["auto", "torch", "triton"] = "auto"
 
@@ -152,6 +152,8 @@ class Recipe:
     train: TrainConfig = field(default_factory=TrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    # experiment trackers fed by the training loop's events (core/tracking.py): mlflow, tensorboard
+    tracking: tuple[Literal["mlflow", "tensorboard"], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -84,7 +84,7 @@ def fbert_scores(logits: torch.Tensor, tgt_lm_ids: torch.Tensor, lm,
     F = 2PR/(P+R), NaN -> 0 (an empty sentence gives 0; a one-WordPiece sentence is ordinary).
     For one-hot p these equal ``bert_score.score`` (idf off) on the corresponding texts.
     """
-    from bertune_cli.core.bertscore import greedy_match, lm_hidden
+    from bertune_cli.core.matching import greedy_match, lm_hidden
 
     if tgt_lm_ids.size(0) != logits.size(0) or tgt_lm_ids.size(1) != logits.size(1) + 1:
         raise ValueError(f"tgt_lm_ids {tuple(tgt_lm_ids.shape)} must be (B, T + 1) for logits "

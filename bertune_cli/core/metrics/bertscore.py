@@ -1,6 +1,6 @@
 """F_BERT over texts: BERTScore P/R/F equal to ``bert_score.score`` (0.3.13) for the same LM,
 layer and idf setting, computed with the greedy matching the fine-tuning loss uses
-(``core.bertscore.greedy_match``), without gradients.
+(``core.matching.greedy_match``), without gradients.
 
 bert_score semantics kept (method.md §6): a sentence is ``sent.strip()`` tokenized with
 ``[CLS] … [SEP]`` and truncated to the tokenizer's ``model_max_length``; [CLS]/[SEP] take part
@@ -155,7 +155,7 @@ def _embed(lm, ids, which: np.ndarray, batch_size: int, max_tokens: int, bf16: b
     """Hidden states of layer L for the sentences ``which``: {sentence: (T_i, D) float32}."""
     import torch
 
-    from bertune_cli.core.bertscore import lm_hidden
+    from bertune_cli.core.matching import lm_hidden
 
     device = next(lm.model.parameters()).device
     order = sorted(which.tolist(), key=lambda s: len(ids[s]))
@@ -193,7 +193,7 @@ def _match(emb: dict, ids, weights, hyp_s: np.ndarray, ref_s: np.ndarray,
     import torch
     from torch.nn.utils.rnn import pad_sequence
 
-    from bertune_cli.core.bertscore import greedy_match
+    from bertune_cli.core.matching import greedy_match
 
     out = np.zeros((3, len(hyp_s)))
     order = sorted(range(len(hyp_s)), key=lambda i: (len(ids[hyp_s[i]]), len(ids[ref_s[i]])))

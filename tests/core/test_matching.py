@@ -1,4 +1,4 @@
-"""core/bertscore.py: the greedy matching shared by the F_BERT loss and the metric.
+"""core/matching.py: the greedy matching shared by the F_BERT loss and the metric.
 
 Golden numbers: bert_score 0.3.13 (``bert_score.score``) on the bundled MiniLM, layer 5,
 idf off, no rescaling — the setting bertune uses by default.
@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bertune_cli.core.bertscore import greedy_match, lm_hidden, special_token_weights
+from bertune_cli.core.matching import greedy_match, lm_hidden, special_token_weights
 from bertune_cli.core.lm import resolve_lm
 
 HYPS = ["A man in an orange hat is staring at something.", "dog",
