@@ -38,6 +38,8 @@ class Hypothesis:
     score: float | None = None   # sentence log-probability (natural log, [SEP] included,
     #                              under the decoding distribution: [PAD]/[CLS] excluded)
     tokens: int = 0              # predicted WordPieces, [SEP] included
+    ids: list[int] | None = None  # the predicted model-vocabulary ids ([SEP] included; no
+    #                               [CLS]); map to LM ids with ``vocab.to_lm``
 
 
 def auto_batch_tokens(device) -> int:
@@ -164,7 +166,7 @@ class Translator:
             logprobs = self._score(ids, mask, seqs, n_best) if scores else [None] * len(seqs)
         texts = self.codec.decode([self.vocab.to_lm(np.asarray(s, dtype=np.int64)).tolist()
                                    for s in seqs])
-        hyps = [Hypothesis(t, lp, len(s)) for t, lp, s in zip(texts, logprobs, seqs)]
+        hyps = [Hypothesis(t, lp, len(s), s) for t, lp, s in zip(texts, logprobs, seqs)]
         return [hyps[i * n_best:(i + 1) * n_best] for i in range(len(srcs))]
 
     def _strip(self, row: list[int]) -> list[int]:
