@@ -23,9 +23,13 @@ class ImplChoice(str, Enum):
     triton = "triton"
 
 
-Soft = Annotated[Optional[SoftMode], typer.Option(
-    "--soft", help="Soft prediction fed to the LM as p·E: dense softmax, sparsemax or "
-                   "Gumbel-softmax (default: the recipe's, gumbel).")]
+Soft = Annotated[Optional[str], typer.Option(
+    "--soft", help="Soft prediction fed to the LM as p·E: dense (softmax), sparsemax or gumbel "
+                   "(Gumbel-softmax); default: the recipe's. Several, comma-separated "
+                   "(dense,sparsemax,gumbel), run the grid with --seeds.")]
+Seeds = Annotated[Optional[str], typer.Option(
+    "--seeds", help="Comma-separated run seeds (e.g. 1,2,3): one independent run per mode and "
+                    "seed in finetune-<soft>-seed<k>/, then a mean ± sd summary (grid.md).")]
 Tau = Annotated[Optional[float], typer.Option("--tau", help="Gumbel-softmax temperature "
                                               "(default 0.1).")]
 Hard = Annotated[Optional[bool], typer.Option("--hard/--soft-sample", help="Straight-through "
@@ -47,7 +51,7 @@ MaxTime = Annotated[Optional[float], typer.Option(
 
 def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir = None,
              data_dir: RawDataDir = None,
-             soft: Soft = None, tau: Tau = None, hard: Hard = None, ce_weight: CeWeight = None,
+             soft: Soft = None, seeds: Seeds = None, tau: Tau = None, hard: Hard = None, ce_weight: CeWeight = None,
              lm: Lm = None, layer: Layer = None, init_from: From = None, impl: Impl = None,
              max_epochs: MaxEpochs = None, max_steps: MaxSteps = None, max_time: MaxTime = None,
              device: Device = "auto", json_out: Json = False) -> None:
@@ -58,29 +62,82 @@ def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir
     Validates BLEU and F_BERT every epoch (early stopping on BLEU),
     then scores the test set before and after fine-tuning.
     Output: runs/<recipe>/finetune-<soft>/ (test.hyp.txt, report.json, checkpoints).
+    With several modes and/or --seeds: one run per mode and seed, then a summary
+    (mean ± sd over seeds, paired bootstrap of every run) in runs/<recipe>/grid.md.
 
     Examples:
       [bold]bertune finetune --pair demo --soft gumbel[/]
       [bold]bertune finetune --pair iwslt14-de-en --soft sparsemax --max-epochs 3[/]
       [bold]bertune finetune --pair demo --soft dense --from runs/demo/baseline --ce-weight 0.5[/]
       [bold]bertune finetune --pair multi30k-de-en --data-dir ../shared/data/multi30k[/]
+      [bold]bertune finetune --pair demo --soft dense,sparsemax,gumbel --seeds 1,2,3[/]
     """
     from bertune_cli.commands.train_baseline import TrainProgress
     from bertune_cli.core.config import load_recipe
     from bertune_cli.core.loops.pipeline import run_pipeline
 
-    sets = {"finetune.soft": soft, "finetune.tau": tau, "finetune.hard": hard,
+    softs, seed_list = _grid_values(soft, seeds)
+    sets = {"finetune.soft": softs[0] if len(softs) == 1 else None, "finetune.tau": tau,
+            "finetune.hard": hard,
             "finetune.ce_weight": ce_weight, "finetune.impl": impl, "lm.name": lm,
             "lm.layer": layer}
     recipe = load_recipe(pair, [*(overrides or []), *(f"{k}={_yaml(v)}" for k, v in sets.items()
                                                       if v is not None)])
     with TrainProgress() as progress:
-        result = run_pipeline(recipe, runs_root=runs_dir, init_from=init_from, device=device,
-                              raw_data_dir=data_dir,
-                              say=lambda line: progress.console.print(line, markup=False),
-                              on_event=progress, max_epochs=max_epochs, max_steps=max_steps,
-                              max_time=max_time)
-    print_result(result, json_out)
+        common = dict(runs_root=runs_dir, init_from=init_from, device=device,
+                      raw_data_dir=data_dir, on_event=progress, max_epochs=max_epochs,
+                      max_steps=max_steps, max_time=max_time,
+                      say=lambda line: progress.console.print(line, markup=False))
+        if len(softs) > 1 or seed_list:
+            from bertune_cli.core.loops.grid import run_grid
+
+            grid = run_grid(recipe, softs or [recipe.finetune.soft], seed_list or [None],
+                            **common)
+        else:
+            result = run_pipeline(recipe, **common)
+    if len(softs) > 1 or seed_list:
+        print_grid(grid, json_out)
+    else:
+        print_result(result, json_out)
+
+
+def _grid_values(soft: str | None, seeds: str | None) -> tuple[list[str], list[int]]:
+    """``--soft a,b`` and ``--seeds 1,2`` as lists (usage errors name the bad value)."""
+    from bertune_cli.core.errors import UsageError
+
+    softs = [s.strip() for s in soft.split(",")] if soft is not None else []
+    for s in softs:
+        if s not in SoftMode.__members__:
+            raise UsageError(f"--soft: {s!r} is not one of dense, sparsemax, gumbel",
+                             "e.g. --soft gumbel or --soft dense,sparsemax,gumbel")
+    out: list[int] = []
+    for k in (seeds.split(",") if seeds is not None else []):
+        try:
+            out.append(int(k))
+        except ValueError:
+            raise UsageError(f"--seeds: {k.strip()!r} is not an integer",
+                             "e.g. --seeds 1,2,3") from None
+    if seeds is not None and not out:
+        raise UsageError("--seeds needs at least one integer", "e.g. --seeds 1,2,3")
+    return softs, out
+
+
+def print_grid(grid: dict[str, Any], json_out: bool) -> None:
+    """The grid's summary table (or everything as JSON)."""
+    import json
+
+    if json_out:
+        typer.echo(json.dumps(grid, indent=1, default=str))
+        return
+    summary = grid["summary"]
+    for run in summary.get("runs", []):
+        typer.echo(f"{run['soft']} seed {run['seed']}: {run['updates']} updates "
+                   f"({run['reason']}); {run['run_dir']}")
+    if summary:
+        from bertune_cli.core.loops.grid import render_markdown
+
+        typer.echo(render_markdown(summary))
+        typer.echo(f"summary: {summary['files']['markdown']} (and {summary['files']['json']})")
 
 
 def _yaml(value: Any) -> str:

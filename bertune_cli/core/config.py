@@ -122,6 +122,9 @@ class FinetuneConfig:
     select_metric: Literal["bleu", "bertscore", "moverscore"] = "bleu"
     valid_every_steps: int = 0
     impl: Literal["auto", "torch", "triton"] = "auto"
+    # run seed (batch order, dropout, Gumbel noise); None: train.seed. A set seed names the run
+    # directory finetune-<soft>-seed<k>, so independent runs of one mode sit side by side.
+    seed: Optional[int] = None
 
 
 @dataclass(frozen=True)

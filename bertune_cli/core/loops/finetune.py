@@ -89,10 +89,19 @@ def fbert_metric(lm) -> Callable[[list[str], list[str]], Any]:
     return bertscore
 
 
+def stage_name(recipe: Recipe) -> str:
+    """The run directory of a fine-tuning run: ``finetune-<soft>`` (``-seed<k>`` when
+    ``finetune.seed`` is set)."""
+    cfg = recipe.finetune
+    return f"finetune-{cfg.soft}" + ("" if cfg.seed is None else f"-seed{cfg.seed}")
+
+
 def loop_settings(recipe: Recipe, **overrides: Any) -> LoopSettings:
     """The finetune section over the train section's optimiser details."""
     train = dataclasses.asdict(recipe.train)
     base = {k: train[k] for k in FROM_TRAIN}
+    if recipe.finetune.seed is not None:
+        base["seed"] = recipe.finetune.seed
     settings = LoopSettings.from_config(recipe.finetune, **overrides)
     return dataclasses.replace(settings, **{k: v for k, v in base.items()
                                             if k not in overrides or overrides[k] is None})
@@ -179,7 +188,7 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
     if (out_dir / LAST).is_dir():
         _check_same_run(out_dir, {**objective, "init_from": str(init)})
 
-    ctx = run_context(recipe, data, loaded.vocab, f"finetune-{cfg.soft}")
+    ctx = run_context(recipe, data, loaded.vocab, stage_name(recipe))
     ctx.meta["lm"]["layer"] = lm.layer
     ctx.meta["model"] = loaded.meta.get("model", {})
     ctx.meta["finetune"] = {**objective, "init_from": str(init)}

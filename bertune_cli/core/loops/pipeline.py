@@ -37,13 +37,13 @@ def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
     max_epochs / max_steps / max_time (and other LoopSettings) of the fine-tuning."""
     import torch.distributed as dist
 
-    from bertune_cli.core.loops.finetune import finetune
+    from bertune_cli.core.loops.finetune import finetune, stage_name
     from bertune_cli.core.loops.trainer import init_distributed
     from bertune_cli.core.lm import resolve_device
 
     data_dir = stage_dir(recipe.name, "data", runs_root)
     base_dir = stage_dir(recipe.name, "baseline", runs_root)
-    ft_dir = stage_dir(recipe.name, f"finetune-{recipe.finetune.soft}", runs_root)
+    ft_dir = stage_dir(recipe.name, stage_name(recipe), runs_root)
     check_start(recipe, runs_root, init_from, base_dir)
     device = init_distributed(resolve_device(device))   # torchrun: every rank runs this
     master = not dist.is_initialized() or dist.get_rank() == 0

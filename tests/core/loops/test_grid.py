@@ -1,0 +1,94 @@
+"""The paper's protocol: every soft mode x seed in its own run, then mean ± sd over seeds with a
+paired bootstrap of every run against the baseline (core/loops/grid.py, `finetune --seeds`)."""
+from __future__ import annotations
+
+import json
+import statistics
+
+import pytest
+
+from bertune_cli.core.config import load_recipe
+from bertune_cli.core.errors import UsageError
+from bertune_cli.core.loops.grid import grid_recipes, run_grid
+from bertune_cli.core.significance import significance_from_files
+
+TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
+        "train.lr=3e-3", "train.max_epochs=1", "eval.beam=2",
+        "data.demo_sizes={train: 400, valid: 20, test: 20}", "data.bpe_vocab=300",
+        "finetune.max_tokens=256", "finetune.warmup_updates=2", "finetune.lr=1e-3",
+        "finetune.max_steps=2", "train.log_every=1"]
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grid") / "runs"
+    lines: list[str] = []
+    out = run_grid(load_recipe("demo", TINY), ["dense", "gumbel"], [1, 2], runs_root=root,
+                   device="cpu", say=lines.append)
+    return root, out, lines
+
+
+def test_each_mode_and_seed_has_its_own_run_directory(grid):
+    root, out, lines = grid
+    for soft in ("dense", "gumbel"):
+        for seed in (1, 2):
+            run = root / "demo" / f"finetune-{soft}-seed{seed}"
+            assert (run / "DONE").is_file() and (run / "test.hyp.txt").is_file()
+            stored = json.loads((run / "checkpoint_best" / "bertune.json").read_text())
+            assert stored["config"]["finetune"]["seed"] == seed
+    assert [l for l in lines if l.startswith("grid run")] == [
+        "grid run 1/4: soft dense, seed 1", "grid run 2/4: soft dense, seed 2",
+        "grid run 3/4: soft gumbel, seed 1", "grid run 4/4: soft gumbel, seed 2"]
+    # one baseline for all: trained once
+    assert sum(l.startswith("train-baseline: running") for l in lines) == 1
+
+
+def test_seeds_give_independent_runs(grid):
+    root, _, _ = grid
+    a = (root / "demo" / "finetune-gumbel-seed1" / "metrics.jsonl").read_text()
+    b = (root / "demo" / "finetune-gumbel-seed2" / "metrics.jsonl").read_text()
+    assert [json.loads(r)["loss"] for r in a.splitlines() if '"train"' in r] != \
+           [json.loads(r)["loss"] for r in b.splitlines() if '"train"' in r]
+
+
+def test_summary_is_mean_and_sd_over_seeds_of_the_paired_test_scores(grid):
+    root, out, _ = grid
+    s = out["summary"]
+    assert s["metrics"][:3] == ["BLEU", "chrF2", "F_BERT"]
+    assert set(s["modes"]) == {"dense", "gumbel"} and len(s["runs"]) == 4
+    # the same numbers as `bertune significance` on the files (baseline first)
+    files = [s["baseline"]["hyp"], *(f"{r['run_dir']}/test.hyp.txt" for r in s["runs"])]
+    ref = root / "demo" / "data" / "test.tgt.txt"
+    rep = significance_from_files([str(ref)], files, ["bleu", "chrf", "bertscore"],
+                                  lm="minilm", layer=5, lowercase=True)
+    for run, res in zip(s["runs"], rep.results[1:]):
+        for m in ("BLEU", "F_BERT"):
+            assert run["scores"][m] == pytest.approx(res[m].score)
+            assert run["p_values"][m] == pytest.approx(res[m].p_value)
+    gum = [r["scores"]["F_BERT"] for r in s["runs"] if r["soft"] == "gumbel"]
+    agg = s["modes"]["gumbel"]["F_BERT"]
+    assert agg["mean"] == pytest.approx(statistics.fmean(gum))
+    assert agg["sd"] == pytest.approx(statistics.stdev(gum))
+    assert agg["delta"] == pytest.approx(agg["mean"] - s["baseline"]["scores"]["F_BERT"])
+    md = (root / "demo" / "grid.md").read_text()
+    assert "| gumbel | 2 |" in md and "F_BERT (mean ± sd)" in md and "paired bootstrap" in md
+    assert json.loads((root / "demo" / "grid.json").read_text())["modes"].keys() == \
+        {"dense", "gumbel"}
+
+
+def test_a_rerun_reports_without_training_again(grid):
+    root, out, _ = grid
+    lines: list[str] = []
+    again = run_grid(load_recipe("demo", TINY), ["dense", "gumbel"], [1, 2], runs_root=root,
+                     device="cpu", say=lines.append)
+    assert not any("running" in l for l in lines if l.startswith(("train-baseline", "finetune")))
+    assert again["summary"]["modes"] == out["summary"]["modes"]
+
+
+@pytest.mark.parametrize("softs, seeds, msg", [
+    ([], [1], "--soft needs at least one value"),
+    (["dense", "dense"], [1], "--soft repeats a value"),
+    (["dense"], [1, 1], "--seeds repeats a value")])
+def test_bad_grids_are_usage_errors(softs, seeds, msg):
+    with pytest.raises(UsageError, match=msg):
+        grid_recipes(load_recipe("demo", TINY), softs, seeds)
