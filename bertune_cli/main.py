@@ -16,6 +16,9 @@ import typer
 from bertune_cli import __version__
 from bertune_cli.commands import (finetune, prepare, recipes, score, significance,
                                   train_baseline, translate)
+from bertune_cli.commands import serve
+from bertune_cli.commands import report
+from bertune_cli.commands import export
 from bertune_cli.core.errors import BertuneError
 
 app = typer.Typer(
@@ -47,9 +50,15 @@ app.command("prepare")(prepare.prepare)
 app.command("train-baseline")(train_baseline.train_baseline)
 app.command("finetune")(finetune.finetune)
 app.command("translate")(translate.translate)
+app.command("export")(export.export)
 app.command("score")(score.score)
 app.command("significance")(significance.significance)
 app.command("recipes")(recipes.recipes)
+app.command("report")(report.report)
+app.command("serve")(serve.serve)
+
+
+INTERRUPTED = "interrupted — re-run the same command to resume where it stopped"
 
 
 def _fail(message: str, code: int) -> None:
@@ -68,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as exc:  # --help / --version with standalone_mode=False
         sys.exit(exc.exit_code)
     except typer.Abort:
-        _fail("aborted", 130)
+        _fail(INTERRUPTED, 130)
     except typer.TyperException as exc:  # usage errors: unknown option, bad value, ...
         if debug:
             raise
@@ -77,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         if debug:
             raise
-        _fail("interrupted — re-run the same command to resume where it stopped", 130)
+        _fail(INTERRUPTED, 130)
     except BertuneError as exc:
         if debug:
             raise
@@ -85,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)
+    if code == 130 and not debug:  # Typer turns Ctrl-C into a silent exit code 130
+        _fail(INTERRUPTED, 130)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from bertune_cli._options import (Device, Json, Layer, Lm, Overrides, Pair, RawDataDir,
-                                  RunsDir)
+                                  RunsDir, bounded)
+from bertune_cli.commands.train_baseline import Track
 
 
 class SoftMode(str, Enum):
@@ -30,23 +31,26 @@ Soft = Annotated[Optional[str], typer.Option(
 Seeds = Annotated[Optional[str], typer.Option(
     "--seeds", help="Comma-separated run seeds (e.g. 1,2,3): one independent run per mode and "
                     "seed in finetune-<soft>-seed<k>/, then a mean ± sd summary (grid.md).")]
-Tau = Annotated[Optional[float], typer.Option("--tau", help="Gumbel-softmax temperature "
+Tau = Annotated[Optional[float], typer.Option("--tau", callback=bounded(0, low_open=True),
+                                              help="Gumbel-softmax temperature, > 0 "
                                               "(default 0.1).")]
 Hard = Annotated[Optional[bool], typer.Option("--hard/--soft-sample", help="Straight-through "
                                               "Gumbel (one-hot forward, soft backward).")]
 CeWeight = Annotated[Optional[float], typer.Option(
-    "--ce-weight",
+    "--ce-weight", min=0.0, max=1.0,
     help="λ: loss = (1−λ)·(−F_BERT) + λ·label-smoothed CE (default 0, the paper).")]
 From = Annotated[Optional[Path], typer.Option(
     "--from", help="Checkpoint or run folder to start from (default: the recipe's baseline "
                    "best checkpoint, trained first if missing).")]
 Impl = Annotated[Optional[ImplChoice], typer.Option(
     "--impl", help="Soft-embedding kernels: torch reference, Triton (GPU), or auto.")]
-MaxEpochs = Annotated[Optional[int], typer.Option("--max-epochs",
+MaxEpochs = Annotated[Optional[int], typer.Option("--max-epochs", min=1,
                                                   help="Override finetune.max_epochs.")]
-MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", help="Stop after N updates.")]
+MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", min=1,
+                                                 help="Stop after N updates.")]
 MaxTime = Annotated[Optional[float], typer.Option(
-    "--max-time", help="Stop after N seconds of fine-tuning (counted over resumes).")]
+    "--max-time", callback=bounded(0, low_open=True),
+    help="Stop after N seconds of fine-tuning (counted over resumes).")]
 
 
 def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir = None,
@@ -54,7 +58,7 @@ def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir
              soft: Soft = None, seeds: Seeds = None, tau: Tau = None, hard: Hard = None, ce_weight: CeWeight = None,
              lm: Lm = None, layer: Layer = None, init_from: From = None, impl: Impl = None,
              max_epochs: MaxEpochs = None, max_steps: MaxSteps = None, max_time: MaxTime = None,
-             device: Device = "auto", json_out: Json = False) -> None:
+             track: Track = None, device: Device = "auto", json_out: Json = False) -> None:
     """BERTTune: fine-tune by maximising a differentiable BERTScore (F_BERT) of soft predictions.
 
     Runs the missing stages first: prepare → train-baseline → finetune
@@ -72,7 +76,7 @@ def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir
       [bold]bertune finetune --pair multi30k-de-en --data-dir ../shared/data/multi30k[/]
       [bold]bertune finetune --pair demo --soft dense,sparsemax,gumbel --seeds 1,2,3[/]
     """
-    from bertune_cli.commands.train_baseline import TrainProgress
+    from bertune_cli.commands.train_baseline import TrainProgress, with_trackers
     from bertune_cli.core.config import load_recipe
     from bertune_cli.core.loops.pipeline import run_pipeline
 
@@ -83,6 +87,7 @@ def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir
             "lm.layer": layer}
     recipe = load_recipe(pair, [*(overrides or []), *(f"{k}={_yaml(v)}" for k, v in sets.items()
                                                       if v is not None)])
+    recipe = with_trackers(recipe, track)
     with TrainProgress() as progress:
         common = dict(runs_root=runs_dir, init_from=init_from, device=device,
                       raw_data_dir=data_dir, on_event=progress, max_epochs=max_epochs,

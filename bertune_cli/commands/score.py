@@ -16,14 +16,22 @@ Refs = Annotated[list[Path], typer.Argument(
     show_default=False)]
 SentenceLevel = Annotated[Optional[Path], typer.Option(
     "--sentence-level", help="Also write per-sentence scores here (.tsv, or .jsonl) for "
-    "`bertune significance --scores`.")]
+    "`bertune significance --scores`; other extensions are refused.")]
+Cache = Annotated[Optional[Path], typer.Option(
+    "--cache", help="Folder caching F_BERT's reference embeddings (keyed by LM, layer, "
+    "tokenizer and text), so scoring more systems against the same references later embeds "
+    "them once. Safe for concurrent runs.", show_default=False)]
+CacheSize = Annotated[float, typer.Option(
+    "--cache-size-mb", min=1, help="Size bound of --cache; least recently used entries are "
+    "evicted.")]
 
 
 def score(hyp: Hyp, refs: Refs, metrics: Metrics = None, lm: Lm = None, layer: Layer = None,
           model: LmRun = None, idf: Idf = False, rescale: Rescale = None,
           lowercase: Lowercase = False, tokenize: Tokenize = None, batch_size: BatchSize = 64,
           device: Device = "auto", json_out: Json = False,
-          sentence_level: SentenceLevel = None) -> None:
+          sentence_level: SentenceLevel = None, cache: Cache = None,
+          cache_size_mb: CacheSize = 1024.0) -> None:
     """Score a hypothesis file against one or more reference files, every number signed.
 
     BLEU, chrF and TER are sacrebleu's (same numbers and signatures); F_BERT is bertune's
@@ -35,6 +43,7 @@ def score(hyp: Hyp, refs: Refs, metrics: Metrics = None, lm: Lm = None, layer: L
       [bold]bertune score out.en test.en test2.en -m bleu -m chrf -m ter -m bertscore[/]
       [bold]bertune score out.en test.en -m bertscore --idf --lm bert-base-uncased --layer 9[/]
       [bold]bertune score out.en test.en --model runs/demo/finetune-gumbel --sentence-level out.tsv --json[/]
+      [bold]bertune score sys2.en test.en -m bertscore --cache ~/.cache/bertune/emb[/]
     """
     import os
 
@@ -43,8 +52,11 @@ def score(hyp: Hyp, refs: Refs, metrics: Metrics = None, lm: Lm = None, layer: L
 
     report = score_files(hyp, refs, metrics, lm=lm, layer=layer, model=model, idf=idf,
                          rescale=rescale, lowercase=lowercase, tokenize=tokenize,
-                         batch_size=batch_size, device=device, sentence_level=sentence_level)
+                         batch_size=batch_size, device=device, sentence_level=sentence_level,
+                         cache=cache, cache_size_mb=cache_size_mb)
     _print(report, json_out)
+    if report.output_error is not None:  # the table is out; now the side file's one line
+        raise report.output_error
 
 
 def _print(report, json_out: bool) -> None:

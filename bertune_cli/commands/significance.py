@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from bertune_cli._options import (BatchSize, Device, Idf, Json, Layer, Lm, LmRun, Lowercase,
-                                  Metrics, Rescale, Seed, Tokenize)
+                                  Metrics, Rescale, Seed, Tokenize, bounded)
 
 Ref = Annotated[Path, typer.Argument(help="Reference file.", show_default=False)]
 Systems = Annotated[list[Path], typer.Argument(
@@ -15,9 +15,10 @@ Systems = Annotated[list[Path], typer.Argument(
     show_default=False)]
 Test = Annotated[str, typer.Option("--test", help="bs: paired bootstrap; ar: paired approximate "
                                    "randomization.")]
-Samples = Annotated[int, typer.Option("--samples", help="Resamples / trials (0: 1000 for bs, "
-                                      "10000 for ar).")]
-Alpha = Annotated[float, typer.Option("--alpha", help="Mark p-values below this with *.")]
+Samples = Annotated[Optional[int], typer.Option(
+    "--samples", min=1, help="Resamples / trials (default: 1000 for bs, 10000 for ar).")]
+Alpha = Annotated[float, typer.Option("--alpha", callback=bounded(0, 1, True, True),
+                                      help="Mark p-values below this with *; in (0, 1).")]
 PairedT = Annotated[bool, typer.Option("--paired-t", help="Also a paired t-test on sentence-level"
                                        " scores.")]
 Scores = Annotated[Optional[list[Path]], typer.Option(
@@ -28,7 +29,7 @@ ExtraRef = Annotated[Optional[list[Path]], typer.Option(
 
 
 def significance(ref: Ref, systems: Systems, metrics: Metrics = None, test: Test = "bs",
-                 samples: Samples = 0, seed: Seed = None, alpha: Alpha = 0.05,
+                 samples: Samples = None, seed: Seed = None, alpha: Alpha = 0.05,
                  paired_t: PairedT = False, scores: Scores = None, extra_ref: ExtraRef = None,
                  lm: Lm = None, layer: Layer = None, model: LmRun = None, idf: Idf = False,
                  rescale: Rescale = None, lowercase: Lowercase = False,
@@ -51,7 +52,7 @@ def significance(ref: Ref, systems: Systems, metrics: Metrics = None, test: Test
     from bertune_cli.core.significance import significance_from_files
 
     report = significance_from_files(
-        [ref, *(extra_ref or [])], systems, metrics, test=test, n_samples=samples, seed=seed,
+        [ref, *(extra_ref or [])], systems, metrics, test=test, n_samples=samples or 0, seed=seed,
         paired_t=paired_t, scores=scores or (), lm=lm, layer=layer, model=model, idf=idf,
         rescale=rescale, lowercase=lowercase, tokenize=tokenize, batch_size=batch_size,
         device=device)

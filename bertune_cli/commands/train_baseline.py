@@ -2,27 +2,50 @@
 from __future__ import annotations
 
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from bertune_cli._options import Device, Json, Overrides, Pair, RunsDir
+from bertune_cli._options import Device, Json, Overrides, Pair, RunsDir, bounded
 
 DataOpt = Annotated[Optional[Path], typer.Option(
     "--data", help="Prepared data directory (default: <runs>/<recipe>/data).")]
 OutOpt = Annotated[Optional[Path], typer.Option(
     "--out", help="Run directory (default: <runs>/<recipe>/baseline).")]
-MaxEpochs = Annotated[Optional[int], typer.Option("--max-epochs", help="Override train.max_epochs.")]
-MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", help="Stop after N updates.")]
+MaxEpochs = Annotated[Optional[int], typer.Option("--max-epochs", min=1,
+                                                  help="Override train.max_epochs.")]
+MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", min=1,
+                                                 help="Stop after N updates.")]
 MaxTime = Annotated[Optional[float], typer.Option(
-    "--max-time", help="Stop after N seconds of training (counted over resumes).")]
+    "--max-time", callback=bounded(0, low_open=True),
+    help="Stop after N seconds of training (counted over resumes).")]
+
+
+class TrackerChoice(str, Enum):
+    mlflow = "mlflow"
+    tensorboard = "tensorboard"
+
+
+Track = Annotated[Optional[list[TrackerChoice]], typer.Option(
+    "--track", help="Also log to a tracker (repeatable; adds to the recipe's tracking: list): "
+    "mlflow ($MLFLOW_TRACKING_URI, default sqlite <runs>/mlflow.db) or tensorboard "
+    "(<run>/tensorboard/).")]
+
+
+def with_trackers(recipe, track: list[TrackerChoice] | None):
+    """The recipe with the --track trackers added to its ``tracking`` list."""
+    import dataclasses
+
+    names = dict.fromkeys([*recipe.tracking, *(t.value for t in track or [])])
+    return dataclasses.replace(recipe, tracking=tuple(names))
 
 
 def train_baseline(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir = None,
                    data: DataOpt = None, out: OutOpt = None, max_epochs: MaxEpochs = None,
                    max_steps: MaxSteps = None, max_time: MaxTime = None,
-                   device: Device = "auto", json_out: Json = False) -> None:
+                   track: Track = None, device: Device = "auto", json_out: Json = False) -> None:
     """Train the NMT baseline: Adam, inverse-sqrt warm-up, label-smoothed CE, validation BLEU
     (beam search, sacreBLEU) every epoch, early stopping; keeps checkpoint_best/_last.
 
@@ -34,18 +57,19 @@ def train_baseline(pair: Pair = "demo", overrides: Overrides = None, runs_dir: R
       [bold]bertune train-baseline --pair demo[/]
       [bold]bertune train-baseline --pair multi30k-de-en --max-time 3600 --set train.lr=7e-4[/]
       [bold]torchrun --nproc-per-node 2 -m bertune_cli.main train-baseline --pair demo[/]
+      [bold]bertune train-baseline --pair demo --track mlflow --track tensorboard[/]
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see quiet_cpu_threads
     from bertune_cli.core.config import load_recipe
     from bertune_cli.core.loops.train_baseline import train_baseline as run
     from bertune_cli.core.paths import stage_dir
 
-    recipe = load_recipe(pair, overrides or [])
+    recipe = with_trackers(load_recipe(pair, overrides or []), track)
     with TrainProgress() as progress:
         summary = run(recipe, data or stage_dir(recipe.name, "data", runs_dir),
                       out or stage_dir(recipe.name, "baseline", runs_dir), device=device,
                       max_epochs=max_epochs, max_steps=max_steps, max_time=max_time,
-                      on_event=progress)
+                      on_event=progress, runs_root=runs_dir)
     print_summary(summary, json_out)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bertune_cli._options import Device
+from bertune_cli._options import Device, Seed
 
 ModelOpt = Annotated[Path, typer.Option(
     "--model", "-m", help="Run directory (uses its checkpoint_best) or a checkpoint folder.")]
@@ -14,44 +14,94 @@ InputOpt = Annotated[Optional[Path], typer.Option(
     "--input", "-i", exists=True, dir_okay=False, help="Source text, one sentence per line (default: stdin).")]
 OutputOpt = Annotated[Optional[Path], typer.Option(
     "--output", "-o", help="Write here (atomically) instead of stdout.")]
-Beam = Annotated[Optional[int], typer.Option("--beam", help="Beam size (default: the recipe's).")]
+Beam = Annotated[Optional[int], typer.Option("--beam", min=1,
+                                             help="Beam size (default: the recipe's).")]
 Lenpen = Annotated[Optional[float], typer.Option("--lenpen", help="Length penalty exponent.")]
-NBest = Annotated[int, typer.Option("--n-best", help="Hypotheses per line (best first).")]
+NBest = Annotated[int, typer.Option("--n-best", min=1, help="Hypotheses per line (best first).")]
 Scores = Annotated[bool, typer.Option("--scores", help="Prefix each output with its log-prob.")]
+Engine = Annotated[str, typer.Option(
+    "--engine", help="torch (exact, as validation) or ct2 (CTranslate2: a `bertune export` "
+    "folder, or a run/checkpoint exported on the fly into $BERTUNE_HOME/ct2).")]
 BatchTokens = Annotated[Optional[int], typer.Option(
-    "--batch-tokens", help="Padded source tokens per batch (default: 1024 on CPU, "
+    "--batch-tokens", min=1, help="Padded source tokens per batch (default: 1024 on CPU, "
                             "4096 on GPU).")]
+Confidence = Annotated[bool, typer.Option(
+    "--confidence", help="Per output token/word probability and sentence confidence (--json).")]
+McDropout = Annotated[int, typer.Option(
+    "--mc-dropout", min=0, help="N Monte Carlo dropout passes: log-prob mean/variance and "
+    "agreement of N dropout beam outputs (--json).")]
+AttentionDir = Annotated[Optional[Path], typer.Option(
+    "--attention", file_okay=False, help="Write one cross-attention heatmap PNG per line here.")]
+AttentionLayer = Annotated[int, typer.Option(
+    "--attention-layer", help="Decoder layer of the attention (0-based; -1 = last).")]
+AttentionMatrix = Annotated[bool, typer.Option(
+    "--attention-matrix", help="Put the attention matrix into the JSON line (--json).")]
+Attribution = Annotated[bool, typer.Option(
+    "--attribution", help="Integrated Gradients source-word importance per output token "
+    "(captum; --json).")]
+AttributionSteps = Annotated[int, typer.Option(
+    "--attribution-steps", min=1, help="Integrated Gradients steps (captum's n_steps).")]
 
 
 def translate(model: ModelOpt, input: InputOpt = None, output: OutputOpt = None,
               beam: Beam = None, lenpen: Lenpen = None, n_best: NBest = 1,
               scores: Scores = False, batch_tokens: BatchTokens = None,
-              device: Device = "auto", json_out: Annotated[bool, typer.Option(
-                  "--json", help="JSON lines: {translation, score, n_best}.")] = False) -> None:
+              device: Device = "auto", engine: Engine = "torch",
+              json_out: Annotated[bool, typer.Option(
+                  "--json", help="JSON lines: {translation, score, n_best}.")] = False,
+              confidence: Confidence = False, mc_dropout: McDropout = 0,
+              attention: AttentionDir = None, attention_layer: AttentionLayer = -1,
+              attention_matrix: AttentionMatrix = False, attribution: Attribution = False,
+              attribution_steps: AttributionSteps = 50, seed: Seed = None) -> None:
     """Translate text with a trained model: one output line per input line, in order.
 
     Same preprocessing as training, length-sorted batches, beam search, detokenized output.
     Streams: output starts before the input ends; an empty input line gives an empty line.
     Over-long or non-UTF-8 lines are truncated/repaired with a warning, never a crash.
+    Explanations of the chosen translation (--confidence, --mc-dropout, --attention-matrix,
+    --attribution) go into the --json lines; --attention DIR also works with plain output.
 
     Examples:
       [bold]cat input.de | bertune translate --model runs/demo/baseline > output.en[/]
       [bold]bertune translate -m runs/demo/baseline -i test.de -o test.en --beam 5[/]
       [bold]bertune translate -m runs/demo/baseline/checkpoint_best --n-best 3 --scores --json[/]
+      [bold]bertune translate -m runs/demo/baseline-ct2 --engine ct2 -i test.de -o test.en[/]
+      [bold]echo "ein hund" | bertune translate -m runs/demo/baseline --json --confidence --mc-dropout 8 --attention att/[/]
     """
     import logging
     import os
     import sys
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see commands/train_baseline.py
+    from bertune_cli.core.errors import UsageError
     from bertune_cli.core.translate import AtomicOutput, Translator, format_result
 
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
-    translator = Translator.load(model, device)
+    explain = dict(confidence=confidence, mc_dropout=mc_dropout, attention_matrix=attention_matrix,
+                   attribution=attribution)
+    if any(explain.values()) and not json_out:
+        raise UsageError(f"--{next(k for k, v in explain.items() if v).replace('_', '-')} is "
+                         "written only into --json lines", "add --json (plain output is one "
+                         "translation per line; --attention DIR alone works without it)")
+    sink = AtomicOutput(output)  # checks -o (creating its folders) before the model loads
+    translator = Translator.load(model, device, engine=engine)
     options = translator.options(beam=beam, lenpen=lenpen, batch_tokens=batch_tokens,
                                  n_best=n_best, return_scores=scores or None)
+    if engine != "torch" and (any(explain.values()) or attention):
+        raise UsageError("explanations need the model's weights in torch",
+                         "drop --engine ct2 (use the run directory with the torch engine)")
     source = open(input, "rb") if input else sys.stdin.buffer
-    with source, AtomicOutput(output) as out:
-        for result in translator.stream(source, **options):
-            out.write(format_result(result, scores, json_out))
+    with source, sink as out:
+        if any(explain.values()) or attention:
+            from bertune_cli.core.explain import explain_stream, format_explained
+
+            results = explain_stream(translator, source, attention=attention_matrix,
+                                     attention_dir=attention, attention_layer=attention_layer,
+                                     attribution_steps=attribution_steps, seed=seed or 0,
+                                     **explain, **options)
+            lines = (format_explained(r, scores, json_out) for r in results)
+        else:
+            lines = (format_result(r, scores, json_out) for r in translator.stream(source, **options))
+        for line in lines:
+            out.write(line)
             out.flush()

@@ -205,6 +205,10 @@ def load_recipe(pair_or_path: str, overrides: list[str] | tuple[str, ...] = ()) 
     for item in overrides:
         _apply_override(raw, item, problems)
     recipe = _build(Recipe, raw, "", problems)
+    if recipe is not None:  # value ranges: one table, core/config_ranges.py
+        from bertune_cli.core.config_ranges import range_problems
+
+        problems += range_problems(recipe)
     if problems:
         raise ConfigError(f"invalid recipe {path.name}: " + "; ".join(problems),
                           "fix the recipe or the --set overrides", problems=problems)

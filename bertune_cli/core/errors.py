@@ -51,6 +51,14 @@ class CheckpointError(BertuneError):
     """A checkpoint or run directory is missing, incomplete or incompatible."""
 
 
+class OutputError(BertuneError):
+    """An output file or folder cannot be written (names the path and the OS's reason)."""
+
+
+class RunLocked(BertuneError):
+    """Another live process holds the lock of a run directory (names its pid)."""
+
+
 class TrainingError(BertuneError):
     """Training had to stop (NaN loss, no data, ...)."""
 

@@ -76,7 +76,18 @@ def resolve_lm(name: str) -> str:
             raise LMUnavailable(f"{name} is not a model folder (no config.json)",
                                 "pass a folder written by save_pretrained, or an HF model id")
         return str(path)
+    if looks_like_path(name):
+        raise LMUnavailable(f"LM folder {name} does not exist",
+                            "check the path (a model folder written by save_pretrained), or "
+                            "pass an HF model id such as bert-base-uncased, or --lm minilm")
     return name
+
+
+def looks_like_path(name: str) -> bool:
+    """A name that can only be a local path: absolute, ``./``, ``../``, ``~``, a trailing or
+    Windows separator, or more than one ``/`` (an HF model id has at most one, org/name)."""
+    return (name.startswith(("/", "./", "../", "~", ".\\")) or name in (".", "..")
+            or name.endswith(("/", "\\")) or "\\" in name or name.count("/") > 1)
 
 
 def default_layer(name: str, num_layers: int | None = None) -> int:

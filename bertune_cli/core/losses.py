@@ -81,7 +81,10 @@ def fbert_scores(logits: torch.Tensor, tgt_lm_ids: torch.Tensor, lm,
     embedding_rows: (V', D) = ``E[target_vocab.lm_ids]`` (None: E, a full-vocabulary model).
     Reference and hypothesis (``fbert_hypothesis``) share the reference's attention mask;
     [CLS]/[SEP] take part in the max with weight 0; P and R are means over real tokens,
-    F = 2PR/(P+R), NaN -> 0 (an empty sentence gives 0; a one-WordPiece sentence is ordinary).
+    F = 2PR/(P+R), 0 where P + R = 0 (``greedy_match``: an empty sentence gives 0; a
+    one-WordPiece sentence is ordinary). Non-finite activations are *not* masked: a NaN or inf
+    must reach the training loop, which skips that update (``trainer``), instead of turning
+    into a finite loss whose gradient is NaN.
     For one-hot p these equal ``bert_score.score`` (idf off) on the corresponding texts.
     """
     from bertune_cli.core.matching import greedy_match, lm_hidden
@@ -101,7 +104,7 @@ def fbert_scores(logits: torch.Tensor, tgt_lm_ids: torch.Tensor, lm,
     dtype = torch.float64 if hyp.dtype == torch.float64 else torch.float32
     P, R, F = greedy_match(hyp.to(dtype), ref.to(dtype), attention, attention,
                            weight, weight)                               # (B,) each
-    return P, R, torch.nan_to_num(F, nan=0.0), weight
+    return P, R, F, weight
 
 
 def fbert_loss(logits: torch.Tensor, tgt_lm_ids: torch.Tensor, lm,

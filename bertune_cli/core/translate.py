@@ -6,7 +6,9 @@ tokenization, lowercasing, BPE, </s>), sorts the sentences by length and cuts th
 of at most ``batch_tokens`` padded source tokens, runs beam search with ``model.generate``
 (``num_beams``, ``length_penalty``, ``max_new_tokens = a·(longest source in the batch) + b`` as
 fairseq's ``--max-len-a/--max-len-b``), maps model ids -> LM ids -> text (TargetCodec.decode:
-WordPiece decode + Moses detokenization) and returns the outputs in input order. Validation
+WordPiece decode + Moses detokenization) and returns the outputs in input order. The search
+itself runs in an engine (core/engines): ``torch`` (``model.generate``, the default) or ``ct2``
+(CTranslate2 on a ``bertune export`` folder); everything around it is shared. Validation
 during training calls exactly this, so validation BLEU equals what ``bertune score`` reports on
 ``bertune translate`` output.
 
@@ -53,30 +55,37 @@ class Translator:
     """Translate with a trained model (see the module docstring)."""
 
     def __init__(self, model, vocab, source, codec, device: str = "cpu",
-                 max_source_len: int | None = None):
-        import torch
+                 max_source_len: int | None = None, engine=None):
+        """``engine``: a decoding engine (core/engines); default: the torch engine on ``model``.
+        With the ct2 engine ``model`` is None (explanations need the torch engine)."""
+        if engine is None:
+            from bertune_cli.core.engines.torch_engine import TorchEngine
 
-        torch.set_flush_denormal(True)  # denormals make CPU matmuls 100x slower
-        self.model = model.to(device).eval()
+            engine = TorchEngine(model, vocab, device)
+        if engine.name == "torch":
+            engine.score = self._score  # the exact teacher-forced pass, shared with explain
+        self.engine, self.model = engine, engine.model
         self.vocab, self.source, self.codec, self.device = vocab, source, codec, device
-        limit = int(model.config.max_position_embeddings) - 1
+        limit = engine.max_positions - 1
         self.max_source_len = min(max_source_len or limit, limit)
         self.max_target_len = limit
         self.defaults: dict[str, Any] = {}
 
     @classmethod
-    def load(cls, path: Path, device: str = "cpu", lm_name: str | None = None) -> "Translator":
-        """From a checkpoint folder or a run folder (-> its checkpoint_best)."""
+    def load(cls, path: Path, device: str = "cpu", lm_name: str | None = None,
+             engine: str = "torch") -> "Translator":
+        """From a checkpoint folder or a run folder (-> its checkpoint_best). ``engine="ct2"``
+        also takes a ``bertune export`` folder; a run or checkpoint is then exported on the
+        fly into a cache (core/export.py ``cached_export``)."""
         from bertune_cli.core.data.target import TargetCodec
-        from bertune_cli.core.model.checkpoint import load_checkpoint
-
+        from bertune_cli.core.engines import load_engine
         from bertune_cli.core.lm import resolve_device
 
         device = resolve_device(device)
-        loaded = load_checkpoint(path, device)
-        config = loaded.meta.get("config", {})
-        codec = TargetCodec.from_lm(lm_name or loaded.meta["lm"]["name"], config.get("tgt", "en"))
-        translator = cls(loaded.model, loaded.vocab, loaded.source, codec, device)
+        decoder, meta, vocab, source = load_engine(engine, path, device)
+        config = meta.get("config", {})
+        codec = TargetCodec.from_lm(lm_name or meta["lm"]["name"], config.get("tgt", "en"))
+        translator = cls(decoder.model, vocab, source, codec, device, engine=decoder)
         translator.defaults = {k: v for k, v in config.get("eval", {}).items()
                                if k in ("beam", "lenpen", "max_len_a", "max_len_b", "batch_tokens")}
         return translator
@@ -125,71 +134,76 @@ class Translator:
         seconds, so interactive input is answered line by line and output starts long before
         a big input ends. Yields what ``translate`` returns per line.
         """
-        lineno = 1
-        for chunk in _chunks(lines, chunk_lines, wait):
-            texts = [_to_text(line, lineno + k) for k, line in enumerate(chunk)]
+        for lineno, texts in text_chunks(lines, chunk_lines, wait):
             yield from self.translate(texts, first_line=lineno, **options)
-            lineno += len(chunk)
 
     # ------------------------------------------------------------------ internals
-    def _encode(self, lines: list[str], first_line: int) -> list[list[int] | None]:
-        """Source ids per line (None for empty lines), truncated to ``max_source_len``."""
+    def _encode(self, lines: list[str], first_line: int, warn: bool = True
+                ) -> list[list[int] | None]:
+        """Source ids per line (None for empty lines), truncated to ``max_source_len``
+        (``warn=False``: silently, for callers that re-encode what ``translate`` warned about)."""
         keep = [i for i, line in enumerate(lines) if line.strip()]
         encoded = self.source.encode([lines[i] for i in keep]) if keep else []
         out: list[list[int] | None] = [None] * len(lines)
         for i, ids in zip(keep, encoded):
             ids = list(ids)
             if len(ids) > self.max_source_len:
-                log.warning("line %d has %d source tokens; truncated to %d", first_line + i,
-                            len(ids), self.max_source_len)
+                if warn:
+                    log.warning("line %d has %d source tokens; truncated to %d",
+                                first_line + i, len(ids), self.max_source_len)
                 ids = ids[:self.max_source_len - 1] + [ids[-1]]
             out[i] = ids
         return out
 
     def _generate(self, srcs: list[list[int]], beam: int, lenpen: float, a: float, b: int,
                   n_best: int, scores: bool) -> list[list[Hypothesis]]:
-        import torch
-
         longest = max(len(s) for s in srcs)
-        ids = torch.zeros((len(srcs), longest), dtype=torch.long)       # (B, S), pad = 0
-        for row, s in zip(ids, srcs):
-            row[:len(s)] = torch.as_tensor(s)
-        ids = ids.to(self.device)
-        mask = ids.ne(0).long()
         max_new = max(1, min(int(math.floor(a * longest + b)), self.max_target_len))
-        with torch.inference_mode():
-            out = self.model.generate(
-                input_ids=ids, attention_mask=mask, num_beams=beam, length_penalty=lenpen,
-                num_return_sequences=n_best, max_new_tokens=max_new, do_sample=False,
-                early_stopping=True if beam > 1 else None)                                           # (B·n, 1 + L)
-            seqs = [self._strip(row) for row in out[:, 1:].tolist()]
-            logprobs = self._score(ids, mask, seqs, n_best) if scores else [None] * len(seqs)
+        found = self.engine.generate(srcs, beam=beam, lenpen=lenpen, max_new=max_new,
+                                     n_best=n_best, scores=scores)   # B·n (ids, logprob)
+        seqs, logprobs = [ids for ids, _ in found], [lp for _, lp in found]
         texts = self.codec.decode([self.vocab.to_lm(np.asarray(s, dtype=np.int64)).tolist()
                                    for s in seqs])
         hyps = [Hypothesis(t, lp, len(s), s) for t, lp, s in zip(texts, logprobs, seqs)]
         return [hyps[i * n_best:(i + 1) * n_best] for i in range(len(srcs))]
-
-    def _strip(self, row: list[int]) -> list[int]:
-        """Generated model ids up to and including the first [SEP]; padding dropped."""
-        eos = self.vocab.eos_id
-        return row[:row.index(eos) + 1] if eos in row else [t for t in row if t != 0]
 
     def _score(self, ids, mask, seqs: list[list[int]], n_best: int) -> list[float]:
         """Sentence log-probabilities of ``seqs`` by teacher forcing (exact, unnormalised)."""
         import torch
 
         rows = torch.arange(len(seqs), device=ids.device) // n_best
+        lp, _ = self.teacher_forced(seqs, rows, input_ids=ids, attention_mask=mask)
+        return lp.sum(-1).tolist()
+
+    def teacher_forced(self, seqs: list[list[int]], rows=None, model=None, **inputs):
+        """Teacher forcing on N output sequences (model ids, [SEP] included, no [CLS]).
+
+        ``inputs``: the model's keyword inputs for B sources — ``input_ids``/``attention_mask``
+        (B, S) or ``inputs_embeds`` (B, S, d) — plus any flag such as ``output_attentions``;
+        ``rows`` (N,) picks each sequence's source row (default: sequence i reads source i);
+        ``model``: a stand-in with the same weights (core/explain.py's eager/dropout twin).
+        Returns ``(lp, out)``: lp (N, T) float32, each token's log-probability under the
+        distribution beam search samples from (suppressed ids at -inf), 0 at padding; ``out``
+        the model output. Differentiable (no in-place ops) when grad is enabled.
+        """
+        import torch
+
+        first = next(v for v in inputs.values() if torch.is_tensor(v))
+        if rows is not None:
+            inputs = {k: v[rows] if torch.is_tensor(v) else v for k, v in inputs.items()}
         width = max(len(s) for s in seqs)
-        tgt = torch.zeros((len(seqs), width), dtype=torch.long, device=ids.device)  # (N, T)
+        tgt = torch.zeros((len(seqs), width), dtype=torch.long, device=first.device)  # (N, T)
         for r, s in zip(tgt, seqs):
             r[:len(s)] = torch.as_tensor(s)
         dec_in = torch.cat([torch.full_like(tgt[:, :1], self.vocab.bos_id), tgt[:, :-1]], 1)
-        logits = self.model(input_ids=ids[rows], attention_mask=mask[rows],
-                            decoder_input_ids=dec_in).logits.float()       # (N, T, V)
+        out = (model or self.model)(decoder_input_ids=dec_in, **inputs)
+        logits = out.logits.float()                                          # (N, T, V)
         suppressed = self.model.generation_config.suppress_tokens or []
-        logits[..., suppressed] = -math.inf  # the distribution decoding samples from
+        if suppressed:  # the distribution decoding samples from
+            logits = logits.index_fill(-1, torch.as_tensor(suppressed, device=first.device),
+                                       -math.inf)
         lp = logits.log_softmax(-1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
-        return lp.masked_fill(tgt.eq(0), 0.0).sum(-1).tolist()
+        return lp.masked_fill(tgt.eq(0), 0.0), out
 
 
 def format_result(result: Any, scores: bool = False, as_json: bool = False) -> str:
@@ -203,42 +217,52 @@ def format_result(result: Any, scores: bool = False, as_json: bool = False) -> s
 
     hyps = result if isinstance(result, list) else [Hypothesis(result)]
     if as_json:
-        row: dict[str, Any] = {"translation": hyps[0].text}
-        if scores:
-            row["score"] = hyps[0].score
-        if len(hyps) > 1 or scores:
-            row["n_best"] = [{"text": h.text, "score": h.score, "tokens": h.tokens} for h in hyps]
-        return json.dumps(row, ensure_ascii=False) + "\n"
+        return json.dumps(result_row(hyps, scores), ensure_ascii=False) + "\n"
     if scores:
         return "".join(f"{h.score:.4f}\t{h.text}\n" for h in hyps)
     return "".join(h.text + "\n" for h in hyps)
 
 
+def result_row(hyps: list[Hypothesis], scores: bool = False) -> dict[str, Any]:
+    """The JSON object of one input line (``format_result``'s ``--json`` form; core/explain.py
+    adds its fields to it)."""
+    row: dict[str, Any] = {"translation": hyps[0].text}
+    if scores:
+        row["score"] = hyps[0].score
+    if len(hyps) > 1 or scores:
+        row["n_best"] = [{"text": h.text, "score": h.score, "tokens": h.tokens} for h in hyps]
+    return row
+
+
+def text_chunks(lines: Iterable[str | bytes], chunk_lines: int = 256, wait: float = 0.05
+                ) -> Iterator[tuple[int, list[str]]]:
+    """``(number of the chunk's first line, its lines as text)`` for ``Translator.stream`` and
+    explain's stream: bytes decoded (U+FFFD with a warning), newlines stripped."""
+    lineno = 1
+    for chunk in _chunks(lines, chunk_lines, wait):
+        yield lineno, [_to_text(line, lineno + k) for k, line in enumerate(chunk)]
+        lineno += len(chunk)
+
+
 class AtomicOutput:
-    """Write to ``path`` atomically (a temporary file renamed at the end), or to stdout."""
+    """Write to ``path`` atomically, or to stdout (``path`` None). ``core.outputs.AtomicFile``:
+    checked (parents created) when constructed, so make it before loading the model; OS
+    failures are one-line OutputErrors naming the path."""
 
     def __init__(self, path: Path | None):
+        from bertune_cli.core.outputs import AtomicFile
+
         self.path = Path(path) if path else None
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp") if self.path else None
+        self._file = AtomicFile(self.path, "output") if self.path else None
 
     def __enter__(self):
         import sys
 
-        if self.path is None:
-            return sys.stdout
-        self.file = open(self.tmp, "w", encoding="utf-8")
-        return self.file
+        return sys.stdout if self._file is None else self._file.__enter__()
 
-    def __exit__(self, exc_type, *rest) -> None:
-        import os
-
-        if self.path is None:
-            return
-        self.file.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+    def __exit__(self, *exc) -> None:
+        if self._file is not None:
+            self._file.__exit__(*exc)
 
 
 def _to_text(line: str | bytes, lineno: int) -> str:

@@ -20,8 +20,8 @@ TINY = DATA + ["--set", "model.preset=transformer_tiny", "--set", "train.max_tok
 torch.set_num_threads(1)  # tiny models; spinning OpenMP threads crawl on shared cores
 
 
-def _invoke(*args: str):
-    return CliRunner().invoke(app, list(args), catch_exceptions=True)
+def _invoke(*args: str, input: str | None = None):
+    return CliRunner().invoke(app, list(args), catch_exceptions=True, input=input)
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +94,34 @@ def test_translate_with_a_missing_model_is_a_checkpoint_error(tmp_path):
 def test_translate_with_a_missing_input_file_is_a_usage_error(tmp_path):
     result = _invoke("translate", "--model", str(tmp_path), "-i", str(tmp_path / "none.de"))
     assert result.exit_code == 2 and "none.de" in " ".join(result.output.split())
+
+
+def test_translate_output_into_a_missing_folder_creates_it(trained, tmp_path):
+    """Issue #17: before, -o into a missing directory was a FileNotFoundError traceback."""
+    runs, _ = trained
+    out = tmp_path / "new" / "deeper" / "test.en"
+    result = _invoke("translate", "--model", str(runs / "demo" / "baseline"), "-o", str(out),
+                     "--device", "cpu", input="ein hund\n")
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").count("\n") == 1
+    assert [p.name for p in out.parent.iterdir()] == ["test.en"]
+
+
+def test_translate_with_a_corrupt_checkpoint_is_one_line(trained, tmp_path, capsys):
+    """Issue #17: a truncated model.safetensors gave a safetensors traceback."""
+    import shutil
+
+    from bertune_cli.main import main
+
+    runs, _ = trained
+    copy = tmp_path / "baseline"
+    shutil.copytree(runs / "demo" / "baseline", copy)
+    weights = copy / "checkpoint_best" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(SystemExit) as info:
+        main(["translate", "-m", str(copy), "--device", "cpu"])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert info.value.code == 1 and len(lines) == 1 and "Traceback" not in err
+    assert "is corrupt" in lines[0] and "model.safetensors" in lines[0]
+    assert "checkpoint_last is intact" in lines[0]

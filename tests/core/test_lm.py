@@ -48,3 +48,17 @@ def test_default_layers():
     assert default_layer("roberta-large") == 17  # from bert_score's own table
     with pytest.raises(LMUnavailable, match="--layer"):
         default_layer("some/unknown-lm")
+
+
+@pytest.mark.parametrize("name", ["/no/such/folder", "./missing-lm", "../x", "~/nope",
+                                  "models/bert/base", "missing/"])
+def test_a_local_looking_path_that_does_not_exist_says_so(name):
+    """Issue #17: before, a missing folder was taken for an HF id and `hf download` advised."""
+    with pytest.raises(LMUnavailable, match="does not exist") as info:
+        resolve_lm(name)
+    assert "hf download" not in str(info.value)
+
+
+def test_hf_ids_are_not_taken_for_paths():
+    assert resolve_lm("bert-base-uncased") == "bert-base-uncased"
+    assert resolve_lm("google/bert_uncased_L-2_H-128_A-2") == "google/bert_uncased_L-2_H-128_A-2"

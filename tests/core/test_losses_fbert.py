@@ -140,6 +140,18 @@ def test_empty_sentence_scores_zero_without_nan():
     assert F[1] == 0 and F[0] > 0
 
 
+def test_a_nan_activation_is_not_masked_into_a_finite_loss():
+    """Before: nan_to_num turned F into 0, so the loss stayed finite while its gradient was NaN
+    and the trainer's finiteness check let the poisoned update through."""
+    lm = tiny_lm()
+    logits, ref = tiny_batch()
+    logits[0, 1, 3] = float("nan")
+    _, _, F, _ = fbert_scores(logits, ref, lm, soft="dense")
+    assert torch.isnan(F[0]) and torch.isfinite(F[1:]).all()
+    loss, _ = fbert_loss(logits, ref, lm, soft="dense")
+    assert not torch.isfinite(loss)
+
+
 def test_no_gumbel_noise_at_validation():
     lm = tiny_lm()
     logits, ref = tiny_batch()

@@ -38,6 +38,8 @@ from bertune_cli.core.data.store import MANIFEST, SPLITS, Ragged, Split, write_s
 from bertune_cli.core.data.target import TargetCodec
 from bertune_cli.core.data.tokenization import moses_tokenize_many
 from bertune_cli.core.errors import ConfigError, DataError
+from bertune_cli.core.outputs import check_output_dir, output_error
+from bertune_cli.core.rundir import run_lock
 
 FORMAT = 1
 # Where the data comes from is fingerprinted by content (corpus.Input); target_vocab only
@@ -82,6 +84,16 @@ def prepare(recipe: Recipe, out_dir: Path, *, data_dir: Path | None = None,
     settings = settings_of(recipe)
     key = settings_hash(settings, inputs)
     manifest = None if force else up_to_date(out_dir, key)
+    if manifest is not None:
+        return PrepareResult(out_dir, True, manifest, time.perf_counter() - start)
+    check_output_dir(out_dir, "data directory")   # before the work: writable, parents made
+    with run_lock(out_dir, "bertune prepare"):     # one writer per data directory
+        return _prepare(recipe, out_dir, inputs, settings, key, progress, force, start)
+
+
+def _prepare(recipe: Recipe, out_dir: Path, inputs, settings: dict[str, Any], key: str,
+             progress: Progress, force: bool, start: float) -> PrepareResult:
+    manifest = None if force else up_to_date(out_dir, key)  # built meanwhile by the holder
     if manifest is not None:
         return PrepareResult(out_dir, True, manifest, time.perf_counter() - start)
     _check_replaceable(out_dir)
@@ -211,7 +223,10 @@ def write_atomic(out_dir: Path, splits: list[Split], encoder: SourceEncoder,
                  shortlist: np.ndarray, manifest: dict[str, Any]) -> None:
     """Write into ``.<name>.tmp-<pid>-*`` beside ``out_dir``, then rename it into place."""
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(exc, out_dir, "data directory") from exc
     _remove_stale(out_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-{os.getpid()}-", dir=out_dir.parent))
     umask = os.umask(0)
@@ -232,6 +247,9 @@ def write_atomic(out_dir: Path, splits: list[Split], encoder: SourceEncoder,
         os.replace(tmp, out_dir)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:  # full disk, permissions changed meanwhile, ...
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise output_error(exc, out_dir, "data directory") from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

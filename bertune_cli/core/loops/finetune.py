@@ -196,23 +196,30 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
                          **settings)
     loss_fn = fbert_objective(lm, loaded.vocab, cfg, recipe.train.label_smoothing)
     metrics = {"bleu": bleu_metric(recipe.eval), "bertscore": fbert_metric(lm)}
-    timer = _StepTimer(on_event)
+    from bertune_cli.core.tracking import track
+
+    tracker = track(recipe, out_dir, stage=stage_name(recipe), data_dir=data.path, init=init,
+                    runs_root=runs_root, on_event=on_event)
+    timer = _StepTimer(tracker)
     model = loaded.model
     torch.manual_seed(loop.seed)
-    summary = train_loop(model, train=data.split("train", with_text=False),
-                         valid=data.split("valid"), loss_fn=loss_fn, settings=loop,
-                         run_dir=out_dir, ctx=ctx, device=device, metrics=metrics,
-                         on_event=timer)
-    summary.setdefault("init_from", str(init))
-    summary.setdefault("soft", cfg.soft)
-    summary.setdefault("steps_per_s", timer.rate())
-    if "test" in data.splits and "test" not in summary and _is_master():
-        test = evaluate_split(out_dir, data, "test", ctx, device)
-        refs = data.split("test").tgt_text
-        hyps = (out_dir / "test.hyp.txt").read_text(encoding="utf-8").splitlines()
-        fb = fbert_metric(lm)(hyps, refs)
-        summary["test"] = {**test, "bertscore": fb.score, "bertscore_signature": fb.signature}
-        (out_dir / DONE).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    with tracker:
+        summary = train_loop(model, train=data.split("train", with_text=False),
+                             valid=data.split("valid"), loss_fn=loss_fn, settings=loop,
+                             run_dir=out_dir, ctx=ctx, device=device, metrics=metrics,
+                             on_event=timer)
+        summary.setdefault("init_from", str(init))
+        summary.setdefault("soft", cfg.soft)
+        summary.setdefault("steps_per_s", timer.rate())
+        if "test" in data.splits and "test" not in summary and _is_master():
+            test = evaluate_split(out_dir, data, "test", ctx, device)
+            refs = data.split("test").tgt_text
+            hyps = (out_dir / "test.hyp.txt").read_text(encoding="utf-8").splitlines()
+            fb = fbert_metric(lm)(hyps, refs)
+            summary["test"] = {**test, "bertscore": fb.score,
+                               "bertscore_signature": fb.signature}
+            (out_dir / DONE).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+        tracker.finish(summary)
     return summary
 
 

@@ -67,6 +67,10 @@ def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
         return {"stages": stages, "finetune": summary, "report": {}}
     report = compare(recipe, data_dir, base_dir if init_from is None else Path(init_from),
                      ft_dir, summary, device, say)
+    if not summary.get("already_complete"):  # else the tracked run holds this report already
+        from bertune_cli.core.tracking import attach_report
+
+        attach_report(recipe, ft_dir, report, stage=ft_dir.name, runs_root=runs_root)
     return {"stages": stages, "finetune": summary, "report": report}
 
 
@@ -133,7 +137,8 @@ def ensure_baseline(recipe: Recipe, data_dir: Path, base_dir: Path, device: str,
     say(f"train-baseline: {why}" + ("" if action == "skip" else
                                     " (fine-tuning starts from its best checkpoint)"))
     if action != "skip":
-        train_baseline(recipe, data_dir, base_dir, device=device, on_event=on_event)
+        train_baseline(recipe, data_dir, base_dir, device=device, on_event=on_event,
+                       runs_root=base_dir.parent.parent)  # the default MLflow store's root
     return {"stage": "train-baseline", "action": action, "reason": why, "dir": str(base_dir)}
 
 

@@ -82,24 +82,30 @@ def train_baseline(recipe: Recipe, data_dir: Path, out_dir: Path, device: str = 
                    max_epochs: int | None = None, max_steps: int | None = None,
                    max_time: float | None = None,
                    on_event: Callable[[dict[str, Any]], None] | None = None,
-                   **settings: Any) -> dict[str, Any]:
+                   runs_root: Path | None = None, **settings: Any) -> dict[str, Any]:
     """Train (or resume, or report) the baseline of ``recipe``; returns the DONE summary.
-    ``settings`` override LoopSettings fields (e.g. ``save_every_steps``)."""
+    ``settings`` override LoopSettings fields (e.g. ``save_every_steps``). ``recipe.tracking``
+    names the trackers fed (``core.tracking``; the default MLflow store is under
+    ``runs_root``)."""
     from bertune_cli.core.loops.trainer import init_distributed
     from bertune_cli.core.lm import resolve_device
+    from bertune_cli.core.tracking import track
 
     device = init_distributed(resolve_device(device))
     data, model, ctx = setup_baseline(recipe, data_dir)
     loop = LoopSettings.from_config(recipe.train, max_epochs=max_epochs, max_steps=max_steps,
                                     max_time=max_time, **settings)
-    summary = train_loop(model, train=data.split("train", with_text=False),
-                         valid=data.split("valid"), loss_fn=ce_loss(recipe.train.label_smoothing),
-                         settings=loop, run_dir=Path(out_dir), ctx=ctx, device=device,
-                         on_event=on_event)
-    summary["parameters"] = ctx.meta["model"]["parameters"]
-    if "test" in data.splits and "test" not in summary and _is_master():
-        summary["test"] = evaluate_split(Path(out_dir), data, "test", ctx, device)
-        (Path(out_dir) / DONE).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    with track(recipe, Path(out_dir), stage="baseline", data_dir=data.path, runs_root=runs_root,
+               on_event=on_event) as tracker:
+        summary = train_loop(model, train=data.split("train", with_text=False),
+                             valid=data.split("valid"),
+                             loss_fn=ce_loss(recipe.train.label_smoothing), settings=loop,
+                             run_dir=Path(out_dir), ctx=ctx, device=device, on_event=tracker)
+        summary["parameters"] = ctx.meta["model"]["parameters"]
+        if "test" in data.splits and "test" not in summary and _is_master():
+            summary["test"] = evaluate_split(Path(out_dir), data, "test", ctx, device)
+            (Path(out_dir) / DONE).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+        tracker.finish(summary)
     return summary
 
 

@@ -20,6 +20,13 @@ Run directory (only rank 0 writes)::
     DONE               JSON summary, written when training has finished (the completion
                        marker: ``is_complete(run_dir)``); a re-run then returns the summary
 
+Non-finite updates: when the loss or the gradient norm of an update is NaN/inf, the update is
+skipped (no optimizer step; a ``skip`` event and a ``{"kind": "skip"}`` row say so) and its
+batches are consumed; ``settings.max_bad_updates`` skips in a row stop training with a
+TrainingError that keeps the last good checkpoint_last (the parameters are never touched by a
+bad update). Under fp16 a non-finite gradient with a finite loss is the GradScaler's business
+(it skips the step and lowers the scale), so only the loss counts there.
+
 Resume: checkpoint_last is written at every validation, every ``save_every_steps`` updates,
 every ``autosave_seconds`` and on Ctrl-C (after the current update). A re-run rebuilds the
 epoch's batch list from (seed, epoch), skips the batches already done and restores the
@@ -77,6 +84,7 @@ class LoopSettings:
     seed: int = 1
     precision: str = "fp32"       # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
     select_metric: str = "bleu"   # a key of the validation metrics, higher is better
+    max_bad_updates: int = 5      # consecutive non-finite updates (skipped) before stopping
 
     @classmethod
     def from_config(cls, section: Any, **overrides: Any) -> "LoopSettings":
@@ -128,13 +136,28 @@ def is_complete(run_dir: Path) -> bool:
 
 
 
-def train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings, run_dir: Path,
-               ctx: RunContext, device: str = "cpu", metrics: dict[str, MetricFn] | None = None,
-               on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def train_loop(model, *, run_dir: Path, **kwargs: Any) -> dict[str, Any]:
     """Train ``model`` on ``train`` (a Split) until a limit or early stopping; validate on
     ``valid``; return the DONE summary. Resumes from ``run_dir/checkpoint_last`` when present.
-    ``metrics``: name -> fn(hyps, refs) (default: sacreBLEU); ``on_event``: progress callback
-    (rank 0 only) receiving dicts with ``event`` in start | step | valid | done."""
+    Keyword arguments: train, valid, loss_fn, settings, ctx, device="cpu", metrics (name ->
+    fn(hyps, refs); default sacreBLEU), on_event (progress callback, rank 0 only, receiving
+    dicts with ``event`` in start | step | skip | valid | done).
+
+    Rank 0 holds the run directory's lock (core/rundir.py) for the whole run: a second process
+    on the same directory is refused (RunLocked, naming the holder's pid)."""
+    import torch.distributed as dist
+
+    from bertune_cli.core.rundir import run_lock
+
+    if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+        return _train_loop(model, run_dir=Path(run_dir), **kwargs)
+    with run_lock(run_dir):
+        return _train_loop(model, run_dir=Path(run_dir), **kwargs)
+
+
+def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings, run_dir: Path,
+                ctx: RunContext, device: str = "cpu", metrics: dict[str, MetricFn] | None = None,
+                on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     import torch
     import torch.distributed as dist
 
@@ -205,6 +228,7 @@ def train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings, 
     if state is not None and pos == 0 and 0 < updates != sel.last_valid:
         stop = validate_now(epoch - 1)  # interrupted between an epoch's end and its validation
     window = np.zeros(4)  # sample_size, loss, nll, ntokens since the last train row
+    bad_run = 0           # consecutive skipped (non-finite) updates
     with _InterruptFlag() as interrupted:
         while stop is None:
             if epoch > settings.max_epochs:
@@ -236,19 +260,25 @@ def train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings, 
                 if world > 1:  # global sample size and stop/save flags, one collective
                     dist.all_reduce(totals)
                 sample_size, loss_sum, nll_sum, ntokens = totals[:4].tolist()
-                if not math.isfinite(loss_sum):
-                    optimizer.zero_grad(set_to_none=True)
-                    raise TrainingError(
-                        f"the loss became {loss_sum} at update {updates + 1} (epoch {epoch}); "
-                        f"training stopped, the last good checkpoint {run_dir / LAST} "
-                        f"({_saved_update(run_dir)}) was kept",
-                        "lower train.lr, set train.clip_norm (e.g. 1.0) or use fp32; re-running "
-                        "the same command resumes from that checkpoint")
                 scaler.unscale_(optimizer)
                 for p in params:  # DDP averaged the ranks' sums: turn them into a per-unit mean
                     if p.grad is not None:
                         p.grad.mul_(world / max(sample_size, 1.0))
                 gnorm = torch.nn.utils.clip_grad_norm_(params, settings.clip_norm or math.inf)
+                # Same verdict on every rank: loss_sum is all-reduced, gnorm is computed on the
+                # all-reduced gradients.
+                if not math.isfinite(loss_sum) or (not scaler.is_enabled() and
+                                                   not math.isfinite(float(gnorm))):
+                    optimizer.zero_grad(set_to_none=True)
+                    pos, bad_run = pos + len(group), bad_run + 1
+                    _skip_update(run_dir, master, emit, epoch, updates, loss_sum, float(gnorm),
+                                 bad_run, settings.max_bad_updates)
+                    stop = ("interrupted" if totals[6] > 0 else "max_time" if totals[4] > 0
+                            else None)
+                    if pos >= len(batches) or stop:
+                        break
+                    continue
+                bad_run = 0
                 scaler.step(optimizer)
                 scaler.update()
                 optimizer.zero_grad(set_to_none=True)
@@ -331,6 +361,28 @@ def _start_run_dir(run_dir: Path, meta: dict[str, Any], updates: int) -> None:
         rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         keep = [r for r in rows if json.loads(r).get("update", 0) <= updates]
         path.write_text("".join(r + "\n" for r in keep), encoding="utf-8")
+
+
+def _skip_update(run_dir: Path, master: bool, emit, epoch: int, updates: int, loss: float,
+                 gnorm: float, bad_run: int, max_bad: int) -> None:
+    """Report a skipped non-finite update (event, metrics row, log); stop after ``max_bad``."""
+    import logging
+
+    what = f"loss {loss}" if not math.isfinite(loss) else f"gradient norm {gnorm}"
+    logging.getLogger("bertune.train").warning(
+        "update %d (epoch %d) skipped: %s (%d in a row, stopping at %d)", updates + 1, epoch,
+        what, bad_run, max_bad)
+    emit({"event": "skip", "epoch": epoch, "update": updates + 1, "loss": loss, "gnorm": gnorm,
+          "bad": bad_run, "max_bad": max_bad})
+    append_row(run_dir, master, {"kind": "skip", "epoch": epoch, "update": updates,
+                                 "loss": str(loss), "gnorm": str(gnorm), "bad": bad_run})
+    if bad_run >= max(max_bad, 1):
+        raise TrainingError(
+            f"{bad_run} updates in a row had a non-finite loss or gradient (last: {what} at "
+            f"update {updates + 1}, epoch {epoch}); training stopped, the last good checkpoint "
+            f"{run_dir / LAST} ({_saved_update(run_dir)}) was kept",
+            "lower train.lr, set train.clip_norm (e.g. 1.0) or use fp32; re-running the same "
+            "command resumes from that checkpoint")
 
 
 def _saved_update(run_dir: Path) -> str:

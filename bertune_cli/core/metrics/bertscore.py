@@ -14,6 +14,13 @@ What is faster than bert_score (same numbers): one fast-tokenizer call for all s
 deduplication, batches sorted by token length and capped in tokens (little padding),
 ``torch.inference_mode``, SDPA attention, bf16 autocast on GPU (marked in the signature; pass
 ``bf16=False`` for fp32 on GPU), and chunks of pairs so memory stays bounded on large sets.
+On CPU the LM forward is ~97 % of the time (benchmarks/bench_score.py prints the breakdown),
+so the rest only has to stay out of its way. References and hypotheses are embedded in two
+separate passes, so a reference-embedding cache hit (``cache``, ``core.metrics.cache``)
+leaves the hypothesis batches, and hence every score, bit-identical to a cold call.
+
+A sentence longer than the LM's maximum length is truncated to it (bert_score truncates the
+same way, to ``model_max_length``); the result then carries a warning with the count.
 
 Scores are returned per sentence in bert_score's units (0–1); the corpus F_BERT reported by
 ``bertune score`` is 100 × the mean of F, like the paper's tables.
@@ -25,6 +32,7 @@ import hashlib
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -82,14 +90,20 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
                   lm_name: str = "minilm", layer: int | None = None, idf: bool = False,
                   rescale: str | Path | None = None, batch_size: int = 64,
                   max_batch_tokens: int = 8192, device: str = "cpu",
-                  bf16: bool | None = None) -> list[SentenceBertScores]:
+                  bf16: bool | None = None, cache=None,
+                  stats: dict | None = None) -> list[SentenceBertScores]:
     """BERTScore of several systems' hypotheses against the same references, in one pass.
 
     Every distinct sentence (over all systems and references) is embedded once, so the
     references cost nothing after the first system and lines that systems share are free.
     refs: reference streams, each one line per segment. ``lm``: a ``LoadedLM`` (loaded from
     ``lm_name``/``layer``/``device`` when None). ``bf16``: None = on CUDA only.
+    ``cache``: an ``EmbeddingCache`` for the reference embeddings (reused across calls).
+    ``stats``: a dict filled with where the time went (seconds: tokenize, embed = batching
+    + forward, forward, match; counts: sentences, tokens, padded_tokens, cached_sentences).
     """
+    import time
+
     import torch
 
     from bertune_cli.core.lm import load_lm
@@ -103,38 +117,94 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
     baseline, rescale_tag = _read_baseline(rescale, lm.layer) if rescale else (None, None)
     n, k, streams = len(refs[0]), len(refs), [list(r) for r in refs]
 
+    stats = {} if stats is None else stats
+    stats.update(tokenize=0.0, embed=0.0, forward=0.0, match=0.0, tokens=0, padded_tokens=0,
+                 cached_sentences=0)
+    clock = time.perf_counter()
     texts = [s.strip() for r in streams for s in r] + [s.strip() for h in systems for s in h]
     index: dict[str, int] = {}
     sent = np.array([index.setdefault(t, len(index)) for t in texts])    # (n·(K+S),)
     ref_s, hyp_s = sent[:k * n].reshape(k, n), sent[k * n:].reshape(len(systems), n)
-    ids = _tokenize(lm, list(index))
+    sentences = list(index)
+    ids, max_len, truncated = _tokenize(lm, sentences)
     weights = _weights(lm, ids, ref_s.ravel() if idf else None)
+    stats.update(sentences=len(sentences), tokenize=time.perf_counter() - clock)
 
     best = np.full((len(systems), 3, n), -np.inf)
+    embed = partial(_embed, lm, ids, batch_size=batch_size, max_tokens=max_batch_tokens,
+                    bf16=bf16, stats=stats)                  # embed(which) -> {sentence: (T, D)}
     with torch.inference_mode():
         for lo in range(0, n, CHUNK_PAIRS):
             rows = slice(lo, min(lo + CHUNK_PAIRS, n))
-            need = np.unique(np.concatenate([ref_s[:, rows].ravel(), hyp_s[:, rows].ravel()]))
-            emb = _embed(lm, ids, need, batch_size, max_batch_tokens, bf16)
+            ref_need = np.unique(ref_s[:, rows])
+            hyp_need = np.setdiff1d(hyp_s[:, rows], ref_need)
+            emb = _cached_refs(cache, lm, bf16, ref_need, sentences, ids, embed, stats)
+            emb.update(embed(hyp_need))
+            clock = time.perf_counter()
             for s in range(len(systems)):
                 for r in range(k):
                     prf = _match(emb, ids, weights, hyp_s[s, rows], ref_s[r, rows], batch_size)
                     best[s, :, rows] = np.maximum(best[s, :, rows], prf)
+            stats["match"] += time.perf_counter() - clock
     if baseline is not None:
         best = (best - baseline[None, :, None]) / (1 - baseline[None, :, None])
     sig = bertscore_signature(lm.name, lm.layer, idf, rescale_tag, bf16)
-    return [SentenceBertScores(b[0], b[1], b[2], sig, _empty_warnings(ids, h, ref_s))
+    return [SentenceBertScores(b[0], b[1], b[2], sig, _empty_warnings(ids, h, ref_s) +
+                               _truncation_warnings(truncated, h, ref_s, max_len))
             for b, h in zip(best, hyp_s)]
 
 
-def _tokenize(lm, sentences: list[str]) -> list[list[int]]:
+def _cached_refs(cache, lm, bf16: bool, which: np.ndarray, sentences: list[str], ids,
+                 embed, stats: dict) -> dict:
+    """Embeddings of the reference sentences ``which``: from ``cache`` when it has them
+    (checked against the current token ids), else computed and stored there."""
+    if cache is None or not len(which):
+        return embed(which)
+    import torch
+
+    device = next(lm.model.parameters()).device
+    key = cache.key(lm, [sentences[s] for s in which], bf16=bf16)
+    found = cache.get(key, [ids[s] for s in which])
+    if found is not None:
+        stats["cached_sentences"] += len(which)
+        return {s: torch.from_numpy(a).to(device) for s, a in zip(which.tolist(), found)}
+    out = embed(which)
+    cache.put(key, [ids[s] for s in which], [out[s].cpu().numpy() for s in which.tolist()])
+    return out
+
+
+def _tokenize(lm, sentences: list[str]) -> tuple[list[list[int]], int, np.ndarray]:
+    """Token ids ([CLS] … [SEP], truncated to the LM's maximum length like bert_score's
+    ``sent_encode``), that maximum, and which sentences were truncated (bool, (n,))."""
     tok = lm.tokenizer
     max_len = tok.model_max_length
     max_pos = getattr(lm.model.config, "max_position_embeddings", None)
     if max_pos and (not max_len or max_len > max_pos):
         max_len = max_pos
-    return tok(sentences, add_special_tokens=True, truncation=True, max_length=max_len)[
+    ids = tok(sentences, add_special_tokens=True, truncation=True, max_length=max_len)[
         "input_ids"]
+    truncated = np.zeros(len(ids), bool)
+    at_cap = [i for i, s in enumerate(ids) if len(s) >= max_len]
+    if at_cap:          # rare: re-tokenize only these, untruncated, to know which were longer
+        full = tok([sentences[i] for i in at_cap], add_special_tokens=False, verbose=False)
+        extra = tok.num_special_tokens_to_add(pair=False)
+        for i, f in zip(at_cap, full["input_ids"]):
+            truncated[i] = len(f) + extra > max_len
+    return ids, max_len, truncated
+
+
+def _truncation_warnings(truncated: np.ndarray, hyp_s: np.ndarray, ref_s: np.ndarray,
+                         max_len: int) -> list[str]:
+    """One warning counting the hypothesis and reference lines the LM saw truncated."""
+    hyp_lines = (np.flatnonzero(truncated[hyp_s]) + 1).tolist()
+    ref_lines = (np.flatnonzero(truncated[ref_s].any(0)) + 1).tolist()
+    if not hyp_lines and not ref_lines:
+        return []
+    shown = ", ".join(map(str, sorted(set(hyp_lines + ref_lines))[:5]))
+    return [f"{len(hyp_lines)} hypothesis and {len(ref_lines)} reference line(s) are longer "
+            f"than the LM's maximum of {max_len} tokens (line {shown}"
+            f"{', …' if len(set(hyp_lines + ref_lines)) > 5 else ''}): F_BERT scores only "
+            f"their first {max_len} tokens (bert_score truncates the same way)"]
 
 
 def _weights(lm, ids: list[list[int]], ref_sent: np.ndarray | None) -> list[np.ndarray]:
@@ -151,26 +221,35 @@ def _weights(lm, ids: list[list[int]], ref_sent: np.ndarray | None) -> list[np.n
     return [np.array([idf.get(t, unseen) for t in s], np.float32) for s in ids]
 
 
-def _embed(lm, ids, which: np.ndarray, batch_size: int, max_tokens: int, bf16: bool) -> dict:
+def _embed(lm, ids, which: np.ndarray, batch_size: int, max_tokens: int, bf16: bool,
+           stats: dict) -> dict:
     """Hidden states of layer L for the sentences ``which``: {sentence: (T_i, D) float32}."""
+    import time
+
     import torch
 
     from bertune_cli.core.matching import lm_hidden
 
+    clock = time.perf_counter()
     device = next(lm.model.parameters()).device
     order = sorted(which.tolist(), key=lambda s: len(ids[s]))
     out = {}
     for batch in _batches(order, [len(ids[s]) for s in order], batch_size, max_tokens):
         width = max(len(ids[s]) for s in batch)
+        stats["padded_tokens"] += width * len(batch)
+        stats["tokens"] += sum(len(ids[s]) for s in batch)
         x = torch.full((len(batch), width), lm.pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for i, s in enumerate(batch):
             x[i, :len(ids[s])] = torch.tensor(ids[s])
             mask[i, :len(ids[s])] = 1
+        start = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             h = lm_hidden(lm, mask.to(device), input_ids=x.to(device)).float()   # (B, T, D)
+        stats["forward"] += time.perf_counter() - start
         for i, s in enumerate(batch):
             out[s] = h[i, :len(ids[s])]
+    stats["embed"] += time.perf_counter() - clock
     return out
 
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from bertune_cli.core.errors import CheckpointError, UsageError
+from bertune_cli.core.errors import CheckpointError, OutputError, UsageError
 from bertune_cli.core.metrics.inputs import digest, read_parallel
 from bertune_cli.core.metrics.sacre import SACRE_METRICS, MetricResult
-from bertune_cli.core.metrics.sentences import SentenceScores, write_sentence_scores
+from bertune_cli.core.metrics.sentences import (SENTENCE_SUFFIXES, SentenceScores,
+                                                write_sentence_scores)
 
 METRICS = (*SACRE_METRICS, "bertscore")
 DEFAULT_METRICS = ("bleu", "bertscore")
@@ -106,6 +107,8 @@ class ScoreReport:
     results: list[MetricResult]
     warnings: list[str] = field(default_factory=list)
     sentence_level: str | None = None
+    # --sentence-level could not be written: the command prints the scores, then raises it
+    output_error: OutputError | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"hyp": self.hyp, "refs": self.refs, "lines": self.lines,
@@ -118,14 +121,25 @@ def score_files(hyp: str | Path, refs: Sequence[str | Path], metrics: Sequence[s
                 model: str | Path | None = None, idf: bool = False,
                 rescale: str | Path | None = None, lowercase: bool = False,
                 tokenize: str | None = None, batch_size: int = 64, device: str = "auto",
-                sentence_level: str | Path | None = None) -> ScoreReport:
-    """Score ``hyp`` against ``refs`` (one file per reference stream) with every metric."""
+                sentence_level: str | Path | None = None, cache: str | Path | None = None,
+                cache_size_mb: float = 1024.0) -> ScoreReport:
+    """Score ``hyp`` against ``refs`` (one file per reference stream) with every metric.
+    ``cache``: a folder for F_BERT's reference embeddings (``metrics.cache``), opt-in."""
     from bertune_cli.core.metrics.stats import SacreStatistic
 
     names = parse_metrics(metrics)
     if not refs:
         raise UsageError("no reference file given", "usage: bertune score HYP REF [REF2 ...]")
     check_not_metrics([hyp, *refs])
+    if sentence_level:  # before the scoring work (core/outputs.py)
+        from bertune_cli.core.outputs import check_output
+
+        check_output(sentence_level, "sentence-level scores", SENTENCE_SUFFIXES)
+    emb_cache = None
+    if cache is not None and "bertscore" in names:  # an unusable folder fails before the work
+        from bertune_cli.core.metrics.cache import EmbeddingCache
+
+        emb_cache = EmbeddingCache(cache, cache_size_mb)
     texts = read_parallel([("hypothesis", hyp), *(("reference", r) for r in refs)])
     hyps, ref_lines = texts[0], texts[1:]
     results, warnings, columns, sigs = [], [], {}, {}
@@ -133,9 +147,9 @@ def score_files(hyp: str | Path, refs: Sequence[str | Path], metrics: Sequence[s
         if name == "bertscore":
             choice = lm_choice(lm, layer, model)
             out = bertscore_sentences(hyps, ref_lines, choice, idf=idf, rescale=rescale,
-                                      batch_size=batch_size, device=device)
+                                      batch_size=batch_size, device=device, cache=emb_cache)
             res = out.corpus()
-            warnings += out.warnings
+            warnings += out.warnings + (emb_cache.warnings if emb_cache else [])
             columns.update({"F_BERT_P": out.P, "F_BERT_R": out.R, "F_BERT_F": out.F})
         else:
             stat = SacreStatistic(name, ref_lines, lowercase=lowercase, tokenize=tokenize)
@@ -145,11 +159,15 @@ def score_files(hyp: str | Path, refs: Sequence[str | Path], metrics: Sequence[s
                 columns[res.name] = stat.segment_scores(seg)
         results.append(res)
         sigs[res.name] = res.signature
-    written = None
+    written = failed = None
     if sentence_level:
-        written = str(write_sentence_scores(sentence_level, SentenceScores(
-            str(hyp), digest([hyps]), digest(ref_lines), len(hyps), sigs, columns)))
-    return ScoreReport(str(hyp), [str(r) for r in refs], len(hyps), results, warnings, written)
+        try:  # the scores are not thrown away when the side file fails (full disk, ...)
+            written = str(write_sentence_scores(sentence_level, SentenceScores(
+                str(hyp), digest([hyps]), digest(ref_lines), len(hyps), sigs, columns)))
+        except OutputError as exc:
+            failed = exc
+    return ScoreReport(str(hyp), [str(r) for r in refs], len(hyps), results, warnings, written,
+                       output_error=failed)
 
 
 def bertscore_sentences(hyps, refs, choice: LMChoice, **options):
@@ -158,9 +176,10 @@ def bertscore_sentences(hyps, refs, choice: LMChoice, **options):
 
 
 def bertscore_systems(systems, refs, choice: LMChoice, *, idf: bool = False, rescale=None,
-                      batch_size: int = 64, device: str = "auto"):
+                      batch_size: int = 64, device: str = "auto", cache=None):
     from bertune_cli.core.lm import load_lm, resolve_device
     from bertune_cli.core.metrics.bertscore import score_systems
 
     loaded = load_lm(choice.name, choice.layer, resolve_device(device))
-    return score_systems(systems, refs, loaded, idf=idf, rescale=rescale, batch_size=batch_size)
+    return score_systems(systems, refs, loaded, idf=idf, rescale=rescale, batch_size=batch_size,
+                         cache=cache)

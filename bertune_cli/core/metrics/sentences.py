@@ -47,12 +47,20 @@ class SentenceScores:
     path: Path | None = None
 
 
+# What write_sentence_scores writes (.json is written as JSON lines); anything else is refused
+# up front (core/outputs.check_output) instead of a TSV under a .csv name.
+SENTENCE_SUFFIXES = (".tsv", ".jsonl", ".json")
+
+
 def write_sentence_scores(path: str | Path, scores: SentenceScores) -> Path:
+    """Write atomically (temp name + rename, core/outputs.py); OutputError names the path."""
+    from bertune_cli.core.outputs import AtomicFile
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     names = list(scores.columns)
     rows = zip(*(scores.columns[c].tolist() for c in names))
-    with path.open("w", encoding="utf-8", newline="\n") as f:
+    with AtomicFile(path, "sentence-level scores", newline="\n",
+                    suffixes=SENTENCE_SUFFIXES) as f:
         if path.suffix in (".jsonl", ".json"):
             f.write(json.dumps({"bertune_sentence_scores": FORMAT_VERSION, "hyp": scores.hyp,
                                 "hyp_sha256": scores.hyp_sha256,

@@ -14,6 +14,12 @@ folder is renamed to ``.<name>.old``, the new one into place, and the old one re
 while writing (disk full, ...) removes the temporary folder and leaves the previous checkpoint
 untouched; a crash between the two renames is repaired by the next load or save
 (``.<name>.old`` is moved back).
+
+Integrity: ``verify_weights`` checks ``model.safetensors`` against its own header (the header
+length fits, the header is JSON, the file size is exactly header + tensor bytes). It runs after
+every save (before the new folder replaces the old one) and before every load, so a truncated
+or overwritten file is one CheckpointError naming the file and the sibling checkpoint
+(checkpoint_last / checkpoint_best) that is intact, instead of a safetensors traceback.
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ from bertune_cli.core.errors import CheckpointError
 from bertune_cli.core.model.vocab import TargetVocab
 
 META_FILE = "bertune.json"
+WEIGHTS = "model.safetensors"
 TRAINER_STATE = "trainer_state.pt"
 SOURCE_DIR = "source"
 FORMAT = 1
@@ -57,9 +64,12 @@ def save_checkpoint(path: Path, model, *, vocab: TargetVocab, source, meta: dict
     try:
         tmp.mkdir()
         _write_checkpoint(tmp, model, source, full_meta, trainer_state)
+        problem = _weights_problem(tmp / WEIGHTS)
+        if problem:
+            raise OSError(f"the written {WEIGHTS} is {problem}")
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        why = exc.strerror or exc.__class__.__name__
+        why = exc.strerror or str(exc) or exc.__class__.__name__
         raise CheckpointError(
             f"could not save checkpoint {path} ({why}); the previous checkpoint there is intact",
             "free disk space (or use --out on another disk) and re-run the same command to "
@@ -126,6 +136,7 @@ def load_checkpoint(path: Path, device: str = "cpu") -> Loaded:
 
     path = resolve_checkpoint(path)
     meta = read_meta(path)
+    verify_weights(path)
     vocab = TargetVocab.from_dict(meta.get("target_vocab", {}))
     try:
         with quiet_transformers():
@@ -146,13 +157,62 @@ def load_weights(model, path: Path) -> None:
     """Copy the weights of checkpoint ``path`` into ``model`` (same architecture)."""
     from safetensors.torch import load_file
 
-    state = load_file(str(Path(path) / "model.safetensors"))
+    verify_weights(path)
+    state = load_file(str(Path(path) / WEIGHTS))
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if "embed_positions" not in k]  # recomputed, never saved
     if missing or unexpected:
         raise CheckpointError(f"{path} does not match the model (missing {missing[:3]}, "
                               f"unexpected {unexpected[:3]})",
                               "the run directory holds another model; use --out for a new run")
+
+
+def verify_weights(path: Path) -> None:
+    """CheckpointError when ``path/model.safetensors`` is missing, truncated or not safetensors;
+    the message names the file and says which sibling checkpoint is intact."""
+    path = Path(path)
+    problem = _weights_problem(path / WEIGHTS)
+    if not problem:
+        return
+    others = [path.parent / name for name in (LAST, BEST) if name != path.name]
+    intact = [o for o in others if (o / META_FILE).is_file() and not _weights_problem(o / WEIGHTS)]
+    hint = (f"{intact[0].name} is intact: use {intact[0]} (e.g. --model / --from it), or retrain"
+            if intact else "no other checkpoint of this run is intact; retrain (or restore the "
+            "file from a backup)")
+    raise CheckpointError(f"checkpoint {path} is corrupt: {path / WEIGHTS} is {problem}", hint)
+
+
+def _weights_problem(file: Path) -> str | None:
+    """Why ``file`` is not a complete safetensors file (None: it is).
+
+    Layout: 8-byte little-endian header length N, N bytes of JSON header mapping each tensor
+    to ``data_offsets`` [begin, end) in the data section that follows; the file must end exactly
+    where the last tensor ends.
+    """
+    try:
+        size = file.stat().st_size
+        with open(file, "rb") as f:
+            head = f.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if n < 2 or 8 + n > size:
+                return f"truncated or not a safetensors file ({size} bytes)"
+            header = json.loads(f.read(n).decode("utf-8"))
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc.__class__.__name__})"
+    except (UnicodeDecodeError, ValueError):
+        return "not a safetensors file (its header is not JSON)"
+    if not isinstance(header, dict):
+        return "not a safetensors file (its header is not a mapping)"
+    try:
+        end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"),
+                  default=0)
+    except (KeyError, TypeError, ValueError, IndexError):
+        return "not a safetensors file (bad tensor entries)"
+    if size != 8 + n + end:
+        return f"truncated ({size} bytes, its header describes {8 + n + end})"
+    return None
 
 
 def load_trainer_state(path: Path) -> dict[str, Any] | None:

@@ -47,14 +47,30 @@ def sparsemax_threshold(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact sparsemax threshold tau and support size k per row, without sorting.
 
     ``z``: (..., V) in the compute dtype -> ``tau`` (..., 1) same dtype, ``k`` (..., 1) int64.
-    Rows are processed in chunks of ``CHUNK_ELEMENTS`` (see ``_michelot``).
+    Rows are processed in chunks of ``CHUNK_ELEMENTS`` (see ``_michelot``), on logits shifted
+    by their row max (``row_shift``); the returned tau is in the caller's (unshifted) frame.
     """
     lead, v = z.shape[:-1], z.shape[-1]
     flat = z.reshape(-1, v)
-    parts = [_michelot(c) for c in flat.split(max(1, CHUNK_ELEMENTS // v))]
+    shift = row_shift(flat)                                              # (R, 1)
+    parts = [_michelot(c - m) for c, m in zip(flat.split(max(1, CHUNK_ELEMENTS // v)),
+                                               shift.split(max(1, CHUNK_ELEMENTS // v)))]
     tau = torch.cat([t for t, _ in parts]) if parts else flat.new_empty(0, 1)
     k = torch.cat([k for _, k in parts]) if parts else flat.new_empty(0, 1, dtype=torch.int64)
-    return tau.reshape(*lead, 1), k.reshape(*lead, 1)
+    return (tau + shift).reshape(*lead, 1), k.reshape(*lead, 1)
+
+
+def row_shift(z: torch.Tensor) -> torch.Tensor:
+    """Row max (..., 1) of ``z`` (..., V); 0 for a row with no finite entry.
+
+    Sparsemax is shift-invariant, and Michelot's sums must run on ``z - max``: on raw logits
+    of scale 12..112 the float32 sum over a flat-topped support loses up to 5e-3 of the mass,
+    and a row of many exact ties at a large value (all 1000, or 2000 ties at 1e4) rounds
+    ``tau`` up to the ties themselves, giving an empty support (k = 0) and a 0/0 in the
+    backward. Shifted, the top entry is 0 > tau = (s - 1)/k, so k >= 1 always.
+    """
+    m = z.amax(dim=-1, keepdim=True)
+    return torch.where(torch.isfinite(m), m, torch.zeros_like(m))
 
 
 def _michelot(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,6 +106,7 @@ class Sparsemax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z: torch.Tensor) -> torch.Tensor:  # (..., V) -> (..., V)
         z = z.to(compute_dtype(z.dtype))
+        z = z - row_shift(z)            # p = [z - m - tau']_+ : see row_shift for why
         tau, k = sparsemax_threshold(z)
         p = (z - tau).clamp_min_(0)
         # The support S = {p > 0} and its size are all backward needs; k is saved because
@@ -163,7 +180,8 @@ def soft_embedding(z: torch.Tensor, embedding: torch.Tensor, mode: str, *, tau: 
     compute dtype. Masked-out rows are not computed and come back as zeros (no gradient).
     ``seed`` seeds the Gumbel noise (a fresh torch.Generator); None draws from the global RNG.
     Gumbel ``hard=True`` uses E[argmax] in the forward and the soft gradient (straight-through
-    in embedding space, which equals one_hot @ E without building the one-hot).
+    in embedding space, which equals one_hot @ E without building the one-hot): dz is that of
+    p^T E, dE is onehot^T G (the gradient of the forward value), not (onehot + p)^T G.
     """
     from . import SOFT_MODES  # the registry lives in the package; imported late to avoid a cycle
 
@@ -177,10 +195,14 @@ def soft_embedding(z: torch.Tensor, embedding: torch.Tensor, mode: str, *, tau: 
     if mode == "gumbel" and noise and seed is not None:
         generator = torch.Generator(device=z.device).manual_seed(int(seed))
     p = SOFT_MODES[mode](z, tau=tau, hard=False, noise=noise, generator=generator)  # (M, V)
-    out = p @ e                                                          # (M, D)
-    if hard:
+    if not hard:
+        out = p @ e                                                      # (M, D)
+    else:
+        # Forward E[argmax] = onehot^T E, so dE = onehot^T G; the soft path p^T E only carries
+        # the straight-through gradient to z (through a detached E), never a p^T G to E.
         hard_rows = e.index_select(0, p.detach().argmax(dim=-1))         # (M, D)
-        out = hard_rows + (out - out.detach())
+        soft = p @ e.detach()                                            # (M, D)
+        out = hard_rows + (soft - soft.detach())
     if rows is None:
         return out
     return out.new_zeros(mask.shape[0], e.shape[1]).index_copy(0, rows, out)

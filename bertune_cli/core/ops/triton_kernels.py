@@ -9,6 +9,9 @@ Conventions shared by all kernels:
   and accumulated in ``ACC`` (float32, or float64 for float64 inputs).
 * ``E``: (V, D) row stride ``stride_e``. Dots take p in E's dtype (bf16 MMA for bf16 E);
   ``PREC`` is the fp32 dot precision ("ieee", or "tf32" when torch allows TF32 matmuls).
+* Sparsemax works on logits shifted by their row max ``shift`` (M,) (see
+  ``reference.row_shift``): tau is stored relative to it and p = [(z - shift) - tau]_+, so the
+  float32 sums never see the logits' magnitude.
 * Rows: a program handles ``BM`` *compact* rows ``r < M``; with ``HAS_ROWS`` they map to
   global rows ``rows[r]`` (the valid rows of a padding mask), so masked rows cost nothing.
   Per-row statistics (lse, tau, k, argmax, c) are compact (M,); z, dz, out, dout are global.
@@ -131,13 +134,14 @@ def softmax_embed_fwd(z_ptr, e_ptr, out_ptr, lse_ptr, amax_ptr, rows_ptr, tau_pt
 
 
 @triton.jit
-def sparsemax_tau(z_ptr, tau_ptr, k_ptr, rows_ptr, M, V, stride_z,
+def sparsemax_tau(z_ptr, tau_ptr, k_ptr, shift_ptr, rows_ptr, M, V, stride_z,
                   HAS_ROWS: tl.constexpr, ACC: tl.constexpr, BM: tl.constexpr, BV: tl.constexpr):
-    """Exact sparsemax threshold tau (M,) and support size k (M,), no sort. Grid (cdiv(M, BM),).
+    """Exact sparsemax threshold tau (M,) relative to the row max shift (M,), and the support
+    size k (M,), no sort. Grid (cdiv(M, BM),).
 
-    Michelot's fixed point from max - 1 (see reference.sparsemax_threshold): each pass over V
-    tiles sums the entries above tau; a row stops when its support no longer shrinks, the block
-    when all its rows stopped (typically 3-13 passes at V = 30522).
+    Michelot's fixed point from -1 on z - max (see reference.sparsemax_threshold): each pass
+    over V tiles sums the entries above tau; a row stops when its support no longer shrinks,
+    the block when all its rows stopped (typically 3-13 passes at V = 30522).
     """
     r, r_ok, g_rows = _row_ids(tl.program_id(0) * BM, rows_ptr, M, BM, HAS_ROWS)
     m = tl.full([BM], NEG_INF, ACC)
@@ -145,7 +149,8 @@ def sparsemax_tau(z_ptr, tau_ptr, k_ptr, rows_ptr, M, V, stride_z,
         cols = v0 + tl.arange(0, BV)
         x = _logits(z_ptr, stride_z, g_rows, r_ok, cols, cols < V, 0, 1.0, False, False, ACC)
         m = tl.maximum(m, tl.max(x, axis=1))
-    tau = tl.where(r_ok, m - 1.0, 0.0)
+    m = tl.where(m == NEG_INF, 0.0, m)      # a row without finite entries: no shift
+    tau = tl.zeros([BM], ACC) - 1.0
     k_prev = tl.where(r_ok, V + 1, 0)
     active = r_ok.to(tl.int32)
     while tl.max(active, axis=0) > 0:
@@ -154,6 +159,7 @@ def sparsemax_tau(z_ptr, tau_ptr, k_ptr, rows_ptr, M, V, stride_z,
         for v0 in range(0, V, BV):
             cols = v0 + tl.arange(0, BV)
             x = _logits(z_ptr, stride_z, g_rows, r_ok, cols, cols < V, 0, 1.0, False, False, ACC)
+            x = x - m[:, None]
             sup = x > tau[:, None]
             s += tl.sum(tl.where(sup, x, 0.0), axis=1)
             k += tl.sum(sup.to(tl.int32), axis=1)
@@ -163,10 +169,11 @@ def sparsemax_tau(z_ptr, tau_ptr, k_ptr, rows_ptr, M, V, stride_z,
         active = shrunk.to(tl.int32)
     tl.store(tau_ptr + r, tau, mask=r_ok)
     tl.store(k_ptr + r, k_prev, mask=r_ok)
+    tl.store(shift_ptr + r, m, mask=r_ok)
 
 
 @triton.jit
-def sparsemax_embed_fwd(z_ptr, e_ptr, out_ptr, ms_ptr, tau_ptr, k_ptr, rows_ptr,
+def sparsemax_embed_fwd(z_ptr, e_ptr, out_ptr, ms_ptr, tau_ptr, k_ptr, shift_ptr, rows_ptr,
                         M, V, D, stride_z, stride_e, stride_o,
                         HAS_ROWS: tl.constexpr, MEAN_S: tl.constexpr, ACC: tl.constexpr,
                         PREC: tl.constexpr, UPCAST: tl.constexpr, BM: tl.constexpr,
@@ -183,12 +190,14 @@ def sparsemax_embed_fwd(z_ptr, e_ptr, out_ptr, ms_ptr, tau_ptr, k_ptr, rows_ptr,
     d = pid_d * BD + tl.arange(0, BD)
     d_ok = d < D
     tau = tl.load(tau_ptr + r, mask=r_ok, other=0.0)
+    shift = tl.load(shift_ptr + r, mask=r_ok, other=0.0)
     acc = tl.zeros([BM, BD], ACC)
     acc_s = tl.zeros([BM, BD], ACC)
     for v0 in range(0, V, BV):
         cols = v0 + tl.arange(0, BV)
         c_ok = cols < V
         x = _logits(z_ptr, stride_z, g_rows, r_ok, cols, c_ok, 0, 1.0, False, False, ACC)
+        x = x - shift[:, None]
         sup = x > tau[:, None]
         if tl.max(tl.max(sup.to(tl.int32), axis=1), axis=0) > 0:
             e = tl.load(e_ptr + cols[:, None] * stride_e + d[None, :],
@@ -206,7 +215,8 @@ def sparsemax_embed_fwd(z_ptr, e_ptr, out_ptr, ms_ptr, tau_ptr, k_ptr, rows_ptr,
 
 
 @triton.jit
-def embed_bwd_logits(z_ptr, e_ptr, dout_ptr, dz_ptr, stat_ptr, c_ptr, rows_ptr, tau_ptr, seed,
+def embed_bwd_logits(z_ptr, e_ptr, dout_ptr, dz_ptr, stat_ptr, shift_ptr, c_ptr, rows_ptr,
+                     tau_ptr, seed,
                      M, V, D, stride_z, stride_e, stride_do, stride_dz,
                      HAS_ROWS: tl.constexpr, SPARSE: tl.constexpr, NOISE: tl.constexpr,
                      SCALE: tl.constexpr, ACC: tl.constexpr, PREC: tl.constexpr,
@@ -225,7 +235,9 @@ def embed_bwd_logits(z_ptr, e_ptr, dout_ptr, dz_ptr, stat_ptr, c_ptr, rows_ptr, 
     tau = tl.load(tau_ptr)
     stat = tl.load(stat_ptr + r, mask=r_ok, other=0.0)
     if SPARSE:
+        shift = tl.load(shift_ptr + r, mask=r_ok, other=0.0)
         x = _logits(z_ptr, stride_z, g_rows, r_ok, cols, c_ok, seed, tau, False, False, ACC)
+        x = x - shift[:, None]
         d_end = tl.where(tl.max(tl.max((x > stat[:, None]).to(tl.int32), axis=1), axis=0) > 0,
                          D, 0)
     else:
@@ -244,6 +256,7 @@ def embed_bwd_logits(z_ptr, e_ptr, dout_ptr, dz_ptr, stat_ptr, c_ptr, rows_ptr, 
     x = _logits(z_ptr, stride_z, g_rows, r_ok, cols, c_ok, seed, tau, NOISE, SCALE, ACC)
     c = tl.load(c_ptr + r, mask=r_ok, other=0.0)
     if SPARSE:
+        x = x - tl.load(shift_ptr + r, mask=r_ok, other=0.0)[:, None]
         dz = tl.where(x > stat[:, None], dp - c[:, None], 0.0)
     else:
         dz = _probs(x, stat, False) * (dp - c[:, None])
@@ -254,7 +267,7 @@ def embed_bwd_logits(z_ptr, e_ptr, dout_ptr, dz_ptr, stat_ptr, c_ptr, rows_ptr, 
 
 
 @triton.jit
-def embed_bwd_embedding(z_ptr, dout_ptr, de_ptr, stat_ptr, rows_ptr, tau_ptr, seed,
+def embed_bwd_embedding(z_ptr, dout_ptr, de_ptr, stat_ptr, shift_ptr, rows_ptr, tau_ptr, seed,
                         M, V, D, stride_z, stride_do, stride_de,
                         HAS_ROWS: tl.constexpr, SPARSE: tl.constexpr, NOISE: tl.constexpr,
                         SCALE: tl.constexpr, ACC: tl.constexpr, PREC: tl.constexpr,
@@ -273,6 +286,8 @@ def embed_bwd_embedding(z_ptr, dout_ptr, de_ptr, stat_ptr, rows_ptr, tau_ptr, se
     for m0 in range(0, M, BM):
         r, r_ok, g_rows = _row_ids(m0, rows_ptr, M, BM, HAS_ROWS)
         x = _logits(z_ptr, stride_z, g_rows, r_ok, cols, c_ok, seed, tau, NOISE, SCALE, ACC)
+        if SPARSE:
+            x = x - tl.load(shift_ptr + r, mask=r_ok, other=0.0)[:, None]
         p = _probs(x, tl.load(stat_ptr + r, mask=r_ok, other=0.0), SPARSE)
         g = tl.load(dout_ptr + g_rows[:, None] * stride_do + d[None, :],
                     mask=r_ok[:, None] & d_ok[None, :], other=0.0)

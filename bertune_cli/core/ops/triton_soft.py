@@ -114,13 +114,14 @@ class SoftmaxEmbedding(torch.autograd.Function):
         dout = dout.contiguous()
         # c = dout . e_bar per row: the softmax Jacobian's rank-one term, from (M, D) tensors.
         c = _rowdot(dout, out, rows)
-        dz, de = _backward(ctx, z, e_k, dout, lse, c, rows, tau_t, seed, noise, scale, False,
-                           blocks, e_dtype)
+        dz, de = _backward(ctx, z, e_k, dout, lse, lse, c, rows, tau_t, seed, noise, scale,
+                           False, blocks, e_dtype)
         return dz, de, None, None, None, None, None, None, None
 
 
 class SparsemaxEmbedding(torch.autograd.Function):
-    """sparsemax embedding: out (N, D); saves tau (M,) and the support mean of E (M, D)."""
+    """sparsemax embedding: out (N, D); saves tau and the row max (M,) and the support mean
+    of E (M, D)."""
 
     @staticmethod
     def forward(ctx, z, e, rows, blocks, need_ms):
@@ -128,22 +129,22 @@ class SparsemaxEmbedding(torch.autograd.Function):
         z, e_k, acc, m = _prepare(z, e, rows)
         n, v = z.shape
         d = e_k.shape[1]
-        tau, kk = _threshold(z, rows, acc, m, blocks)
+        tau, kk, shift = _threshold(z, rows, acc, m, blocks)
         out = (torch.zeros if rows is not None else torch.empty)(n, d, dtype=acc, device=z.device)
         ms = torch.empty((m, d) if need_ms else (1,), dtype=acc, device=z.device)
         bm, bv, bd, warps = blocks["sp_fwd"]
         _launch(k.sparsemax_embed_fwd, (_cdiv(m, bm), _cdiv(d, bd)),
-            z, e_k, out, ms, tau, kk, rows if rows is not None else tau,
+            z, e_k, out, ms, tau, kk, shift, rows if rows is not None else tau,
             m, v, d, z.stride(0), e_k.stride(0), out.stride(0),
             HAS_ROWS=rows is not None, MEAN_S=need_ms, ACC=_tl_dtype(acc), BM=bm, BV=bv, BD=bd,
             num_warps=warps, num_stages=NUM_STAGES, **_dot_flags(acc, e_k.dtype))
-        ctx.save_for_backward(z, e_k, tau, ms, rows)
+        ctx.save_for_backward(z, e_k, tau, shift, ms, rows)
         ctx.cfg = (blocks, e.dtype)
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        z, e_k, tau, ms, rows = ctx.saved_tensors
+        z, e_k, tau, shift, ms, rows = ctx.saved_tensors
         blocks, e_dtype = ctx.cfg
         dout = dout.contiguous()
         c = None
@@ -151,8 +152,8 @@ class SparsemaxEmbedding(torch.autograd.Function):
             g = dout if rows is None else dout.index_select(0, rows)
             c = (g * ms).sum(dim=1)                         # mean_S(dp) = dout . mean_S(E), (M,)
         tau_t = torch.ones(1, dtype=tau.dtype, device=tau.device)  # unused by sparse kernels
-        dz, de = _backward(ctx, z, e_k, dout, tau, c, rows, tau_t, 0, False, False, True,
-                           blocks, e_dtype)
+        dz, de = _backward(ctx, z, e_k, dout, tau, shift, c, rows, tau_t, 0, False, False,
+                           True, blocks, e_dtype)
         return dz, de, None, None, None
 
 
@@ -163,9 +164,10 @@ def _rowdot(a: torch.Tensor, b: torch.Tensor, rows: torch.Tensor | None) -> torc
     return (a * b).sum(dim=1)
 
 
-def _backward(ctx, z, e_k, dout, stat, c, rows, tau_t, seed, noise, scale, sparse, blocks,
-              e_dtype):
-    """Launch the dz (N, V) and dE (V, D) kernels that autograd asks for."""
+def _backward(ctx, z, e_k, dout, stat, shift, c, rows, tau_t, seed, noise, scale, sparse,
+              blocks, e_dtype):
+    """Launch the dz (N, V) and dE (V, D) kernels that autograd asks for. ``stat``: lse
+    (softmax) or tau (sparsemax, relative to the row max ``shift``; unused for softmax)."""
     k = _kernels()
     n, v = z.shape
     d = e_k.shape[1]
@@ -180,14 +182,14 @@ def _backward(ctx, z, e_k, dout, stat, c, rows, tau_t, seed, noise, scale, spars
         dz = (torch.zeros_like if rows is not None else torch.empty_like)(z)
         bm, bv, bd, warps = blocks["bwd"]
         _launch(k.embed_bwd_logits, (_cdiv(m, bm), _cdiv(v, bv)),
-            z, e_k, dout, dz, stat, c, rows_arg, tau_t, seed,
+            z, e_k, dout, dz, stat, shift, c, rows_arg, tau_t, seed,
             m, v, d, z.stride(0), e_k.stride(0), dout.stride(0), dz.stride(0),
             BM=bm, BV=bv, BD=bd, num_warps=warps, **common)
     if ctx.needs_input_grad[1]:
         de = torch.empty(v, d, dtype=e_k.dtype, device=z.device)
         bm, bv, bd, warps = blocks["bwd_e"]
         _launch(k.embed_bwd_embedding, (_cdiv(v, bv), _cdiv(d, bd)),
-            z, dout, de, stat, rows_arg, tau_t, seed,
+            z, dout, de, stat, shift, rows_arg, tau_t, seed,
             m, v, d, z.stride(0), dout.stride(0), de.stride(0),
             BM=bm, BV=bv, BD=bd, num_warps=warps, **common)
         de = de.to(e_dtype)
@@ -198,18 +200,22 @@ def _threshold(z, rows, acc, m, blocks):
     k = _kernels()
     tau = torch.empty(m, dtype=acc, device=z.device)
     kk = torch.empty(m, dtype=torch.int32, device=z.device)
+    shift = torch.empty(m, dtype=acc, device=z.device)
     bm, bv, _, warps = blocks["tau"]
-    _launch(k.sparsemax_tau, (_cdiv(m, bm),), z, tau, kk, rows if rows is not None else tau, m,
-            z.shape[1], z.stride(0), HAS_ROWS=rows is not None, ACC=_tl_dtype(acc), BM=bm, BV=bv,
-            num_warps=warps)
-    return tau, kk
+    _launch(k.sparsemax_tau, (_cdiv(m, bm),), z, tau, kk, shift,
+            rows if rows is not None else tau, m, z.shape[1], z.stride(0),
+            HAS_ROWS=rows is not None, ACC=_tl_dtype(acc), BM=bm, BV=bv, num_warps=warps)
+    return tau, kk, shift
 
 
-def sparsemax_threshold(z: torch.Tensor, blocks: dict | None = None):
-    """Kernel sparsemax threshold: ``z`` (N, V) -> tau (N,) in the compute dtype, k (N,) int32."""
+def sparsemax_threshold(z: torch.Tensor, blocks: dict | None = None, relative: bool = False):
+    """Kernel sparsemax threshold: ``z`` (N, V) -> tau (N,) in the compute dtype (in z's frame:
+    the kernel's relative tau plus the row max), k (N,) int32. ``relative=True``: (tau, k,
+    shift) as the kernels use them, p = [(z - shift) - tau]_+ (exact in float32)."""
     z = z if z.stride(1) == 1 else z.contiguous()
     acc = torch.float64 if z.dtype == torch.float64 else torch.float32
-    return _threshold(z, None, acc, z.shape[0], _blocks(z, blocks))
+    tau, k, shift = _threshold(z, None, acc, z.shape[0], _blocks(z, blocks))
+    return (tau, k, shift) if relative else (tau + shift, k)
 
 
 def gumbel_noise(seed: int, n: int, v: int, device="cpu") -> torch.Tensor:
@@ -242,8 +248,10 @@ def soft_embedding(z: torch.Tensor, embedding: torch.Tensor, mode: str, *, tau: 
         raise ValueError("Gumbel noise in the Triton path needs an explicit seed")
     acc = torch.float64 if z.dtype == torch.float64 else torch.float32
     tau_t = torch.full((1,), float(tau) if gumbel else 1.0, dtype=acc, device=z.device)
-    out, amax = SoftmaxEmbedding.apply(z, embedding, rows, tau_t, int(seed or 0), use_noise,
-                                       gumbel, hard, blocks)
+    # hard: the soft path gets a detached E, so dE = onehot^T G only (the gradient of the
+    # forward value E[argmax]); dz stays the soft straight-through gradient.
+    out, amax = SoftmaxEmbedding.apply(z, embedding.detach() if hard else embedding, rows, tau_t,
+                                       int(seed or 0), use_noise, gumbel, hard, blocks)
     if not hard:
         return out
     # Straight-through: forward value E[argmax], gradient of the soft embedding.

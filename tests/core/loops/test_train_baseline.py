@@ -125,6 +125,7 @@ def test_resume_after_a_crash_mid_epoch_gives_identical_parameters(data_dir, tmp
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
+    """From call 5 on every loss is NaN: five skipped updates in a row stop the run."""
     r = recipe()
     data, model, ctx = setup_baseline(r, data_dir)
     base = ce_loss(0.1)
@@ -133,7 +134,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
     def poisoned(model, batch):
         calls["n"] += 1
         loss, logs = base(model, batch)
-        return (loss * math.nan if calls["n"] == 5 else loss), logs
+        return (loss * math.nan if calls["n"] >= 5 else loss), logs
 
     run = tmp_path / "run"
     with pytest.raises(TrainingError, match="last good checkpoint") as info:
@@ -141,8 +142,60 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
                    loss_fn=poisoned, settings=LoopSettings.from_config(r.train, save_every_steps=2),
                    run_dir=run, ctx=ctx)
     assert "update 4" in str(info.value) and "nan" in str(info.value)
+    assert "5 updates in a row" in str(info.value)
     state = json.loads((run / "checkpoint_last" / "bertune.json").read_text())
     assert state["training"]["updates"] == 4 and not is_complete(run)
+
+
+def _nan_gradient(loss, model):
+    """loss + 0·sqrt(0·w): the same finite value, but d/dw is 0·inf = NaN for every w."""
+    w = next(model.parameters())
+    return loss + 0.0 * torch.sqrt(w.abs().sum() * 0.0)
+
+
+def test_a_nan_gradient_with_a_finite_loss_is_skipped_and_reported(data_dir, tmp_path, caplog):
+    """Before: the finite loss passed the check, the NaN gradient was applied and every
+    parameter became NaN while training "continued". Now the update is skipped."""
+    r = recipe()
+    data, model, ctx = setup_baseline(r, data_dir)
+    base = ce_loss(0.1)
+    calls, events = {"n": 0}, []
+
+    def poisoned(model, batch):
+        calls["n"] += 1
+        loss, logs = base(model, batch)
+        return (_nan_gradient(loss, model) if calls["n"] in (3, 4) else loss), logs
+
+    run = tmp_path / "run"
+    with caplog.at_level("WARNING", logger="bertune.train"):
+        summary = train_loop(model, train=data.split("train", with_text=False),
+                             valid=data.split("valid"), loss_fn=poisoned,
+                             settings=LoopSettings.from_config(r.train, max_steps=6),
+                             run_dir=run, ctx=ctx, on_event=events.append)
+    assert summary["updates"] == 6   # two batches skipped, six real updates
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert all(torch.isfinite(v).all() for v in weights(run).values())
+    skips = [e for e in events if e["event"] == "skip"]
+    assert [(e["update"], e["bad"]) for e in skips] == [(3, 1), (3, 2)]
+    assert all(not math.isfinite(e["gnorm"]) and math.isfinite(e["loss"]) for e in skips)
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert sum(row["kind"] == "skip" for row in rows) == 2
+    assert "skipped: gradient norm nan" in caplog.text
+
+
+def test_consecutive_nan_gradients_stop_after_max_bad_updates(data_dir, tmp_path):
+    r = recipe()
+    data, model, ctx = setup_baseline(r, data_dir)
+    base = ce_loss(0.1)
+
+    def poisoned(model, batch):
+        loss, logs = base(model, batch)
+        return _nan_gradient(loss, model), logs
+
+    with pytest.raises(TrainingError, match="2 updates in a row .*gradient norm nan"):
+        train_loop(model, train=data.split("train", with_text=False), valid=data.split("valid"),
+                   loss_fn=poisoned, settings=LoopSettings.from_config(r.train, max_bad_updates=2),
+                   run_dir=tmp_path / "run", ctx=ctx)
 
 
 DDP = ["train.warmup_updates=0", "model.dropout=0.0"]  # dropout masks differ between ranks

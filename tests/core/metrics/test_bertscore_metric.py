@@ -106,3 +106,21 @@ def test_signature_and_corpus_score(minilm, sample):
 def test_mismatched_lengths_are_refused(minilm):
     with pytest.raises(DataError, match="2 lines but there are 3"):
         score_bertscore(["a", "b", "c"], [["a", "b"]], minilm)
+
+
+def test_lines_longer_than_the_lm_are_truncated_like_bert_score_with_one_warning(
+        minilm, bert_score_api):
+    long = " ".join(["dog"] * 600)                  # 600 WordPieces: cut to 512 with [CLS]/[SEP]
+    exact = " ".join(["cat"] * 510)                 # exactly 512 with [CLS]/[SEP]: not cut
+    hyps = [long, "a dog runs on the grass .", exact]
+    refs = ["a dog runs .", long + " again", "a cat sits ."]
+    mine = score_bertscore(hyps, [refs], minilm)
+    P, R, F = bert_score_api(hyps, refs)
+    np.testing.assert_allclose(mine.F, F, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(mine.R, R, atol=1e-5, rtol=0)
+    cut = [w for w in mine.warnings if "maximum of 512 tokens" in w]
+    assert len(cut) == 1, mine.warnings
+    assert cut[0].startswith("1 hypothesis and 1 reference line(s)") and "(line 1, 2)" in cut[0]
+    assert "bert_score truncates" in cut[0]
+    assert not any("maximum" in w for w in score_bertscore(hyps[1:], [refs[2:] + refs[:1]],
+                                                            minilm).warnings)

@@ -109,3 +109,48 @@ def test_data_prepared_for_another_lm_is_refused(run):
         ckpt.check_data_compatible(meta, "bert-base-cased")
     with pytest.raises(CheckpointError, match="not the data"):
         ckpt.check_data_compatible(meta, "minilm", "0123abcd")
+
+
+# ----------------------------------------------------------------- integrity (issue #17)
+@pytest.mark.parametrize("damage", ["truncate", "random", "empty"])
+def test_a_corrupt_weights_file_names_the_file_and_the_intact_sibling(run, tmp_path, damage):
+    """Before: a safetensors traceback. Now one CheckpointError on load (translate, --from)
+    and on resume (load_weights)."""
+    copy = tmp_path / "baseline"
+    shutil.copytree(run, copy)
+    weights = copy / "checkpoint_best" / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes({"truncate": data[:len(data) // 2],
+                         "random": bytes(range(256)) * 64, "empty": b""}[damage])
+    with pytest.raises(CheckpointError) as info:
+        ckpt.load_checkpoint(copy)                    # a run dir -> checkpoint_best
+    message = str(info.value)
+    assert "\n" not in message and "is corrupt" in message and str(weights) in message
+    assert f"checkpoint_last is intact: use {copy / 'checkpoint_last'}" in message
+    model, *_ = ckpt.load_checkpoint(copy / "checkpoint_last")
+    with pytest.raises(CheckpointError, match="is corrupt"):
+        ckpt.load_weights(model, copy / "checkpoint_best")
+    (copy / "checkpoint_last" / "model.safetensors").write_bytes(b"\x00" * 10)
+    with pytest.raises(CheckpointError, match="no other checkpoint of this run is intact"):
+        ckpt.load_checkpoint(copy)
+
+
+def test_a_save_is_verified_before_it_replaces_the_previous_checkpoint(run, tmp_path,
+                                                                       monkeypatch):
+    target = tmp_path / "checkpoint_last"
+    shutil.copytree(run / "checkpoint_last", target)
+    before = _digest(target)
+    model, meta, vocab, source = ckpt.load_checkpoint(target)
+    real = ckpt._write_checkpoint
+
+    def short_write(folder, *args):  # a filesystem that silently drops the end of the file
+        real(folder, *args)
+        file = folder / "model.safetensors"
+        file.write_bytes(file.read_bytes()[:-100])
+
+    monkeypatch.setattr(ckpt, "_write_checkpoint", short_write)
+    with pytest.raises(CheckpointError, match="previous checkpoint there is intact") as info:
+        ckpt.save_checkpoint(target, model, vocab=vocab, source=source, meta=meta)
+    assert "truncated" in str(info.value)
+    assert _digest(target) == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint_last"]

@@ -243,3 +243,46 @@ def test_shape_mismatches_raise_config_error():
     with pytest.raises(ConfigError, match="mask must have shape"):
         ops.soft_embedding(torch.randn(2, 5), torch.randn(5, 3), "dense",
                            mask=torch.ones(3, dtype=torch.bool))
+
+
+# ------------------------------------------------------------- float32 sparsemax (issue #17)
+@pytest.mark.parametrize("v", [5000, 30522])
+def test_sparsemax_float32_mass_on_flat_tied_and_full_vocabulary_rows(v, degenerate_rows):
+    """Sum p = 1 to 1e-6 in float32 and a finite backward: the threshold is computed on
+    z - max (before: |sum p - 1| up to 2e-3 on flat-topped rows, NaN on the tie rows)."""
+    z = degenerate_rows(v).requires_grad_()
+    p = reference.sparsemax(z)
+    assert p.dtype == torch.float32 and (p >= 0).all()
+    assert (p.sum(-1) - 1).abs().max().item() <= 1e-6
+    torch.testing.assert_close(p[3], torch.full((v,), 1 / v))          # all equal: uniform
+    torch.testing.assert_close(p[4, :2000], torch.full((2000,), 1 / 2000))
+    up = torch.randn(p.shape, generator=torch.Generator().manual_seed(1))
+    (dz,) = torch.autograd.grad(p, z, up)
+    assert torch.isfinite(dz).all()
+    tau, k = reference.sparsemax_threshold(z.detach())
+    assert (k >= 1).all() and k[3].item() == v and k[4].item() == 2000
+
+
+def test_hard_gumbel_gradient_wrt_the_embedding_is_onehot_transpose_g():
+    """gradcheck: the forward value E[argmax] is linear in E with Jacobian onehot, so the
+    numerical dE is onehot^T G; before, autograd returned (onehot + p)^T G."""
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn(5, 11, generator=g, dtype=torch.float64)
+    e = torch.randn(11, 4, generator=g, dtype=torch.float64, requires_grad=True)
+
+    def fn(e):
+        return reference.soft_embedding(z, e, "gumbel", tau=0.5, hard=True, seed=3)
+
+    assert torch.autograd.gradcheck(fn, (e,), eps=1e-6, atol=1e-8)
+    up = torch.randn(5, 4, generator=g, dtype=torch.float64)
+    (de,) = torch.autograd.grad(fn(e), e, up)
+    idx = fn(e).detach().unsqueeze(1).eq(e.detach().unsqueeze(0)).all(-1).double()  # (5, 11)
+    torch.testing.assert_close(de, idx.T @ up)
+    # z still gets the soft (straight-through) gradient
+    zz = z.clone().requires_grad_()
+    (dz,) = torch.autograd.grad(reference.soft_embedding(zz, e.detach(), "gumbel", tau=0.5,
+                                                         hard=True, seed=3), zz, up)
+    zs = z.clone().requires_grad_()
+    (dz_soft,) = torch.autograd.grad(reference.soft_embedding(zs, e.detach(), "gumbel", tau=0.5,
+                                                              seed=3), zs, up)
+    torch.testing.assert_close(dz, dz_soft)

@@ -225,6 +225,47 @@ def test_gradcheck_float64_through_kernels(kernels):
         assert torch.autograd.gradcheck(fn, (z, e), eps=1e-6, atol=1e-7, fast_mode=True)
 
 
+# Wide tiles for full-vocabulary rows: the interpreter's cost is per tile, not per element.
+WIDE = {"fwd": (8, 1024, 16, 4), "sp_fwd": (8, 1024, 16, 4), "tau": (2, 1024, 0, 4),
+        "bwd": (8, 1024, 16, 4), "bwd_e": (8, 1024, 16, 4)}
+
+
+@pytest.mark.parametrize("v", [5000, 30522])
+def test_sparsemax_kernel_float32_mass_on_flat_tied_and_full_vocabulary_rows(kernels, v,
+                                                                             degenerate_rows):
+    """The kernel thresholds z - max like the reference: the float32 p = [(z - max) - tau]_+
+    of its threshold sums to 1 within 1e-6, finite dz (before: mass lost on flat-topped rows,
+    NaN on rows of ties). Read through a column of ones in E, the sum also carries the dot's
+    float32 accumulation over V terms (2e-6)."""
+    z = degenerate_rows(v).to(DEVICE).requires_grad_()
+    tau, k, shift = kernels.sparsemax_threshold(z.detach(), blocks=WIDE, relative=True)
+    p = ((z.detach() - shift[:, None]) - tau[:, None]).clamp_min(0)       # float32, (6, V)
+    assert (p.double().sum(-1) - 1).abs().max().item() <= 1e-6
+    assert (k >= 1).all() and k[3].item() == v and k[4].item() == 2000
+    e = torch.randn(v, 16, generator=torch.Generator().manual_seed(0)).to(DEVICE)
+    e[:, 0] = 1.0
+    out = kernels.soft_embedding(z, e, "sparsemax", blocks=WIDE)
+    assert (out[:, 0] - 1).abs().max().item() <= 2e-6
+    torch.testing.assert_close(out, ops.soft_embedding(z.detach(), e, "sparsemax", impl="torch"),
+                               rtol=2e-5, atol=2e-5)
+    (dz,) = torch.autograd.grad(out, z, torch.randn_like(out))
+    assert torch.isfinite(dz).all()
+
+
+def test_hard_gumbel_kernel_gradient_wrt_the_embedding_is_onehot_transpose_g(kernels):
+    """gradcheck on E: the forward E[argmax] has Jacobian onehot (before: (onehot + p)^T G)."""
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn(3, 21, generator=g, dtype=torch.float64).to(DEVICE)
+    e = torch.randn(21, 3, generator=g, dtype=torch.float64).to(DEVICE).requires_grad_()
+    fn = lambda e: kernels.soft_embedding(z, e, "gumbel", tau=0.5, hard=True, seed=3,  # noqa: E731
+                                          blocks=SMALL)
+    assert torch.autograd.gradcheck(fn, (e,), eps=1e-6, atol=1e-8, fast_mode=True)
+    up = torch.randn(3, 3, generator=g, dtype=torch.float64).to(DEVICE)
+    amax = (z + kernels.gumbel_noise(3, *z.shape, device=DEVICE)).argmax(-1)
+    onehot = torch.nn.functional.one_hot(amax, 21).to(up.dtype)
+    torch.testing.assert_close(torch.autograd.grad(fn(e), e, up)[0], onehot.T @ up)
+
+
 COMPILE_SCRIPT = r"""
 import triton, triton.language as tl
 from triton.backends.compiler import GPUTarget

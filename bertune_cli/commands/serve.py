@@ -1,0 +1,116 @@
+"""`bertune serve`: an HTTP API (FastAPI + uvicorn) and a web page for a trained model."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bertune_cli._options import Device
+
+ModelOpt = Annotated[Path, typer.Option(
+    "--model", "-m", help="Run directory (uses its checkpoint_best) or a checkpoint folder.")]
+Host = Annotated[str, typer.Option("--host", help="Interface to bind (loopback by default).")]
+Port = Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")]
+Workers = Annotated[int, typer.Option(
+    "--workers", min=1, help="Server processes (each loads its own copy of the model).")]
+ApiKey = Annotated[Optional[list[str]], typer.Option(
+    "--api-key", help="Require this API key (repeatable). Clients send 'Authorization: Bearer "
+                      "KEY', 'X-API-Key: KEY' or \"api_key\" in the body.")]
+ApiKeyFile = Annotated[Optional[Path], typer.Option(
+    "--api-key-file", help="File of accepted API keys, one per line (# comments allowed).")]
+Cors = Annotated[Optional[list[str]], typer.Option(
+    "--cors", help="Allow cross-origin requests from this origin (repeatable; '*' = any). "
+                   "Default: refused.")]
+BatchTokens = Annotated[int, typer.Option(
+    "--max-batch-tokens", min=0, help="Source tokens gathered into one model call "
+                                      "(0 = 1024 on CPU, 4096 on GPU).")]
+WaitMs = Annotated[float, typer.Option(
+    "--max-wait-ms", min=0, help="Longest a request waits for others to share its batch.")]
+Batching = Annotated[bool, typer.Option(
+    "--batching/--no-batching", help="Dynamic batching of concurrent requests.")]
+MaxBody = Annotated[int, typer.Option("--max-body-bytes", min=1,
+                                      help="Largest request body (413 above).")]
+MaxSentences = Annotated[int, typer.Option("--max-sentences", min=1,
+                                           help="Sentences per request (422 above).")]
+MaxChars = Annotated[int, typer.Option("--max-chars", min=1,
+                                       help="Characters per sentence (422 above).")]
+MaxQueue = Annotated[int, typer.Option(
+    "--max-queue", min=1, help="Requests waiting or running (503 + Retry-After above).")]
+Timeout = Annotated[float, typer.Option("--timeout", min=0.001,
+                                        help="Seconds per request (504 after).")]
+Engine = Annotated[str, typer.Option(
+    "--engine", help="Decoding engine: torch, or ct2 (CTranslate2; /explain needs torch).")]
+LogLevel = Annotated[str, typer.Option("--log-level", help="uvicorn log level.")]
+
+
+def serve(model: ModelOpt, host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1,
+          api_key: ApiKey = None, api_key_file: ApiKeyFile = None, cors: Cors = None,
+          max_batch_tokens: BatchTokens = 0, max_wait_ms: WaitMs = 5.0,
+          batching: Batching = True, max_body_bytes: MaxBody = 1 << 20,
+          max_sentences: MaxSentences = 64, max_chars: MaxChars = 2000,
+          max_queue: MaxQueue = 256, timeout: Timeout = 30.0, device: Device = "auto",
+          engine: Engine = "torch", log_level: LogLevel = "info") -> None:
+    """Serve a model over HTTP: a JSON API, OpenAPI docs at /docs and a web page at /.
+
+    POST /translate speaks the blog's contract ({"sentence"}) and LibreTranslate's
+    ({"q", "source", "target", "alternatives"}); POST /explain adds confidence, attention and
+    MC-dropout uncertainty; GET /languages, /health, /metrics (Prometheus). Concurrent
+    requests are batched on the model. SIGTERM: requests in flight finish, new ones get 503.
+
+    Examples:
+      [bold]bertune serve --model runs/demo/baseline[/]
+      [bold]bertune serve -m runs/demo/baseline --port 5000 --api-key-file keys.txt[/]
+      [bold]curl -s localhost:8000/translate -H 'Content-Type: application/json' -d '{"sentence": "Guten Morgen."}'[/]
+    """
+    import logging
+    import os
+    import sys
+
+    from bertune_cli.serve.loading import describe_model
+    from bertune_cli.serve.settings import ENV_VAR, ServeSettings, read_key_file
+
+    keys = tuple(api_key or ()) + (read_key_file(api_key_file) if api_key_file else ())
+    settings = describe_model(model, ServeSettings(
+        device=device, engine=engine, api_keys=keys, cors=tuple(cors or ()),
+        max_body_bytes=max_body_bytes, max_sentences=max_sentences, max_chars=max_chars,
+        max_queue=max_queue, timeout_s=timeout, batching=batching, max_batch_tokens=max_batch_tokens,
+        max_wait_ms=max_wait_ms))
+    _check_port(host, port)
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
+
+    import uvicorn
+    from rich.console import Console
+
+    # uvicorn waits this long for requests in flight after SIGTERM before cancelling them.
+    run = dict(host=host, port=port, log_level=log_level,
+               timeout_graceful_shutdown=int(timeout) + 5)
+    Console(stderr=True, highlight=False).print(
+        f"serving [bold]{model}[/] ({settings.source_lang}->{settings.target_lang}) on "
+        f"http://{host}:{port}  page /  docs /docs"
+        + (f"  {len(keys)} API key(s)" if keys else "  no API key"))
+    if workers == 1:
+        from bertune_cli.serve.app import create_app
+        from bertune_cli.serve.loading import load_translator
+
+        app = create_app(load_translator(model, settings), settings)
+        uvicorn.run(app, **run)
+    else:
+        os.environ[ENV_VAR] = settings.to_env()  # each worker process builds its own app
+        uvicorn.run("bertune_cli.serve.app:app_from_env", factory=True, workers=workers, **run)
+
+
+def _check_port(host: str, port: int) -> None:
+    """A clear error now rather than uvicorn's after the model has loaded."""
+    import socket
+
+    from bertune_cli.core.errors import UsageError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc})",
+                             "pick another --port, or stop the process using it") from exc

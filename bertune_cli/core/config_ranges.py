@@ -1,0 +1,77 @@
+"""Value ranges of recipe settings: one table, checked by ``config.load_recipe``.
+
+Types are checked by the loader (``config._coerce``); this table says which *values* make
+sense, so ``finetune.tau: 0`` in a YAML file, ``--set finetune.tau=0`` and ``--tau 0`` are all
+refused before a run directory is created (the CLI options check the same bounds at the edge,
+``bertune_cli/_options.py``). A bound is ``(low, high, low_open, high_open)``; None = unbounded.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+Bound = tuple[float | None, float | None, bool, bool]
+
+POSITIVE: Bound = (0, None, True, False)      # > 0
+NATURAL: Bound = (0, None, False, False)      # >= 0 (0 usually means "off" / "no limit")
+COUNT: Bound = (1, None, False, False)        # >= 1
+UNIT: Bound = (0, 1, False, False)            # [0, 1]
+UNIT_RIGHT_OPEN: Bound = (0, 1, False, True)  # [0, 1)
+
+RANGES: dict[str, Bound] = {
+    "data.valid_every": COUNT, "data.max_len": COUNT, "data.max_ratio": POSITIVE,
+    "data.bpe_vocab": COUNT, "data.split_seed": NATURAL, "data.demo_seed": NATURAL,
+    "lm.layer": COUNT, "model.dropout": UNIT_RIGHT_OPEN,
+    "train.lr": POSITIVE, "train.warmup_updates": NATURAL, "train.warmup_init_lr": NATURAL,
+    "train.weight_decay": NATURAL, "train.label_smoothing": UNIT_RIGHT_OPEN,
+    "train.clip_norm": NATURAL, "train.max_tokens": COUNT, "train.update_freq": COUNT,
+    "train.max_epochs": COUNT, "train.max_steps": NATURAL, "train.max_time": NATURAL,
+    "train.patience": NATURAL, "train.valid_every_steps": NATURAL, "train.log_every": COUNT,
+    "train.seed": NATURAL,
+    "finetune.tau": POSITIVE, "finetune.ce_weight": UNIT, "finetune.lr": POSITIVE,
+    "finetune.warmup_updates": NATURAL, "finetune.max_tokens": COUNT,
+    "finetune.max_epochs": COUNT, "finetune.max_steps": NATURAL, "finetune.max_time": NATURAL,
+    "finetune.patience": NATURAL, "finetune.valid_every_steps": NATURAL,
+    "eval.beam": COUNT, "eval.max_len_a": NATURAL, "eval.max_len_b": NATURAL,
+    "eval.batch_tokens": NATURAL,
+}
+# Each element of these tuples.
+ELEMENT_RANGES: dict[str, Bound] = {"train.betas": UNIT_RIGHT_OPEN,
+                                    "data.csv_split": UNIT}
+
+
+def describe(bound: Bound) -> str:
+    """``> 0``, ``>= 1``, ``in [0, 1)``, ..."""
+    low, high, low_open, high_open = bound
+    if high is None:
+        return f"{'>' if low_open else '>='} {low:g}"
+    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+def in_bound(value: Any, bound: Bound) -> bool:
+    """Whether a number lies in ``bound`` (NaN never does)."""
+    low, high, low_open, high_open = bound
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return False
+    if low is not None and (value < low or (low_open and value == low)):
+        return False
+    return high is None or not (value > high or (high_open and value == high))
+
+
+def range_problems(recipe: Any) -> list[str]:
+    """One message per out-of-range setting of a built Recipe (empty: all in range)."""
+    problems = []
+    for key, bound in RANGES.items():
+        value = _get(recipe, key)
+        if value is not None and isinstance(value, (int, float)) and not in_bound(value, bound):
+            problems.append(f"{key}: must be {describe(bound)}, got {value!r}")
+    for key, bound in ELEMENT_RANGES.items():
+        values = _get(recipe, key) or ()
+        if any(isinstance(v, (int, float)) and not in_bound(v, bound) for v in values):
+            problems.append(f"{key}: every value must be {describe(bound)}, got {list(values)}")
+    return problems
+
+
+def _get(recipe: Any, key: str) -> Any:
+    section, name = key.split(".")
+    return getattr(getattr(recipe, section, None), name, None)

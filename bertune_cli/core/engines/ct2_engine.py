@@ -1,0 +1,114 @@
+"""The ct2 engine: beam search with CTranslate2 on a folder written by ``bertune export``.
+
+A run or checkpoint folder is exported on the fly (float32) into a cache under
+``$BERTUNE_HOME/ct2/`` keyed by the checkpoint's content, so the second call loads directly.
+
+CTranslate2 speaks token strings: source model ids go in as the source tokenizer's BPE pieces
+(the export's source vocabulary is that tokenizer's vocabulary in id order) and the output
+pieces come back as target model ids through the export's target vocabulary (the LM's
+WordPieces in model-id order), so detokenization is exactly the torch engine's.
+Options map one to one: ``beam_size``, ``length_penalty`` (CTranslate2 normalises by
+``length**lenpen`` with [SEP] counted, as transformers does), ``num_hypotheses``,
+``max_decoding_length`` (= transformers' ``max_new_tokens``: [SEP] counts),
+``min_decoding_length=0`` (an immediate [SEP] is allowed, as in ``generate``),
+``return_end_token`` (to return [SEP] like the torch engine), ``suppress_sequences`` (the
+checkpoint's suppressed tokens, removed before the softmax as by ``suppress_tokens``), and
+``patience=1`` (stop when ``beam`` hypotheses are finished, HF's ``early_stopping=True``).
+CTranslate2's returned score is ``logprob / length**lenpen``; multiplying back gives the
+sentence log-probability the torch engine reports (equal to ~1e-5 on the same weights).
+Each bertune batch goes to ``translate_batch`` as is (``max_batch_size=0``): CTranslate2 does
+not re-sort or re-split it, so the max-length rule sees the same longest source.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (CTranslate2's ``intra_threads``)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class CT2Engine:
+    """Beam search with ``ctranslate2.Translator`` (see ``bertune_cli.core.engines``)."""
+
+    name = "ct2"
+    model = None  # no torch model: explain / attention need the torch engine
+
+    def __init__(self, folder: Path, meta: dict, vocab, source, device: str = "cpu",
+                 threads: int = 0):
+        from bertune_cli.core.export import require_ctranslate2
+
+        ct2 = require_ctranslate2()
+        export = meta["export"]
+        kind, _, index = device.partition(":")
+        self.folder, self.vocab, self.device = Path(folder), vocab, device
+        self.threads = threads or cpu_cores()
+        self.translator = ct2.Translator(str(folder), device=kind,
+                                         device_index=int(index or 0),
+                                         intra_threads=self.threads if kind == "cpu" else 0)
+        self.quantization = export["quantization"]
+        self.max_positions = int(export["max_positions"])
+        self.suppress = [[t] for t in export["suppress_tokens"]]
+        self.source_pieces = _source_pieces(source)
+        self.target_ids = {t: i for i, t in enumerate(_read_vocabulary(folder))}
+        if len(self.target_ids) != len(vocab):
+            from bertune_cli.core.errors import CheckpointError
+            raise CheckpointError(f"{folder}: the CTranslate2 target vocabulary has "
+                                  f"{len(self.target_ids)} tokens but bertune.json {len(vocab)}",
+                                  "re-export the checkpoint with `bertune export`")
+
+    @classmethod
+    def load(cls, path: Path, device: str, threads: int = 0):
+        from bertune_cli.core.export import cached_export, is_export, read_export
+
+        folder = Path(path) if is_export(path) else cached_export(path)
+        meta, vocab, source = read_export(folder)
+        return cls(folder, meta, vocab, source, device, threads), meta, vocab, source
+
+    def signature(self) -> str:
+        import ctranslate2
+
+        return (f"engine:ct2|quant:{self.quantization}|ctranslate2:{ctranslate2.__version__}"
+                f"|threads:{self.threads}")
+
+    def pieces(self, srcs: list[list[int]]) -> list[list[str]]:
+        """Source model ids -> the token strings CTranslate2 reads."""
+        table = self.source_pieces
+        return [[table[i] for i in s] for s in srcs]
+
+    def generate(self, srcs: list[list[int]], *, beam: int, lenpen: float, max_new: int,
+                 n_best: int, scores: bool) -> list[tuple[list[int], float | None]]:
+        results = self.translator.translate_batch(
+            self.pieces(srcs), max_batch_size=0, beam_size=beam, patience=1,
+            num_hypotheses=n_best, length_penalty=lenpen, max_decoding_length=max_new,
+            min_decoding_length=0, return_end_token=True, suppress_sequences=self.suppress,
+            return_scores=scores, max_input_length=0)
+        out: list[tuple[list[int], float | None]] = []
+        ids_of = self.target_ids
+        for result in results:
+            for k in range(n_best):
+                k = min(k, len(result.hypotheses) - 1)  # never fewer than n_best rows
+                ids = [ids_of[t] for t in result.hypotheses[k]]
+                # CTranslate2 returns logprob / length**lenpen; the contract is the logprob.
+                score = result.scores[k] * max(len(ids), 1) ** lenpen if scores else None
+                out.append((ids, score))
+        return out
+
+
+def _source_pieces(source) -> list[str]:
+    vocab = source.tokenizer.get_vocab(with_added_tokens=True)
+    pieces = [""] * len(vocab)
+    for piece, i in vocab.items():
+        pieces[i] = piece
+    return pieces
+
+
+def _read_vocabulary(folder: Path) -> list[str]:
+    import json
+
+    return json.loads((Path(folder) / "target_vocabulary.json").read_text(encoding="utf-8"))

@@ -1,0 +1,70 @@
+"""The torch engine: beam search with transformers' ``MarianMTModel.generate`` (the default,
+and what validation uses, so validation BLEU is exactly what ``translate`` gives).
+
+Scores are not the beam-search scores but an exact teacher-forced pass over the chosen
+hypotheses (one extra forward, ``Translator._score``), with the suppressed ids' logits at -inf
+as during decoding.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TorchEngine:
+    """Beam search on a MarianMTModel (see ``bertune_cli.core.engines``).
+
+    ``score(ids, mask, seqs, n_best)`` computes the sentence log-probabilities when asked:
+    ``Translator._score``, the teacher-forced pass that core/explain.py shares.
+    """
+
+    name = "torch"
+
+    def __init__(self, model, vocab, device: str = "cpu", score=None):
+        import torch
+
+        torch.set_flush_denormal(True)  # denormals make CPU matmuls 100x slower
+        self.model = model.to(device).eval()
+        self.vocab, self.device, self.score = vocab, device, score
+        self.max_positions = int(model.config.max_position_embeddings)
+
+    @classmethod
+    def load(cls, path: Path, device: str):
+        from bertune_cli.core.errors import CheckpointError
+        from bertune_cli.core.export import is_export
+        from bertune_cli.core.model.checkpoint import load_checkpoint
+
+        if is_export(path):
+            raise CheckpointError(f"{path} is a CTranslate2 export, not a torch checkpoint",
+                                  "translate it with --engine ct2, or pass the run directory")
+        loaded = load_checkpoint(path, device)
+        return cls(loaded.model, loaded.vocab, device), loaded.meta, loaded.vocab, loaded.source
+
+    def signature(self) -> str:
+        import torch
+        import transformers
+
+        return f"engine:torch|torch:{torch.__version__}|transformers:{transformers.__version__}"
+
+    def generate(self, srcs: list[list[int]], *, beam: int, lenpen: float, max_new: int,
+                 n_best: int, scores: bool) -> list[tuple[list[int], float | None]]:
+        import torch
+
+        longest = max(len(s) for s in srcs)
+        ids = torch.zeros((len(srcs), longest), dtype=torch.long)       # (B, S), pad = 0
+        for row, s in zip(ids, srcs):
+            row[:len(s)] = torch.as_tensor(s)
+        ids = ids.to(self.device)
+        mask = ids.ne(0).long()
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=ids, attention_mask=mask, num_beams=beam, length_penalty=lenpen,
+                num_return_sequences=n_best, max_new_tokens=max_new, do_sample=False,
+                early_stopping=True if beam > 1 else None)              # (B·n, 1 + L)
+            seqs = [self.strip(row) for row in out[:, 1:].tolist()]
+            logprobs = self.score(ids, mask, seqs, n_best) if scores else [None] * len(seqs)
+        return list(zip(seqs, logprobs))
+
+    def strip(self, row: list[int]) -> list[int]:
+        """Generated model ids up to and including the first [SEP]; padding dropped."""
+        eos = self.vocab.eos_id
+        return row[:row.index(eos) + 1] if eos in row else [t for t in row if t != 0]

@@ -1,0 +1,145 @@
+"""Output paths: checked before the work, written atomically, failures as one-line errors.
+
+Every file or folder a command writes goes through here (``translate -o``, ``score
+--sentence-level``, ``prepare --out``), so the rule is the same everywhere:
+
+* ``check_output(path)`` / ``check_output_dir(path)`` run *before* the expensive work: no
+  ancestor is a file, and a probe file can be created in the nearest existing ancestor
+  (``os.access`` says yes to root on read-only mounts such as /sys, a probe does not).
+  Nothing is created yet: a command that fails later leaves no empty folders behind; the
+  writer creates the missing parent folders.
+* ``AtomicFile(path)`` writes to ``.<name>.<pid>.tmp`` beside the target and renames it into
+  place on success; on failure the temporary file is removed and the old target is untouched.
+  Targets that exist and are not regular files (``/dev/stdout``, ``/dev/full``, a FIFO) are
+  written in place: a device cannot be replaced by a rename.
+* An ``OSError`` (ENOSPC, EACCES, EROFS, ENOTDIR, ...) becomes an ``OutputError``:
+  ``cannot write <what> <path>: <reason>``, exit 1, no traceback.
+"""
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from bertune_cli.core.errors import OutputError, UsageError
+
+# errno values an output write reports (mapped to OutputError even when raised by f.write()
+# inside the ``with`` body); other OSErrors in the body are not ours and propagate as is.
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+REASONS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+           errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+           errno.EROFS: "read-only file system", errno.ENOTDIR: "a parent is not a directory",
+           errno.EISDIR: "it is a directory", errno.EFBIG: "file too large"}
+
+
+def output_error(exc: OSError, path: Path, what: str = "output") -> OutputError:
+    """The one-line error for an OSError while creating or writing ``path``."""
+    reason = REASONS.get(exc.errno) or exc.strerror or exc.__class__.__name__
+    hint = ("free disk space or choose another path" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            else "choose a path in a folder you can write")
+    return OutputError(f"cannot write {what} {path}: {reason}", hint)
+
+
+def is_special(path: Path) -> bool:
+    """An existing target that is not a regular file or folder (device, FIFO, socket)."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
+def check_output(path: str | Path, what: str = "output",
+                 suffixes: Iterable[str] | None = None) -> Path:
+    """Check up front that the file ``path`` can be written (creating its parent folders).
+
+    ``suffixes``: the extensions the writer knows (e.g. ``(".tsv", ".jsonl")``); another one is
+    a UsageError (exit 2) rather than a file in a format nobody asked for.
+    """
+    path = Path(path).expanduser()
+    known = tuple(suffixes or ())
+    if known and path.suffix.lower() not in known and not is_special(path):
+        kind = path.suffix or "a file without an extension"
+        raise UsageError(f"{what} {path}: cannot write {kind}",
+                         f"use a name ending in {' or '.join(known)}")
+    if path.is_dir():
+        raise OutputError(f"cannot write {what} {path}: it is a directory", "pass a file path")
+    if not is_special(path):
+        _check_folder(path.parent, path, what)
+    return path
+
+
+def check_output_dir(path: str | Path, what: str = "output folder") -> Path:
+    """Check up front that the folder ``path`` can be created or replaced (atomic writers
+    build it beside itself, in its parent, and rename it into place)."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"cannot write {what} {path}: it is a file, not a folder",
+                          "pass a folder path")
+    _check_folder(path.parent, path, what)
+    return path
+
+
+def _check_folder(folder: Path, target: Path, what: str) -> None:
+    folder = Path(os.path.abspath(folder))
+    first = next((a for a in (folder, *folder.parents) if a.exists()), Path("/"))
+    if not first.is_dir():
+        raise OutputError(f"cannot write {what} {target}: {first} is a file, not a folder",
+                          "choose a path whose parent folders are folders")
+    try:
+        probe = first / f".{target.name}.{os.getpid()}.probe"
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        raise output_error(exc, target, what) from exc
+
+
+class AtomicFile:
+    """``with AtomicFile(path) as f: f.write(...)``: temp name + rename, errors mapped.
+
+    The path is checked when the object is made (``check_output``), so create it before the
+    expensive work and enter it when writing. ``mode``/``encoding``/``newline`` go to open().
+    """
+
+    def __init__(self, path: str | Path, what: str = "output", *, mode: str = "w",
+                 encoding: str | None = "utf-8", newline: str | None = None,
+                 suffixes: Iterable[str] | None = None):
+        self.path = check_output(path, what, suffixes)
+        self.what = what
+        self.special = is_special(self.path)
+        self.tmp = self.path if self.special else \
+            self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.open_args: dict[str, Any] = dict(mode=mode, newline=newline,
+                                              encoding=None if "b" in mode else encoding)
+        self.file = None
+
+    def __enter__(self):
+        try:
+            if not self.special:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.tmp, **self.open_args)
+        except OSError as exc:
+            raise output_error(exc, self.path, self.what) from exc
+        return self.file
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        committed = False
+        try:
+            if exc_type is None:
+                self.file.close()        # flushes: a full disk shows up here
+                if not self.special:
+                    os.replace(self.tmp, self.path)
+                committed = True
+        except OSError as err:
+            raise output_error(err, self.path, self.what) from err
+        finally:
+            if not committed:
+                _close_quietly(self.file)
+                if not self.special:
+                    self.tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+            raise output_error(exc, self.path, self.what) from exc
+
+
+def _close_quietly(file) -> None:
+    try:
+        file.close()
+    except OSError:
+        pass  # the buffered bytes that failed to write fail again on close

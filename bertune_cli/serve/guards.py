@@ -1,0 +1,159 @@
+"""Access and limits: the API-key dependency, per-request limits, and the ASGI gate.
+
+- ``require_key`` (a FastAPI dependency): when keys are configured, a request must carry one as
+  ``Authorization: Bearer KEY``, ``X-API-Key: KEY`` or ``"api_key"`` in the body (where
+  LibreTranslate clients put it); otherwise 401. Keys are compared with
+  ``secrets.compare_digest`` against every configured key (no early exit) and never logged.
+- ``check_lines``: sentences per request and characters per sentence (422).
+- ``Gate`` (ASGI middleware, before routing): 503 + Retry-After while draining for shutdown,
+  403 for a cross-origin request from an origin not allowed by ``--cors``, and 413 for a body
+  over ``max_body_bytes`` (Content-Length, or counted while reading a chunked body).
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import Request
+
+from bertune_cli.serve.errors import ApiError, error_response
+from bertune_cli.serve.settings import ServeSettings
+
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+# ---------------------------------------------------------------------- body parsing
+async def read_body(request: Request) -> dict:
+    """The body as a dict, from JSON or a LibreTranslate-style urlencoded form (400 if bad)."""
+    raw = await request.body()
+    kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if kind == "application/x-www-form-urlencoded":
+        try:
+            form = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError as exc:
+            raise ApiError(400, "the form body is not UTF-8", "malformed_body") from exc
+        out: dict = {k: v if len(v) > 1 else v[0] for k, v in form.items()}
+        if "alternatives" in out:
+            try:
+                out["alternatives"] = int(out["alternatives"])
+            except (TypeError, ValueError):
+                pass  # left as text: validation answers 422
+        return out
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "the request body is not valid JSON", "malformed_json") from exc
+    if not isinstance(body, dict):
+        raise ApiError(422, "the request body must be a JSON object", "invalid_request")
+    return body
+
+
+# ---------------------------------------------------------------------- auth
+def _header_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+async def _body_key(request: Request) -> str | None:
+    if request.method not in _BODY_METHODS:
+        return None
+    try:
+        key = (await read_body(request)).get("api_key")
+    except ApiError:
+        return None
+    return key if isinstance(key, str) else None
+
+
+def key_matches(given: str | None, keys: tuple[str, ...]) -> bool:
+    if given is None:
+        return False
+    ok = False
+    for key in keys:  # every key is compared, so timing does not tell which prefix matched
+        ok |= secrets.compare_digest(given.encode("utf-8"), key.encode("utf-8"))
+    return ok
+
+
+async def require_key(request: Request) -> None:
+    keys = request.app.state.settings.api_keys
+    if not keys:
+        return
+    given = _header_key(request) or await _body_key(request)
+    if not key_matches(given, keys):
+        raise ApiError(401, "a valid API key is required: send 'Authorization: Bearer KEY', "
+                            "'X-API-Key: KEY' or \"api_key\" in the body", "unauthorized",
+                       {"WWW-Authenticate": "Bearer"})
+
+
+# ---------------------------------------------------------------------- limits
+def check_lines(lines: list[str], settings: ServeSettings) -> list[str]:
+    """The lines, each one sentence (line breaks inside become spaces), or 422 over a limit."""
+    if not lines:
+        raise ApiError(422, "no sentence given", "invalid_request")
+    if len(lines) > settings.max_sentences:
+        raise ApiError(422, f"{len(lines)} sentences in one request; the limit is "
+                            f"{settings.max_sentences}", "too_many_sentences")
+    for i, line in enumerate(lines):
+        if len(line) > settings.max_chars:
+            raise ApiError(422, f"sentence {i + 1} has {len(line)} characters; the limit is "
+                                f"{settings.max_chars}", "sentence_too_long")
+    return [" ".join(line.splitlines()) for line in lines]
+
+
+# ---------------------------------------------------------------------- ASGI gate
+def _same_origin(origin: str, host: str | None) -> bool:
+    return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
+
+
+class Gate:
+    """Pure ASGI middleware: drain, origin and body-size checks before any route runs."""
+
+    def __init__(self, app, state, settings: ServeSettings):
+        self.app, self.state, self.settings = app, state, settings
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", [])}
+        if getattr(self.state, "draining", False):
+            return await error_response(503, "shutting_down", "the server is shutting down",
+                                        {"Retry-After": "5", "Connection": "close"}
+                                        )(scope, receive, send)
+        origin = headers.get("origin")
+        allowed = self.settings.cors
+        if origin and not _same_origin(origin, headers.get("host")) \
+                and "*" not in allowed and origin not in allowed:
+            return await error_response(403, "cors_refused", f"cross-origin requests from "
+                                        f"{origin} are not allowed (start the server with "
+                                        "--cors ORIGIN)")(scope, receive, send)
+        if scope.get("method") not in _BODY_METHODS:
+            return await self.app(scope, receive, send)
+        limit = self.settings.max_body_bytes
+        too_large = error_response(413, "payload_too_large",
+                                   f"the request body is over {limit} bytes")
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return await too_large(scope, receive, send)
+        chunks, size, more = [], 0, True
+        while more:  # read the body here (bounded), then replay it to the app
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > limit:
+                return await too_large(scope, receive, send)
+        body, replayed = b"".join(chunks), False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)

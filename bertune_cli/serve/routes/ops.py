@@ -1,0 +1,27 @@
+"""Operations: ``GET /health`` (model loaded, device, version) and ``GET /metrics``
+(Prometheus text format, see serve/metrics.py)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from bertune_cli import __version__
+from bertune_cli.serve.guards import require_key
+from bertune_cli.serve.schemas import ERRORS, Health
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", response_model=Health, summary="Model loaded, device, version")
+async def health(request: Request) -> Health:
+    s, state = request.app.state.settings, request.app.state
+    return Health(status="draining" if state.draining else "ok", model=s.model,
+                  device=str(getattr(state.translator, "device", s.device)), engine=s.engine, version=__version__,
+                  pair=f"{s.source_lang}-{s.target_lang}", queue=state.batcher.depth,
+                  batching=s.batching)
+
+
+@router.get("/metrics", response_class=Response, responses={401: ERRORS[401]},
+            dependencies=[Depends(require_key)], summary="Prometheus metrics")
+async def metrics(request: Request) -> Response:
+    body, content_type = request.app.state.metrics.render()
+    return Response(body, media_type=content_type)

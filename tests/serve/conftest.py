@@ -1,0 +1,143 @@
+"""Serve fixtures: a tiny trained model, fake translators, a real uvicorn server on loopback,
+and headless Chromium (Selenium) for the page."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_data):
+    """A tiny baseline trained for 3 epochs on the 400-pair demo data (~10 s)."""
+    import torch
+
+    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.loops.train_baseline import train_baseline
+
+    torch.set_num_threads(1)  # tiny models: a second OpenMP thread only spins on shared cores
+    root = tmp_path_factory.mktemp("serve")
+    recipe = load_recipe("demo", ["model.preset=transformer_tiny", "train.max_tokens=256",
+                                  "train.lr=3e-3", "train.warmup_updates=10", "eval.beam=3"])
+    data = tiny_data(root / "data")
+    train_baseline(recipe, data, root / "baseline", device="cpu", max_epochs=3)
+    return root / "baseline"
+
+
+@pytest.fixture(scope="session")
+def tiny_translator(tiny_run):
+    from bertune_cli.core.translate import Translator
+
+    return Translator.load(tiny_run, "cpu")
+
+
+@pytest.fixture(scope="session")
+def test_lines(tiny_run):
+    return (tiny_run.parent / "data" / "test.src.txt").read_text(encoding="utf-8").splitlines()
+
+
+class FakeTranslator:
+    """Stands in for a Translator where the test needs control: upper-cases each line, after
+    waiting for ``gate`` (if set) and ``delay`` seconds; records every call."""
+
+    device = "cpu"
+
+    def __init__(self, delay: float = 0.0, fail_on: str | None = None):
+        self.delay, self.fail_on = delay, fail_on
+        self.gate: threading.Event | None = None
+        self.calls: list[list[str]] = []
+
+    def options(self, **given):
+        return {k: v for k, v in given.items() if v is not None}
+
+    def translate(self, lines, n_best: int = 1, **options):
+        self.calls.append(list(lines))
+        if self.gate is not None:
+            self.gate.wait(10)
+        if self.delay:
+            time.sleep(self.delay)
+        if self.fail_on and any(self.fail_on in line for line in lines):
+            raise RuntimeError("model exploded")
+        if n_best > 1:
+            from bertune_cli.core.translate import Hypothesis
+            return [[Hypothesis(line.upper() + "!" * k) for k in range(n_best)] for line in lines]
+        return [line.upper() for line in lines]
+
+
+@pytest.fixture()
+def fake():
+    return FakeTranslator()
+
+
+class LiveServer:
+    """An app served by uvicorn on 127.0.0.1 (a free port) in a background thread."""
+
+    def __init__(self, app, graceful_s: int = 10):
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=graceful_s)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                       daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(20)
+        self.sock.close()
+
+
+@pytest.fixture()
+def live():
+    """``with live(app) as server: httpx.get(server.url + ...)``."""
+    return LiveServer
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium through chromedriver (Selenium); skipped only if there is none."""
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.skip(f"no Chromium/chromedriver ({CHROMIUM}, {CHROMEDRIVER}): "
+                    "apt-get install chromium chromium-driver (.ci/run does)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="bertune-chromium-")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                 "--window-size=1200,900", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    with contextlib.suppress(Exception):
+        driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
