@@ -11,6 +11,8 @@ $(BIN)/bertune: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	# the MoverScore reference (tests only; its metadata pins the obsolete `typing` backport)
+	-$(BIN)/python -m pip install -q --no-deps moverscore==1.0.3 pyemd
 	touch $(BIN)/bertune
 
 install: $(BIN)/bertune

@@ -14,7 +14,7 @@ Two measurements:
    on the LM's Rust tokenizer; naive: the usual ``tok(line)["input_ids"]`` per line). Outputs
    are checked to be identical. Best of ``--repeat``; then the same comparison per stage.
 
-    python benchmarks/bench_prepare.py [--data /work/shared/data/multi30k] [--repeat 3]
+    python benchmarks/bench_prepare.py [--data ../shared/data/multi30k] [--repeat 3]
 """
 from __future__ import annotations
 
@@ -44,7 +44,10 @@ def best(fn, repeat: int):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="/work/shared/data/multi30k")
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"
+                                          / "multi30k"),
+                    help="raw Multi30k folder (default: ../shared/data/multi30k from the "
+                         "repository root, whatever the current directory)")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     data = Path(args.data)

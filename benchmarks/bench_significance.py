@@ -12,7 +12,7 @@
 Systems are the references with two word swaps and, for 30% of the lines, the last word
 dropped (seeded), so that scores and lengths look like MT output.
 
-    python benchmarks/bench_significance.py [--data /work/shared/data/multi30k]
+    python benchmarks/bench_significance.py [--data ../shared/data/multi30k]
 """
 from __future__ import annotations
 
@@ -70,7 +70,10 @@ def timed(fn, *args, repeat=3):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="/work/shared/data/multi30k")
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"
+                                          / "multi30k"),
+                    help="raw Multi30k folder (default: ../shared/data/multi30k from the "
+                         "repository root, whatever the current directory)")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 

@@ -13,7 +13,7 @@ from bertune_cli import __version__
 from bertune_cli.main import app
 
 COMMANDS = ["prepare", "train-baseline", "finetune", "translate", "score", "significance",
-            "recipes"]
+            "recipes", "serve", "report", "export"]
 
 
 def _run(*args, env=None):

@@ -30,7 +30,23 @@ def _violations(folder: Path, forbidden: tuple[str, ...]) -> list[str]:
 
 def test_core_does_not_import_cli_typer_or_rich():
     assert _violations(PKG / "core", ("bertune_cli.commands", "bertune_cli.main",
-                                      "bertune_cli._options", "typer", "rich", "click")) == []
+                                      "bertune_cli._options", "bertune_cli.serve", "typer",
+                                      "rich", "click")) == []
+
+
+def test_core_never_imports_the_serve_adapter():
+    """design.md: the HTTP adapter imports core; core never imports an adapter."""
+    assert _violations(PKG / "core", ("bertune_cli.serve",)) == []
+
+
+def test_matching_imports_nothing_above_lm_and_errors():
+    """core/matching.py (greedy matching shared by the F_BERT loss and the metric) sits at the
+    bottom of the stack: besides torch and the standard library it may use core.lm and
+    core.errors only (issue #17: it was core/bertscore.py)."""
+    allowed = ("bertune_cli.core.lm", "bertune_cli.core.errors")
+    names = {n for n in _imports(PKG / "core" / "matching.py") if n.startswith("bertune_cli")}
+    assert not [n for n in names if not any(n == a or n.startswith(a + ".") for a in allowed)]
+    assert not (PKG / "core" / "bertscore.py").exists()
 
 
 def test_metrics_do_not_import_model_or_ops():

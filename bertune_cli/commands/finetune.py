@@ -108,22 +108,22 @@ def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir
 
 def _grid_values(soft: str | None, seeds: str | None) -> tuple[list[str], list[int]]:
     """``--soft a,b`` and ``--seeds 1,2`` as lists (usage errors name the bad value)."""
-    from bertune_cli.core.errors import UsageError
-
     softs = [s.strip() for s in soft.split(",")] if soft is not None else []
     for s in softs:
         if s not in SoftMode.__members__:
-            raise UsageError(f"--soft: {s!r} is not one of dense, sparsemax, gumbel",
-                             "e.g. --soft gumbel or --soft dense,sparsemax,gumbel")
+            raise typer.BadParameter(f"{s!r} is not one of dense, sparsemax, gumbel "
+                                     "(e.g. --soft gumbel or --soft dense,sparsemax,gumbel)",
+                                     param_hint="--soft")
     out: list[int] = []
     for k in (seeds.split(",") if seeds is not None else []):
         try:
             out.append(int(k))
         except ValueError:
-            raise UsageError(f"--seeds: {k.strip()!r} is not an integer",
-                             "e.g. --seeds 1,2,3") from None
+            raise typer.BadParameter(f"{k.strip()!r} is not an integer (e.g. --seeds 1,2,3)",
+                                     param_hint="--seeds") from None
     if seeds is not None and not out:
-        raise UsageError("--seeds needs at least one integer", "e.g. --seeds 1,2,3")
+        raise typer.BadParameter("needs at least one integer (e.g. --seeds 1,2,3)",
+                                 param_hint="--seeds")
     return softs, out
 
 

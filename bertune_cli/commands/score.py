@@ -1,4 +1,5 @@
-"""`bertune score`: BLEU / chrF / TER (sacrebleu) and F_BERT (exact BERTScore), signed."""
+"""`bertune score`: BLEU / chrF / TER (sacrebleu), F_BERT (exact BERTScore) and MoverScore,
+signed."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,6 +22,13 @@ Cache = Annotated[Optional[Path], typer.Option(
     "--cache", help="Folder caching F_BERT's reference embeddings (keyed by LM, layer, "
     "tokenizer and text), so scoring more systems against the same references later embeds "
     "them once. Safe for concurrent runs.", show_default=False)]
+# MoverScore's options (also used by `bertune significance`)
+MsLm = Annotated[Optional[str], typer.Option(
+    "--ms-lm", help="LM for MoverScore (-m moverscore; its last layer): 'minilm' (bundled, "
+    "default), an HF model id or a folder. Independent of --lm, as in the paper.")]
+MsStopWords = Annotated[Optional[Path], typer.Option(
+    "--ms-stop-words", help="MoverScore stop-word file (words separated by spaces/newlines; "
+    "they get weight 0).", show_default=False)]
 CacheSize = Annotated[float, typer.Option(
     "--cache-size-mb", min=1, help="Size bound of --cache; least recently used entries are "
     "evicted.")]
@@ -31,12 +39,14 @@ def score(hyp: Hyp, refs: Refs, metrics: Metrics = None, lm: Lm = None, layer: L
           lowercase: Lowercase = False, tokenize: Tokenize = None, batch_size: BatchSize = 64,
           device: Device = "auto", json_out: Json = False,
           sentence_level: SentenceLevel = None, cache: Cache = None,
-          cache_size_mb: CacheSize = 1024.0) -> None:
+          cache_size_mb: CacheSize = 1024.0, ms_lm: MsLm = None,
+          ms_stop_words: MsStopWords = None) -> None:
     """Score a hypothesis file against one or more reference files, every number signed.
 
     BLEU, chrF and TER are sacrebleu's (same numbers and signatures); F_BERT is bertune's
     BERTScore, equal to bert_score's F1 for the same LM, layer and idf setting (100 × mean
-    F; P and R beside it). Default LM: the bundled MiniLM, layer 5 (offline).
+    F; P and R beside it). Default LM: the bundled MiniLM, layer 5 (offline). MoverScore
+    (-m moverscore) is moverscore_v2's (idf, last layer, 100 × mean) with its own --ms-lm.
 
     Examples:
       [bold]bertune score out.en test.en[/]
@@ -44,6 +54,7 @@ def score(hyp: Hyp, refs: Refs, metrics: Metrics = None, lm: Lm = None, layer: L
       [bold]bertune score out.en test.en -m bertscore --idf --lm bert-base-uncased --layer 9[/]
       [bold]bertune score out.en test.en --model runs/demo/finetune-gumbel --sentence-level out.tsv --json[/]
       [bold]bertune score sys2.en test.en -m bertscore --cache ~/.cache/bertune/emb[/]
+      [bold]bertune score out.en test.en -m bleu,bertscore,moverscore --ms-lm bert-base-uncased[/]
     """
     import os
 
@@ -53,7 +64,8 @@ def score(hyp: Hyp, refs: Refs, metrics: Metrics = None, lm: Lm = None, layer: L
     report = score_files(hyp, refs, metrics, lm=lm, layer=layer, model=model, idf=idf,
                          rescale=rescale, lowercase=lowercase, tokenize=tokenize,
                          batch_size=batch_size, device=device, sentence_level=sentence_level,
-                         cache=cache, cache_size_mb=cache_size_mb)
+                         cache=cache, cache_size_mb=cache_size_mb, ms_lm=ms_lm,
+                         ms_stop_words=ms_stop_words)
     _print(report, json_out)
     if report.output_error is not None:  # the table is out; now the side file's one line
         raise report.output_error

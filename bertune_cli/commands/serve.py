@@ -61,7 +61,7 @@ def serve(model: ModelOpt, host: Host = "127.0.0.1", port: Port = 8000, workers:
     Examples:
       [bold]bertune serve --model runs/demo/baseline[/]
       [bold]bertune serve -m runs/demo/baseline --port 5000 --api-key-file keys.txt[/]
-      [bold]curl -s localhost:8000/translate -H 'Content-Type: application/json' -d '{"sentence": "Guten Morgen."}'[/]
+      [bold]curl -s localhost:8000/translate -d '{"sentence": "Guten Morgen."}'[/]
     """
     import logging
     import os
@@ -74,8 +74,8 @@ def serve(model: ModelOpt, host: Host = "127.0.0.1", port: Port = 8000, workers:
     settings = describe_model(model, ServeSettings(
         device=device, engine=engine, api_keys=keys, cors=tuple(cors or ()),
         max_body_bytes=max_body_bytes, max_sentences=max_sentences, max_chars=max_chars,
-        max_queue=max_queue, timeout_s=timeout, batching=batching, max_batch_tokens=max_batch_tokens,
-        max_wait_ms=max_wait_ms))
+        max_queue=max_queue, timeout_s=timeout, batching=batching,
+        max_batch_tokens=max_batch_tokens, max_wait_ms=max_wait_ms))
     _check_port(host, port)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
 
@@ -85,7 +85,7 @@ def serve(model: ModelOpt, host: Host = "127.0.0.1", port: Port = 8000, workers:
     # uvicorn waits this long for requests in flight after SIGTERM before cancelling them.
     run = dict(host=host, port=port, log_level=log_level,
                timeout_graceful_shutdown=int(timeout) + 5)
-    Console(stderr=True, highlight=False).print(
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
         f"serving [bold]{model}[/] ({settings.source_lang}->{settings.target_lang}) on "
         f"http://{host}:{port}  page /  docs /docs"
         + (f"  {len(keys)} API key(s)" if keys else "  no API key"))

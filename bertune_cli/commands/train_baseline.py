@@ -132,6 +132,11 @@ class TrainProgress:
         elif kind == "step" and self.task is not None:
             self.progress.update(self.task, completed=event["update"], epoch=event["epoch"],
                                  loss=event["loss"], tps=event["tokens_per_s"], lr=event["lr"])
+        elif kind == "skip":  # a non-finite loss/gradient: the update was not applied
+            what = (f"loss {event['loss']}" if event["loss"] != event["loss"] or
+                    abs(event["loss"]) == float("inf") else f"gradient norm {event['gnorm']}")
+            self.console.print(f"[yellow]warning:[/] update {event['update']} skipped ({what}); "
+                               f"{event['bad']} in a row, stopping at {event['max_bad']}")
         elif kind == "valid":
             metrics = "  ".join(f"{k} {event[k]:.2f}" for k in ("bleu", "bertscore") if k in event)
             mark = "  [green]best[/]" if event["is_best"] else f"  (no gain: {event['bad']})"

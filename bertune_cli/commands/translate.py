@@ -66,7 +66,8 @@ def translate(model: ModelOpt, input: InputOpt = None, output: OutputOpt = None,
       [bold]bertune translate -m runs/demo/baseline -i test.de -o test.en --beam 5[/]
       [bold]bertune translate -m runs/demo/baseline/checkpoint_best --n-best 3 --scores --json[/]
       [bold]bertune translate -m runs/demo/baseline-ct2 --engine ct2 -i test.de -o test.en[/]
-      [bold]echo "ein hund" | bertune translate -m runs/demo/baseline --json --confidence --mc-dropout 8 --attention att/[/]
+      [bold]bertune translate -m runs/demo/baseline -i a.de --json --confidence --mc-dropout 8[/]
+      [bold]bertune translate -m runs/demo/baseline -i a.de -o a.en --attention heatmaps/[/]
     """
     import logging
     import os
@@ -83,7 +84,7 @@ def translate(model: ModelOpt, input: InputOpt = None, output: OutputOpt = None,
         raise UsageError(f"--{next(k for k, v in explain.items() if v).replace('_', '-')} is "
                          "written only into --json lines", "add --json (plain output is one "
                          "translation per line; --attention DIR alone works without it)")
-    sink = AtomicOutput(output)  # checks -o (creating its folders) before the model loads
+    sink = AtomicOutput(output)  # checks -o before the model loads (folders made on write)
     translator = Translator.load(model, device, engine=engine)
     options = translator.options(beam=beam, lenpen=lenpen, batch_tokens=batch_tokens,
                                  n_best=n_best, return_scores=scores or None)

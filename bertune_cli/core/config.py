@@ -19,6 +19,16 @@ from typing import Any, Literal, Optional
 from bertune_cli.core.errors import ConfigError
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+# `--pair` as users write it -> the shipped recipe it runs (`bertune recipes` shows this table):
+# the paper's four IWSLT14 pairs and the blog's Hindi-English corpus, both directions.
+PAIR_ALIASES: dict[str, str] = {
+    "de-en": "iwslt14-de-en",
+    "zh-en": "iwslt14-zh-en",
+    "en-tr": "iwslt14-en-tr",
+    "en-es": "iwslt14-en-es",
+    "hi-en": "hi-en",
+    "en-hi": "en-hi",
+}
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,9 @@ class EvalConfig:
     # padded source tokens per decoding batch; 0 = by device (translate.auto_batch_tokens)
     batch_tokens: int = 0
     bleu_tokenize: str = "13a"
+    # MoverScore's LM (its last layer; method.md §9): validation with select_metric
+    # moverscore and the fine-tuning test report. Deliberately not tied to lm.name.
+    ms_lm: str = "minilm"
 
 
 @dataclass(frozen=True)
@@ -180,20 +193,27 @@ def list_recipes() -> list[tuple[str, str]]:
     return out
 
 
+def aliases_of(recipe_name: str) -> list[str]:
+    """The pair names (``PAIR_ALIASES``) that resolve to ``recipe_name`` (hi-en: itself)."""
+    return [a for a, r in PAIR_ALIASES.items() if r == recipe_name]
+
+
 def resolve_recipe_path(pair_or_path: str) -> Path:
-    """``demo`` -> recipes/demo.yaml; an existing ``.yaml`` path is taken as is."""
+    """``demo`` -> recipes/demo.yaml, ``de-en`` -> recipes/iwslt14-de-en.yaml (a pair alias);
+    an existing ``.yaml`` path is taken as is."""
     candidate = Path(pair_or_path)
     if candidate.suffix in (".yaml", ".yml"):
         if candidate.is_file():
             return candidate
         raise ConfigError(f"recipe file not found: {pair_or_path}",
                           "check the path, or pass a shipped recipe name (see `bertune recipes`)")
-    shipped = RECIPES_DIR / f"{pair_or_path}.yaml"
+    shipped = RECIPES_DIR / f"{PAIR_ALIASES.get(pair_or_path.lower(), pair_or_path)}.yaml"
     if shipped.is_file():
         return shipped
     names = ", ".join(n for n, _ in list_recipes())
     raise ConfigError(f"unknown recipe or pair {pair_or_path!r}",
-                      f"shipped recipes: {names}; or pass a path to a .yaml file")
+                      f"pairs: {', '.join(PAIR_ALIASES)}; shipped recipes: {names}; or pass a "
+                      "path to a .yaml file")
 
 
 def load_recipe(pair_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
@@ -208,7 +228,7 @@ def load_recipe(pair_or_path: str, overrides: list[str] | tuple[str, ...] = ()) 
     if recipe is not None:  # value ranges: one table, core/config_ranges.py
         from bertune_cli.core.config_ranges import range_problems
 
-        problems += range_problems(recipe)
+        problems += range_problems(recipe, problems)
     if problems:
         raise ConfigError(f"invalid recipe {path.name}: " + "; ".join(problems),
                           "fix the recipe or the --set overrides", problems=problems)

@@ -19,7 +19,7 @@ UNIT: Bound = (0, 1, False, False)            # [0, 1]
 UNIT_RIGHT_OPEN: Bound = (0, 1, False, True)  # [0, 1)
 
 RANGES: dict[str, Bound] = {
-    "data.valid_every": COUNT, "data.max_len": COUNT, "data.max_ratio": POSITIVE,
+    "data.valid_every": (2, None, False, False),  # every 2nd training pair at most "data.max_len": COUNT, "data.max_ratio": POSITIVE,
     "data.bpe_vocab": COUNT, "data.split_seed": NATURAL, "data.demo_seed": NATURAL,
     "lm.layer": COUNT, "model.dropout": UNIT_RIGHT_OPEN,
     "train.lr": POSITIVE, "train.warmup_updates": NATURAL, "train.warmup_init_lr": NATURAL,
@@ -58,14 +58,19 @@ def in_bound(value: Any, bound: Bound) -> bool:
     return high is None or not (value > high or (high_open and value == high))
 
 
-def range_problems(recipe: Any) -> list[str]:
-    """One message per out-of-range setting of a built Recipe (empty: all in range)."""
+def range_problems(recipe: Any, known: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """One message per out-of-range setting of a built Recipe (empty: all in range); keys that
+    already have a (type) problem in ``known`` are not reported twice."""
     problems = []
     for key, bound in RANGES.items():
         value = _get(recipe, key)
+        if any(k.startswith(key + ":") for k in known):
+            continue
         if value is not None and isinstance(value, (int, float)) and not in_bound(value, bound):
             problems.append(f"{key}: must be {describe(bound)}, got {value!r}")
     for key, bound in ELEMENT_RANGES.items():
+        if any(k.startswith(key + ":") for k in known):
+            continue
         values = _get(recipe, key) or ()
         if any(isinstance(v, (int, float)) and not in_bound(v, bound) for v in values):
             problems.append(f"{key}: every value must be {describe(bound)}, got {list(values)}")

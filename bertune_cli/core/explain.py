@@ -43,7 +43,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from bertune_cli.core.errors import UsageError
+from bertune_cli.core.errors import KernelUnavailable, UsageError
 from bertune_cli.core.translate import (Hypothesis, Translator, format_result, result_row,
                                         text_chunks)
 
@@ -74,16 +74,19 @@ def explain(translator: Translator, lines: list[str], *, confidence: bool = True
         translation, [score, n_best]          # exactly translate --json's fields
         confidence: {tokens: [{piece, prob, logprob, word}],   # word: index into words / None
                      words: [{text, prob, min_prob, tokens}],  # prob = product over its pieces
-                     mean_prob, min_prob, logprob, logprob_per_token, tokens}
-        mc_dropout: {passes, seed, logprob_mean, logprob_var, bleu_mean, exact_match,
-                     outputs: [N texts], dropout: {rates}, bleu_signature}
+                     mean_prob, min_prob, logprob, logprob_per_token, tokens_count}
+        mc_dropout: {passes, seed, line_seed, logprob_mean, logprob_var, bleu_mean,
+                     exact_match, outputs: [N texts], dropout: {rates}, bleu_signature}
         attention:  {layer, layers, heads, source: [S pieces], target: [T pieces],
-                     alignment: [T argmax source index], [matrix: T x S], [png]}
+                     alignment: [T argmax source index], [matrix: T x S], [png],
+                     [missing_glyphs]}
         attribution: {method, steps, baseline, source_words: [W], target: [T pieces],
                       matrix: T x W, delta: [T]}  # delta: captum's completeness error
         explain_signature: "explain:1|..."
     """
+    attention = bool(attention or attention_dir)
     _check(translator, mc_dropout, attention_layer, attribution_steps)
+    _require(attribution, attention_dir)
     opts = translator.options(**decode_options)
     scores = bool(opts.pop("return_scores", False))
     results = translator.translate(lines, return_scores=True, first_line=first_line, **opts)
@@ -102,17 +105,11 @@ def explain(translator: Translator, lines: list[str], *, confidence: bool = True
             rows[i]["mc_dropout"] = _mc_dropout(twin, lock, lines[i], srcs[i], best[i],
                                                 mc_dropout, seed, dec) if i in todo else \
                 _mc_empty(mc_dropout, seed, twin)
-    if attention or attention_dir:
+    if attention:
         for i, att in enumerate(_attention(translator, srcs, best, sorted(todo), layer)):
             if attention_dir and i in todo:
-                from bertune_cli.core.explain_plot import save_attention
-
-                png, missing = save_attention(att, Path(attention_dir) /
-                                              f"line-{first_line + i:06d}.png",
-                                              lines[i], best[i].text)
-                att["png"] = str(png)
-                if missing:
-                    att["missing_glyphs"] = missing
+                _plot(att, Path(attention_dir) / f"line-{first_line + i:06d}.png", lines[i],
+                      best[i].text)
             if not attention_matrix:
                 att.pop("matrix")
             rows[i]["attention"] = att
@@ -121,8 +118,8 @@ def explain(translator: Translator, lines: list[str], *, confidence: bool = True
             rows[i]["attribution"] = _attribution(translator, srcs[i], best[i].ids,
                                                   attribution_steps) if i in todo else \
                 _attr_empty(attribution_steps)
-    if confidence or mc_dropout or attention or attention_dir or attribution:
-        sig = _signature(dec, mc_dropout, seed, layer if (attention or attention_dir) else None,
+    if confidence or mc_dropout or attention or attribution:
+        sig = _signature(dec, mc_dropout, seed, layer if attention else None,
                          attribution_steps if attribution else None)
         for row in rows:
             row["explain_signature"] = sig
@@ -309,6 +306,15 @@ def _attention(tr: Translator, srcs, best, todo, layer: int) -> list[dict]:
     return out
 
 
+def _plot(att: dict, path: Path, source: str, translation: str) -> None:
+    from bertune_cli.core.explain_plot import save_attention
+
+    png, missing = save_attention(att, path, source, translation)
+    att["png"] = str(png)
+    if missing:
+        att["missing_glyphs"] = missing
+
+
 def _twin(tr: Translator) -> tuple[Translator, threading.Lock]:
     """The model's eager-attention twin (built once per model; see the module docstring)."""
     with _twins_lock:
@@ -393,6 +399,17 @@ def _check(tr: Translator, mc: int, layer: int, steps: int) -> None:
     if steps < 1:
         raise UsageError(f"attribution steps {steps} < 1", "use e.g. 50 (captum's default)")
     _layer(tr, layer)
+
+
+def _require(attribution: bool, plots: Any) -> None:
+    """The optional extra ``explain`` (captum, matplotlib), checked before any work."""
+    import importlib.util
+
+    for needed, module in ((attribution, "captum"), (plots, "matplotlib")):
+        if needed and importlib.util.find_spec(module) is None:
+            raise KernelUnavailable(f"{'--attribution' if module == 'captum' else '--attention'}"
+                                    f" needs the {module} package",
+                                    "pip install 'bertune[explain]'")
 
 
 def _layer(tr: Translator, layer: int) -> int:

@@ -15,6 +15,7 @@ rank 0 only under torchrun).
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sys
@@ -78,6 +79,7 @@ class RunLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
         self.fd = fd
+        atexit.register(self.release)  # a normal exit without release() still cleans up
         return self
 
     def release(self) -> None:
@@ -85,6 +87,7 @@ class RunLock:
 
         if self.fd is None:
             return
+        atexit.unregister(self.release)
         try:
             if _same_file(self.fd, self.path):
                 self.path.unlink()

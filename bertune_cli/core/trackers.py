@@ -114,7 +114,7 @@ def git_commit() -> str | None:
                              text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
 def run_tags(info: RunInfo) -> dict[str, str]:
@@ -133,7 +133,7 @@ def run_tags(info: RunInfo) -> dict[str, str]:
     if info.data_dir is not None:
         tags["data.manifest_hash"] = short_hash(Path(info.data_dir) / "manifest.json") or ""
     if info.init is not None:
-        tags["baseline.checkpoint"] = str(info.init)
+        tags["baseline.checkpoint"] = str(Path(info.init).resolve())
         tags["baseline.checkpoint_hash"] = short_hash(Path(info.init) / "model.safetensors") or ""
     return tags
 
@@ -268,8 +268,8 @@ class TensorBoardSink(Sink):
     def open(self, info: RunInfo, state: dict[str, Any], resume: bool) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self.state = {**(state if resume else {}), "log_dir": str(info.run_dir / "tensorboard"),
-                      "finished": False}
+        log_dir = str((info.run_dir / "tensorboard").resolve())
+        self.state = {**(state if resume else {}), "log_dir": log_dir, "finished": False}
         # a fresh training hides what an earlier one in this directory logged
         self.writer = SummaryWriter(self.state["log_dir"], purge_step=None if resume else 0)
         if not self.state.get("logged"):

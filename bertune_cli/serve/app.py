@@ -1,11 +1,12 @@
 """The app factory: ``create_app(translator, settings)`` -> a FastAPI app (no global model).
 
-Layers, outermost first: metrics (counts every answer) -> CORS (only with ``--cors``) -> the gate
-(drain 503, cross-origin 403, body size 413; guards.py) -> routes (auth dependency, limits,
-then a job on the batcher's single model thread). The app's lifespan starts the batcher and,
-when run by uvicorn in the main thread, chains a SIGTERM/SIGINT handler in front of uvicorn's:
-from the signal on, new requests get 503 while uvicorn lets the requests in flight finish;
-then the batcher finishes its queued jobs and stops.
+Layers, outermost first: metrics (counts every answer) -> origin guard (cross-origin 403) ->
+CORS (only with ``--cors``) -> the gate (drain 503, body size 413, unexpected errors -> JSON
+500; guards.py) -> routes (auth dependency, limits, then a job on the batcher's single model
+thread). The app's lifespan starts the batcher and, when run by uvicorn in the main thread,
+chains a SIGTERM/SIGINT handler in front of uvicorn's: from the signal on, new requests get 503
+while uvicorn lets the requests in flight finish; then the batcher finishes its queued jobs and
+stops.
 
 ``app_from_env`` is the factory uvicorn imports in each worker process with ``--workers N``.
 """
@@ -23,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from bertune_cli import __version__
 from bertune_cli.serve.batcher import Batcher
 from bertune_cli.serve.errors import install_handlers
-from bertune_cli.serve.guards import Gate
+from bertune_cli.serve.guards import Gate, OriginGuard
 from bertune_cli.serve.metrics import Metrics, MetricsMiddleware
 from bertune_cli.serve.routes import explain, libre, ops, page, translate
 from bertune_cli.serve.settings import ServeSettings
@@ -77,9 +78,10 @@ def create_app(translator, settings: ServeSettings | None = None) -> FastAPI:
     app = FastAPI(title="bertune", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan)
     metrics = Metrics()
-    batcher = Batcher(translator, batching=settings.batching,
-                      max_batch_tokens=settings.batch_tokens(), max_wait_ms=settings.max_wait_ms,
-                      max_queue=settings.max_queue, on_batch=metrics.observe_batch)
+    budget = settings.batch_tokens(getattr(translator, "device", None))
+    batcher = Batcher(translator, batching=settings.batching, max_batch_tokens=budget,
+                      max_wait_ms=settings.max_wait_ms, max_queue=settings.max_queue,
+                      on_batch=metrics.observe_batch)
     metrics.queue.set_function(lambda: batcher.depth)
     app.state.settings, app.state.translator = settings, translator
     app.state.batcher, app.state.metrics, app.state.draining = batcher, metrics, False
@@ -89,7 +91,9 @@ def create_app(translator, settings: ServeSettings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
 
-    # add_middleware wraps: the last added runs first.
+    # add_middleware wraps: the last added runs first. The gate sits inside CORS so its errors
+    # carry CORS headers for allowed origins; the origin guard sits outside so even a refused
+    # preflight is a JSON 403.
     app.add_middleware(Gate, state=app.state, settings=settings)
     if settings.cors:
         from fastapi.middleware.cors import CORSMiddleware
@@ -97,6 +101,7 @@ def create_app(translator, settings: ServeSettings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors),
                            allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "Authorization", "X-API-Key"])
+    app.add_middleware(OriginGuard, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

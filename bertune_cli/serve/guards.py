@@ -5,13 +5,17 @@
   LibreTranslate clients put it); otherwise 401. Keys are compared with
   ``secrets.compare_digest`` against every configured key (no early exit) and never logged.
 - ``check_lines``: sentences per request and characters per sentence (422).
+- ``OriginGuard`` (ASGI middleware, outermost but metrics): 403 for a cross-origin request
+  from an origin not allowed by ``--cors``.
 - ``Gate`` (ASGI middleware, before routing): 503 + Retry-After while draining for shutdown,
-  403 for a cross-origin request from an origin not allowed by ``--cors``, and 413 for a body
-  over ``max_body_bytes`` (Content-Length, or counted while reading a chunked body).
+  and 413 for a body over ``max_body_bytes`` (Content-Length, or counted while reading a
+  chunked body); below it, any unexpected error becomes a JSON 500 and the connection stays
+  usable.
 """
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,15 +24,18 @@ from fastapi import Request
 from bertune_cli.serve.errors import ApiError, error_response
 from bertune_cli.serve.settings import ServeSettings
 
+log = logging.getLogger("bertune.serve")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 # ---------------------------------------------------------------------- body parsing
 async def read_body(request: Request) -> dict:
-    """The body as a dict, from JSON or a LibreTranslate-style urlencoded form (400 if bad)."""
+    """The body as a dict, from JSON or a LibreTranslate-style urlencoded form (400 if bad).
+    A form-typed body that starts with ``{`` is JSON: ``curl -d '{...}'`` without a
+    Content-Type header sends exactly that."""
     raw = await request.body()
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    if kind == "application/x-www-form-urlencoded":
+    if kind == "application/x-www-form-urlencoded" and not raw.lstrip().startswith(b"{"):
         try:
             form = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError as exc:
@@ -107,8 +114,32 @@ def _same_origin(origin: str, host: str | None) -> bool:
     return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
 
 
+def _headers(scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+class OriginGuard:
+    """Pure ASGI middleware, outside CORS handling: a request whose ``Origin`` is neither this
+    server nor allowed by ``--cors`` gets a JSON 403 (preflights included)."""
+
+    def __init__(self, app, settings: ServeSettings):
+        self.app, self.allowed = app, settings.cors
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            headers = _headers(scope)
+            origin = headers.get("origin")
+            if origin and not _same_origin(origin, headers.get("host")) \
+                    and "*" not in self.allowed and origin not in self.allowed:
+                return await error_response(403, "cors_refused", f"cross-origin requests from "
+                                            f"{origin} are not allowed (start the server with "
+                                            "--cors ORIGIN)")(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 class Gate:
-    """Pure ASGI middleware: drain, origin and body-size checks before any route runs."""
+    """Pure ASGI middleware: drain and body-size checks before any route runs, and a JSON 500
+    for anything unexpected below it."""
 
     def __init__(self, app, state, settings: ServeSettings):
         self.app, self.state, self.settings = app, state, settings
@@ -116,21 +147,13 @@ class Gate:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope.get("headers", [])}
+        headers = _headers(scope)
         if getattr(self.state, "draining", False):
             return await error_response(503, "shutting_down", "the server is shutting down",
                                         {"Retry-After": "5", "Connection": "close"}
                                         )(scope, receive, send)
-        origin = headers.get("origin")
-        allowed = self.settings.cors
-        if origin and not _same_origin(origin, headers.get("host")) \
-                and "*" not in allowed and origin not in allowed:
-            return await error_response(403, "cors_refused", f"cross-origin requests from "
-                                        f"{origin} are not allowed (start the server with "
-                                        "--cors ORIGIN)")(scope, receive, send)
         if scope.get("method") not in _BODY_METHODS:
-            return await self.app(scope, receive, send)
+            return await self.shielded(scope, receive, send)
         limit = self.settings.max_body_bytes
         too_large = error_response(413, "payload_too_large",
                                    f"the request body is over {limit} bytes")
@@ -156,4 +179,23 @@ class Gate:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        return await self.app(scope, replay, send)
+        return await self.shielded(scope, replay, send)
+
+    async def shielded(self, scope, receive, send):
+        """Run the app; an unexpected error becomes a JSON 500 here, so it never reaches
+        Starlette's ServerErrorMiddleware (which re-raises and makes uvicorn drop the
+        keep-alive connection: the client's next request would fail)."""
+        started = False
+
+        async def tap(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tap)
+        except Exception as exc:
+            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await error_response(500, "internal_error", f"{exc.__class__.__name__} in "
+                                     "the server")(scope, receive, send)

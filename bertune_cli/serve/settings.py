@@ -39,10 +39,12 @@ class ServeSettings:
     max_batch_tokens: int = 0          # gathered source tokens per model call; 0 = device default
     max_wait_ms: float = 5.0           # longest a request waits for others to join its batch
 
-    def batch_tokens(self) -> int:
+    def batch_tokens(self, device: str | None = None) -> int:
+        """The gathering budget: as given, else Translator's default for the (resolved) device
+        (small batches are fastest for beam search on CPU, large ones on GPU)."""
         if self.max_batch_tokens > 0:
             return self.max_batch_tokens
-        return 1024 if str(self.device).startswith("cpu") else 4096
+        return 1024 if str(device or self.device).startswith("cpu") else 4096
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

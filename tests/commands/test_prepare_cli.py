@@ -93,7 +93,7 @@ def test_bad_input_is_one_line_exit_1_and_no_data_dir(case, runs_dir, tmp_path, 
         csv.write_text("source,en,hi\nx,a,b\n", encoding="utf-8")
         args = ["prepare", "-p", "hi-en", "--set", f"data.csv={csv}", "--set", "lm.name=minilm"]
     code, _, err = run_main(args, capsys)
-    expected = {"missing": "nope.en", "counts": "has 46 lines but", "utf8": "c.en:2: invalid UTF-8",
+    expected = {"missing": "nope.en", "counts": "has 46 lines but", "utf8": "c.en:2:24: invalid UTF-8 (byte 0xf6)",
                 "csv_columns": "c.csv:1: no column", "empty_after_clean": "no training pairs left"}
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 1 and len(lines) == 1 and lines[0].startswith("error:"), err

@@ -43,7 +43,10 @@ def test_report_files_figures_and_summary(made):
                                                     "finetune-gumbel"]
     assert [s["name"] for s in summary["results"]["systems"]] == [r["name"] for r in
                                                                    summary["runs"]]
-    assert summary["results"]["metrics"][:3] == ["BLEU", "chrF2", "F_BERT"]
+    from bertune_cli.core.report.results import moverscore_available
+
+    assert summary["results"]["metrics"] == ["BLEU", "chrF2", "F_BERT"] + (
+        ["MoverScore"] if moverscore_available() else [])
     assert any("finetune-dense has no test.hyp.txt" in w for w in summary["warnings"])
     assert (out / "outputs" / "finetune-dense.test.hyp.txt").is_file()
     assert set(summary["figures"]) == {"learning_curves", "training_loss", "entropy",
@@ -74,12 +77,13 @@ def test_text_output_and_replacing_an_older_report(made):
     runs, out, _ = made
     result = CliRunner().invoke(app, ["report", str(runs / "demo" / "baseline"),
                                       str(runs / "demo" / "finetune-gumbel"), "-o", str(out),
-                                      *FAST])
+                                      "--no-moverscore", *FAST])
     assert result.exit_code == 0, result.output
     assert "BERTTune gumbel τ 0.1: BLEU" in result.stdout and "report:" in result.stdout
     summary = json.loads((out / "report.json").read_text())
     assert [r["name"] for r in summary["runs"]] == ["baseline", "finetune-gumbel"]
     assert summary["html"] is None and not (out / "report.html").exists()
+    assert summary["results"]["metrics"] == ["BLEU", "chrF2", "F_BERT"]
 
 
 def _error(capsys, *args) -> str:
@@ -111,6 +115,32 @@ def test_errors_name_the_run_and_leave_the_old_report_alone(made, tmp_path, caps
     metrics.write_text("".join(r for r in metrics.read_text().splitlines(keepends=True)
                                if '"valid"' not in r))
     assert "finetune-gumbel: metrics.jsonl has no validation rows" in _error(
-        capsys, demo, "--out", tmp_path / "r2")
+        capsys, demo / "baseline", demo / "finetune-gumbel", "--out", tmp_path / "r2")
     assert "no such run directory" in _error(capsys, tmp_path / "missing", "--out",
                                              tmp_path / "r3")
+
+
+def test_translations_a_report_made_are_reused_by_the_next_one(made, tmp_path, monkeypatch):
+    from bertune_cli.core.report.build import Decoder
+    from bertune_cli.core.report.runs import RunSet, load_run
+    from bertune_cli.core.translate import Translator
+
+    runs, _, summary = made
+    assert "finetune-dense.test.hyp.txt" in summary["outputs_cache"]
+    run = load_run(runs / "demo" / "finetune-dense")
+    ev = RunSet(load_run(runs / "demo" / "baseline"), [run], runs / "demo" / "data").eval
+    src = (runs / "demo" / "data" / "test.src.txt").read_text().splitlines()
+    first, old = tmp_path / "first", tmp_path / "old"
+    first.mkdir()
+    decode = Decoder(first, old)                        # no report at `old` yet: decodes
+    made_now = decode(run, "test", src, ev, "cpu").read_text()
+    first.rename(old)                                   # what publishing the report does
+    (old / "report.json").write_text(json.dumps({"outputs_cache": decode.keys}))
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the cached translation should have been used")
+    monkeypatch.setattr(Translator, "load", no_decoding)
+    (tmp_path / "next").mkdir()
+    assert Decoder(tmp_path / "next", old)(run, "test", src, ev, "cpu").read_text() == made_now
+    with pytest.raises(AssertionError, match="cached"):   # other inputs: decoded again
+        Decoder(tmp_path / "next", old)(run, "test", src[:-1], ev, "cpu")

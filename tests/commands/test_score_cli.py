@@ -98,7 +98,7 @@ def test_bad_input_is_one_line(files, tmp_path, capsys, case):
     assert code != 0 and len(lines) == 1 and lines[0].startswith("error:"), err
     assert "Traceback" not in err
     expected = {"counts": "bad.txt has 2", "missing": "file not found",
-                "empty": "is empty", "utf8": "line 1 is not valid UTF-8",
+                "empty": "is empty", "utf8": "bad.txt:1:4: invalid UTF-8 (byte 0xe9)",
                 "metric": "unknown metric", "spaces": "looks like a metric name",
                 "run": "no bertune.json"}[case]
     assert expected in lines[0]

@@ -127,7 +127,8 @@ def test_tensorboard_gets_the_same_scalars(runs):
     scalars = set(events.Tags()["scalars"])
     assert {"train/loss", "train/tokens_per_s", "valid/bleu", "valid/loss", "test/bleu"} <= scalars
     got = [(e.step, e.value) for e in events.Scalars("train/loss")]
-    assert got == [(r["update"], pytest.approx(r["loss"], rel=1e-6)) for r in rows(run_dir, "train")]
+    train = rows(run_dir, "train")
+    assert got == [(r["update"], pytest.approx(r["loss"], rel=1e-6)) for r in train]
     assert events.Scalars("test/bleu")[0].value == pytest.approx(summary["test"]["bleu"], rel=1e-6)
 
 

@@ -20,7 +20,7 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tiny_data):
-    """A tiny baseline trained for 3 epochs on the 400-pair demo data (~10 s)."""
+    """A tiny baseline trained for 2 epochs on the 400-pair demo data (seconds)."""
     import torch
 
     from bertune_cli.core.config import load_recipe
@@ -31,7 +31,7 @@ def tiny_run(tmp_path_factory, tiny_data):
     recipe = load_recipe("demo", ["model.preset=transformer_tiny", "train.max_tokens=256",
                                   "train.lr=3e-3", "train.warmup_updates=10", "eval.beam=3"])
     data = tiny_data(root / "data")
-    train_baseline(recipe, data, root / "baseline", device="cpu", max_epochs=3)
+    train_baseline(recipe, data, root / "baseline", device="cpu", max_epochs=2)
     return root / "baseline"
 
 
@@ -135,6 +135,7 @@ def browser():
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
                  "--window-size=1200,900", f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console errors
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     yield driver

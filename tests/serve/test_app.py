@@ -58,6 +58,10 @@ def test_libretranslate_contract_string_list_form_and_alternatives(client, tiny_
     # libretranslate-py and curl -d send an urlencoded form
     r = client.post("/translate", data={"q": test_lines[1], "source": "de", "target": "en"})
     assert r.status_code == 200 and r.json() == {"translatedText": want[1]}
+    # curl -d '{...}' without a Content-Type header sends JSON typed as a form
+    r = client.post("/translate", content=f'{{"sentence": "{test_lines[1]}"}}'.encode(),
+                    headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.json() == {"translated_sentence": want[1]}
 
 
 def test_languages_health_docs(client):
@@ -162,6 +166,8 @@ def test_cross_origin_requests_are_refused_unless_allowed(tiny_translator, setti
         assert r.status_code == 200 and r.headers["access-control-allow-origin"] == \
             "http://app.example"
         _error(c.post("/translate", json=body, headers={"Origin": "http://evil.example"}), 403)
+        _error(c.options("/translate", headers={"Origin": "http://evil.example",
+                                                "Access-Control-Request-Method": "POST"}), 403)
 
 
 def test_draining_answers_503_with_retry_after(fake):

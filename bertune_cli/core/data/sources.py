@@ -4,23 +4,24 @@
 - ``fetch`` downloads a URL into the data home (``$BERTUNE_HOME/downloads``) with resume
   (HTTP Range on the ``.part`` file), a progress callback, a truncation check against
   Content-Length and an optional sha256; a finished download is reused (cache).
-- ``read_lines`` reads a plain or ``.gz`` file strictly as UTF-8 and names the bad line.
+- ``read_lines`` (from ``lines``, the one line reader shared with ``score``) reads a plain or
+  gzip file strictly as UTF-8 and names the bad line and column.
 
 Progress callbacks have the signature ``progress(step, done, total)`` (total may be None); they
 never affect results, so the core stays free of any UI library.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import re
-import zlib
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Optional
 from urllib.parse import urlsplit
 
-from bertune_cli.core.errors import DataError, DownloadError
+from bertune_cli.core.data.lines import (decode_lines, iter_raw_lines, read_lines,  # noqa: F401
+                                        require_file)
+from bertune_cli.core.errors import DownloadError
 from bertune_cli.core.paths import data_home
 
 Progress = Callable[[str, int, Optional[int]], None]
@@ -64,52 +65,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def require_file(path: Path, what: str = "file") -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{what} not found: {path}",
-                        "check the path (relative paths are resolved against data.root or "
-                        "--data-dir)")
-    if path.is_dir():
-        raise DataError(f"{what} {path} is a directory, not a file")
-    return path
-
-
-# ----------------------------------------------------------------------------- reading
-
-
-def iter_raw_lines(path: Path) -> Iterator[bytes]:
-    """Byte lines of a plain or gzip file (detected by magic number, not by name)."""
-    path = require_file(path)
-    with open(path, "rb") as f:
-        gz = f.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gz else open
-    try:
-        with opener(path, "rb") as f:
-            yield from f
-    except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt gzip
-        raise DataError(f"{path}: cannot be read ({exc.__class__.__name__}: {exc})",
-                        "the file is damaged or truncated; get it again") from exc
-
-
-def decode_lines(raw: Iterable[bytes], name: str, keepends: bool = False) -> Iterator[str]:
-    """Strict UTF-8 decoding, one line at a time; a bad byte names ``name:line``."""
-    for lineno, line in enumerate(raw, 1):
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{name}:{lineno}: invalid UTF-8 (byte {exc.start + 1} of the line)",
-                            "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)") from exc
-        if lineno == 1:
-            text = text.removeprefix("\ufeff")  # a byte-order mark is not text
-        yield text if keepends else text.rstrip("\r\n")
-
-
-def read_lines(path: Path, name: str | None = None) -> list[str]:
-    """All lines of a plain or ``.gz`` text file, newline stripped, strictly UTF-8."""
-    return list(decode_lines(iter_raw_lines(Path(path)), name or str(path)))
 
 
 _SPACE = re.compile(r"\s+")

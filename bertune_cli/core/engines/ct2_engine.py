@@ -39,8 +39,7 @@ class CT2Engine:
     name = "ct2"
     model = None  # no torch model: explain / attention need the torch engine
 
-    def __init__(self, folder: Path, meta: dict, vocab, source, device: str = "cpu",
-                 threads: int = 0):
+    def __init__(self, folder: Path, meta: dict, vocab, device: str = "cpu", threads: int = 0):
         from bertune_cli.core.export import require_ctranslate2
 
         ct2 = require_ctranslate2()
@@ -48,14 +47,20 @@ class CT2Engine:
         kind, _, index = device.partition(":")
         self.folder, self.vocab, self.device = Path(folder), vocab, device
         self.threads = threads or cpu_cores()
-        self.translator = ct2.Translator(str(folder), device=kind,
-                                         device_index=int(index or 0),
-                                         intra_threads=self.threads if kind == "cpu" else 0)
+        try:
+            self.translator = ct2.Translator(str(folder), device=kind,
+                                             device_index=int(index or 0),
+                                             intra_threads=self.threads if kind == "cpu" else 0)
+        except (RuntimeError, ValueError) as exc:
+            from bertune_cli.core.errors import CheckpointError
+            raise CheckpointError(f"CTranslate2 cannot load {folder} on {device}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                                  "re-export the checkpoint, or use --device cpu") from exc
         self.quantization = export["quantization"]
         self.max_positions = int(export["max_positions"])
         self.suppress = [[t] for t in export["suppress_tokens"]]
-        self.source_pieces = _source_pieces(source)
-        self.target_ids = {t: i for i, t in enumerate(_read_vocabulary(folder))}
+        self.source_pieces = _read_vocabulary(folder, "source")
+        self.target_ids = {t: i for i, t in enumerate(_read_vocabulary(folder, "target"))}
         if len(self.target_ids) != len(vocab):
             from bertune_cli.core.errors import CheckpointError
             raise CheckpointError(f"{folder}: the CTranslate2 target vocabulary has "
@@ -68,7 +73,7 @@ class CT2Engine:
 
         folder = Path(path) if is_export(path) else cached_export(path)
         meta, vocab, source = read_export(folder)
-        return cls(folder, meta, vocab, source, device, threads), meta, vocab, source
+        return cls(folder, meta, vocab, device, threads), meta, vocab, source
 
     def signature(self) -> str:
         import ctranslate2
@@ -100,15 +105,8 @@ class CT2Engine:
         return out
 
 
-def _source_pieces(source) -> list[str]:
-    vocab = source.tokenizer.get_vocab(with_added_tokens=True)
-    pieces = [""] * len(vocab)
-    for piece, i in vocab.items():
-        pieces[i] = piece
-    return pieces
-
-
-def _read_vocabulary(folder: Path) -> list[str]:
+def _read_vocabulary(folder: Path, side: str) -> list[str]:
+    """The export's ``<side>_vocabulary.json``: token strings in model-id order."""
     import json
 
-    return json.loads((Path(folder) / "target_vocabulary.json").read_text(encoding="utf-8"))
+    return json.loads((Path(folder) / f"{side}_vocabulary.json").read_text(encoding="utf-8"))

@@ -89,6 +89,24 @@ def fbert_metric(lm) -> Callable[[list[str], list[str]], Any]:
     return bertscore
 
 
+@functools.lru_cache(maxsize=1)
+def shared_ms_lm(name: str, device: str):
+    """MoverScore's LM with all its layers (``eval.ms_lm``), kept for the next caller."""
+    from bertune_cli.core.metrics.moverscore import load_moverscore_lm
+
+    return load_moverscore_lm(name, device)
+
+
+def moverscore_metric(name: str, device: str) -> Callable[[list[str], list[str]], Any]:
+    """Validation MoverScore of texts (100 × mean), equal to ``bertune score -m moverscore
+    --ms-lm NAME``'s; the LM is loaded at the first validation."""
+    from bertune_cli.core.metrics.moverscore import score_moverscore
+
+    def moverscore(hyps: list[str], refs: list[str]):
+        return score_moverscore(hyps, [refs], shared_ms_lm(name, device)).corpus()
+    return moverscore
+
+
 def stage_name(recipe: Recipe) -> str:
     """The run directory of a fine-tuning run: ``finetune-<soft>`` (``-seed<k>`` when
     ``finetune.seed`` is set)."""
@@ -196,6 +214,8 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
                          **settings)
     loss_fn = fbert_objective(lm, loaded.vocab, cfg, recipe.train.label_smoothing)
     metrics = {"bleu": bleu_metric(recipe.eval), "bertscore": fbert_metric(lm)}
+    if cfg.select_metric == "moverscore":   # else not computed: it costs another LM pass
+        metrics["moverscore"] = moverscore_metric(recipe.eval.ms_lm, device)
     from bertune_cli.core.tracking import track
 
     tracker = track(recipe, out_dir, stage=stage_name(recipe), data_dir=data.path, init=init,

@@ -77,7 +77,7 @@ def summarize(recipe: Recipe, recipes: list[Recipe], results: list[dict[str, Any
     e = recipe.eval
     report = significance_from_files(
         [str(data_dir / "test.tgt.txt")], [str(base_hyp), *map(str, hyps)], metrics,
-        lm=recipe.lm.name, layer=recipe.lm.layer, lowercase=e.lowercase,
+        lm=recipe.lm.name, layer=recipe.lm.layer, ms_lm=e.ms_lm, lowercase=e.lowercase,
         tokenize=e.bleu_tokenize, device=device)
     names = report.metrics
     base = {m: report.results[0][m].score for m in names}

@@ -269,10 +269,11 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
                 # all-reduced gradients.
                 if not math.isfinite(loss_sum) or (not scaler.is_enabled() and
                                                    not math.isfinite(float(gnorm))):
+                    scaler.update()  # fp16: closes this unscale_ (lowers the scale); else no-op
                     optimizer.zero_grad(set_to_none=True)
                     pos, bad_run = pos + len(group), bad_run + 1
-                    _skip_update(run_dir, master, emit, epoch, updates, loss_sum, float(gnorm),
-                                 bad_run, settings.max_bad_updates)
+                    _skip_update(run_dir, master, on_event, epoch, updates, loss_sum,
+                                 float(gnorm), bad_run, settings.max_bad_updates)
                     stop = ("interrupted" if totals[6] > 0 else "max_time" if totals[4] > 0
                             else None)
                     if pos >= len(batches) or stop:
@@ -363,16 +364,18 @@ def _start_run_dir(run_dir: Path, meta: dict[str, Any], updates: int) -> None:
         path.write_text("".join(r + "\n" for r in keep), encoding="utf-8")
 
 
-def _skip_update(run_dir: Path, master: bool, emit, epoch: int, updates: int, loss: float,
+def _skip_update(run_dir: Path, master: bool, on_event, epoch: int, updates: int, loss: float,
                  gnorm: float, bad_run: int, max_bad: int) -> None:
-    """Report a skipped non-finite update (event, metrics row, log); stop after ``max_bad``."""
+    """Report a skipped non-finite update (a ``skip`` event, or a logging warning when nobody
+    listens; and a metrics row); stop after ``max_bad`` in a row."""
     import logging
 
     what = f"loss {loss}" if not math.isfinite(loss) else f"gradient norm {gnorm}"
-    logging.getLogger("bertune.train").warning(
-        "update %d (epoch %d) skipped: %s (%d in a row, stopping at %d)", updates + 1, epoch,
-        what, bad_run, max_bad)
-    emit({"event": "skip", "epoch": epoch, "update": updates + 1, "loss": loss, "gnorm": gnorm,
+    if on_event is None and master:  # the CLI prints the event; a library user gets the log
+        logging.getLogger("bertune.train").warning(
+            "update %d (epoch %d) skipped: %s (%d in a row, stopping at %d)", updates + 1,
+            epoch, what, bad_run, max_bad)
+    (on_event if master and on_event is not None else (lambda event: None))({"event": "skip", "epoch": epoch, "update": updates + 1, "loss": loss, "gnorm": gnorm,
           "bad": bad_run, "max_bad": max_bad})
     append_row(run_dir, master, {"kind": "skip", "epoch": epoch, "update": updates,
                                  "loss": str(loss), "gnorm": str(gnorm), "bad": bad_run})

@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
@@ -42,6 +43,9 @@ from bertune_cli.core.errors import DataError
 from bertune_cli.core.metrics.sacre import MetricResult, check_streams
 
 CHUNK_PAIRS = 2048      # pairs embedded together (bounds memory on large test sets)
+# Padding a batch may add before a new batch is cheaper: one more forward call costs about
+# as much as ~25-30 tokens on CPU (MiniLM, measured by benchmarks/bench_score.py's setup).
+PAD_SLACK = 32
 
 
 @dataclass
@@ -99,11 +103,10 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
     refs: reference streams, each one line per segment. ``lm``: a ``LoadedLM`` (loaded from
     ``lm_name``/``layer``/``device`` when None). ``bf16``: None = on CUDA only.
     ``cache``: an ``EmbeddingCache`` for the reference embeddings (reused across calls).
-    ``stats``: a dict filled with where the time went (seconds: tokenize, embed = batching
-    + forward, forward, match; counts: sentences, tokens, padded_tokens, cached_sentences).
+    ``stats``: a dict filled with where the time went (wall seconds: tokenize, embed =
+    batching + forward, forward, match; the same with ``_cpu``: process CPU seconds; counts:
+    sentences, tokens, padded_tokens, cached_sentences).
     """
-    import time
-
     import torch
 
     from bertune_cli.core.lm import load_lm
@@ -118,9 +121,9 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
     n, k, streams = len(refs[0]), len(refs), [list(r) for r in refs]
 
     stats = {} if stats is None else stats
-    stats.update(tokenize=0.0, embed=0.0, forward=0.0, match=0.0, tokens=0, padded_tokens=0,
-                 cached_sentences=0)
-    clock = time.perf_counter()
+    stats.update({phase + c: 0.0 for phase in ("tokenize", "embed", "forward", "match")
+                  for c in ("", "_cpu")}, tokens=0, padded_tokens=0, cached_sentences=0)
+    clock = _tick()
     texts = [s.strip() for r in streams for s in r] + [s.strip() for h in systems for s in h]
     index: dict[str, int] = {}
     sent = np.array([index.setdefault(t, len(index)) for t in texts])    # (n·(K+S),)
@@ -128,7 +131,8 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
     sentences = list(index)
     ids, max_len, truncated = _tokenize(lm, sentences)
     weights = _weights(lm, ids, ref_s.ravel() if idf else None)
-    stats.update(sentences=len(sentences), tokenize=time.perf_counter() - clock)
+    stats["sentences"] = len(sentences)
+    _tock(stats, "tokenize", clock)
 
     best = np.full((len(systems), 3, n), -np.inf)
     embed = partial(_embed, lm, ids, batch_size=batch_size, max_tokens=max_batch_tokens,
@@ -140,12 +144,12 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
             hyp_need = np.setdiff1d(hyp_s[:, rows], ref_need)
             emb = _cached_refs(cache, lm, bf16, ref_need, sentences, ids, embed, stats)
             emb.update(embed(hyp_need))
-            clock = time.perf_counter()
+            clock = _tick()
             for s in range(len(systems)):
                 for r in range(k):
                     prf = _match(emb, ids, weights, hyp_s[s, rows], ref_s[r, rows], batch_size)
                     best[s, :, rows] = np.maximum(best[s, :, rows], prf)
-            stats["match"] += time.perf_counter() - clock
+            _tock(stats, "match", clock)
     if baseline is not None:
         best = (best - baseline[None, :, None]) / (1 - baseline[None, :, None])
     sig = bertscore_signature(lm.name, lm.layer, idf, rescale_tag, bf16)
@@ -224,13 +228,11 @@ def _weights(lm, ids: list[list[int]], ref_sent: np.ndarray | None) -> list[np.n
 def _embed(lm, ids, which: np.ndarray, batch_size: int, max_tokens: int, bf16: bool,
            stats: dict) -> dict:
     """Hidden states of layer L for the sentences ``which``: {sentence: (T_i, D) float32}."""
-    import time
-
     import torch
 
     from bertune_cli.core.matching import lm_hidden
 
-    clock = time.perf_counter()
+    clock = _tick()
     device = next(lm.model.parameters()).device
     order = sorted(which.tolist(), key=lambda s: len(ids[s]))
     out = {}
@@ -243,25 +245,41 @@ def _embed(lm, ids, which: np.ndarray, batch_size: int, max_tokens: int, bf16: b
         for i, s in enumerate(batch):
             x[i, :len(ids[s])] = torch.tensor(ids[s])
             mask[i, :len(ids[s])] = 1
-        start = time.perf_counter()
+        start = _tick()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             h = lm_hidden(lm, mask.to(device), input_ids=x.to(device)).float()   # (B, T, D)
-        stats["forward"] += time.perf_counter() - start
+        _tock(stats, "forward", start)
         for i, s in enumerate(batch):
             out[s] = h[i, :len(ids[s])]
-    stats["embed"] += time.perf_counter() - clock
+    _tock(stats, "embed", clock)
     return out
 
 
-def _batches(items: list, lengths: list[int], batch_size: int, max_tokens: int):
+def _tick() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _tock(stats: dict, name: str, start: tuple[float, float]) -> None:
+    """Add the wall and CPU seconds since ``start`` to ``stats[name]``/``[name_cpu]``."""
+    stats[name] += time.perf_counter() - start[0]
+    stats[name + "_cpu"] += time.process_time() - start[1]
+
+
+def _batches(items: list, lengths: list[int], batch_size: int, max_tokens: int,
+             slack: int = PAD_SLACK):
     """Consecutive groups of at most ``batch_size`` items and ``max_tokens`` padded tokens
-    (``lengths`` ascending, so a group's width is its last length)."""
+    (``lengths`` ascending, so a group's width is its last length). A longer item starts a
+    new group unless widening the current one pads fewer than ``slack`` tokens, so batches
+    are of one length wherever there are enough sentences of it (no padding)."""
     batch: list = []
+    width = 0
     for item, length in zip(items, lengths):
-        if batch and (len(batch) >= batch_size or (len(batch) + 1) * length > max_tokens):
+        if batch and (len(batch) >= batch_size or (len(batch) + 1) * length > max_tokens
+                      or len(batch) * (length - width) > slack):
             yield batch
             batch = []
         batch.append(item)
+        width = length
     if batch:
         yield batch
 

@@ -1,47 +1,27 @@
 """Reading the text files that ``score`` and ``significance`` compare.
 
 Lines are read as sacrebleu's command line reads them: UTF-8, universal newlines, trailing
-whitespace stripped (``line.rstrip()``); ``.gz`` files are decompressed. Every problem is a
-``DataError`` naming the file (and the line): missing, not a file, empty, not UTF-8, or a
-different number of lines than the files it is compared with.
+whitespace stripped (``line.rstrip()``); gzip files are decompressed. The reading itself is
+the one line reader of ``core/data/lines.py`` (shared with ``prepare``, same checks and error
+format, ``FILE:LINE:COLUMN: invalid UTF-8``). Every problem is a ``DataError`` naming the file:
+missing, not a file, empty, not UTF-8, or a different number of lines than the files it is
+compared with.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 from pathlib import Path
 from typing import Sequence
 
+from bertune_cli.core.data.lines import read_lines as _read
 from bertune_cli.core.errors import DataError
 
 
 def read_lines(path: str | Path) -> list[str]:
-    """The lines of a UTF-8 text file (``.gz`` accepted), each ``rstrip()``-ed."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"file not found: {path}", "check the path")
-    if not path.is_file():
-        raise DataError(f"not a file: {path}", "pass a text file with one segment per line")
-    raw = path.read_bytes()
-    if path.suffix == ".gz":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"{path}: not a valid gzip file ({exc})", "decompress it first")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise DataError(f"{path}: line {line} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} "
-                        f"at column {col})", "convert the file to UTF-8, e.g. with iconv")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    if not lines:
-        raise DataError(f"{path} is empty (0 lines)", "pass a file with one segment per line")
+    """The lines of a UTF-8 text file (gzip accepted), each ``rstrip()``-ed, as sacrebleu's
+    command line reads them: the shared reader (core/data/lines.py) with universal newlines
+    (a lone CR ends a line) and an empty file refused."""
+    lines = _read(path, empty="error", lone_cr="split")
     return [line.rstrip() for line in lines]
 
 

@@ -25,8 +25,10 @@ Two deliberate differences from the reference, each tested against it
   word in the same context): its own scores then change by that much with its batch size.
   Elsewhere the two agree to 1e-6;
 * a sentence with no weighted token (empty, only punctuation or subwords, or every token
-  present in all N lines — e.g. N = 1 with idf) scores 0 with a warning; the reference
-  transports nothing there and returns 1.0, a perfect score for an empty output.
+  present in all N lines — e.g. N = 1 with idf, or a system that repeats one sentence) scores
+  −1, the worst possible score (distances between unit vectors are at most 2), with a
+  warning; the reference transports nothing there and returns 1.0, a perfect score for an
+  empty output. (0 would not be neutral either: garbage output scores below 0.)
 
 Speed: one fast-tokenizer call, every distinct sentence embedded once (over all systems and
 references), length-sorted batches capped in tokens, ``torch.inference_mode``; the distance
@@ -45,11 +47,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from bertune_cli.core.errors import LMUnavailable
+from bertune_cli.core.errors import DataError, LMUnavailable
 from bertune_cli.core.metrics.sacre import MetricResult, check_streams
 
 PUNCTUATION = frozenset(string.punctuation)
 PAIRS_PER_BATCH = 256          # pairs whose distance matrices are built together
+EMPTY_SCORE = -1.0             # no weighted token on a side: the worst score, 1 − max distance
 
 
 @dataclass
@@ -82,6 +85,20 @@ def moverscore_signature(lm_name: str, layer: int, idf: bool,
     return (f"{lm_name}_L{layer}_{'idf' if idf else 'no-idf'}_{stop}_1-gram_version=bertune-"
             f"{__version__}(hug_trans={transformers.__version__},pot={ot.__version__})"
             "_moverscore-v2")
+
+
+def read_stop_words(path) -> list[str]:
+    """A stop-word file: words separated by whitespace (moverscore's ``stopwords.txt`` is one
+    space-separated line), matched against the LM's WordPiece tokens."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read the stop-word file {path} ({exc.__class__.__name__})",
+                        "pass a UTF-8 text file of words separated by spaces or newlines"
+                        ) from exc
 
 
 def load_moverscore_lm(name: str = "minilm", device: str = "cpu"):
@@ -217,13 +234,13 @@ def _embed(lm, ids, batch_size: int, max_tokens: int) -> list:
 
 def _transport(emb, ref_s, ref_w, hyp_s, hyp_w) -> tuple[np.ndarray, np.ndarray]:
     """1 − EMD of every pair (ref_s[i], hyp_s[i]) and a flag for pairs with no weighted
-    token on a side (scored 0)."""
+    token on a side (scored ``EMPTY_SCORE``)."""
     import ot
     import torch
     from torch.nn.utils.rnn import pad_sequence
 
     n = len(ref_s)
-    score, empty = np.zeros(n), np.zeros(n, dtype=bool)
+    score, empty = np.full(n, EMPTY_SCORE), np.zeros(n, dtype=bool)
     live = []
     for i in range(n):
         a, b = ref_w[ref_s[i]], hyp_w[hyp_s[i]]
@@ -257,5 +274,6 @@ def _warnings(zero: np.ndarray, idf: bool, n: int) -> list[str]:
     why = (" (with idf over a single line every token has weight 0)" if idf and n == 1 else
            "")
     return [f"{len(lines)} sentence pair(s) with no weighted token on a side (line {shown}): "
-            f"empty, or only punctuation, subwords or stop words{why}; their MoverScore is "
-            "set to 0 (moverscore_v2 would give 1)"]
+            f"empty, or only punctuation, subwords or stop words, or every token is in all "
+            f"lines (idf 0){why}; their MoverScore is set to -1, the worst score "
+            "(moverscore_v2 would give 1)"]

@@ -18,7 +18,7 @@ from bertune_cli.core.metrics.sacre import SACRE_METRICS, MetricResult
 from bertune_cli.core.metrics.sentences import (SENTENCE_SUFFIXES, SentenceScores,
                                                 write_sentence_scores)
 
-METRICS = (*SACRE_METRICS, "bertscore")
+METRICS = (*SACRE_METRICS, "bertscore", "moverscore")
 DEFAULT_METRICS = ("bleu", "bertscore")
 
 
@@ -34,7 +34,8 @@ def parse_metrics(values: Sequence[str] | None, default=DEFAULT_METRICS) -> list
     """``-m bleu -m chrf`` or ``-m bleu,chrf`` → ["bleu", "chrf"] (validated, no repeats)."""
     names = [v.strip().lower() for item in (values or []) for v in item.split(",") if v.strip()]
     aliases = {"f_bert": "bertscore", "fbert": "bertscore", "bert": "bertscore",
-               "chrf2": "chrf", "chrf2++": "chrf++"}
+               "chrf2": "chrf", "chrf2++": "chrf++", "mover": "moverscore", "ms": "moverscore",
+               "mover_score": "moverscore"}
     names = [aliases.get(n, n) for n in names] or list(default)
     bad = [n for n in names if n not in METRICS]
     if bad:
@@ -122,9 +123,11 @@ def score_files(hyp: str | Path, refs: Sequence[str | Path], metrics: Sequence[s
                 rescale: str | Path | None = None, lowercase: bool = False,
                 tokenize: str | None = None, batch_size: int = 64, device: str = "auto",
                 sentence_level: str | Path | None = None, cache: str | Path | None = None,
-                cache_size_mb: float = 1024.0) -> ScoreReport:
+                cache_size_mb: float = 1024.0, ms_lm: str | None = None,
+                ms_stop_words: str | Path | None = None) -> ScoreReport:
     """Score ``hyp`` against ``refs`` (one file per reference stream) with every metric.
-    ``cache``: a folder for F_BERT's reference embeddings (``metrics.cache``), opt-in."""
+    ``cache``: a folder for F_BERT's reference embeddings (``metrics.cache``), opt-in.
+    ``ms_lm``/``ms_stop_words``: MoverScore's LM (default minilm) and stop-word file."""
     from bertune_cli.core.metrics.stats import SacreStatistic
 
     names = parse_metrics(metrics)
@@ -151,6 +154,12 @@ def score_files(hyp: str | Path, refs: Sequence[str | Path], metrics: Sequence[s
             res = out.corpus()
             warnings += out.warnings + (emb_cache.warnings if emb_cache else [])
             columns.update({"F_BERT_P": out.P, "F_BERT_R": out.R, "F_BERT_F": out.F})
+        elif name == "moverscore":
+            out = moverscore_systems([hyps], ref_lines, ms_lm, ms_stop_words,
+                                     batch_size=batch_size, device=device)[0]
+            res = out.corpus()
+            warnings += out.warnings
+            columns["MoverScore"] = out.scores
         else:
             stat = SacreStatistic(name, ref_lines, lowercase=lowercase, tokenize=tokenize)
             seg = stat.extract(hyps)
@@ -183,3 +192,17 @@ def bertscore_systems(systems, refs, choice: LMChoice, *, idf: bool = False, res
     loaded = load_lm(choice.name, choice.layer, resolve_device(device))
     return score_systems(systems, refs, loaded, idf=idf, rescale=rescale, batch_size=batch_size,
                          cache=cache)
+
+
+def moverscore_systems(systems, refs, ms_lm: str | None = None,
+                       stop_words: str | Path | None = None, *, batch_size: int = 64,
+                       device: str = "auto"):
+    """Per-sentence MoverScore of several systems (``metrics.moverscore.score_systems``) with
+    the LM ``ms_lm`` (default: the bundled MiniLM, last layer) and a stop-word file."""
+    from bertune_cli.core.lm import resolve_device
+    from bertune_cli.core.metrics.moverscore import (load_moverscore_lm, read_stop_words,
+                                                     score_systems)
+
+    words = read_stop_words(stop_words) if stop_words else ()
+    loaded = load_moverscore_lm(ms_lm or "minilm", resolve_device(device))
+    return score_systems(systems, refs, loaded, stop_words=words, batch_size=batch_size)

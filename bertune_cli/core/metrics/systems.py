@@ -3,7 +3,8 @@
 BLEU / chrF / TER statistics come from the texts (references prepared once). F_BERT comes
 either from sentence-level score files (``bertune score --sentence-level``), which must match
 the references, their own system file and each other's signature, or is computed for all
-systems in one pass (each distinct sentence embedded once).
+systems in one pass (each distinct sentence embedded once). MoverScore is always computed,
+for all systems in one pass, with its own LM (``ms_lm``).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 from bertune_cli.core.errors import DataError, UsageError
 from bertune_cli.core.metrics.inputs import digest, read_parallel
 from bertune_cli.core.metrics.scoring import (LMChoice, bertscore_systems, check_not_metrics,
-                                              lm_choice, parse_metrics)
+                                              lm_choice, moverscore_systems, parse_metrics)
 from bertune_cli.core.metrics.sentences import read_sentence_scores
 from bertune_cli.core.metrics.stats import MeanStatistic, SacreStatistic, Statistic
 
@@ -25,9 +26,11 @@ def collect_statistics(refs: Sequence[str | Path], systems: Sequence[str | Path]
                        lm: str | None = None, layer: int | None = None,
                        model: str | Path | None = None, idf: bool = False, rescale=None,
                        lowercase: bool = False, tokenize: str | None = None,
-                       batch_size: int = 64, device: str = "auto"
+                       batch_size: int = 64, device: str = "auto", ms_lm: str | None = None,
+                       ms_stop_words: str | Path | None = None
                        ) -> tuple[list[Statistic], list[list[np.ndarray]]]:
-    """(metrics, stats[s][m]) for ``systems`` (the first is the baseline)."""
+    """(metrics, stats[s][m]) for ``systems`` (the first is the baseline). MoverScore (a
+    sentence mean, like F_BERT) is computed for all systems in one pass with ``ms_lm``."""
     check_not_metrics([*refs, *systems])
     if len(systems) < 2:
         raise UsageError(f"significance needs a baseline and at least one system "
@@ -47,6 +50,11 @@ def collect_statistics(refs: Sequence[str | Path], systems: Sequence[str | Path]
             stat, per_sys = _fbert(ref_lines, hyps, systems, scores, lm_choice(lm, layer, model),
                                    explicit=bool(lm or layer is not None or model), idf=idf,
                                    rescale=rescale, batch_size=batch_size, device=device)
+        elif name == "moverscore":
+            out = moverscore_systems(hyps, ref_lines, ms_lm, ms_stop_words,
+                                     batch_size=batch_size, device=device)
+            stat = MeanStatistic("MoverScore", out[0].signature)
+            per_sys = [MeanStatistic.stats_of(o.scores) for o in out]
         else:
             stat = SacreStatistic(name, ref_lines, lowercase=lowercase, tokenize=tokenize)
             per_sys = [stat.extract(h) for h in hyps]

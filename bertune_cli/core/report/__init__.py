@@ -11,6 +11,7 @@ self-contained HTML; ``build.py`` runs the whole thing.
     results.py    test BLEU / chrF / F_BERT (/ MoverScore) with paired-bootstrap p-values
     analysis.py   baseline vs fine-tune: length buckets, largest gains/losses, WordPieces
     figures.py    PNGs of the above
+    document.py   the report's text and tables (formatting only)
     render.py     report.md / report.json / report.html from one document model
     build.py      ``make_report(inputs, out)``: the one call the command makes
 """

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bertune_cli.core.errors import CheckpointError, UsageError
-from bertune_cli.core.report.runs import Run, RunSet, check_outputs, load_runs, resolve_inputs
+from bertune_cli.core.report.runs import Run, RunSet, check_outputs, expand_inputs, load_runs
 
 Stage = Callable[[str, int, int], None]
 FIGURES = {"learning_curves": "learning_curves.png", "training_loss": "training_loss.png",
@@ -49,7 +49,7 @@ def make_report(inputs: Sequence[str | Path], out: str | Path, *, runs_root: Pat
     current = ["loading the runs", t0]
     out = Path(out)
     _check_out(out)
-    runs = load_runs(resolve_inputs(inputs, runs_root))
+    runs = load_runs(*expand_inputs(inputs, runs_root))
     device = resolve_device(device)
     data = DataDir(runs.data_dir)
     if "test" not in data.splits:
@@ -69,12 +69,11 @@ def make_report(inputs: Sequence[str | Path], out: str | Path, *, runs_root: Pat
         on_stage(name, next(step, total - 1), total)
 
     try:
-        ev = runs.eval
-        hyps = {}
+        ev, hyps, decode = runs.eval, {}, Decoder(tmp, out)
         for run in runs.runs:
             if run.test_hyp is None:
                 stage(f"translating the test set with {run.name}")
-                run.test_hyp = _translate(run, test.src_text, ev, device, tmp)
+                run.test_hyp = decode(run, "test", test.src_text, ev, device)
                 runs.warnings.append(f"{run.path} has no test.hyp.txt yet: translated its "
                                      "checkpoint_best for this report")
             hyps[run.name] = check_outputs(run, len(test.tgt_text))
@@ -82,7 +81,7 @@ def make_report(inputs: Sequence[str | Path], out: str | Path, *, runs_root: Pat
         stage(f"loading the LM {lm_meta.get('name', 'minilm')}")
         lm = load_lm(lm_meta.get("name", "minilm"), lm_meta.get("layer"), device)
         stage("validation score of the starting checkpoint (step 0)")
-        start = _start_scores(runs, data, lm, ev, device)
+        start = _start_scores(runs, data, lm, ev, device, decode)
         lc = curves.learning_curves(runs, start)
         stage("scoring the test set and paired bootstrap")
         res = results.results_table(
@@ -119,7 +118,7 @@ def make_report(inputs: Sequence[str | Path], out: str | Path, *, runs_root: Pat
                          "sentences": len(test.tgt_text)},
             "warnings": runs.warnings, "results": res.to_dict(), "curves": lc.to_dict(),
             "sparsity": sp.to_dict(), "comparisons": [c.to_dict() for c in comps],
-            "figures": figs, "timings_s": timings}
+            "figures": figs, "timings_s": timings, "outputs_cache": decode.keys}
         _write(tmp, summary, document(summary, runs, lc, res, sp, comps, figs), html)
         stage("done")
         timings.pop("done", None)
@@ -173,19 +172,44 @@ def _draw(lc, sp, comps, folder: Path) -> dict[str, str]:
     return {k: FIGURES[k] for k in drawn}
 
 
-def _translate(run: Run, src: list[str], ev: dict, device: str, folder: Path) -> Path:
-    from bertune_cli.core.translate import Translator
+class Decoder:
+    """Translations a report had to make, kept in ``<report>/outputs/`` and reused by the
+    next report into the same folder while the checkpoint is the same (same path, same
+    update) and so are the inputs (a hash of the source lines and decoding settings)."""
 
-    hyps = Translator.load(run.checkpoint, device).translate(
-        src, beam=ev["beam"], lenpen=ev["lenpen"], max_len_a=ev["max_len_a"],
-        max_len_b=ev["max_len_b"], batch_tokens=ev["batch_tokens"])
-    path = folder / "outputs" / f"{run.name}.test.hyp.txt"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
-    return path
+    def __init__(self, tmp: Path, out: Path):
+        self.tmp, self.keys = tmp, {}
+        try:
+            old = json.loads((out / "report.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        self.old, self.old_dir = old.get("outputs_cache", {}), out / "outputs"
+
+    def __call__(self, run: Run, split: str, src: list[str], ev: dict, device: str) -> Path:
+        import hashlib
+
+        name = f"{run.name}.{split}.hyp.txt"
+        key = hashlib.sha256(json.dumps(
+            [str(run.checkpoint.resolve()), run.meta.get("training", {}).get("updates"),
+             src, {k: ev[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b")}]
+        ).encode()).hexdigest()[:16]
+        path = self.tmp / "outputs" / name
+        path.parent.mkdir(exist_ok=True)
+        self.keys[name] = key
+        if self.old.get(name) == key and (self.old_dir / name).is_file():
+            shutil.copyfile(self.old_dir / name, path)
+            return path
+        from bertune_cli.core.translate import Translator
+
+        hyps = Translator.load(run.checkpoint, device).translate(
+            src, beam=ev["beam"], lenpen=ev["lenpen"], max_len_a=ev["max_len_a"],
+            max_len_b=ev["max_len_b"], batch_tokens=ev["batch_tokens"])
+        path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+        return path
 
 
-def _start_scores(runs: RunSet, data, lm, ev: dict, device: str) -> dict[str, float]:
+def _start_scores(runs: RunSet, data, lm, ev: dict, device: str,
+                  decode: Decoder) -> dict[str, float]:
     """Validation F_BERT (and MoverScore) of the baseline's checkpoint_best, for the metrics
     the fine-tunes log (BLEU comes from the baseline's logged best row)."""
     from bertune_cli.core.metrics.bertscore import score_bertscore
@@ -201,11 +225,8 @@ def _start_scores(runs: RunSet, data, lm, ev: dict, device: str) -> dict[str, fl
     saved = base.path / "valid.hyp.txt"
     hyps = saved.read_text(encoding="utf-8").splitlines() if saved.is_file() else []
     if not (rows and rows[-1].get("is_best") and len(hyps) == len(valid.tgt_text)):
-        from bertune_cli.core.translate import Translator
-
-        hyps = Translator.load(base.checkpoint, device).translate(
-            valid.src_text, beam=ev["beam"], lenpen=ev["lenpen"], max_len_a=ev["max_len_a"],
-            max_len_b=ev["max_len_b"], batch_tokens=ev["batch_tokens"])
+        path = decode(base, "valid", valid.src_text, ev, device)
+        hyps = path.read_text(encoding="utf-8").splitlines()
     out = {}
     if "bertscore" in logged:
         out["bertscore"] = score_bertscore(hyps, [valid.tgt_text], lm=lm).corpus().score

@@ -105,7 +105,8 @@ def _sparsity(sp, figs) -> list:
         s = m.summary()
         rows.append([m.label, *(f"{s['entropy_nats'][mode]['mean']:.3f}" for mode in sp.modes),
                      f"{s['sparsemax_support']['mean']:.2f}", str(m.positions)])
-    names = {"dense": "dense / softmax", "sparsemax": "sparsemax", "gumbel": f"Gumbel τ {sp.tau:g}"}
+    names = {"dense": "dense / softmax", "sparsemax": "sparsemax",
+             "gumbel": f"Gumbel τ {sp.tau:g}"}
     return [Heading("Sparsity of predictions"),
             Text(f"Entropy (nats) of the probability vector at every target position of the "
                  f"first {sp.models[0].sentences} {sp.split} sentences, with teacher forcing on "

@@ -96,24 +96,31 @@ def training_loss(curves, path: Path) -> Path:
 
 
 def entropy(sparsity, path: Path) -> Path:
-    """Distribution of per-position entropies, one panel per soft mode, one line per model."""
+    """Distribution of per-position entropies, one panel per soft mode, one line per model.
+    The panels share their bins (so dense ≫ sparsemax ≈ Gumbel reads across) and a log
+    y-axis (the sparse modes put almost every position at 0)."""
     titles = {"dense": "dense = decoder softmax", "sparsemax": "sparsemax",
               "gumbel": f"Gumbel-softmax τ {sparsity.tau:g}"}
     fig, axes = _figure(len(sparsity.modes), width=4.0)
     tints = [BASE_COLOR, *colors(len(sparsity.models) - 1)]
+    top = max((float(m.entropy[mode].max()) for m in sparsity.models for mode in sparsity.modes
+               if len(m.entropy[mode])), default=1.0)
+    bins = np.linspace(0.0, max(top, 1e-3) * 1.02, 41)
+    # one position of the largest set, a little below: every non-empty bin is visible
+    floor = 0.5 * 100.0 / max((m.positions for m in sparsity.models), default=1)
     for ax, mode in zip(axes, sparsity.modes):
-        values = [m.entropy[mode] for m in sparsity.models]
-        top = max((float(v.max()) for v in values if len(v)), default=1.0)
-        bins = np.linspace(0.0, max(top, 1e-3) * 1.02, 31)
-        for model, v, color in zip(sparsity.models, values, tints):
+        for model, color in zip(sparsity.models, tints):
+            v = model.entropy[mode]
             if not len(v):
                 continue
             ax.hist(v, bins=bins, weights=np.full(len(v), 100.0 / len(v)), histtype="step",
-                    lw=1.6, color=color, label=f"{model.label} (mean {v.mean():.2f})")
+                    lw=1.6, color=color, label=f"{model.label} (mean {v.mean():.3f})")
+        ax.set_yscale("log")
+        ax.set_ylim(floor, 200.0)
         ax.set_xlabel("entropy of the probability vector (nats)")
-        ax.set_ylabel("% of target positions")
+        ax.set_ylabel("% of target positions (log scale)")
         ax.set_title(titles.get(mode, mode))
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper right")
     n = sparsity.models[0]
     fig.suptitle(f"Sparsity of predictions: {sparsity.split} set, {n.sentences} sentences, "
                  f"{n.positions} positions, V = {sparsity.vocab_size} (teacher forcing)",

@@ -129,6 +129,12 @@ def is_run_dir(path: Path) -> bool:
 
 def resolve_inputs(items: Sequence[str | Path], runs_root: Path | None = None) -> list[Path]:
     """Run directories named by ``items`` (runs, folders of runs, recipe names), no repeats."""
+    return expand_inputs(items, runs_root)[0]
+
+
+def expand_inputs(items: Sequence[str | Path], runs_root: Path | None = None
+                  ) -> tuple[list[Path], set[Path]]:
+    """(run directories, those found inside a folder rather than named one by one)."""
     from bertune_cli.core.paths import runs_root as default_root
 
     root = Path(runs_root) if runs_root else default_root()
@@ -136,6 +142,7 @@ def resolve_inputs(items: Sequence[str | Path], runs_root: Path | None = None) -
         raise UsageError("no runs given", "usage: bertune report RUN [RUN ...] --out DIR "
                          "(run directories, runs/<recipe>, or a recipe name)")
     out: list[Path] = []
+    discovered: set[Path] = set()
     for item in items:
         path = Path(item)
         if not path.exists() and (root / str(item)).is_dir():
@@ -152,8 +159,9 @@ def resolve_inputs(items: Sequence[str | Path], runs_root: Path | None = None) -
                 raise UsageError(f"{path} is neither a run directory nor a folder of runs "
                                  "(no baseline/ or finetune-*/ inside)",
                                  "pass e.g. runs/demo or runs/demo/finetune-gumbel")
+            discovered.update(found)
         out += [p for p in found if p.resolve() not in {q.resolve() for q in out}]
-    return out
+    return out, discovered
 
 
 def load_run(path: Path) -> Run:
@@ -185,11 +193,20 @@ def load_run(path: Path) -> Run:
         test_hyp=hyp if hyp.is_file() else None)
 
 
-def load_runs(paths: Sequence[Path]) -> RunSet:
+def load_runs(paths: Sequence[Path], optional: Sequence[Path] = ()) -> RunSet:
     """The RunSet of ``paths``: exactly one baseline (given, or the checkpoint the fine-tunes
-    started from), fine-tunes on the same data, the data directory found."""
-    runs = [load_run(p) for p in paths]
+    started from), fine-tunes on the same data, the data directory found. A run in
+    ``optional`` (found in a folder, not named) that cannot be reported yet (no validation
+    rows or checkpoint: still starting) is left out with a warning instead of an error."""
+    runs: list[Run] = []
     warnings: list[str] = []
+    for p in paths:
+        try:
+            runs.append(load_run(p))
+        except CheckpointError as exc:
+            if p not in optional:
+                raise
+            warnings.append(f"left out {p}: {exc.message}")
     bases = [r for r in runs if r.kind == "baseline"]
     finetunes = [r for r in runs if r.kind == "finetune"]
     if len(bases) > 1:

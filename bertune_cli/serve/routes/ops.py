@@ -14,10 +14,10 @@ router = APIRouter(tags=["operations"])
 @router.get("/health", response_model=Health, summary="Model loaded, device, version")
 async def health(request: Request) -> Health:
     s, state = request.app.state.settings, request.app.state
-    return Health(status="draining" if state.draining else "ok", model=s.model,
-                  device=str(getattr(state.translator, "device", s.device)), engine=s.engine, version=__version__,
-                  pair=f"{s.source_lang}-{s.target_lang}", queue=state.batcher.depth,
-                  batching=s.batching)
+    device = str(getattr(state.translator, "device", s.device))  # resolved ("auto" -> "cpu")
+    return Health(status="draining" if state.draining else "ok", model=s.model, device=device,
+                  engine=s.engine, version=__version__, pair=f"{s.source_lang}-{s.target_lang}",
+                  queue=state.batcher.depth, batching=s.batching)
 
 
 @router.get("/metrics", response_class=Response, responses={401: ERRORS[401]},

@@ -219,7 +219,7 @@ def test_bad_files_leave_nothing_behind(case, tmp_path):
         (tmp_path / "c.en").write_bytes((tmp_path / "c.en").read_bytes().replace(b"dogs", b"d\xf6gs", 1))
     expected = {"missing": r"file not found: .*c\.en",
                 "counts": r"train: .*c\.de has 40 lines but .*c\.en has 39",
-                "utf8": r"c\.en:2: invalid UTF-8",
+                "utf8": r"c\.en:2:6: invalid UTF-8 \(byte 0xf6\)",
                 "cleaned_away": r"no training pairs left after cleaning \(40 read, 40 ratio\)",
                 "few_for_valid": r"the valid split is empty"}[case]
     out = tmp_path / "runs" / "data"

@@ -41,7 +41,7 @@ def test_missing_file_is_a_data_error(tmp_path):
 def test_invalid_utf8_names_the_line(tmp_path):
     bad = tmp_path / "bad.de"
     bad.write_bytes("gut\nauch gut\nschlecht \xe4\n".encode("utf-8")[:-3] + b"\xe4\n")
-    with pytest.raises(DataError, match=r"bad\.de:3: invalid UTF-8"):
+    with pytest.raises(DataError, match=r"bad\.de:3:10: invalid UTF-8 \(byte 0xe4\)"):
         sources.read_lines(bad)
 
 
@@ -103,3 +103,28 @@ def test_http_error_and_unreachable_server_explain_what_to_do(http_server, data_
     with pytest.raises(DownloadError, match=f"download of http://127.0.0.1:{port}/x.tgz failed"):
         sources.fetch(f"http://127.0.0.1:{port}/x.tgz", timeout=5)
     http_server.close = lambda: None  # already closed
+
+
+# ------------------------------------------------- one line reader (issue #17, core/data/lines.py)
+def test_one_reader_for_corpora_and_score_inputs(tmp_path):
+    """prepare and score read through core/data/lines.py: gzip by magic bytes (not by name),
+    one error format, lone CR and empty files as the callers' policies."""
+    from bertune_cli.core.data import lines
+    from bertune_cli.core.metrics import inputs
+
+    packed = tmp_path / "corpus.txt"                      # gzip without a .gz name
+    packed.write_bytes(gzip.compress("eins\rzwei\ndrei  \n".encode()))
+    assert sources.read_lines(packed) == ["eins\rzwei", "drei  "]      # lone CR kept (corpora)
+    assert inputs.read_lines(packed) == ["eins", "zwei", "drei"]       # split, as sacrebleu
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    assert sources.read_lines(empty) == []
+    with pytest.raises(DataError, match="empty.txt is empty"):
+        inputs.read_lines(empty)
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok\nab\xffc\n")
+    for reader in (sources.read_lines, inputs.read_lines):
+        with pytest.raises(DataError, match=r"bad\.txt:2:3: invalid UTF-8 \(byte 0xff\)"):
+            reader(bad)
+    with pytest.raises(DataError, match="is a directory"):
+        lines.read_lines(tmp_path)

@@ -61,7 +61,9 @@ def test_the_report_compares_baseline_and_finetuned_on_the_test_set(first):
     assert report["signatures"]["bleu"].startswith("nrefs:1")
     assert report["signatures"]["bertscore"].startswith("minilm_L5_no-idf")
     p = report["significance"]["p_values"]
-    assert set(p) == {"BLEU", "F_BERT"} and all(0 < v <= 1 for v in p.values())
+    assert set(p) == {"BLEU", "F_BERT", "MoverScore"} and all(0 < v <= 1 for v in p.values())
+    assert report["signatures"]["moverscore"].startswith("minilm_L6_idf_no-stop-words_1-gram")
+    assert all(-100 <= s["moverscore"] <= 100 for s in report["scores"].values())  # 1 − d, d ≤ 2
     # the finetuned F_BERT in the report is the one the finetune stage measured on test
     assert report["scores"]["finetuned"]["bertscore"] == pytest.approx(
         result["finetune"]["test"]["bertscore"])

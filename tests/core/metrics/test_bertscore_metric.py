@@ -124,3 +124,13 @@ def test_lines_longer_than_the_lm_are_truncated_like_bert_score_with_one_warning
     assert "bert_score truncates" in cut[0]
     assert not any("maximum" in w for w in score_bertscore(hyps[1:], [refs[2:] + refs[:1]],
                                                             minilm).warnings)
+
+
+def test_batches_are_of_one_length_where_padding_would_cost_more_than_a_call():
+    lengths = [5] * 40 + [6] * 40 + [7] * 3 + [8] + [30]
+    batches = list(metric._batches(list(range(len(lengths))), lengths, 64, 8192, slack=32))
+    widths = [[lengths[i] for i in b] for b in batches]
+    # 40 rows x 1 more token > 32: new batch; 3 rows x 1 <= 32: widened; 4 x 22 > 32: new
+    assert widths == [[5] * 40, [6] * 40, [7, 7, 7, 8], [30]]
+    assert [len(b) for b in metric._batches(list(range(100)), [4] * 100, 64, 8192)] == [64, 36]
+    assert [len(b) for b in metric._batches(list(range(9)), [10] * 9, 64, 40)] == [4, 4, 1]

@@ -22,7 +22,7 @@ def test_lines_are_rstripped_with_universal_newlines(tmp_path):
 
 
 @pytest.mark.parametrize("content,message", [
-    (None, "file not found"), (b"", "is empty"), (b"ok\nbad \xff byte\n", "line 2 is not valid UTF-8")])
+    (None, "file not found"), (b"", "is empty"), (b"ok\nbad \xff byte\n", r"f\.txt:2:5: invalid UTF-8 \(byte 0xff\)")])
 def test_bad_files_are_one_line_data_errors(tmp_path, content, message):
     f = tmp_path / "f.txt"
     if content is not None:

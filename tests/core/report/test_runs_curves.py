@@ -8,7 +8,8 @@ import pytest
 
 from bertune_cli.core.errors import CheckpointError, DataError, UsageError
 from bertune_cli.core.report.curves import learning_curves
-from bertune_cli.core.report.runs import load_runs, read_metrics, resolve_inputs
+from bertune_cli.core.report.runs import (expand_inputs, load_runs, read_metrics,
+                                          resolve_inputs)
 
 
 def _copy(runs_tree, tmp_path, *names):
@@ -20,8 +21,10 @@ def _copy(runs_tree, tmp_path, *names):
 
 def test_read_metrics_last_row_per_update_wins_and_a_torn_last_line_is_skipped(tmp_path):
     path = tmp_path / "metrics.jsonl"
-    rows = [{"kind": "train", "update": 1, "loss": 3.0}, {"kind": "train", "update": 2, "loss": 9.0},
-            {"kind": "valid", "update": 2, "bleu": 1.0}, {"kind": "train", "update": 2, "loss": 2.0},
+    rows = [{"kind": "train", "update": 1, "loss": 3.0},
+            {"kind": "train", "update": 2, "loss": 9.0},
+            {"kind": "valid", "update": 2, "bleu": 1.0},
+            {"kind": "train", "update": 2, "loss": 2.0},
             {"kind": "skip", "epoch": 1}]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"kind": "tra')
     out = read_metrics(path)
@@ -48,7 +51,8 @@ def test_runs_load_with_the_baseline_first_and_the_data_found(runs_tree):
     runs = load_runs(resolve_inputs([runs_tree / "finetune-gumbel", runs_tree / "baseline"]))
     assert runs.baseline.name == "baseline" and [r.name for r in runs.finetunes] == [
         "finetune-gumbel"]
-    assert runs.finetunes[0].soft == "gumbel" and runs.finetunes[0].label == "BERTTune gumbel τ 0.1"
+    ft = runs.finetunes[0]
+    assert ft.soft == "gumbel" and ft.label == "BERTTune gumbel τ 0.1"
     assert runs.data_dir == runs_tree / "data" and runs.warnings == []
     # no baseline given: the checkpoint the fine-tune started from, with a warning
     alone = load_runs([runs_tree / "finetune-dense"])
@@ -63,7 +67,11 @@ def test_a_run_without_validation_rows_is_refused_by_name(runs_tree, tmp_path):
     (root / "finetune-dense" / "metrics.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in rows if r["kind"] == "train"))
     with pytest.raises(CheckpointError, match=r"finetune-dense: metrics.jsonl has no validation"):
-        load_runs(resolve_inputs([root]))
+        load_runs(resolve_inputs([root / "baseline", root / "finetune-dense"]))
+    # found in a runs/<recipe> folder (not named): a run still starting is left out, warned
+    runs = load_runs(*expand_inputs([root]))
+    assert runs.finetunes == [] and "left out" in runs.warnings[0]
+    assert "finetune-dense: metrics.jsonl has no validation rows" in runs.warnings[0]
 
 
 def test_two_baselines_other_data_and_another_recipe(runs_tree, tmp_path):
