@@ -177,14 +177,21 @@ def _cached_refs(cache, lm, bf16: bool, which: np.ndarray, sentences: list[str],
     return out
 
 
+def max_input_length(lm) -> int:
+    """The longest input the LM takes: its tokenizer's ``model_max_length``, capped by the
+    model's position embeddings (tokenizers without a limit report a huge number)."""
+    max_len = lm.tokenizer.model_max_length
+    max_pos = getattr(lm.model.config, "max_position_embeddings", None)
+    if max_pos and (not max_len or max_len > max_pos):
+        max_len = max_pos
+    return max_len
+
+
 def _tokenize(lm, sentences: list[str]) -> tuple[list[list[int]], int, np.ndarray]:
     """Token ids ([CLS] … [SEP], truncated to the LM's maximum length like bert_score's
     ``sent_encode``), that maximum, and which sentences were truncated (bool, (n,))."""
     tok = lm.tokenizer
-    max_len = tok.model_max_length
-    max_pos = getattr(lm.model.config, "max_position_embeddings", None)
-    if max_pos and (not max_len or max_len > max_pos):
-        max_len = max_pos
+    max_len = max_input_length(lm)
     ids = tok(sentences, add_special_tokens=True, truncation=True, max_length=max_len)[
         "input_ids"]
     truncated = np.zeros(len(ids), bool)

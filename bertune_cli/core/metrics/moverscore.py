@@ -164,11 +164,10 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
 def _tokenize(lm, sentences: list[str], stop: frozenset) -> tuple[list[list[int]], list]:
     """``[CLS] pieces[:max_len-2] [SEP]`` ids per sentence and which positions keep a weight
     (bool arrays: no ``##`` piece, no punctuation character, no stop word)."""
+    from bertune_cli.core.metrics.bertscore import max_input_length
+
     tok = lm.tokenizer
-    max_len = tok.model_max_length
-    max_pos = getattr(lm.model.config, "max_position_embeddings", None)
-    if max_pos and (not max_len or max_len > max_pos):
-        max_len = max_pos
+    max_len = max_input_length(lm)
     ids = tok(sentences, add_special_tokens=True, truncation=True, max_length=max_len)[
         "input_ids"] if sentences else []
     keep: dict[int, bool] = {}
