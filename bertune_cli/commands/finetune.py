@@ -166,13 +166,17 @@ def print_result(result: dict[str, Any], json_out: bool) -> None:
     if not report:
         return
     p = report.get("significance", {}).get("p_values", {})
-    typer.echo(f"test set ({report['sentences']} sentences)      BLEU   F_BERT")
+    typer.echo(f"test set ({report['sentences']} sentences)      BLEU   F_BERT   MoverScore")
     for name, s in report["scores"].items():
-        typer.echo(f"  {name:<27}{s['bleu']:6.2f}   {s['bertscore']:6.2f}")
+        typer.echo(f"  {name:<27}{s['bleu']:6.2f}   {s['bertscore']:6.2f}   "
+                   f"{s.get('moverscore', float('nan')):6.2f}")
     if p:
         typer.echo(f"  paired bootstrap p-value   {p.get('BLEU', float('nan')):6.4f}   "
-                   f"{p.get('F_BERT', float('nan')):6.4f}")
+                   f"{p.get('F_BERT', float('nan')):6.4f}   "
+                   f"{p.get('MoverScore', float('nan')):6.4f}")
     for name, path in report["outputs"].items():
         typer.echo(f"{name} translations: {path}")
     typer.echo(f"report: {report['report_file']}")
     typer.echo(f"BLEU: {report['signatures']['bleu']}\nF_BERT: {report['signatures']['bertscore']}")
+    if "moverscore" in report["signatures"]:
+        typer.echo(f"MoverScore: {report['signatures']['moverscore']}")
