@@ -69,8 +69,13 @@ def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
                        device=device, on_event=on_event, **limits)
     if not master:
         return {"stages": stages, "finetune": summary, "report": {}}
-    report = compare(recipe, data_dir, base_dir if init_from is None else Path(init_from),
-                     ft_dir, summary, device, say)
+    stored = ft_dir / REPORT
+    if summary.get("already_complete") and stored.is_file():   # a finished run only reports
+        say(f"test report: {stored} (already computed)")
+        report = {**json.loads(stored.read_text(encoding="utf-8")), "report_file": str(stored)}
+    else:
+        report = compare(recipe, data_dir, base_dir if init_from is None else Path(init_from),
+                         ft_dir, summary, device, say)
     if not summary.get("already_complete"):  # else the tracked run holds this report already
         from bertune_cli.core.tracking import attach_report
 
