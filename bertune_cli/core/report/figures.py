@@ -166,7 +166,7 @@ def length_buckets(comparisons: Sequence, path: Path) -> Path:
         ax.set_xticks(xs, [f"{b.label}\nn={b.sentences}\nbase {getattr(b, key)[0]:.1f}"
                            for b in buckets], fontsize=7)
         ax.set_xlabel("source length (words)")
-        ax.set_ylabel(f"Δ {name} (fine-tuned − baseline)")
+        ax.set_ylabel(f"Δ {name} vs baseline")
         ax.set_title(f"{name.split(' ')[0]} by source length")
         ax.legend(fontsize=7, loc="best")
     fig.suptitle("Test set: change against the baseline by source length", fontsize=11)
