@@ -1,7 +1,15 @@
 """Helpers shared by the benchmark scripts (run them as `python benchmarks/bench_X.py`)."""
 from __future__ import annotations
 
+import gzip
 import random
+from pathlib import Path
+
+
+def multi30k_references(data: str | Path, n: int) -> list[str]:
+    """The first ``n`` English references of Multi30k test_2016_flickr under ``data``."""
+    with gzip.open(Path(data) / "test_2016_flickr.en.gz", "rt", encoding="utf-8") as f:
+        return f.read().splitlines()[:n]
 
 
 def perturb(line: str, rnd: random.Random) -> str:

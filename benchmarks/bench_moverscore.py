@@ -17,7 +17,6 @@ Needs the reference installed (test-only): ``pip install --no-deps moverscore==1
 from __future__ import annotations
 
 import argparse
-import gzip
 import importlib.util
 import os
 import random
@@ -27,7 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import perturb  # noqa: E402
+from _common import multi30k_references, perturb  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -59,8 +58,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    with gzip.open(Path(args.data) / "test_2016_flickr.en.gz", "rt", encoding="utf-8") as f:
-        refs = f.read().splitlines()[: args.n]
+    refs = multi30k_references(args.data, args.n)
     rnd = random.Random(1234)
     hyps = [perturb(r, rnd) for r in refs]
 

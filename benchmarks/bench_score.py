@@ -24,7 +24,6 @@ Printed, in one run:
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import random
 import resource
@@ -36,7 +35,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import perturb  # noqa: E402
+from _common import multi30k_references, perturb  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -89,8 +88,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    with gzip.open(Path(args.data) / "test_2016_flickr.en.gz", "rt", encoding="utf-8") as f:
-        refs = f.read().splitlines()[: args.n]
+    refs = multi30k_references(args.data, args.n)
     rnd = random.Random(1234)
     systems = [[perturb(r, rnd) for r in refs]]
     systems.append([perturb(r, rnd) for r in refs])
