@@ -38,10 +38,20 @@ def _moses(lang: str):
     return MosesTokenizer(lang=lang)
 
 
+# Moses splits a word at a zero-width (non-)joiner (U+200D / U+200C: Devanagari, Persian, ...)
+# as if it were a symbol; protecting the joiner with its neighbours keeps the word whole. Only
+# lines that hold one take the protected path, so every other line tokenizes exactly as before.
+ZERO_WIDTH_JOINERS = ("\u200c", "\u200d")
+PROTECT_JOINERS = [r"[^\s][\u200c\u200d]+[^\s]"]
+
+
 def _moses_chunk(task: tuple[str, list[str]]) -> list[str]:
     lang, lines = task
     tok = _moses(lang).tokenize
-    return [tok(line, return_str=True, **MOSES) for line in lines]
+    return [tok(line, return_str=True, **MOSES,
+                **({"protected_patterns": PROTECT_JOINERS}
+                   if any(j in line for j in ZERO_WIDTH_JOINERS) else {}))
+            for line in lines]
 
 
 def workers_available() -> int:

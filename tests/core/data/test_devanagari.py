@@ -51,9 +51,10 @@ def test_bpe_round_trip_is_exact_and_has_no_unknown_pieces(encoder):
     assert a != b and a.startswith("\u095bमीन") and b.startswith("ज\u093cमीन")
 
 
-@pytest.mark.xfail(strict=True, reason="Moses (sacremoses 0.2) splits a word at a zero-width "
-                   "joiner / non-joiner (3 ZWNJ in the 4,122-row sample); the fix, "
-                   "protected_patterns in core/data/tokenization.py, is not in this file's scope")
 def test_zero_width_joiners_stay_inside_their_word():
     line = "क्\u200dष और क्\u200cष"
     assert moses_tokenize([line], "hi")[0] == line
+    # punctuation next to the word is still split off; lines without a joiner are unchanged
+    assert moses_tokenize(["(क्\u200dष)।"], "hi")[0] == "( क्\u200dष ) ।"
+    assert moses_tokenize(["a\u200db, c"], "en")[0] == "a\u200db , c"
+    assert moses_tokenize(["hello. x y!"], "en")[0] == "hello. x y !"
