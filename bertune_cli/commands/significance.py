@@ -8,7 +8,7 @@ import typer
 
 from bertune_cli._options import (BatchSize, Device, Idf, Json, Layer, Lm, LmRun, Lowercase,
                                   Metrics, Rescale, Seed, Tokenize, bounded)
-from bertune_cli.commands.score import MsLm, MsStopWords
+from bertune_cli.commands.score import Cache, CacheSize, MsLm, MsStopWords
 
 Ref = Annotated[Path, typer.Argument(help="Reference file.", show_default=False)]
 Systems = Annotated[list[Path], typer.Argument(
@@ -36,7 +36,8 @@ def significance(ref: Ref, systems: Systems, metrics: Metrics = None, test: Test
                  rescale: Rescale = None, lowercase: Lowercase = False,
                  tokenize: Tokenize = None, batch_size: BatchSize = 64,
                  device: Device = "auto", json_out: Json = False, ms_lm: MsLm = None,
-                 ms_stop_words: MsStopWords = None) -> None:
+                 ms_stop_words: MsStopWords = None, cache: Cache = None,
+                 cache_size_mb: CacheSize = 1024.0) -> None:
     """Is a system's improvement over the baseline significant? Every SYS vs BASE.
 
     Reproduces sacrebleu 2.6's paired tests exactly (same scores, p-values, means and 95%
@@ -49,6 +50,7 @@ def significance(ref: Ref, systems: Systems, metrics: Metrics = None, test: Test
       [bold]bertune significance test.en base.en sys1.en sys2.en -m bleu -m chrf --test ar[/]
       [bold]bertune significance test.en base.en sys.en -m bertscore --scores base.tsv --scores sys.tsv --json[/]
       [bold]bertune significance test.en base.en sys1.en sys2.en -m bleu,chrf,bertscore,moverscore[/]
+      [bold]bertune significance test.en base.en sys.en -m bertscore --cache ~/.cache/bertune/emb[/]
     """
     import os
 
@@ -59,7 +61,8 @@ def significance(ref: Ref, systems: Systems, metrics: Metrics = None, test: Test
         [ref, *(extra_ref or [])], systems, metrics, test=test, n_samples=samples or 0, seed=seed,
         paired_t=paired_t, scores=scores or (), lm=lm, layer=layer, model=model, idf=idf,
         rescale=rescale, lowercase=lowercase, tokenize=tokenize, batch_size=batch_size,
-        device=device, ms_lm=ms_lm, ms_stop_words=ms_stop_words)
+        device=device, ms_lm=ms_lm, ms_stop_words=ms_stop_words, cache=cache,
+        cache_size_mb=cache_size_mb)
     _print(report, alpha, json_out)
 
 

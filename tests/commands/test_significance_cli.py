@@ -82,6 +82,19 @@ def test_score_files_match_a_fresh_computation(files, score_files):
     assert a["p_value"] == b["p_value"] and a["score"] == pytest.approx(b["score"], abs=1e-4)  # batching: ~1e-7
 
 
+def test_cache_gives_identical_results_and_is_filled(files, tmp_path):
+    args = (files["ref"], files["sys_a"], files["sys_c"], "-m", "bertscore", "--json")
+    plain = json.loads(_run(*args).stdout)
+    cold = json.loads(_run(*args, "--cache", tmp_path / "emb").stdout)
+    entries = sorted(p.name for p in (tmp_path / "emb").rglob("*") if p.is_file())
+    warm = json.loads(_run(*args, "--cache", tmp_path / "emb").stdout)
+    assert entries  # the references' embeddings were stored
+    for out in (cold, warm):
+        for got, want in zip(out["systems"], plain["systems"]):
+            g, w = got["metrics"]["F_BERT"], want["metrics"]["F_BERT"]
+            assert g["score"] == w["score"] and g.get("p_value") == w.get("p_value")
+
+
 def _error(capsys, *args):
     with pytest.raises(SystemExit) as exc:
         main(["significance", *map(str, args)])

@@ -27,10 +27,12 @@ def collect_statistics(refs: Sequence[str | Path], systems: Sequence[str | Path]
                        model: str | Path | None = None, idf: bool = False, rescale=None,
                        lowercase: bool = False, tokenize: str | None = None,
                        batch_size: int = 64, device: str = "auto", ms_lm: str | None = None,
-                       ms_stop_words: str | Path | None = None
+                       ms_stop_words: str | Path | None = None,
+                       cache: str | Path | None = None, cache_size_mb: float = 1024.0
                        ) -> tuple[list[Statistic], list[list[np.ndarray]]]:
     """(metrics, stats[s][m]) for ``systems`` (the first is the baseline). MoverScore (a
-    sentence mean, like F_BERT) is computed for all systems in one pass with ``ms_lm``."""
+    sentence mean, like F_BERT) is computed for all systems in one pass with ``ms_lm``.
+    ``cache``: F_BERT's reference-embedding cache folder, as in ``score_files``."""
     check_not_metrics([*refs, *systems])
     if len(systems) < 2:
         raise UsageError(f"significance needs a baseline and at least one system "
@@ -39,6 +41,11 @@ def collect_statistics(refs: Sequence[str | Path], systems: Sequence[str | Path]
     names = parse_metrics(metrics)
     if scores and "bertscore" not in names:
         names.append("bertscore")
+    emb_cache = None
+    if cache is not None and "bertscore" in names and not scores:  # fails before the work
+        from bertune_cli.core.metrics.cache import EmbeddingCache
+
+        emb_cache = EmbeddingCache(cache, cache_size_mb)
     roles = [("reference", r) for r in refs] + [("baseline", systems[0])] + \
         [("system", s) for s in systems[1:]]
     texts = read_parallel(roles)
@@ -49,7 +56,8 @@ def collect_statistics(refs: Sequence[str | Path], systems: Sequence[str | Path]
         if name == "bertscore":
             stat, per_sys = _fbert(ref_lines, hyps, systems, scores, lm_choice(lm, layer, model),
                                    explicit=bool(lm or layer is not None or model), idf=idf,
-                                   rescale=rescale, batch_size=batch_size, device=device)
+                                   rescale=rescale, batch_size=batch_size, device=device,
+                                   cache=emb_cache)
         elif name == "moverscore":
             out = moverscore_systems(hyps, ref_lines, ms_lm, ms_stop_words,
                                      batch_size=batch_size, device=device)
@@ -64,10 +72,10 @@ def collect_statistics(refs: Sequence[str | Path], systems: Sequence[str | Path]
 
 
 def _fbert(ref_lines, hyps, paths, scores, choice: LMChoice, *, explicit: bool, idf: bool,
-           rescale, batch_size: int, device: str):
+           rescale, batch_size: int, device: str, cache=None):
     if not scores:
         out = bertscore_systems(hyps, ref_lines, choice, idf=idf, rescale=rescale,
-                                batch_size=batch_size, device=device)
+                                batch_size=batch_size, device=device, cache=cache)
         return (MeanStatistic("F_BERT", out[0].signature),
                 [MeanStatistic.stats_of(o.F) for o in out])
     if len(scores) != len(paths):
