@@ -75,8 +75,9 @@ def create_app(translator, settings: ServeSettings | None = None) -> FastAPI:
             restore()
             app.state.batcher.close(timeout=settings.timeout_s)
 
+    swagger = page.swagger_assets()  # None: FastAPI's /docs (Swagger UI from its CDN)
     app = FastAPI(title="bertune", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, **({"docs_url": None} if swagger else {}))
     metrics = Metrics()
     budget = settings.batch_tokens(getattr(translator, "device", None))
     batcher = Batcher(translator, batching=settings.batching, max_batch_tokens=budget,
@@ -90,6 +91,9 @@ def create_app(translator, settings: ServeSettings | None = None) -> FastAPI:
     for module in (translate, libre, explain, ops, page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
+    if swagger:
+        app.mount(page.SWAGGER_MOUNT, StaticFiles(directory=swagger), name="swagger-ui")
+        app.include_router(page.docs_router)
 
     # add_middleware wraps: the last added runs first. The gate sits inside CORS so its errors
     # carry CORS headers for allowed origins; the origin guard sits outside so even a refused

@@ -24,7 +24,9 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 def route_label(path: str) -> str:
     if path in ROUTES:
         return path
-    return "/static" if path.startswith("/static/") else "other"
+    if path.startswith("/static/"):
+        return "/static"
+    return "/swagger-ui" if path.startswith("/swagger-ui/") else "other"
 
 
 class Metrics:

@@ -1,6 +1,8 @@
 """The app without a socket (TestClient): both contracts, explain, errors, auth, CORS, metrics."""
 from __future__ import annotations
 
+import re
+
 import logging
 
 import pytest
@@ -70,7 +72,12 @@ def test_languages_health_docs(client):
         {"code": "en", "name": "English", "targets": []}]
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["device"] == "cpu" and health["pair"] == "de-en"
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger-ui-bundle.js" in docs.text
+    # Swagger UI is served from the swagger-ui-bundle package: /docs works offline, no CDN
+    assert "cdn" not in docs.text.lower()
+    for asset in re.findall(r'(?:src|href)="([^"]+)"', docs.text):
+        assert asset.startswith("/swagger-ui/") and client.get(asset).status_code == 200
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/translate"]["post"]["requestBody"]["content"]["application/json"]
     assert {s["title"] for s in body["schema"]["anyOf"]} == {"BlogRequest", "LibreRequest"}

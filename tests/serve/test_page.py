@@ -78,3 +78,21 @@ def test_model_output_is_shown_as_text_never_as_markup(browser, live, fake, monk
         assert browser.execute_script("return window.__pwned === undefined")
         assert EVIL in browser.find_element(By.ID, "output").text
         assert EVIL + "2" in browser.find_element(By.ID, "panel").text
+
+
+def test_docs_render_swagger_ui_from_this_server(browser, live, fake):
+    """/docs is Swagger UI from the swagger-ui-bundle package: it renders the API's operations
+    with every resource from this server (FastAPI's default loads it from a CDN)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with live(create_app(fake, ServeSettings())) as server:
+        browser.get(server.url + "/docs")
+        WebDriverWait(browser, 60).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+        paths = {e.text.strip() for e in
+                 browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+        assert {"/translate", "/explain", "/languages", "/health"} <= paths
+        resources = browser.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)")
+        assert resources and all(r.startswith(server.url) for r in resources), resources
