@@ -65,6 +65,10 @@ def train_baseline(pair: Pair = "demo", overrides: Overrides = None, runs_dir: R
     from bertune_cli.core.paths import stage_dir
 
     recipe = with_trackers(load_recipe(pair, overrides or []), track)
+    if data is None:  # prepared data and LM: everything missing, named at once
+        from bertune_cli.core.preflight import check_runnable
+
+        check_runnable(recipe, "train-baseline", None, runs_dir)
     with TrainProgress() as progress:
         summary = run(recipe, data or stage_dir(recipe.name, "data", runs_dir),
                       out or stage_dir(recipe.name, "baseline", runs_dir), device=device,

@@ -10,7 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from bertune_cli.core.errors import CheckpointError
+from bertune_cli.core.errors import CheckpointError, DataError
 from bertune_cli.main import app
 
 DATA = ["--set", "data.demo_sizes={train: 300, valid: 20, test: 20}", "--set", "data.bpe_vocab=300"]
@@ -81,7 +81,8 @@ def test_translate_json_lines_with_n_best_and_scores(trained):
 
 def test_train_baseline_without_prepared_data_says_to_run_prepare(tmp_path, runs_dir):
     result = _invoke("train-baseline", "--pair", "demo", "--device", "cpu")
-    assert result.exit_code != 0 and isinstance(result.exception, CheckpointError)
+    # the preflight (core/preflight.py) names it before anything is loaded
+    assert result.exit_code != 0 and isinstance(result.exception, DataError)
     assert "bertune prepare --pair demo" in str(result.exception)
 
 

@@ -88,3 +88,16 @@ def test_recipes_command_shows_the_aliases():
     text = subprocess.run([sys.executable, "-m", "bertune_cli.main", "recipes"],
                           capture_output=True, text=True, check=True).stdout
     assert "de-en → iwslt14-de-en" in text
+
+
+@pytest.mark.parametrize("command, count", [("prepare", 2), ("train-baseline", 3)])
+def test_prepare_and_train_baseline_name_everything_missing_at_once(tmp_path, command, count):
+    """`bertune prepare/train-baseline --pair de-en` offline: one line naming the archive and
+    the LM (train-baseline: also the prepared data), exit 1, no traceback, nothing written."""
+    out = subprocess.run([sys.executable, "-m", "bertune_cli.main", command, "--pair", "de-en",
+                          "--runs-dir", str(tmp_path / "runs")], capture_output=True, text=True)
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert out.returncode == 1 and len(lines) == 1, out.stderr
+    assert f"{count} things are missing" in lines[0] and "de-en.tgz" in lines[0]
+    assert "bert-base-uncased" in lines[0] and "Traceback" not in out.stderr
+    assert not (tmp_path / "runs").exists()
