@@ -84,8 +84,11 @@ def _candidates() -> tuple[tuple[str, str], ...]:
     """Regular-weight installed fonts, sans-serif Noto first (consistent look)."""
     from matplotlib import font_manager
 
+    # "Last Resort" (installed with Chromium) maps every code point to a placeholder box:
+    # it would hide missing glyphs instead of drawing them, so it never counts as coverage.
     fonts = {(f.name, f.fname) for f in font_manager.fontManager.ttflist
-             if f.style == "normal" and f.weight in (400, "normal", "regular")}
+             if f.style == "normal" and f.weight in (400, "normal", "regular")
+             and not f.name.startswith("Last Resort")}
     return tuple(sorted(fonts, key=lambda f: (not f[0].startswith("Noto Sans"), f[0], f[1])))
 
 

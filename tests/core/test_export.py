@@ -144,8 +144,16 @@ def test_int8_export_records_its_quantization_and_translates(trained, engines, t
     assert "quant:int8" in int8.engine.signature()
     lines = _lines(trained[0])
     out = int8.translate(lines, beam=3)
-    same = sum(x == y for x, y in zip(out, engines[0].translate(lines, beam=3)))
-    assert all(out) and same >= len(lines) // 2
+    ref = engines[0].translate(lines, beam=3)
+    # The tiny model is barely trained, so its beams are close calls and which of them int8
+    # flips depends on the CPU's int8 kernels (exact matches: 8 to 40 of 40 across machines);
+    # int8 must stay close to float32 in BLEU all the same. The demo: 498/500 exact (README).
+    import sacrebleu
+
+    agreement = sacrebleu.corpus_bleu(out, [ref]).score
+    print(f"int8 vs float32: {sum(x == y for x, y in zip(out, ref))}/{len(lines)} exact, "
+          f"BLEU {agreement:.1f}")
+    assert all(out) and agreement >= 35  # a broken int8 export scores near 0
 
 
 def test_a_run_directory_is_exported_once_into_the_cache(trained, runs_dir):
