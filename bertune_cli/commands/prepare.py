@@ -38,10 +38,11 @@ def prepare(pair: Pair = "demo", overrides: Overrides = None, data_dir: RawDataD
 
     extra = file_overrides(src_file or [], "src") + file_overrides(tgt_file or [], "tgt")
     recipe = load_recipe(pair, list(overrides or []) + extra)
-    if out is None:  # everything missing (corpus, LM), named at once before any work
-        from bertune_cli.core.preflight import check_runnable
+    # everything missing (corpus, LM), named at once before any work; for prepare it does
+    # not depend on where the data goes, so --out is checked the same way
+    from bertune_cli.core.preflight import check_runnable
 
-        check_runnable(recipe, "prepare", data_dir, runs_dir)
+    check_runnable(recipe, "prepare", data_dir, runs_dir)
     with PrepareProgress(enabled=not json_out) as progress:
         result = run(recipe, out or stage_dir(recipe.name, "data", runs_dir), data_dir=data_dir,
                      progress=progress, force=force)
