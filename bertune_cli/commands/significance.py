@@ -73,6 +73,9 @@ def _print(report, alpha: float, json_out: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    for warning in report.warnings:  # stderr, as `score` does: --json stays one document
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     if json_out:
         typer.echo(json.dumps(report.to_dict(alpha), indent=2, ensure_ascii=False))
         return

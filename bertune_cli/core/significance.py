@@ -70,6 +70,7 @@ class SignificanceReport:
     metrics: list[str]
     signatures: dict[str, str]
     results: list[dict[str, MetricTest]] = field(default_factory=list)   # per system
+    warnings: list[str] = field(default_factory=list)   # the metrics' (empty lines, cache, ...)
 
     def to_dict(self, alpha: float | None = None) -> dict[str, Any]:
         systems = []
@@ -82,7 +83,8 @@ class SignificanceReport:
             systems.append(row)
         return {"test": self.test, "n_samples": int(self.n_samples),
                 "seed": None if self.seed is None else int(self.seed),
-                "alpha": alpha, "signatures": dict(self.signatures), "systems": systems}
+                "alpha": alpha, "signatures": dict(self.signatures), "systems": systems,
+                "warnings": list(self.warnings)}
 
 
 def paired_test(metrics: Sequence[Statistic], stats: Sequence[Sequence[np.ndarray]],
@@ -296,6 +298,8 @@ def significance_from_files(refs: Sequence[str], systems: Sequence[str],
     if test not in DEFAULT_SAMPLES:
         raise UsageError(f"unknown test {test!r}", "use --test bs (paired bootstrap) or "
                                                     "--test ar (approximate randomization)")
-    stats_metrics, stats = collect_statistics(refs, systems, metrics, **options)
-    return paired_test(stats_metrics, stats, [str(s) for s in systems], test, n_samples,
-                       default_seed() if seed is None else seed, paired_t=paired_t)
+    stats_metrics, stats, warnings = collect_statistics(refs, systems, metrics, **options)
+    report = paired_test(stats_metrics, stats, [str(s) for s in systems], test, n_samples,
+                         default_seed() if seed is None else seed, paired_t=paired_t)
+    report.warnings = warnings
+    return report

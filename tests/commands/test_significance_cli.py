@@ -95,6 +95,25 @@ def test_cache_gives_identical_results_and_is_filled(files, tmp_path):
             assert g["score"] == w["score"] and g.get("p_value") == w.get("p_value")
 
 
+def test_metric_and_cache_warnings_are_reported(files, tmp_path):
+    """sys_c has an empty line (F_BERT 0 for it, as bert_score) and a damaged cache entry is
+    recomputed: both are said on stderr and in --json, naming the file; the numbers stay."""
+    args = (files["ref"], files["sys_a"], files["sys_c"], "-m", "bertscore", "--json",
+            "--cache", tmp_path / "emb")
+    first = _run(*args)
+    out = json.loads(first.stdout)
+    empty = [w for w in out["warnings"] if "empty candidate" in w]
+    assert empty and all(w.startswith(f"F_BERT, {files['sys_c']}: ") for w in empty)
+    assert "warning:" in first.stderr and "empty candidate" in first.stderr
+    for entry in (p for p in (tmp_path / "emb").rglob("*.npz")):
+        entry.write_bytes(b"PK\x03\x04 truncated")
+    again = json.loads(_run(*args).stdout)
+    assert any("unreadable" in w for w in again["warnings"])
+    assert [s["metrics"] for s in again["systems"]] == [s["metrics"] for s in out["systems"]]
+    table = _run(*args[:-3])   # the table form says it too, on stderr only
+    assert "empty candidate" in table.stderr and "empty candidate" not in table.stdout
+
+
 def _error(capsys, *args):
     with pytest.raises(SystemExit) as exc:
         main(["significance", *map(str, args)])

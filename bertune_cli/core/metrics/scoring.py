@@ -117,6 +117,16 @@ class ScoreReport:
                 "sentence_level": self.sentence_level}
 
 
+def open_cache(cache: str | Path | None, cache_size_mb: float):
+    """F_BERT's reference-embedding cache (``metrics.cache``) or None when no folder is given;
+    opened before any scoring work, so an unusable folder fails first."""
+    if cache is None:
+        return None
+    from bertune_cli.core.metrics.cache import EmbeddingCache
+
+    return EmbeddingCache(cache, cache_size_mb)
+
+
 def score_files(hyp: str | Path, refs: Sequence[str | Path], metrics: Sequence[str] | None = None,
                 *, lm: str | None = None, layer: int | None = None,
                 model: str | Path | None = None, idf: bool = False,
@@ -138,11 +148,7 @@ def score_files(hyp: str | Path, refs: Sequence[str | Path], metrics: Sequence[s
         from bertune_cli.core.outputs import check_output
 
         check_output(sentence_level, "sentence-level scores", SENTENCE_SUFFIXES)
-    emb_cache = None
-    if cache is not None and "bertscore" in names:  # an unusable folder fails before the work
-        from bertune_cli.core.metrics.cache import EmbeddingCache
-
-        emb_cache = EmbeddingCache(cache, cache_size_mb)
+    emb_cache = open_cache(cache, cache_size_mb) if "bertscore" in names else None
     texts = read_parallel([("hypothesis", hyp), *(("reference", r) for r in refs)])
     hyps, ref_lines = texts[0], texts[1:]
     results, warnings, columns, sigs = [], [], {}, {}

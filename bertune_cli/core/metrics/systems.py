@@ -16,7 +16,8 @@ import numpy as np
 from bertune_cli.core.errors import DataError, UsageError
 from bertune_cli.core.metrics.inputs import digest, read_parallel
 from bertune_cli.core.metrics.scoring import (LMChoice, bertscore_systems, check_not_metrics,
-                                              lm_choice, moverscore_systems, parse_metrics)
+                                              lm_choice, moverscore_systems, open_cache,
+                                              parse_metrics)
 from bertune_cli.core.metrics.sentences import read_sentence_scores
 from bertune_cli.core.metrics.stats import MeanStatistic, SacreStatistic, Statistic
 
@@ -29,10 +30,12 @@ def collect_statistics(refs: Sequence[str | Path], systems: Sequence[str | Path]
                        batch_size: int = 64, device: str = "auto", ms_lm: str | None = None,
                        ms_stop_words: str | Path | None = None,
                        cache: str | Path | None = None, cache_size_mb: float = 1024.0
-                       ) -> tuple[list[Statistic], list[list[np.ndarray]]]:
-    """(metrics, stats[s][m]) for ``systems`` (the first is the baseline). MoverScore (a
-    sentence mean, like F_BERT) is computed for all systems in one pass with ``ms_lm``.
-    ``cache``: F_BERT's reference-embedding cache folder, as in ``score_files``."""
+                       ) -> tuple[list[Statistic], list[list[np.ndarray]], list[str]]:
+    """(metrics, stats[s][m], warnings) for ``systems`` (the first is the baseline).
+    MoverScore (a sentence mean, like F_BERT) is computed for all systems in one pass with
+    ``ms_lm``. ``cache``: F_BERT's reference-embedding cache folder, as in ``score_files``.
+    ``warnings``: what the metrics and the cache reported (empty lines, truncation, an unusable
+    cache entry), each naming its system file."""
     check_not_metrics([*refs, *systems])
     if len(systems) < 2:
         raise UsageError(f"significance needs a baseline and at least one system "
@@ -41,34 +44,41 @@ def collect_statistics(refs: Sequence[str | Path], systems: Sequence[str | Path]
     names = parse_metrics(metrics)
     if scores and "bertscore" not in names:
         names.append("bertscore")
-    emb_cache = None
-    if cache is not None and "bertscore" in names and not scores:  # fails before the work
-        from bertune_cli.core.metrics.cache import EmbeddingCache
-
-        emb_cache = EmbeddingCache(cache, cache_size_mb)
+    emb_cache = open_cache(cache, cache_size_mb) if "bertscore" in names and not scores \
+        else None
     roles = [("reference", r) for r in refs] + [("baseline", systems[0])] + \
         [("system", s) for s in systems[1:]]
     texts = read_parallel(roles)
     ref_lines, hyps = texts[:len(refs)], texts[len(refs):]
     out_metrics: list[Statistic] = []
     columns: list[list[np.ndarray]] = []            # [metric][system]
+    warnings: list[str] = []
     for name in names:
         if name == "bertscore":
-            stat, per_sys = _fbert(ref_lines, hyps, systems, scores, lm_choice(lm, layer, model),
-                                   explicit=bool(lm or layer is not None or model), idf=idf,
-                                   rescale=rescale, batch_size=batch_size, device=device,
-                                   cache=emb_cache)
+            stat, per_sys, said = _fbert(ref_lines, hyps, systems, scores,
+                                         lm_choice(lm, layer, model),
+                                         explicit=bool(lm or layer is not None or model),
+                                         idf=idf, rescale=rescale, batch_size=batch_size,
+                                         device=device, cache=emb_cache)
+            warnings += _named(systems, said, "F_BERT")
+            warnings += emb_cache.warnings if emb_cache else []
         elif name == "moverscore":
             out = moverscore_systems(hyps, ref_lines, ms_lm, ms_stop_words,
                                      batch_size=batch_size, device=device)
             stat = MeanStatistic("MoverScore", out[0].signature)
             per_sys = [MeanStatistic.stats_of(o.scores) for o in out]
+            warnings += _named(systems, [o.warnings for o in out], "MoverScore")
         else:
             stat = SacreStatistic(name, ref_lines, lowercase=lowercase, tokenize=tokenize)
             per_sys = [stat.extract(h) for h in hyps]
         out_metrics.append(stat)
         columns.append(per_sys)
-    return out_metrics, [[col[s] for col in columns] for s in range(len(hyps))]
+    return out_metrics, [[col[s] for col in columns] for s in range(len(hyps))], warnings
+
+
+def _named(systems, said: list[list[str]], metric: str) -> list[str]:
+    """Every system's metric warnings, each prefixed with the system file it is about."""
+    return [f"{metric}, {path}: {w}" for path, ws in zip(systems, said) for w in ws]
 
 
 def _fbert(ref_lines, hyps, paths, scores, choice: LMChoice, *, explicit: bool, idf: bool,
@@ -77,7 +87,7 @@ def _fbert(ref_lines, hyps, paths, scores, choice: LMChoice, *, explicit: bool, 
         out = bertscore_systems(hyps, ref_lines, choice, idf=idf, rescale=rescale,
                                 batch_size=batch_size, device=device, cache=cache)
         return (MeanStatistic("F_BERT", out[0].signature),
-                [MeanStatistic.stats_of(o.F) for o in out])
+                [MeanStatistic.stats_of(o.F) for o in out], [o.warnings for o in out])
     if len(scores) != len(paths):
         raise UsageError(f"got {len(scores)} score file(s) for {len(paths)} systems",
                          "pass one --scores FILE per system, baseline first, in the same order")
@@ -104,7 +114,7 @@ def _fbert(ref_lines, hyps, paths, scores, choice: LMChoice, *, explicit: bool, 
     if explicit or idf:
         _check_settings(first, choice, idf)
     return (MeanStatistic("F_BERT", first[1]),
-            [MeanStatistic.stats_of(f.columns["F_BERT_F"]) for f in files])
+            [MeanStatistic.stats_of(f.columns["F_BERT_F"]) for f in files], [[] for _ in files])
 
 
 def _check_settings(first, choice: LMChoice, idf: bool) -> None:
