@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 from bertune_cli.core.config import Recipe
 from bertune_cli.core.errors import CheckpointError
-from bertune_cli.core.loops.train_baseline import evaluate_split, open_data, run_context
+from bertune_cli.core.loops.train_baseline import (add_test_report, evaluate_split, open_data,
+                                                   run_context)
 from bertune_cli.core.loops.trainer import (DONE, LoopSettings, bleu_metric, init_distributed,
                                             is_complete, train_loop)
 
@@ -232,13 +233,14 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
         summary.setdefault("soft", cfg.soft)
         summary.setdefault("steps_per_s", timer.rate())
         if "test" in data.splits and "test" not in summary and _is_master():
-            test = evaluate_split(out_dir, data, "test", ctx, device)
-            refs = data.split("test").tgt_text
-            hyps = (out_dir / "test.hyp.txt").read_text(encoding="utf-8").splitlines()
-            fb = fbert_metric(lm)(hyps, refs)
-            summary["test"] = {**test, "bertscore": fb.score,
-                               "bertscore_signature": fb.signature}
-            (out_dir / DONE).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+            def test_report() -> dict[str, Any]:
+                test = evaluate_split(out_dir, data, "test", ctx, device)
+                refs = data.split("test").tgt_text
+                hyps = (out_dir / "test.hyp.txt").read_text(encoding="utf-8").splitlines()
+                fb = fbert_metric(lm)(hyps, refs)
+                return {**test, "bertscore": fb.score, "bertscore_signature": fb.signature}
+
+            add_test_report(out_dir, summary, test_report)
         tracker.finish(summary)
     return summary
 

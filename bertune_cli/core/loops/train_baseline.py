@@ -103,10 +103,39 @@ def train_baseline(recipe: Recipe, data_dir: Path, out_dir: Path, device: str = 
                              run_dir=Path(out_dir), ctx=ctx, device=device, on_event=tracker)
         summary["parameters"] = ctx.meta["model"]["parameters"]
         if "test" in data.splits and "test" not in summary and _is_master():
-            summary["test"] = evaluate_split(Path(out_dir), data, "test", ctx, device)
-            (Path(out_dir) / DONE).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+            add_test_report(Path(out_dir), summary,
+                            lambda: evaluate_split(Path(out_dir), data, "test", ctx, device))
         tracker.finish(summary)
     return summary
+
+
+def add_test_report(out_dir: Path, summary: dict[str, Any],
+                    compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Put the test-set evaluation into a finished run's DONE summary, under the run lock.
+
+    The training loop releases the lock when it writes DONE; the test translation comes after.
+    Taking the lock again means a second process on the same run is refused (RunLocked), not
+    translating the same test set at the same time, and one that waited sees the first one's
+    result in DONE and reuses it. DONE and ``test.hyp.txt`` are replaced atomically, so a reader
+    (a fine-tune reusing the baseline's test translations) never sees half a file."""
+    from bertune_cli.core.rundir import run_lock
+
+    with run_lock(out_dir):
+        done = json.loads((out_dir / DONE).read_text(encoding="utf-8"))
+        if "test" in done:
+            summary["test"] = done["test"]
+            return summary
+        summary["test"] = compute()
+        _replace(out_dir / DONE, json.dumps(summary, indent=1))
+    return summary
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    from bertune_cli.core.outputs import AtomicFile
+
+    with AtomicFile(path, f"{path.name} of the run") as f:
+        f.write(text)
 
 
 def evaluate_split(run_dir: Path, data: DataDir, split: str, ctx: RunContext,
@@ -120,7 +149,7 @@ def evaluate_split(run_dir: Path, data: DataDir, split: str, ctx: RunContext,
     hyps = translator.translate(pairs.src_text, beam=e.beam, lenpen=e.lenpen,
                                 max_len_a=e.max_len_a, max_len_b=e.max_len_b,
                                 batch_tokens=e.batch_tokens)
-    (run_dir / f"{split}.hyp.txt").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+    _replace(run_dir / f"{split}.hyp.txt", "".join(h + "\n" for h in hyps))
     result = bleu_metric(e)(hyps, pairs.tgt_text)
     return {"split": split, "bleu": float(getattr(result, "score", result)),
             "signature": str(getattr(result, "signature", "")),

@@ -326,3 +326,35 @@ def test_a_run_directory_held_by_another_process_is_refused(data_dir, tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_test_report_is_written_under_the_run_lock(tmp_path):
+    """The test translation after training runs under the run lock again: a second process is
+    refused instead of translating the same test set at the same time, a result already in DONE
+    is reused, and DONE is replaced atomically (no temporary file is left)."""
+    from bertune_cli.core.errors import RunLocked
+    from bertune_cli.core.loops.train_baseline import add_test_report
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "DONE").write_text(json.dumps({"reason": "max_steps"}))
+    calls = []
+    out = add_test_report(run, {"reason": "max_steps"}, lambda: calls.append(1) or {"bleu": 7.5})
+    assert out["test"] == {"bleu": 7.5} and calls == [1]
+    assert json.loads((run / "DONE").read_text())["test"] == {"bleu": 7.5}
+    again = add_test_report(run, {"reason": "max_steps"}, lambda: calls.append(2) or {})
+    assert again["test"] == {"bleu": 7.5} and calls == [1]          # reused, not recomputed
+    assert sorted(p.name for p in run.iterdir()) == ["DONE"]
+    (run / "DONE").write_text(json.dumps({"reason": "max_steps"}))
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from bertune_cli.core.rundir import RunLock; "
+        "RunLock(sys.argv[1], 'bertune finetune').acquire(); print('locked', flush=True); "
+        "time.sleep(60)"), str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunLocked, match=f"pid {holder.pid}, bertune finetune"):
+            add_test_report(run, {"reason": "max_steps"}, lambda: calls.append(3) or {})
+        assert calls == [1] and "test" not in json.loads((run / "DONE").read_text())
+    finally:
+        holder.kill()
+        holder.wait()
