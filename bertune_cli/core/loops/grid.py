@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import statistics
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -148,6 +149,6 @@ def _count_lines(path: Path) -> int:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # grids may run side by side
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
