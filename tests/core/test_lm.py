@@ -52,8 +52,15 @@ def test_default_layers():
 
 @pytest.mark.parametrize("name", ["/no/such/folder", "./missing-lm", "../x", "~/nope",
                                   "models/bert/base", "missing/"])
-def test_a_local_looking_path_that_does_not_exist_says_so(name):
-    """Issue #17: before, a missing folder was taken for an HF id and `hf download` advised."""
+def test_a_local_looking_path_that_does_not_exist_says_so(name, tmp_path, monkeypatch):
+    """Issue #17: before, a missing folder was taken for an HF id and `hf download` advised.
+
+    Relative paths and ~ are resolved inside an empty folder: from the repository root, "../x"
+    is the checkout itself when the clone is named x (as CI's was)."""
+    cwd = tmp_path / "a" / "b"
+    cwd.mkdir(parents=True)
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     with pytest.raises(LMUnavailable, match="does not exist") as info:
         resolve_lm(name)
     assert "hf download" not in str(info.value)
