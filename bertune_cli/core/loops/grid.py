@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import statistics
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -149,6 +148,8 @@ def _count_lines(path: Path) -> int:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # grids may run side by side
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    """Through ``AtomicFile`` (a per-process temporary name: grids may run side by side)."""
+    from bertune_cli.core.outputs import AtomicFile
+
+    with AtomicFile(path, f"{path.name} of the grid") as f:
+        f.write(text)
