@@ -12,10 +12,11 @@ safe to call from a server's worker threads.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from functools import lru_cache
 from pathlib import Path
+
+from bertune_cli.core.outputs import AtomicFile
 
 log = logging.getLogger("bertune.explain")
 PRIMARY = "DejaVu Sans"
@@ -52,13 +53,8 @@ def save_attention(att: dict, path: Path, source: str, translation: str) -> tupl
                  verticalalignment="top")
     fig.colorbar(image, ax=ax, shrink=0.8, label="attention weight")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with AtomicFile(path, "attention plot", mode="wb") as f:
+        fig.savefig(f, format="png")
     return path, missing
 
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from bertune_cli.core.outputs import AtomicFile
 from bertune_cli.core.trackers import TRACKERS, RunInfo
 
 log = logging.getLogger("bertune.tracking")
@@ -48,9 +48,9 @@ def read_state(run_dir: Path) -> dict[str, Any]:
 def _write_state(run_dir: Path, states: dict[str, dict[str, Any]]) -> None:
     """Merge the sinks' states into tracking.json (temp name + rename: never half-written)."""
     path = Path(run_dir) / STATE_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({**read_state(run_dir), **states}, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    merged = json.dumps({**read_state(run_dir), **states}, indent=1)
+    with AtomicFile(path, f"{STATE_FILE} of the run") as f:
+        f.write(merged)
 
 
 class RowReader:

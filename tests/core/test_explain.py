@@ -154,6 +154,25 @@ def test_attention_rows_sum_to_one_batched_or_alone(tr, tmp_path):
     assert rows[1]["attention"]["matrix"] == []
 
 
+def test_a_plot_that_fails_to_render_leaves_neither_png_nor_temporary(monkeypatch, tmp_path):
+    from matplotlib.figure import Figure
+
+    from bertune_cli.core.explain_plot import save_attention
+
+    att = {"source": ["ein", "</s>"], "target": ["a", "[SEP]"], "matrix": [[0.9, 0.1], [0.2, 0.8]],
+           "layer": 0, "layers": 1, "heads": 2}
+    path, missing = save_attention(att, tmp_path / "ok.png", "ein", "a")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and missing == ""
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("renderer failed")
+
+    monkeypatch.setattr(Figure, "savefig", broken)
+    with pytest.raises(RuntimeError):
+        save_attention(att, tmp_path / "bad.png", "ein", "a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.png"]
+
+
 def test_attention_uses_a_twin_and_never_changes_the_model(short):
     impl = short.model.config._attn_implementation
     explain(short, LINES[:1], beam=2, attention=True, attention_matrix=False, confidence=False)
