@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 from bertune_cli.core.config import Recipe
 from bertune_cli.core.errors import UsageError
+from bertune_cli.core.outputs import AtomicFile
 from bertune_cli.core.paths import run_dir, stage_dir
 
 Say = Callable[[str], None]
@@ -149,7 +150,5 @@ def _count_lines(path: Path) -> int:
 
 def _write(path: Path, text: str) -> None:
     """Through ``AtomicFile`` (a per-process temporary name: grids may run side by side)."""
-    from bertune_cli.core.outputs import AtomicFile
-
     with AtomicFile(path, f"{path.name} of the grid") as f:
         f.write(text)
