@@ -1,12 +1,14 @@
 """`bertune translate`: translate a file or stdin with a trained model."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from bertune_cli._options import Device, Seed
+from bertune_cli.core.data.lines import stdin_lines
 
 ModelOpt = Annotated[Path, typer.Option(
     "--model", "-m", help="Run directory (uses its checkpoint_best) or a checkpoint folder.")]
@@ -91,8 +93,10 @@ def translate(model: ModelOpt, input: InputOpt = None, output: OutputOpt = None,
     if engine != "torch" and (any(explain.values()) or attention):
         raise UsageError("explanations need the model's weights in torch",
                          "drop --engine ct2 (use the run directory with the torch engine)")
-    source = open(input, "rb") if input else sys.stdin.buffer
-    with source, sink as out:
+    # stdin through os.read (lines.stdin_lines), not sys.stdin.buffer: on Ctrl-C the reader
+    # thread is still blocked in a read, and a buffered stream's lock then hung the exit
+    source = open(input, "rb") if input else contextlib.nullcontext(stdin_lines())
+    with source as source, sink as out:
         if any(explain.values()) or attention:
             from bertune_cli.core.explain import explain_stream, format_explained
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -66,6 +67,31 @@ def test_translate_a_file_to_a_file_and_stdin_to_stdout(trained, tmp_path):
                           input=src.read_bytes(), capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout.decode("utf-8").splitlines() == lines
+
+
+def test_ctrl_c_prints_one_line_and_exits_130(trained):
+    """Ctrl-C: main()'s one line and exit 130, no traceback. Deterministic: the first line's
+    translation on stdout proves the process is inside the command, waiting on its open
+    stdin for the next line, when the SIGINT arrives (a timed sleep raced the command)."""
+    runs, _ = trained
+    proc = subprocess.Popen([sys.executable, "-m", "bertune_cli.main", "translate", "--model",
+                             str(runs / "demo" / "baseline"), "--device", "cpu"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        proc.stdin.write(b"ein hund\n")
+        proc.stdin.flush()
+        first = proc.stdout.readline()  # answered line by line (Translator.stream's wait)
+        assert first.strip(), proc.stderr.read().decode()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)  # stdin stays open (communicate would close it: EOF, exit 0)
+        err = proc.stderr.read().decode()
+    finally:
+        proc.kill() if proc.poll() is None else None
+        proc.stdin.close()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 130, err
+    assert lines == ["error: interrupted — re-run the same command to resume where it stopped"]
 
 
 def test_translate_json_lines_with_n_best_and_scores(trained):

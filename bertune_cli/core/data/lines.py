@@ -19,6 +19,9 @@ Training corpora (``prepare``: files, CSV, WIT3 members) and the files ``score``
 from __future__ import annotations
 
 import gzip
+import io
+import os
+import sys
 import zlib
 from pathlib import Path
 from typing import Iterable, Iterator, Literal
@@ -56,6 +59,27 @@ def iter_raw_lines(path: Path) -> Iterator[bytes]:
     except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt gzip
         raise DataError(f"{path}: cannot be read ({exc.__class__.__name__}: {exc})",
                         "the file is damaged or truncated; get it again") from exc
+
+
+def stdin_lines(block: int = 1 << 16) -> Iterator[bytes]:
+    """Byte lines (``\\n`` kept) of standard input, read with ``os.read`` on its descriptor.
+
+    Not through ``sys.stdin.buffer``: a thread blocked reading that holds its lock, so after
+    Ctrl-C the main thread could neither close it nor shut the interpreter down (a hang, then
+    "could not acquire lock ... at interpreter shutdown"). Without a descriptor (stdin
+    replaced, as in tests) the replacement object is iterated."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation, ValueError):
+        yield from sys.stdin.buffer
+        return
+    pending = b""
+    while chunk := os.read(fd, block):
+        *complete, pending = (pending + chunk).split(b"\n")
+        for line in complete:
+            yield line + b"\n"
+    if pending:
+        yield pending
 
 
 def decode_lines(raw: Iterable[bytes], name: str, keepends: bool = False,
