@@ -1,6 +1,6 @@
 """``make_report(inputs, out)``: load the runs, compute every analysis, draw, render, publish.
 
-The report is built in a hidden sibling folder (``.<out>.tmp``) and moved into place at the
+The report is built in a hidden sibling folder (``.<out>.<random>.tmp``, one per build) and moved into place at the
 end, so ``out`` is either the previous report or the complete new one, never half-written.
 An existing ``out`` that is not a bertune report (no ``report.json``) is never replaced.
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -55,9 +56,7 @@ def make_report(inputs: Sequence[str | Path], out: str | Path, *, runs_root: Pat
     if "test" not in data.splits:
         raise CheckpointError(f"{runs.data_dir} has no test split", "prepare it with a test set")
     test = data.split("test")
-    tmp = out.parent / f".{out.name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = _private_sibling(out, "tmp")
     total = 6 + len(runs.runs) + sum(r.test_hyp is None for r in runs.runs)
     step = iter(range(total))
 
@@ -140,9 +139,20 @@ def _check_out(out: Path) -> None:
                          "refusing to replace it", "pass a new or empty folder")
 
 
+def _private_sibling(out: Path, kind: str) -> Path:
+    """A new empty hidden folder next to ``out`` (``.<out>.<random>.<kind>``), unique per call:
+    two reports built at once into one ``out`` never share or delete each other's folder.
+    mkdtemp makes it 0700; it gets the permissions of a folder made with mkdir (umask)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=f".{kind}", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    return folder
+
+
 def _publish(tmp: Path, out: Path) -> None:
-    old = out.parent / f".{out.name}.old"
-    shutil.rmtree(old, ignore_errors=True)
+    old = _private_sibling(out, "old")  # empty: a folder can replace it (POSIX rename)
     if out.exists():
         os.replace(out, old)
     os.replace(tmp, out)
