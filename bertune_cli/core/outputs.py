@@ -8,8 +8,9 @@ Every file or folder a command writes goes through here (``translate -o``, ``sco
   (``os.access`` says yes to root on read-only mounts such as /sys, a probe does not).
   Nothing is created yet: a command that fails later leaves no empty folders behind; the
   writer creates the missing parent folders.
-* ``AtomicFile(path)`` writes to ``.<name>.<pid>.tmp`` beside the target and renames it into
-  place on success; on failure the temporary file is removed and the old target is untouched.
+* ``AtomicFile(path)`` writes to ``.<name>.<pid>-<random>.tmp`` beside the target and renames
+  it into place on success (the random part: two threads of one process, e.g. a server's
+  workers writing the same plot, never share a temporary file); on failure the temporary file is removed and the old target is untouched.
   Targets that exist and are not regular files (``/dev/stdout``, ``/dev/full``, a FIFO) are
   written in place: a device cannot be replaced by a rename.
 * An ``OSError`` (ENOSPC, EACCES, EROFS, ENOTDIR, ...) becomes an ``OutputError``:
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -84,11 +86,16 @@ def _check_folder(folder: Path, target: Path, what: str) -> None:
         raise OutputError(f"cannot write {what} {target}: {first} is a file, not a folder",
                           "choose a path whose parent folders are folders")
     try:
-        probe = first / f".{target.name}.{os.getpid()}.probe"
+        probe = first / _sibling_name(target, "probe")
         os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         os.unlink(probe)
     except OSError as exc:
         raise output_error(exc, target, what) from exc
+
+
+def _sibling_name(target: Path, kind: str) -> str:
+    """A hidden name beside ``target`` that no other process *or thread* uses at the same time."""
+    return f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.{kind}"
 
 
 class AtomicFile:
@@ -105,7 +112,7 @@ class AtomicFile:
         self.what = what
         self.special = is_special(self.path)
         self.tmp = self.path if self.special else \
-            self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            self.path.with_name(_sibling_name(self.path, "tmp"))
         self.open_args: dict[str, Any] = dict(mode=mode, newline=newline,
                                               encoding=None if "b" in mode else encoding)
         self.file = None

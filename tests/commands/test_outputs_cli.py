@@ -137,3 +137,31 @@ def test_translate_output_is_checked_before_the_model_loads(capsys, tmp_path):
                            UNWRITABLE / "out.en")
     line = _one_error_line(err)
     assert code == 1 and str(UNWRITABLE / "out.en") in line and "permission denied" in line
+
+
+def test_atomic_writes_of_one_target_from_many_threads_do_not_collide(tmp_path):
+    # serve writes plots from worker threads of one process: each writer must get its own
+    # temporary file (a per-pid name made two threads truncate and rename the same file)
+    import threading
+
+    target = tmp_path / "plot.txt"
+    barrier, errors = threading.Barrier(8), []
+
+    def write(k: int) -> None:
+        try:
+            af = AtomicFile(target)
+            with af as f:
+                barrier.wait(timeout=30)      # every thread has its temporary file open now
+                f.write(f"{k}\n" * 10_000)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 10_000 and len(set(lines)) == 1     # one writer's whole file, not a mix
+    assert not list(tmp_path.glob(".*.tmp")) and not list(tmp_path.glob(".*.probe"))
