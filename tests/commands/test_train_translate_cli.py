@@ -74,7 +74,12 @@ def test_ctrl_c_prints_one_line_and_exits_130(trained):
     translation on stdout proves the process is inside the command, waiting on its open
     stdin for the next line, when the SIGINT arrives (a timed sleep raced the command)."""
     runs, _ = trained
-    proc = subprocess.Popen([sys.executable, "-m", "bertune_cli.main", "translate", "--model",
+    # Python's own SIGINT handler in the child even when this test runs with SIGINT ignored
+    # (a harness started in the background, `nohup`: the child would inherit SIG_IGN, and
+    # Python installs no handler then, so the signal did nothing and the wait timed out)
+    child = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+             " sys.argv[0] = 'bertune'; runpy.run_module('bertune_cli.main', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-c", child, "translate", "--model",
                              str(runs / "demo" / "baseline"), "--device", "cpu"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
