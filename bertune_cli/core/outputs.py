@@ -10,7 +10,8 @@ Every file or folder a command writes goes through here (``translate -o``, ``sco
   writer creates the missing parent folders.
 * ``AtomicFile(path)`` writes to ``.<name>.<pid>-<random>.tmp`` beside the target and renames
   it into place on success (the random part: two threads of one process, e.g. a server's
-  workers writing the same plot, never share a temporary file); on failure the temporary file is removed and the old target is untouched.
+  workers writing the same plot, never share a temporary file); on failure the temporary
+  file is removed and the old target is untouched.
   Targets that exist and are not regular files (``/dev/stdout``, ``/dev/full``, a FIFO) are
   written in place: a device cannot be replaced by a rename.
 * An ``OSError`` (ENOSPC, EACCES, EROFS, ENOTDIR, ...) becomes an ``OutputError``:

@@ -149,8 +149,7 @@ def test_atomic_writes_of_one_target_from_many_threads_do_not_collide(tmp_path):
 
     def write(k: int) -> None:
         try:
-            af = AtomicFile(target)
-            with af as f:
+            with AtomicFile(target) as f:
                 barrier.wait(timeout=30)      # every thread has its temporary file open now
                 f.write(f"{k}\n" * 10_000)
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
