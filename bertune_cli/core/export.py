@@ -23,18 +23,18 @@ loader takes from the model unchanged is the post-norm layout, ReLU, sqrt(d) emb
 and ``final_logits_bias``. Vocabularies and special tokens are set explicitly, and
 CTranslate2's ``Converter`` validates, quantizes and saves the spec.
 
-Writing is atomic: everything goes to a temporary sibling folder renamed into place at the end.
+Writing is atomic: everything goes to a hidden sibling folder swapped into place at the end
+(``outputs.AtomicFolder``).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from bertune_cli.core.errors import CheckpointError, KernelUnavailable, UsageError
+from bertune_cli.core.outputs import AtomicFolder
 
 QUANTIZATIONS = ("float32", "int8", "int8_float32", "float16")
 FORMAT = "ctranslate2"
@@ -105,23 +105,18 @@ def export_ctranslate2(model: Path, out: Path, quantization: str = "float32",
     record["signature"] = (f"ct2:{ct2.__version__}|quant:{quantization}|bertune:"
                            f"{loaded.meta.get('bertune_version')}|"
                            f"ckpt:{record['checkpoint_sha256'][:12]}")
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        _save_spec(spec, tmp, quantization)
-        loaded.source.save(tmp / "source")
-        meta = {**loaded.meta, "export": record}
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        _swap(tmp, out)
+        with AtomicFolder(out, "CTranslate2 model") as tmp:
+            _save_spec(spec, tmp, quantization)
+            loaded.source.save(tmp / "source")
+            meta = {**loaded.meta, "export": record}
+            (tmp / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     except OSError as exc:
         raise CheckpointError(f"could not write {out} ({exc.strerror or exc.__class__.__name__})",
                               "free disk space or pick another --out") from exc
     except (ValueError, RuntimeError, NotImplementedError, KeyError) as exc:
         raise CheckpointError(f"CTranslate2 cannot convert {src}: {exc}".splitlines()[0],
                               "this model layout is not supported by the ct2 engine") from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return {**record, "out": str(out)}
 
 
@@ -218,14 +213,6 @@ def _save_spec(spec, folder: Path, quantization: str) -> None:
             return spec
 
     SpecConverter().convert(str(folder), quantization=quantization, force=True)
-
-
-def _swap(tmp: Path, out: Path) -> None:
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _sha256(path: Path) -> str:

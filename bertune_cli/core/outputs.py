@@ -14,14 +14,20 @@ Every file or folder a command writes goes through here (``translate -o``, ``sco
   file is removed and the old target is untouched.
   Targets that exist and are not regular files (``/dev/stdout``, ``/dev/full``, a FIFO) are
   written in place: a device cannot be replaced by a rename.
+* ``AtomicFolder(path)`` is its twin for folders (``prepare``'s data directory, ``report``,
+  ``export``): built in ``.<name>.<pid>-<random>.tmp``, swapped into place at the end, removed
+  on failure; build folders left by a killed process are removed by the next build.
 * An ``OSError`` (ENOSPC, EACCES, EROFS, ENOTDIR, ...) becomes an ``OutputError``:
   ``cannot write <what> <path>: <reason>``, exit 1, no traceback.
 """
 from __future__ import annotations
 
 import errno
+import glob
 import os
+import re
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -151,3 +157,90 @@ def _close_quietly(file) -> None:
         file.close()
     except OSError:
         pass  # the buffered bytes that failed to write fail again on close
+
+
+class AtomicFolder:
+    """``with AtomicFolder(path) as tmp: <write into tmp>``: the folder twin of AtomicFile.
+
+    Entering makes a new hidden sibling ``.<name>.<pid>-<random>.tmp`` with ``mkdir`` (the
+    umask's permissions, like any folder the user makes; a new name per build, so two builds of
+    one target, in two processes or two threads, never share or delete each other's folder).
+    On success the old folder, if any, is renamed to a fresh ``.old`` sibling, the build folder
+    is renamed into place and the old one removed: ``path`` is always either the old or the
+    complete new folder. On failure the build folder is removed and ``path`` is untouched.
+    Build folders of a process that is gone (killed mid-build) are removed when entering.
+    """
+
+    def __init__(self, path: str | Path, what: str = "output folder"):
+        self.path = check_output_dir(path, what)
+        self.what = what
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_siblings(self.path)
+            self.tmp = _new_sibling_dir(self.path, "tmp")
+        except OSError as exc:
+            raise output_error(exc, self.path, self.what) from exc
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        committed = False
+        try:
+            if exc_type is None:
+                self._swap()
+                committed = True
+        except OSError as err:
+            raise output_error(err, self.path, self.what) from err
+        finally:
+            if not committed:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+            raise output_error(exc, self.path, self.what) from exc
+
+    def _swap(self) -> None:
+        """Old folder aside, new one in, old one removed. A rename onto a non-empty folder
+        fails (ENOTEMPTY/EEXIST) when another build published meanwhile: set that one aside
+        too and try again."""
+        olds = []
+        try:
+            for attempt in range(5):
+                if self.path.exists():
+                    olds.append(_new_sibling_dir(self.path, "old"))  # empty: a folder replaces it
+                    os.replace(self.path, olds[-1])
+                try:
+                    os.replace(self.tmp, self.path)
+                    return
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == 4:
+                        raise
+        finally:
+            for old in olds:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _new_sibling_dir(target: Path, kind: str) -> Path:
+    folder = target.parent / _sibling_name(target, kind)
+    folder.mkdir()
+    return folder
+
+
+def remove_stale_siblings(target: Path) -> None:
+    """Remove the ``.<name>.<pid>-<random>.tmp/.old`` siblings of ``target`` whose process is
+    gone (a build killed mid-way); those of live processes are left alone."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)-[0-9a-f]+\.(?:tmp|old)")
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*"):
+        match = pattern.fullmatch(path.name)
+        if not match:
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        except OSError:  # alive but not ours (PermissionError), or unknown: leave it
+            continue
+

@@ -5,7 +5,8 @@ directory has the same settings hash (a cache hit) -> check the LM tokenizer -> 
 read (corpus.load) -> normalise whitespace -> Moses-tokenize -> clean the training pairs
 (cleaning.py) -> take valid from them when the source has none (every ``valid_every``-th) ->
 learn the source BPE on the training source -> encode both sides in batches -> write
-everything into a temporary folder next to ``out_dir`` and rename it into place.
+everything into a hidden folder next to ``out_dir`` and swap it into place
+(``outputs.AtomicFolder``).
 
 The settings hash covers the data settings (locations excepted), the languages, the LM name, the
 format version and the fingerprint of every input (sha256 of local files, URL for downloads), so
@@ -17,10 +18,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +35,7 @@ from bertune_cli.core.data.store import MANIFEST, SPLITS, Ragged, Split, write_s
 from bertune_cli.core.data.target import TargetCodec
 from bertune_cli.core.data.tokenization import moses_tokenize_many
 from bertune_cli.core.errors import ConfigError, DataError
-from bertune_cli.core.outputs import check_output_dir, output_error
+from bertune_cli.core.outputs import AtomicFolder, check_output_dir, output_error
 from bertune_cli.core.rundir import run_lock
 
 FORMAT = 1
@@ -221,50 +218,14 @@ def _check_replaceable(out_dir: Path) -> None:
 
 def write_atomic(out_dir: Path, splits: list[Split], encoder: SourceEncoder,
                  shortlist: np.ndarray, manifest: dict[str, Any]) -> None:
-    """Write into ``.<name>.tmp-<pid>-*`` beside ``out_dir``, then rename it into place."""
-    out_dir = Path(out_dir)
+    """Write into a hidden sibling of ``out_dir``, then swap it into place (``AtomicFolder``)."""
     try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+        with AtomicFolder(out_dir, "data directory") as tmp:
+            for split in splits:
+                write_split(tmp, split)
+            np.save(tmp / "shortlist.npy", shortlist)
+            encoder.save(tmp)
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False)
+                                        + "\n", encoding="utf-8")
+    except OSError as exc:  # everything the body writes is the data directory
         raise output_error(exc, out_dir, "data directory") from exc
-    _remove_stale(out_dir)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-{os.getpid()}-", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the data dir is an ordinary folder
-    try:
-        for split in splits:
-            write_split(tmp, split)
-        np.save(tmp / "shortlist.npy", shortlist)
-        encoder.save(tmp)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n",
-                                    encoding="utf-8")
-        old = None
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-{os.getpid()}-",
-                                        dir=out_dir.parent))
-            os.replace(out_dir, old / "data")
-        os.replace(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except OSError as exc:  # full disk, permissions changed meanwhile, ...
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise output_error(exc, out_dir, "data directory") from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _remove_stale(out_dir: Path) -> None:
-    """Temporary folders left by a prepare that was killed (its process is gone)."""
-    pattern = re.compile(rf"\.{re.escape(out_dir.name)}\.(?:tmp|old)-(\d+)-")
-    for path in out_dir.parent.glob(f".{out_dir.name}.*"):
-        match = pattern.match(path.name)
-        if not match:
-            continue
-        try:
-            os.kill(int(match.group(1)), 0)
-        except ProcessLookupError:
-            shutil.rmtree(path, ignore_errors=True)
-        except OSError:  # alive but not ours (PermissionError), or unknown: leave it
-            continue

@@ -1,7 +1,8 @@
 """``make_report(inputs, out)``: load the runs, compute every analysis, draw, render, publish.
 
-The report is built in a hidden sibling folder (``.<out>.<random>.tmp``, one per build) and moved into place at the
-end, so ``out`` is either the previous report or the complete new one, never half-written.
+The report is built in a hidden sibling folder (``outputs.AtomicFolder``, one per build) and
+swapped into place at the end, so ``out`` is either the previous report or the complete new
+one, never half-written.
 An existing ``out`` that is not a bertune report (no ``report.json``) is never replaced.
 
 Model work, all through the code paths the rest of bertune uses: test outputs a run has not
@@ -13,14 +14,13 @@ best one, else decoded); entropies are teacher-forced forward passes (``sparsity
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bertune_cli.core.errors import CheckpointError, UsageError
+from bertune_cli.core.outputs import AtomicFolder
 from bertune_cli.core.report.runs import Run, RunSet, check_outputs, expand_inputs, load_runs
 
 Stage = Callable[[str, int, int], None]
@@ -56,7 +56,6 @@ def make_report(inputs: Sequence[str | Path], out: str | Path, *, runs_root: Pat
     if "test" not in data.splits:
         raise CheckpointError(f"{runs.data_dir} has no test split", "prepare it with a test set")
     test = data.split("test")
-    tmp = _private_sibling(out, "tmp")
     total = 6 + len(runs.runs) + sum(r.test_hyp is None for r in runs.runs)
     step = iter(range(total))
 
@@ -67,7 +66,7 @@ def make_report(inputs: Sequence[str | Path], out: str | Path, *, runs_root: Pat
         current[:] = [name, now]
         on_stage(name, next(step, total - 1), total)
 
-    try:
+    with AtomicFolder(out, "report folder") as tmp:
         ev, hyps, decode = runs.eval, {}, Decoder(tmp, out)
         for run in runs.runs:
             if run.test_hyp is None:
@@ -124,10 +123,6 @@ def make_report(inputs: Sequence[str | Path], out: str | Path, *, runs_root: Pat
         timings["total"] = round(time.perf_counter() - t0, 1)
         (tmp / "report.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False),
                                          encoding="utf-8")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _publish(tmp, out)
     return summary
 
 
@@ -137,26 +132,6 @@ def _check_out(out: Path) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / "report.json").is_file():
         raise UsageError(f"--out {out} exists and is not a bertune report (no report.json); "
                          "refusing to replace it", "pass a new or empty folder")
-
-
-def _private_sibling(out: Path, kind: str) -> Path:
-    """A new empty hidden folder next to ``out`` (``.<out>.<random>.<kind>``), unique per call:
-    two reports built at once into one ``out`` never share or delete each other's folder.
-    mkdtemp makes it 0700; it gets the permissions of a folder made with mkdir (umask)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=f".{kind}", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    folder.chmod(0o777 & ~umask)
-    return folder
-
-
-def _publish(tmp: Path, out: Path) -> None:
-    old = _private_sibling(out, "old")  # empty: a folder can replace it (POSIX rename)
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _write(folder: Path, summary: dict, blocks, html: bool) -> None:
