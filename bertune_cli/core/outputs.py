@@ -28,6 +28,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -79,7 +80,11 @@ def check_output_dir(path: str | Path, what: str = "output folder") -> Path:
     """Check up front that the folder ``path`` can be created or replaced (atomic writers
     build it beside itself, in its parent, and rename it into place)."""
     path = Path(path).expanduser()
-    if path.exists() and not path.is_dir():
+    try:
+        mode = path.stat().st_mode  # one stat: another build may move the folder meanwhile
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    if mode is not None and not stat.S_ISDIR(mode):
         raise OutputError(f"cannot write {what} {path}: it is a file, not a folder",
                           "pass a folder path")
     _check_folder(path.parent, path, what)
@@ -159,6 +164,9 @@ def _close_quietly(file) -> None:
         pass  # the buffered bytes that failed to write fail again on close
 
 
+SWAP_ATTEMPTS = 100  # builds of one target publishing at the same moment (AtomicFolder._swap)
+
+
 class AtomicFolder:
     """``with AtomicFolder(path) as tmp: <write into tmp>``: the folder twin of AtomicFile.
 
@@ -200,20 +208,25 @@ class AtomicFolder:
             raise output_error(exc, self.path, self.what) from exc
 
     def _swap(self) -> None:
-        """Old folder aside, new one in, old one removed. A rename onto a non-empty folder
-        fails (ENOTEMPTY/EEXIST) when another build published meanwhile: set that one aside
-        too and try again."""
-        olds = []
+        """Old folder aside, new one in, old one removed. Builds of one target publishing at
+        once race here: the old folder may be gone when it is set aside (another build set it
+        aside first), and the rename onto the target fails with ENOTEMPTY/EEXIST when another
+        build published meanwhile; then that one is set aside and the rename tried again."""
+        olds: list[Path] = []
         try:
-            for attempt in range(5):
+            for attempt in range(SWAP_ATTEMPTS):
                 if self.path.exists():
                     olds.append(_new_sibling_dir(self.path, "old"))  # empty: a folder replaces it
-                    os.replace(self.path, olds[-1])
+                    try:
+                        os.replace(self.path, olds[-1])
+                    except FileNotFoundError:
+                        pass
                 try:
                     os.replace(self.tmp, self.path)
                     return
                 except OSError as exc:
-                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == 4:
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) \
+                            or attempt == SWAP_ATTEMPTS - 1:
                         raise
         finally:
             for old in olds:

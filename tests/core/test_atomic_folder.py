@@ -90,16 +90,21 @@ def test_build_folders_of_a_killed_process_are_removed_live_ones_kept(tmp_path):
 
 
 def test_builds_of_one_target_from_many_threads_never_collide(tmp_path):
+    """8 threads publish one folder at the same moment, 20 times: every build either lands
+    whole or is replaced whole; none fails (the old folder set aside by another build, or a
+    rename onto a folder another build just published, are retried) and nothing is left."""
     out, n = tmp_path / "plots", 8
     barrier, errors = threading.Barrier(n), []
 
     def build(i):
         try:
-            with AtomicFolder(out) as tmp:
-                (tmp / "who").write_text(str(i))
-                barrier.wait(timeout=30)      # every build folder exists at once
+            for _ in range(20):
+                with AtomicFolder(out) as tmp:
+                    (tmp / "who").write_text(str(i))
+                    barrier.wait(timeout=30)      # every build folder exists at once
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
+            barrier.abort()
 
     threads = [threading.Thread(target=build, args=(i,)) for i in range(n)]
     for t in threads:
