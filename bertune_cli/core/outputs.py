@@ -139,22 +139,35 @@ class AtomicFile:
         return self.file
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        committed = False
-        try:
-            if exc_type is None:
-                self.file.close()        # flushes: a full disk shows up here
-                if not self.special:
-                    os.replace(self.tmp, self.path)
-                committed = True
-        except OSError as err:
-            raise output_error(err, self.path, self.what) from err
-        finally:
-            if not committed:
-                _close_quietly(self.file)
-                if not self.special:
-                    self.tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
-            raise output_error(exc, self.path, self.what) from exc
+        _finish(self.path, self.what, exc, self._commit, self._discard)
+
+    def _commit(self) -> None:
+        self.file.close()        # flushes: a full disk shows up here
+        if not self.special:
+            os.replace(self.tmp, self.path)
+
+    def _discard(self) -> None:
+        _close_quietly(self.file)
+        if not self.special:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _finish(path: Path, what: str, exc: BaseException | None, commit, discard) -> None:
+    """The end of an atomic write: ``commit()`` when the body succeeded, else ``discard()``
+    (also when the commit fails); OSErrors of the commit, and write errors (WRITE_ERRNOS) that
+    ended the body, become one OutputError naming ``path``."""
+    committed = False
+    try:
+        if exc is None:
+            commit()
+            committed = True
+    except OSError as err:
+        raise output_error(err, path, what) from err
+    finally:
+        if not committed:
+            discard()
+    if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+        raise output_error(exc, path, what) from exc
 
 
 def _close_quietly(file) -> None:
@@ -194,18 +207,8 @@ class AtomicFolder:
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        committed = False
-        try:
-            if exc_type is None:
-                self._swap()
-                committed = True
-        except OSError as err:
-            raise output_error(err, self.path, self.what) from err
-        finally:
-            if not committed:
-                shutil.rmtree(self.tmp, ignore_errors=True)
-        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
-            raise output_error(exc, self.path, self.what) from exc
+        _finish(self.path, self.what, exc, self._swap,
+                lambda: shutil.rmtree(self.tmp, ignore_errors=True))
 
     def _swap(self) -> None:
         """Old folder aside, new one in, old one removed. Builds of one target publishing at
