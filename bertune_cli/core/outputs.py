@@ -200,7 +200,7 @@ class AtomicFolder:
     def __enter__(self) -> Path:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            remove_stale_siblings(self.path)
+            _remove_stale_siblings(self.path)
             self.tmp = _new_sibling_dir(self.path, "tmp")
         except OSError as exc:
             raise output_error(exc, self.path, self.what) from exc
@@ -242,7 +242,7 @@ def _new_sibling_dir(target: Path, kind: str) -> Path:
     return folder
 
 
-def remove_stale_siblings(target: Path) -> None:
+def _remove_stale_siblings(target: Path) -> None:
     """Remove the ``.<name>.<pid>-<random>.tmp/.old`` siblings of ``target`` whose process is
     gone (a build killed mid-way); those of live processes are left alone."""
     pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)-[0-9a-f]+\.(?:tmp|old)")
@@ -259,4 +259,3 @@ def remove_stale_siblings(target: Path) -> None:
                 path.unlink(missing_ok=True)
         except OSError:  # alive but not ours (PermissionError), or unknown: leave it
             continue
-
