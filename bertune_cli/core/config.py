@@ -219,7 +219,7 @@ def resolve_recipe_path(pair_or_path: str) -> Path:
 def load_recipe(pair_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
     """Load, override (``key.sub=value``) and validate a recipe; all problems reported at once."""
     path = resolve_recipe_path(pair_or_path)
-    raw = _read_yaml(path)
+    raw = _read_with_base(path)
     raw.setdefault("name", path.stem)
     problems: list[str] = []
     for item in overrides:
@@ -242,6 +242,34 @@ def recipe_from_dict(raw: dict[str, Any]) -> Recipe:
     if problems:
         raise ConfigError("stored config is invalid: " + "; ".join(problems), problems=problems)
     return recipe
+
+
+def _read_with_base(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A recipe's mapping; ``base: <shipped recipe>`` starts from that recipe's mapping and
+    merges this file's keys over it, section by section (a variant names only what differs)."""
+    raw = _read_yaml(path)
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{path}: base must be a recipe name, got {type(base).__name__}")
+    base_path = resolve_recipe_path(base)
+    if base_path.resolve() in seen or len(seen) >= 8:
+        raise ConfigError(f"{path}: recipe bases form a cycle or are nested too deep",
+                          "a recipe's base must not lead back to itself")
+    merged = _read_with_base(base_path, seen + (path.resolve(),))
+    merged.pop("name", None)
+    merged.pop("description", None)
+    _merge(merged, raw)
+    return merged
+
+
+def _merge(into: dict[str, Any], over: dict[str, Any]) -> None:
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

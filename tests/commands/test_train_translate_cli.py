@@ -47,7 +47,7 @@ def test_train_baseline_prints_a_json_summary_and_writes_the_run(trained):
     run = runs / "demo" / "baseline"
     assert summary["reason"] == "max_epochs" and summary["epochs"] == 2
     assert summary["checkpoint_best"] == str(run / "checkpoint_best")
-    assert (run / "DONE").is_file() and (run / "checkpoint_last" / "trainer_state.pt").is_file()
+    assert (run / "DONE").is_file() and (run / "checkpoint_last" / "trainer_state.json").is_file()
     assert "bleu" in summary["test"]
 
 

@@ -13,9 +13,12 @@ Run directory (only rank 0 writes)::
     config.yaml        the resolved recipe
     metrics.jsonl      one JSON row per log step ({"kind": "train", ...}) and per validation
                        ({"kind": "valid", ...})
-    checkpoint_last/   the latest state, with trainer_state.pt (optimizer, schedule position,
-                       RNG of every rank, epoch and batch position): re-running resumes from it
-    checkpoint_best/   the best validation score so far (``settings.select_metric``)
+    checkpoint_last/   the latest state, with trainer_state.{json,safetensors} (optimizer,
+                       schedule position, RNG of every rank, epoch and batch position; no
+                       pickle): re-running resumes from it
+    checkpoint_best/   the best validation score so far (``settings.select_metric``), with the
+                       optimizer state and update count there (``best_only``: a continuation
+                       that keeps the optimizer starts from it; never resumed)
     valid.hyp.txt      the translations of the latest validation
     DONE               JSON summary, written when training has finished (the completion
                        marker: ``is_complete(run_dir)``); a re-run then returns the summary
@@ -54,6 +57,7 @@ from bertune_cli.core.data.batching import EpochBatches, collate
 from bertune_cli.core.errors import CheckpointError, ConfigError, TrainingError
 from bertune_cli.core.loops.validation import (MetricFn, Selection, append_row, bleu_metric,
                                               checkpoint_meta, validate_and_select)
+from bertune_cli.core.outputs import AtomicFile
 from bertune_cli.core.model.checkpoint import (BEST, LAST, load_trainer_state, load_weights,
                                                read_meta, save_checkpoint)
 
@@ -222,7 +226,11 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
 
     def validate_now(for_epoch: int) -> str | None:
         return validate_and_select(model, valid, loss_fn, ctx, metric_fns, settings, run_dir,
-                                    device, for_epoch, updates, sel, world, emit)
+                                    device, for_epoch, updates, sel, world, emit,
+                                    optimizer_state=lambda: dict(
+                                        optimizer=optimizer.state_dict(),
+                                        scaler=scaler.state_dict(), updates=updates,
+                                        settings=dataclasses.asdict(settings), best_only=True))
 
     stop = None
     if state is not None and pos == 0 and 0 < updates != sel.last_valid:
@@ -325,7 +333,8 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
                "elapsed": round(elapsed + time.time() - session_start, 1),
                "run_dir": str(run_dir), "checkpoint_best": str(run_dir / BEST)}
     if master:
-        (run_dir / DONE).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+        with AtomicFile(run_dir / DONE, "the run's completion marker") as f:
+            f.write(json.dumps(summary, indent=1))
     emit({"event": "done", **summary})
     return summary
 
@@ -415,7 +424,10 @@ def _autocast(precision: str, device: str):
 def _rng_state() -> dict[str, Any]:
     import torch
 
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"torch": torch.get_rng_state(),
+            "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
+                      float(cached)),
             "python": random.getstate(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
 
@@ -424,7 +436,8 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     import torch
 
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     random.setstate(state["python"])
     if state.get("cuda") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -75,9 +75,11 @@ def validate(model, valid, loss_fn, ctx, metric_fns: dict[str, MetricFn],
 
 
 def validate_and_select(model, valid, loss_fn, ctx, metric_fns, settings, run_dir: Path,
-                        device, epoch, updates, sel: Selection, world, emit) -> str | None:
-    """Validate (rank 0), update ``sel``, save checkpoint_best on improvement; return
-    ``"early_stopping"`` when patience is exhausted."""
+                        device, epoch, updates, sel: Selection, world, emit,
+                        optimizer_state: Callable[[], dict[str, Any]] | None = None) -> str | None:
+    """Validate (rank 0), update ``sel``, save checkpoint_best on improvement (with
+    ``optimizer_state()``: the optimizer and schedule position there, which a continuation
+    without re-warm-up starts from); return ``"early_stopping"`` when patience is exhausted."""
     import torch.distributed as dist
 
     master = not dist.is_initialized() or dist.get_rank() == 0
@@ -97,7 +99,8 @@ def validate_and_select(model, valid, loss_fn, ctx, metric_fns, settings, run_di
     sel.last_valid = updates
     if master and improved:
         save_checkpoint(run_dir / BEST, model, vocab=ctx.vocab, source=ctx.source,
-                        meta=checkpoint_meta(ctx, epoch, updates, sel, result))
+                        meta=checkpoint_meta(ctx, epoch, updates, sel, result),
+                        trainer_state=optimizer_state() if optimizer_state else None)
     row = {"kind": "valid", "epoch": epoch, "update": updates, **result, "best": sel.best,
            "is_best": improved, "bad": sel.bad}
     append_row(run_dir, master, row)

@@ -7,7 +7,9 @@ Layout of a checkpoint folder (e.g. ``runs/demo/baseline/checkpoint_best``)::
                          target_vocab {kind, size, lm_ids, lm_specials}, data {fingerprint, path},
                          training {...}}
     source/             the source tokenizer (SourceEncoder.save)
-    trainer_state.pt    checkpoint_last only: optimizer, schedule position, RNG, data position
+    trainer_state.json + trainer_state.safetensors
+                        checkpoint_last only: optimizer, schedule position, RNG, data position
+                        (no pickle: core/model/trainer_state.py)
 
 Saving is atomic: everything is written to ``.<name>.tmp`` next to the target, then the old
 folder is renamed to ``.<name>.old``, the new one into place, and the old one removed. A failure
@@ -31,11 +33,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bertune_cli.core.errors import CheckpointError
+from bertune_cli.core.model.trainer_state import dump_state, load_state
 from bertune_cli.core.model.vocab import TargetVocab
 
 META_FILE = "bertune.json"
 WEIGHTS = "model.safetensors"
-TRAINER_STATE = "trainer_state.pt"
 SOURCE_DIR = "source"
 FORMAT = 1
 BEST, LAST = "checkpoint_best", "checkpoint_last"
@@ -84,13 +86,11 @@ def save_checkpoint(path: Path, model, *, vocab: TargetVocab, source, meta: dict
 def _write_checkpoint(folder: Path, model, source, meta: dict[str, Any],
                       trainer_state: dict[str, Any] | None) -> None:
     """Everything that touches the disk (tests replace it to simulate a full disk)."""
-    import torch
-
     with quiet_transformers():
         model.save_pretrained(folder)
     source.save(folder / SOURCE_DIR)
     if trainer_state is not None:
-        torch.save(trainer_state, folder / TRAINER_STATE)
+        dump_state(trainer_state, folder)
     # bertune.json last: a folder with it is complete.
     (folder / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
@@ -216,12 +216,8 @@ def _weights_problem(file: Path) -> str | None:
 
 
 def load_trainer_state(path: Path) -> dict[str, Any] | None:
-    import torch
-
-    file = Path(path) / TRAINER_STATE
-    if not file.is_file():
-        return None
-    return torch.load(file, map_location="cpu", weights_only=False)
+    """The resume state of checkpoint ``path`` (None: it has none). JSON + safetensors only."""
+    return load_state(Path(path))
 
 
 def check_data_compatible(meta: dict[str, Any], data_lm: str, data_fingerprint: str | None = None,

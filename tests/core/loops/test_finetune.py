@@ -101,7 +101,7 @@ def test_finetune_writes_its_run_and_scores_bleu_and_fbert(runs, tmp_path):
     events = []
     summary = _finetune(runs, out, "finetune.soft=dense", on_event=events.append)
     for name in ("DONE", "metrics.jsonl", "config.yaml", "test.hyp.txt", "valid.hyp.txt",
-                 "checkpoint_best/bertune.json", "checkpoint_last/trainer_state.pt"):
+                 "checkpoint_best/bertune.json", "checkpoint_last/trainer_state.json", "checkpoint_last/trainer_state.safetensors"):
         assert (out / name).exists(), name
     assert summary["updates"] == 3 and summary["reason"] == "max_steps"
     assert summary["steps_per_s"] > 0 and summary["soft"] == "dense"

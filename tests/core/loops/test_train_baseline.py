@@ -17,6 +17,7 @@ from bertune_cli.core.config import load_recipe
 from bertune_cli.core.errors import CheckpointError, TrainingError
 from bertune_cli.core.losses import label_smoothed_nll_loss
 from bertune_cli.core.loops.train_baseline import ce_loss, setup_baseline, train_baseline
+from bertune_cli.core.model.checkpoint import load_trainer_state
 from bertune_cli.core.loops.trainer import (LoopSettings, inverse_sqrt_lr, is_complete,
                                             train_loop)
 
@@ -81,10 +82,10 @@ def test_training_writes_the_run_directory_and_a_done_marker(data_dir, tmp_path)
     summary = train_baseline(recipe(), data_dir, run, device="cpu", max_epochs=3,
                              on_event=events.append)
     for name in ("config.yaml", "metrics.jsonl", "DONE", "valid.hyp.txt", "test.hyp.txt",
-                 "checkpoint_best/bertune.json", "checkpoint_last/trainer_state.pt",
+                 "checkpoint_best/bertune.json", "checkpoint_last/trainer_state.json", "checkpoint_last/trainer_state.safetensors",
                  "checkpoint_best/model.safetensors"):
         assert (run / name).exists(), name
-    assert not (run / "checkpoint_best" / "trainer_state.pt").exists()
+    assert load_trainer_state(run / "checkpoint_best")["best_only"] is True
     assert is_complete(run) and summary["reason"] == "max_epochs" and summary["epochs"] == 3
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     train_rows = [r for r in rows if r["kind"] == "train"]
@@ -215,7 +216,9 @@ def _ddp_worker(rank, world, init, data_dir, run):
 
 
 def _first_moments(run: Path) -> list[torch.Tensor]:
-    state = torch.load(run / "checkpoint_last" / "trainer_state.pt", weights_only=False)
+
+
+    state = load_trainer_state(run / "checkpoint_last")
     opt = state["optimizer"]["state"]
     return [opt[i]["exp_avg"] for i in sorted(opt)]
 
