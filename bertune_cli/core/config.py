@@ -132,6 +132,9 @@ class FinetuneConfig:
     select_metric: Literal["bleu", "bertscore", "moverscore"] = "bleu"
     valid_every_steps: int = 0
     impl: Literal["auto", "torch", "triton"] = "auto"
+    # validate the starting checkpoint (update 0) first: it competes for checkpoint_best, so a
+    # fine-tune that never beats its start on validation returns the start (and says so)
+    validate_start: bool = True
     # run seed (batch order, dropout, Gumbel noise); None: train.seed. A set seed names the run
     # directory finetune-<soft>-seed<k>, so independent runs of one mode sit side by side.
     seed: Optional[int] = None

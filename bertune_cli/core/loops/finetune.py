@@ -72,6 +72,8 @@ def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1):
     def loss_fn(model, batch):
         logits = model(input_ids=batch.src, attention_mask=batch.src_mask,
                        decoder_input_ids=batch.tgt_in).logits          # (B, T, V')
+        if config.ce_weight == 1.0:  # CE only: the F_BERT term has weight 0, skip its LM passes
+            return ce_only_loss(logits, batch.tgt_out, label_smoothing)
         tgt = vocab.to_lm(torch.cat([batch.tgt_in[:, :1], batch.tgt_out], 1))  # (B, T+1)
         return fbert_loss(logits, tgt, lm, rows, soft=config.soft, tau=config.tau,
                           hard=config.hard, training=model.training,
@@ -79,6 +81,18 @@ def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1):
                           labels=batch.tgt_out, label_smoothing=label_smoothing,
                           impl=config.impl)
     return loss_fn
+
+
+def ce_only_loss(logits, labels, label_smoothing: float):
+    """``fbert_loss`` at ``ce_weight`` 1 without computing F_BERT (its weight is 0): the same
+    loss value and units (sentences), so a CE-only control is the same run either way."""
+    from bertune_cli.core.losses import label_smoothed_nll_loss
+
+    ce, nll = label_smoothed_nll_loss(logits, labels, label_smoothing, 0)
+    sentences = labels.size(0)
+    ntokens = max(int(labels.ne(0).sum()), 1)
+    return ce * (sentences / ntokens), {"sample_size": float(sentences), "nll": float(nll.detach()),
+                                        "nsentences": sentences}
 
 
 def fbert_metric(lm) -> Callable[[list[str], list[str]], Any]:
@@ -173,11 +187,14 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
              runs_root: Path | None = None, device: str = "auto", max_epochs: int | None = None,
              max_steps: int | None = None, max_time: float | None = None,
              on_event: Callable[[dict[str, Any]], None] | None = None,
+             arm: str | None = None, start_optimizer: dict[str, Any] | None = None,
              **settings: Any) -> dict[str, Any]:
     """Fine-tune (or resume, or report) ``recipe``'s BERTTune run; returns the DONE summary.
 
     ``init_from``: a checkpoint or run folder (default: ``<runs>/<recipe>/baseline``).
-    ``settings``: LoopSettings overrides (e.g. ``valid_every_steps``).
+    ``settings``: LoopSettings overrides (e.g. ``valid_every_steps``, ``schedule_offset``).
+    ``arm``: the study arm this run belongs to (core/loops/arms.py; recorded, and a run
+    directory refuses another arm); ``start_optimizer``: an optimizer state to start from.
     """
     import torch
 
@@ -188,6 +205,8 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
     out_dir = Path(out_dir)
     cfg = recipe.finetune
     objective = {k: getattr(cfg, k) for k in OBJECTIVE_KEYS}
+    if arm is not None:
+        objective["arm"] = arm
     if is_complete(out_dir):
         _check_same_run(out_dir, objective)
         done = json.loads((out_dir / DONE).read_text(encoding="utf-8"))
@@ -228,7 +247,7 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
         summary = train_loop(model, train=data.split("train", with_text=False),
                              valid=data.split("valid"), loss_fn=loss_fn, settings=loop,
                              run_dir=out_dir, ctx=ctx, device=device, metrics=metrics,
-                             on_event=timer)
+                             on_event=timer, start_optimizer=start_optimizer)
         summary.setdefault("init_from", str(init))
         summary.setdefault("soft", cfg.soft)
         summary.setdefault("steps_per_s", timer.rate())

@@ -89,6 +89,12 @@ class LoopSettings:
     precision: str = "fp32"       # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
     select_metric: str = "bleu"   # a key of the validation metrics, higher is better
     max_bad_updates: int = 5      # consecutive non-finite updates (skipped) before stopping
+    # validate the starting weights (update 0) before the first update, so the start competes
+    # for checkpoint_best: a fine-tune that never beats it on validation returns its start
+    validate_start: bool = False
+    # updates done before this run, for the learning-rate schedule only: a continuation that
+    # carries the baseline's schedule on (lr at update u = schedule(schedule_offset + u))
+    schedule_offset: int = 0
 
     @classmethod
     def from_config(cls, section: Any, **overrides: Any) -> "LoopSettings":
@@ -145,7 +151,8 @@ def train_loop(model, *, run_dir: Path, **kwargs: Any) -> dict[str, Any]:
     ``valid``; return the DONE summary. Resumes from ``run_dir/checkpoint_last`` when present.
     Keyword arguments: train, valid, loss_fn, settings, ctx, device="cpu", metrics (name ->
     fn(hyps, refs); default sacreBLEU), on_event (progress callback, rank 0 only, receiving
-    dicts with ``event`` in start | step | skip | valid | done).
+    dicts with ``event`` in start | step | skip | valid | done), start_optimizer (an optimizer
+    state_dict loaded at a fresh start: a continuation that keeps the start's Adam moments).
 
     Rank 0 holds the run directory's lock (core/rundir.py) for the whole run: a second process
     on the same directory is refused (RunLocked, naming the holder's pid)."""
@@ -161,7 +168,8 @@ def train_loop(model, *, run_dir: Path, **kwargs: Any) -> dict[str, Any]:
 
 def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings, run_dir: Path,
                 ctx: RunContext, device: str = "cpu", metrics: dict[str, MetricFn] | None = None,
-                on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+                on_event: Callable[[dict[str, Any]], None] | None = None,
+                start_optimizer: dict[str, Any] | None = None) -> dict[str, Any]:
     import torch
     import torch.distributed as dist
 
@@ -201,6 +209,8 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
         sel = Selection(**state["selection"])
         _set_rng_state(state["rng"][rank])
     else:
+        if start_optimizer is not None:  # a continuation: the start's optimizer moments
+            optimizer.load_state_dict(start_optimizer)
         torch.manual_seed(settings.seed + rank)
     if master:
         _start_run_dir(run_dir, ctx.meta, updates)
@@ -235,6 +245,8 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
     stop = None
     if state is not None and pos == 0 and 0 < updates != sel.last_valid:
         stop = validate_now(epoch - 1)  # interrupted between an epoch's end and its validation
+    elif updates == 0 and sel.last_valid < 0 and settings.validate_start:
+        validate_now(0)                 # the start competes for checkpoint_best
     window = np.zeros(4)  # sample_size, loss, nll, ntokens since the last train row
     bad_run = 0           # consecutive skipped (non-finite) updates
     with _InterruptFlag() as interrupted:
@@ -247,8 +259,8 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
                 # -- one update: forward/backward over update_freq micro-batches ---------------
                 t0 = time.time()
                 group = batches[pos:pos + settings.update_freq]
-                lr = inverse_sqrt_lr(updates, settings.lr, settings.warmup_updates,
-                                     settings.warmup_init_lr)
+                lr = inverse_sqrt_lr(settings.schedule_offset + updates, settings.lr,
+                                     settings.warmup_updates, settings.warmup_init_lr)
                 for g in optimizer.param_groups:
                     g["lr"] = lr
                 sums = np.zeros(4)

@@ -127,7 +127,61 @@ def test_select_metric_bertscore_and_every_n_steps(runs, tmp_path):
                         "finetune.valid_every_steps=1", "finetune.max_steps=2")
     assert "bertscore" in summary["best"]
     rows = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["update"] for r in rows if r["kind"] == "valid"] == [1, 2]
+    # the start (update 0) is validated first and competes for checkpoint_best
+    assert [r["update"] for r in rows if r["kind"] == "valid"] == [0, 1, 2]
+
+
+def test_a_finetune_that_never_beats_its_start_on_validation_returns_the_start(
+        runs, tmp_path, monkeypatch):
+    """Validation F_BERT falls after the start (50 -> 40 -> 30): the best checkpoint is the
+    start, unchanged."""
+    from safetensors.torch import load_file
+
+    from bertune_cli.core.loops import finetune as ft
+
+    import itertools
+
+    scores = itertools.chain([50.0, 40.0], itertools.repeat(30.0))  # then the test report
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(ft, "fbert_metric", lambda lm: lambda hyps, refs: SimpleNamespace(
+        score=next(scores), signature="fake"))
+    out = tmp_path / "ft-bad"
+    summary = _finetune(runs, out, "finetune.soft=dense", "finetune.select_metric=bertscore",
+                        "finetune.valid_every_steps=1", "finetune.max_steps=2")
+    assert summary["best"]["update"] == 0
+    start = load_file(str(runs / "demo" / "baseline" / "checkpoint_best" / "model.safetensors"))
+    best = load_file(str(out / "checkpoint_best" / "model.safetensors"))
+    assert start.keys() == best.keys() and all(torch.equal(start[k], best[k]) for k in start)
+    rows = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
+    valid = [r for r in rows if r["kind"] == "valid"]
+    assert valid[0]["update"] == 0 and valid[0]["is_best"]
+    assert not any(r["is_best"] for r in valid[1:])
+
+
+def test_ce_only_loss_equals_fbert_loss_at_ce_weight_one(runs, minilm):
+    """The CE-only shortcut gives the loss, units and gradients of fbert_loss at ce_weight 1."""
+    from bertune_cli.core.loops.finetune import fbert_objective
+    from bertune_cli.core.losses import fbert_loss
+
+    loaded, batch = _one_batch(runs)
+    model = loaded.model.eval()
+    cfg = recipe("finetune.soft=dense", "finetune.ce_weight=1.0").finetune
+    fast_loss, fast_logs = fbert_objective(minilm, loaded.vocab, cfg)(model, batch)
+    fast = torch.autograd.grad(fast_loss, list(model.parameters()), allow_unused=True)
+    logits = model(input_ids=batch.src, attention_mask=batch.src_mask,
+                   decoder_input_ids=batch.tgt_in).logits
+    tgt = loaded.vocab.to_lm(torch.cat([batch.tgt_in[:, :1], batch.tgt_out], 1))
+    slow_loss, slow_logs = fbert_loss(logits, tgt, minilm, minilm.embeddings[torch.as_tensor(
+        loaded.vocab.lm_ids)], soft="dense", ce_weight=1.0, labels=batch.tgt_out,
+        label_smoothing=0.1, training=False)
+    slow = torch.autograd.grad(slow_loss, list(model.parameters()), allow_unused=True)
+    assert fast_logs["sample_size"] == slow_logs["sample_size"]
+    assert torch.allclose(fast_loss, slow_loss, rtol=1e-6)
+    for a, b in zip(fast, slow):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert torch.allclose(a, b, rtol=1e-5, atol=1e-8)
 
 
 def test_another_lm_or_layer_is_refused(runs, tmp_path):
