@@ -19,6 +19,7 @@ from bertune_cli.commands import (finetune, prepare, recipes, score, significanc
 from bertune_cli.commands import serve
 from bertune_cli.commands import report
 from bertune_cli.commands import export
+from bertune_cli.commands import ablate
 from bertune_cli.core.errors import BertuneError
 
 app = typer.Typer(
@@ -49,6 +50,7 @@ def _root(version: Annotated[bool, typer.Option(
 app.command("prepare")(prepare.prepare)
 app.command("train-baseline")(train_baseline.train_baseline)
 app.command("finetune")(finetune.finetune)
+app.command("ablate")(ablate.ablate)
 app.command("translate")(translate.translate)
 app.command("export")(export.export)
 app.command("score")(score.score)

@@ -149,8 +149,18 @@ def load_checkpoint(path: Path, device: str = "cpu") -> Loaded:
         raise CheckpointError(f"{path}: the model predicts {model.config.decoder_vocab_size} ids "
                               f"but its target vocabulary has {len(vocab)}",
                               "the checkpoint is damaged")
+    freeze_positions(model)
     source = SourceEncoder.load(path / SOURCE_DIR)
     return Loaded(model.to(device).eval(), meta, vocab, source)
+
+
+def freeze_positions(model) -> None:
+    """The sinusoidal position tables are fixed, as in a freshly built model: transformers
+    (5.x) loads them with ``requires_grad=True``, and they are never saved, so training them
+    would change the model that validation sees but not the one the checkpoint keeps."""
+    for name, module in model.named_modules():
+        if name.endswith("embed_positions"):
+            module.requires_grad_(False)
 
 
 def load_weights(model, path: Path) -> None:

@@ -154,3 +154,15 @@ def test_a_save_is_verified_before_it_replaces_the_previous_checkpoint(run, tmp_
     assert "truncated" in str(info.value)
     assert _digest(target) == before and sorted(p.name for p in tmp_path.iterdir()) == [
         "checkpoint_last"]
+
+
+def test_a_loaded_model_trains_exactly_the_parameters_a_built_one_does(run):
+    """The sinusoidal positions are not saved, so they must not be trained after a load
+    either (transformers loads them trainable): the same trainable set as a fresh build."""
+    from bertune_cli.core.model.builders import build_model
+
+    loaded = ckpt.load_checkpoint(run)
+    fresh = build_model("transformer_tiny", loaded.source.vocab_size, loaded.vocab)
+    trainable = {n for n, p in loaded.model.named_parameters() if p.requires_grad}
+    assert trainable == {n for n, p in fresh.named_parameters() if p.requires_grad}
+    assert not any("embed_positions" in n for n in trainable)
