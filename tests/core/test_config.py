@@ -84,3 +84,27 @@ def test_round_trip_through_dict_and_hash():
 def test_list_recipes_has_descriptions():
     rows = dict(list_recipes())
     assert set(rows) == set(SHIPPED) and all(rows.values())
+
+
+@pytest.mark.parametrize("name", [n for n, _ in list_recipes()])
+def test_every_shipped_recipe_has_an_f_bert_layer(name):
+    """finetune needs the layer before it loads the LM: the recipe names it or bert_score's
+    table (or bertune's) knows the LM's default."""
+    from bertune_cli.core.loops.finetune import recipe_layer
+
+    assert recipe_layer(load_recipe(name)) >= 1
+
+
+def test_a_recipe_variant_names_only_what_differs_from_its_base():
+    base, variant = load_recipe("multi30k-de-en"), load_recipe("multi30k-de-en-1100")
+    assert variant.name == "multi30k-de-en-1100" and variant.train.max_steps == 1100
+    assert (variant.data, variant.lm, variant.model, variant.finetune, variant.eval) == \
+        (base.data, base.lm, base.model, base.finetune, base.eval)
+    assert variant.train.lr == base.train.lr and variant.description != base.description
+
+
+def test_recipe_bases_that_loop_are_refused(tmp_path):
+    (tmp_path / "a.yaml").write_text(f"base: {tmp_path / 'b.yaml'}\nsrc: de\n")
+    (tmp_path / "b.yaml").write_text(f"base: {tmp_path / 'a.yaml'}\n")
+    with pytest.raises(ConfigError, match="cycle"):
+        load_recipe(str(tmp_path / "a.yaml"))
