@@ -50,16 +50,20 @@ class Progress:
 
     ``unit``: what is counted ("lines"; "" for stages: no rate); ``total`` None: unknown
     (a count and a rate, no percentage). ``console``: a rich Console (default: stderr's).
+    ``idle_lines``: also write the periodic line when nothing moved since the last one (a long
+    stage is still running); False: only on progress (translate waiting on an open stdin).
     """
 
     def __init__(self, name: str, unit: str = "", total: int | None = None,
-                 description: str = "", console: Any = None, every: float | None = None):
+                 description: str = "", console: Any = None, every: float | None = None,
+                 idle_lines: bool = True):
         from rich.console import Console
 
         self.name, self.unit, self.total, self.description = name, unit, total, description
         self.console = console or Console(stderr=True, highlight=False)
         self.every = progress_every() if every is None else every
         self.completed, self.t0, self.last = 0, time.monotonic(), None
+        self.idle_lines, self._shown = idle_lines, None
         self._bar = self._task = self._thread = None
         self._lock, self._stop = threading.Lock(), threading.Event()
 
@@ -98,7 +102,7 @@ class Progress:
             now = time.monotonic()
             due = now - (self.t0 if self.last is None else self.last) >= self.every
             if due or (changed and now - self.t0 >= self.every):
-                self._line(self._status(now))
+                self._line(self._status(now), now)
 
     # ------------------------------------------------------------------ drawing
     def _start_bar(self) -> None:
@@ -122,10 +126,16 @@ class Progress:
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(min(1.0, self.every)):
-            with self._lock:
-                now = time.monotonic()
-                if now - (self.t0 if self.last is None else self.last) >= self.every:
-                    self._line(self._status(now))
+            self._tick(time.monotonic())
+
+    def _tick(self, now: float) -> None:
+        """The heartbeat's check: a line when ``every`` seconds passed since the last one
+        (and, unless ``idle_lines``, something moved)."""
+        with self._lock:
+            moved = self._shown != (self.completed, self.description)
+            if (moved or self.idle_lines) and \
+                    now - (self.t0 if self.last is None else self.last) >= self.every:
+                self._line(self._status(now), now)
 
     def _rate(self, now: float | None = None) -> float | None:
         elapsed = (now or time.monotonic()) - self.t0
@@ -152,8 +162,9 @@ class Progress:
             parts.append(f"~{clock((self.total - self.completed) / rate)} left")
         return ", ".join(parts)
 
-    def _line(self, text: str) -> None:
-        self.last = time.monotonic()
+    def _line(self, text: str, now: float | None = None) -> None:
+        self.last = time.monotonic() if now is None else now
+        self._shown = (self.completed, self.description)
         stream = self.console.file
         try:
             stream.write(f"{self.name}: {text}\n")

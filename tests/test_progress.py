@@ -66,3 +66,21 @@ def test_the_interval_comes_from_the_environment(monkeypatch):
         monkeypatch.setenv("BERTUNE_PROGRESS_EVERY", bad)
         with pytest.raises(UsageError, match="BERTUNE_PROGRESS_EVERY"):
             progress_every()
+
+
+@pytest.mark.parametrize("idle_lines, expected", [(True, 3), (False, 2)])
+def test_periodic_lines_while_nothing_moves_only_where_asked(idle_lines, expected):
+    """report: a long stage still writes its line every period (still alive); translate on an
+    open stdin writes nothing more while no line arrives."""
+    buf = io.StringIO()
+    p = Progress("x", unit="lines", console=Console(file=buf), every=10, idle_lines=idle_lines)
+    p.t0 = 0.0
+    p._tick(5.0)                            # before the first period: quiet
+    p._tick(10.0)                           # first period: a line (0 lines so far)
+    p.completed = 4
+    p._tick(15.0)                           # moved, but within the period
+    p._tick(20.0)                           # moved: a line
+    p._tick(30.0)                           # nothing moved since: only with idle_lines
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == expected and lines[1].startswith("x: 4 lines, ")
+    assert lines[0] == "x: 0 lines, 0:00:10 elapsed"

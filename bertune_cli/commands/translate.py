@@ -124,7 +124,8 @@ def _progress(input: Path | None, output: Path | None):
 
     if output is None and sys.stdout.isatty():
         return NoProgress()
-    return Progress("translate", unit="lines", total=_count_lines(input) if input else None)
+    return Progress("translate", unit="lines", total=_count_lines(input) if input else None,
+                    idle_lines=False)  # no repeated line while an open stdin waits
 
 
 def _count_lines(path: Path) -> int:
