@@ -14,7 +14,6 @@ per stage change and a last ``done`` line — e.g.::
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from typing import Any
