@@ -23,6 +23,9 @@ demo: install
 	HF_HUB_OFFLINE=1 $(BIN)/bertune finetune --pair demo --soft gumbel
 
 test: install
+	@echo "make test: the fast suite (slow and gpu tests deselected); tests whose requirement pip cannot install"
+	@echo "           (the 3 browser tests: chromium + chromedriver) skip, each listed with its reason above the"
+	@echo "           last line; see docs/development.md"
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 test-all: install

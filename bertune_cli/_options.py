@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
+import typer.core
 
 
 def bounded(low: float | None, high: float | None = None, low_open: bool = False,
@@ -26,6 +27,28 @@ def bounded(low: float | None, high: float | None = None, low_open: bool = False
         return value
 
     return check
+
+
+class FlagsAsFlags(typer.core.TyperGroup):
+    """The app's group: on/off options (--json, --html, --help, ...) show no value type in
+    --help, as click and argparse draw them (Typer's rich help would write `<bool>` after
+    them, which reads as if `--json true` were expected)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _no_flag_type(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _no_flag_type(command.get_params(ctx))  # the params (and cached --help) persist
+        return command
+
+
+def _no_flag_type(params: list[Any]) -> list[Any]:
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""  # the help's type column shows a set metavar verbatim
+    return params
 
 
 def _check_overrides(items: Optional[list[str]]) -> Optional[list[str]]:

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from bertune_cli import __version__
+from bertune_cli._options import FlagsAsFlags
 from bertune_cli.commands import (finetune, prepare, recipes, score, significance,
                                   train_baseline, translate)
 from bertune_cli.commands import serve
@@ -24,6 +25,7 @@ from bertune_cli.core.errors import BertuneError
 
 app = typer.Typer(
     name="bertune",
+    cls=FlagsAsFlags,
     help="BERTTune for neural machine translation: prepare data, train a Transformer whose "
          "decoder vocabulary is a pretrained LM's WordPiece vocabulary, fine-tune it on a "
          "differentiable BERTScore, translate, score and test significance.",

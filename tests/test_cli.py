@@ -65,14 +65,61 @@ def test_version():
     assert out.returncode == 0 and out.stdout.strip() == f"bertune {__version__}"
 
 
-def test_recipes_lists_shipped_recipes_as_json():
+def test_recipes_lists_shipped_recipes_as_json_object():
+    """`--json` promises a JSON object (its help says so): the recipes, the pair table and the
+    folder they come from."""
     import json
 
     out = _run("recipes", "--json")
     assert out.returncode == 0
-    names = {r["name"] for r in json.loads(out.stdout)}
+    doc = json.loads(out.stdout)
+    assert isinstance(doc, dict) and set(doc) == {"recipes_dir", "recipes", "pairs"}
+    names = {r["name"] for r in doc["recipes"]}
     assert {"demo", "multi30k-de-en", "iwslt14-de-en", "iwslt14-zh-en", "iwslt14-en-tr",
             "iwslt14-en-es", "hi-en", "en-hi"} <= names
+    assert doc["pairs"]["de-en"] == "iwslt14-de-en"
+    assert all(set(r) == {"name", "description", "aliases"} for r in doc["recipes"])
+    assert "JSON object" in CliRunner().invoke(app, ["recipes", "--help"]).output
+
+
+def _help_texts(command) -> list[str]:
+    texts = [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
+    for sub in getattr(command, "commands", {}).values():
+        texts += _help_texts(sub)
+    return texts
+
+
+def test_no_help_text_has_brackets_eaten_by_rich_markup():
+    """Help is rendered as rich markup: a literal `[ct2]` (as in pip install 'bertune[ct2]')
+    would be taken for a style tag and vanish; literal brackets must be escaped (\\[)."""
+    import typer.main
+    from rich.markup import _parse
+    from rich.style import Style
+
+    eaten = []
+    for text in _help_texts(typer.main.get_command(app)):
+        for _, _, tag in _parse(text):
+            if tag is not None and not tag.name.startswith("/"):
+                try:
+                    Style.parse(tag.name)
+                except Exception:
+                    eaten.append((tag.name, text[:60]))
+    assert eaten == []
+    out = CliRunner().invoke(app, ["export", "--help"], env={"COLUMNS": "200"}).output
+    assert "pip install 'bertune[ct2]'" in out
+
+
+@pytest.mark.parametrize("cmd", ["recipes", "report", "translate", "score", "export"])
+def test_help_draws_on_off_flags_without_a_value_type(cmd):
+    """--json, --html, --help take no value: no `<bool>` after them, as click/argparse draw
+    flags; options with a value keep their type."""
+    out = CliRunner().invoke(app, [cmd, "--help"], env={"COLUMNS": "200"}).output
+    assert "<bool>" not in out
+    assert any("--json" in line for line in out.splitlines())
+    root = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"}).output
+    assert "<bool>" not in root and "--version" in root
+    typed = CliRunner().invoke(app, ["translate", "--help"], env={"COLUMNS": "200"}).output
+    assert any("--beam" in line and "<int" in line for line in typed.splitlines())
 
 
 def test_usage_error_exits_2():

@@ -24,7 +24,7 @@ def export(model: ModelOpt, out: Out, format: Format = "ctranslate2",
 
     Writes the converted weights, the source and target vocabularies (a shortlist model lists
     its shortlist's WordPieces in model-id order), bertune.json (with the quantization and a
-    signature) and the source tokenizer. Needs the optional extra: pip install 'bertune[ct2]'.
+    signature) and the source tokenizer. Needs the optional extra: pip install 'bertune\\[ct2]'.
 
     Examples:
       [bold]bertune export -m runs/demo/baseline --out runs/demo/baseline-ct2[/]

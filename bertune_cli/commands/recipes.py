@@ -20,9 +20,11 @@ def recipes(json_out: Json = False) -> None:
     from bertune_cli.core.config import PAIR_ALIASES, RECIPES_DIR, aliases_of, list_recipes
 
     rows = [(name, desc, aliases_of(name)) for name, desc in list_recipes()]
-    if json_out:
-        print(json.dumps([{"name": n, "description": d, "aliases": a} for n, d, a in rows],
-                         indent=2))
+    if json_out:  # one object, as every --json: {recipes_dir, recipes: [...], pairs: {...}}
+        print(json.dumps({"recipes_dir": str(RECIPES_DIR),
+                          "recipes": [{"name": n, "description": d, "aliases": a}
+                                      for n, d, a in rows],
+                          "pairs": dict(PAIR_ALIASES)}, indent=2, ensure_ascii=False))
         return
     table = Table(title=f"recipes in {RECIPES_DIR}", title_justify="left")
     table.add_column("name", style="bold cyan", no_wrap=True)

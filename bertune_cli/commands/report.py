@@ -56,25 +56,20 @@ def report(runs: Runs, out: Out = Path("report"), html: Html = False,
 
 
 class _StageProgress:
-    """One rich bar on stderr: the current stage as its description, stages done / total."""
+    """The report's stages on stderr (bertune_cli/_progress.py): a bar on a terminal, plain
+    lines when piped; the current stage as its description, stages done / total."""
 
     def __enter__(self) -> "_StageProgress":
-        from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn)
+        from bertune_cli._progress import Progress
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(),
-                                 console=Console(stderr=True), transient=True)
-        self.progress.__enter__()
-        self.task = self.progress.add_task("loading the runs", total=None)
+        self.progress = Progress("report", description="loading the runs").__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
         self.progress.__exit__(*exc)
 
     def __call__(self, name: str, done: int, total: int) -> None:
-        self.progress.update(self.task, description=name, completed=done, total=total)
+        self.progress.update(description=name, completed=done, total=total)
 
 
 def _print(summary: dict, json_out: bool) -> None:

@@ -50,7 +50,8 @@ def translate(model: ModelOpt, input: InputOpt = None, output: OutputOpt = None,
               scores: Scores = False, batch_tokens: BatchTokens = None,
               device: Device = "auto", engine: Engine = "torch",
               json_out: Annotated[bool, typer.Option(
-                  "--json", help="JSON lines: {translation, score, n_best}.")] = False,
+                  "--json", help="JSON lines: {translation, score, n_best: [{text, score, "
+                  "tokens}]} (score: sentence log-prob; always present).")] = False,
               confidence: Confidence = False, mc_dropout: McDropout = 0,
               attention: AttentionDir = None, attention_layer: AttentionLayer = -1,
               attention_matrix: AttentionMatrix = False, attribution: Attribution = False,
@@ -86,17 +87,18 @@ def translate(model: ModelOpt, input: InputOpt = None, output: OutputOpt = None,
         raise UsageError(f"--{next(k for k, v in explain.items() if v).replace('_', '-')} is "
                          "written only into --json lines", "add --json (plain output is one "
                          "translation per line; --attention DIR alone works without it)")
+    scored = scores or json_out  # every --json line has score and n_best, as its help says
     sink = AtomicOutput(output)  # checks -o before the model loads (folders made on write)
     translator = Translator.load(model, device, engine=engine)
     options = translator.options(beam=beam, lenpen=lenpen, batch_tokens=batch_tokens,
-                                 n_best=n_best, return_scores=scores or None)
+                                 n_best=n_best, return_scores=scored or None)
     if engine != "torch" and (any(explain.values()) or attention):
         raise UsageError("explanations need the model's weights in torch",
                          "drop --engine ct2 (use the run directory with the torch engine)")
     # stdin through os.read (lines.stdin_lines), not sys.stdin.buffer: on Ctrl-C the reader
     # thread is still blocked in a read, and a buffered stream's lock then hung the exit
     source = open(input, "rb") if input else contextlib.nullcontext(stdin_lines())
-    with source as source, sink as out:
+    with source as source, sink as out, _progress(input, output) as progress:
         if any(explain.values()) or attention:
             from bertune_cli.core.explain import explain_stream, format_explained
 
@@ -104,9 +106,32 @@ def translate(model: ModelOpt, input: InputOpt = None, output: OutputOpt = None,
                                      attention_dir=attention, attention_layer=attention_layer,
                                      attribution_steps=attribution_steps, seed=seed or 0,
                                      **explain, **options)
-            lines = (format_explained(r, scores, json_out) for r in results)
+            lines = (format_explained(r, scored, json_out) for r in results)
         else:
-            lines = (format_result(r, scores, json_out) for r in translator.stream(source, **options))
+            lines = (format_result(r, scored, json_out) for r in translator.stream(source, **options))
         for line in lines:
             out.write(line)
             out.flush()
+            progress.update(advance=1)
+
+
+def _progress(input: Path | None, output: Path | None):
+    """Lines translated, on stderr (bertune_cli/_progress.py: a bar on a terminal, plain lines
+    when piped) — unless the translations themselves stream to the terminal."""
+    import sys
+
+    from bertune_cli._progress import NoProgress, Progress
+
+    if output is None and sys.stdout.isatty():
+        return NoProgress()
+    return Progress("translate", unit="lines", total=_count_lines(input) if input else None,
+                    idle_lines=False)  # no repeated line while an open stdin waits
+
+
+def _count_lines(path: Path) -> int:
+    """Lines as translate reads them (split at newline bytes; a last line without one counts)."""
+    count, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            count, last = count + block.count(b"\n"), block[-1:]
+    return count + (last != b"\n")

@@ -73,13 +73,21 @@ def test_html_is_one_self_contained_file(made):
     assert "<table>" in html and "Results on the test set" in html
 
 
-def test_text_output_and_replacing_an_older_report(made):
+def test_text_output_progress_when_piped_and_replacing_an_older_report(made):
+    """stderr is not a terminal here (as in `bertune report ... 2> log`): no bar, but plain
+    progress lines, one per stage with BERTUNE_PROGRESS_EVERY=0 (default: every 10 s)."""
     runs, out, _ = made
     result = CliRunner().invoke(app, ["report", str(runs / "demo" / "baseline"),
                                       str(runs / "demo" / "finetune-gumbel"), "-o", str(out),
-                                      "--no-moverscore", *FAST])
+                                      "--no-moverscore", *FAST],
+                                env={"BERTUNE_PROGRESS_EVERY": "0"})
     assert result.exit_code == 0, result.output
     assert "BERTTune gumbel τ 0.1: BLEU" in result.stdout and "report:" in result.stdout
+    progress = [ln for ln in result.stderr.splitlines() if ln.startswith("report: ")]
+    assert any(ln.startswith("report: scoring the test set and paired bootstrap, stage ")
+               and ln.endswith(" elapsed") for ln in progress), result.stderr
+    assert any("entropy of finetune-gumbel's predictions" in ln for ln in progress)
+    assert progress[-1].startswith("report: done, ") and "\x1b" not in result.stderr
     summary = json.loads((out / "report.json").read_text())
     assert [r["name"] for r in summary["runs"]] == ["baseline", "finetune-gumbel"]
     assert summary["html"] is None and not (out / "report.html").exists()

@@ -79,3 +79,43 @@ def test_numbers_without_json_and_bad_layers_are_usage_errors(checkpoint, capsys
         with pytest.raises(SystemExit) as exc:  # through main(), the console entry point
             main(["translate", "--device", "cpu", "-m", str(ckpt), "-i", str(src), *args])
         assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_json_alone_has_the_score_and_n_best_its_help_promises(checkpoint):
+    ckpt, src = checkpoint
+    result = _run("-m", str(ckpt), "-i", str(src), "--json")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all(set(r) == {"translation", "score", "n_best"} for r in rows)
+    assert rows[1] == {"translation": "", "score": 0.0, "n_best": [{"text": "", "score": 0.0,
+                                                                    "tokens": 0}]}
+    for row in rows[::2]:
+        assert [h["text"] for h in row["n_best"]] == [row["translation"]]
+        assert row["score"] == row["n_best"][0]["score"] < 0 and row["n_best"][0]["tokens"] > 0
+    scored = _run("-m", str(ckpt), "-i", str(src), "--scores").stdout.splitlines()
+    assert [f"{r['score']:.4f}\t{r['translation']}" for r in rows] == scored
+
+
+def test_progress_is_plain_lines_on_a_piped_stderr(checkpoint, tmp_path):
+    """`bertune translate -i F -o G 2> log`: no bar (a pipe cannot draw one) but plain lines
+    with the count, the share and the rate (every line with BERTUNE_PROGRESS_EVERY=0)."""
+    import os
+    import subprocess
+    import sys
+
+    ckpt, src = checkpoint
+    proc = subprocess.run([sys.executable, "-m", "bertune_cli.main", "translate", "--device",
+                           "cpu", "-m", str(ckpt), "-i", str(src), "-o", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "BERTUNE_PROGRESS_EVERY": "0"})
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("translate: ")]
+    assert lines[0].startswith("translate: 1/3 lines (33%), ") and "lines/s" in lines[0]
+    assert lines[2].startswith("translate: 3/3 lines (100%), ")
+    assert lines[-1].startswith("translate: done, ") and lines[-1].endswith(", 3 lines")
+    assert "\x1b" not in proc.stderr and "\r" not in proc.stderr and proc.stdout == ""
+    assert len((tmp_path / "o").read_text(encoding="utf-8").splitlines()) == 3
+    bad = subprocess.run([sys.executable, "-m", "bertune_cli.main", "translate", "-m",
+                          str(ckpt), "-i", str(src)], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "BERTUNE_PROGRESS_EVERY": "soon"})
+    assert bad.returncode == 2 and "BERTUNE_PROGRESS_EVERY" in bad.stderr

@@ -82,7 +82,7 @@ def test_lm_checks(tmp_path):
 def test_recipes_command_shows_the_aliases():
     out = subprocess.run([sys.executable, "-m", "bertune_cli.main", "recipes", "--json"],
                          capture_output=True, text=True, check=True)
-    rows = {r["name"]: r["aliases"] for r in json.loads(out.stdout)}
+    rows = {r["name"]: r["aliases"] for r in json.loads(out.stdout)["recipes"]}
     for pair, recipe in PAIR_ALIASES.items():
         assert pair in rows[recipe]
     text = subprocess.run([sys.executable, "-m", "bertune_cli.main", "recipes"],

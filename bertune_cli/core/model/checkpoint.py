@@ -3,6 +3,8 @@
 Layout of a checkpoint folder (e.g. ``runs/demo/baseline/checkpoint_best``)::
 
     config.json  generation_config.json  model.safetensors   plain MarianMTModel.from_pretrained
+    tokenizer.json  tokenizer_config.json  target/           plain AutoTokenizer.from_pretrained:
+                        the source tokenizer; target/ the target one (core/model/hf_tokenizers.py)
     bertune.json        {format, bertune_version, config (resolved recipe), lm {name, layer},
                          target_vocab {kind, size, lm_ids, lm_specials}, data {fingerprint, path},
                          training {...}}
@@ -89,6 +91,10 @@ def _write_checkpoint(folder: Path, model, source, meta: dict[str, Any],
     with quiet_transformers():
         model.save_pretrained(folder)
     source.save(folder / SOURCE_DIR)
+    from bertune_cli.core.model.hf_tokenizers import write_hf_tokenizers  # AutoTokenizer files
+
+    write_hf_tokenizers(folder, source, meta, getattr(model.config, "max_position_embeddings",
+                                                      None))
     if trainer_state is not None:
         dump_state(trainer_state, folder)
     # bertune.json last: a folder with it is complete.
