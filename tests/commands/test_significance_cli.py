@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bertune_cli.core.metrics.stats import MeanStatistic, SacreStatistic
+from bertune_cli.core.metrics.protocol import MeanMetric
+from bertune_cli.core.metrics.stats import SacreMetric
 from bertune_cli.core.significance import paired_test
 from bertune_cli.main import app, main
 
@@ -52,7 +53,7 @@ def test_bleu_chrf_json_equals_the_core_test(files, monkeypatch):
     out = json.loads(_run(files["ref"], files["sys_a"], files["sys_b"], files["sys_c"], "-m",
                           "bleu,chrf", "--json").stdout)
     refs = [files["ref"].read_text(encoding="utf-8").splitlines()]
-    metrics = [SacreStatistic("bleu", refs), SacreStatistic("chrf", refs)]
+    metrics = [SacreMetric("bleu", refs), SacreMetric("chrf", refs)]
     stats = [[m.extract(files[s].read_text(encoding="utf-8").splitlines()) for m in metrics]
              for s in ("sys_a", "sys_b", "sys_c")]
     core = paired_test(metrics, stats, ["a", "b", "c"], "bs", 1000, 12345)

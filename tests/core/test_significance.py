@@ -12,7 +12,8 @@ from sacrebleu.significance import PairedTest
 
 from bertune_cli.core.errors import DataError, UsageError
 from bertune_cli.core.metrics.sacre import make_metric
-from bertune_cli.core.metrics.stats import MeanStatistic, SacreStatistic
+from bertune_cli.core.metrics.protocol import MeanMetric
+from bertune_cli.core.metrics.stats import SacreMetric
 from bertune_cli.core.significance import default_seed, paired_t_test, paired_test
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "evaluation_sample.tsv"
@@ -34,10 +35,10 @@ def _sacrebleu(sample, refs, names, test, n, seed, ar_confidence=-1, monkeypatch
 
 
 def _bertune(sample, refs, names, test, n, seed, ar_confidence=-1):
-    stats_metrics = [SacreStatistic(n_, refs) for n_ in names]
+    stats_metrics = [SacreMetric(n_, refs) for n_ in names]
     stats = [[m.extract(sample[s]) for m in stats_metrics] for s in SYSTEMS]
     return paired_test(stats_metrics, stats, list(SYSTEMS), test, n, seed,
-                       ar_confidence=ar_confidence)
+                       ar_confidence=ar_confidence, ar_strict=True)   # sacrebleu's AR count
 
 
 def _same(a, b):
@@ -65,15 +66,15 @@ def test_sentence_mean_metric_and_paired_t(sample):
     rng = np.random.default_rng(0)
     base = rng.uniform(0.6, 0.9, 48)
     values = [base, base + 0.02, base + rng.normal(0, 0.01, 48)]
-    metric = MeanStatistic("F_BERT", "minilm_L5_no-idf")
-    report = paired_test([metric], [[MeanStatistic.stats_of(v)] for v in values],
+    metric = MeanMetric("F_BERT", "minilm_L5_no-idf")
+    report = paired_test([metric], [[MeanMetric.stats_of(v)] for v in values],
                          ["a", "b", "c"], "bs", 1000, 12345, paired_t=True)
     b = report.results[1]["F_BERT"]
     assert b.score == pytest.approx(100 * values[1].mean())
     assert b.p_value < 0.01 and b.t_p_value < 1e-10
     assert report.results[2]["F_BERT"].p_value > 0.01
     assert report.signatures["F_BERT"] == "minilm_L5_no-idf|bs:1000|seed:12345"
-    ar = paired_test([metric], [[MeanStatistic.stats_of(v)] for v in values], ["a", "b", "c"],
+    ar = paired_test([metric], [[MeanMetric.stats_of(v)] for v in values], ["a", "b", "c"],
                      "ar", 1000, 1)
     assert ar.results[1]["F_BERT"].p_value < 0.01
 
@@ -89,14 +90,14 @@ def test_paired_t_test_known_values():
 
 
 def test_bad_input():
-    m = MeanStatistic("F_BERT", "s")
+    m = MeanMetric("F_BERT", "s")
     with pytest.raises(UsageError, match="at least one system"):
-        paired_test([m], [[MeanStatistic.stats_of([1.0])]], ["a"])
+        paired_test([m], [[MeanMetric.stats_of([1.0])]], ["a"])
     with pytest.raises(DataError, match="different"):
-        paired_test([m], [[MeanStatistic.stats_of([1.0])], [MeanStatistic.stats_of([1.0, 2.0])]],
+        paired_test([m], [[MeanMetric.stats_of([1.0])], [MeanMetric.stats_of([1.0, 2.0])]],
                     ["a", "b"])
     with pytest.raises(UsageError, match="unknown test"):
-        paired_test([m], [[MeanStatistic.stats_of([1.0])]] * 2, ["a", "b"], test="xx")
+        paired_test([m], [[MeanMetric.stats_of([1.0])]] * 2, ["a", "b"], test="xx")
 
 
 def test_default_seed(monkeypatch):
