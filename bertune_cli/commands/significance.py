@@ -120,21 +120,22 @@ def _table(report, alpha: float):
     unit = "samples" if report.test == "bs" else "trials"
     table = Table(title=f"{kind}, {report.n_samples} {unit}, seed {report.seed}; "
                         f"* p < {alpha}", title_justify="left")
-    table.add_column("system")
+    table.add_column("system", min_width=max(len(label) for label in report.labels))
     with_ci = any(r[m].mean is not None for r in report.results for m in report.metrics)
     for m in report.metrics:
-        table.add_column(f"{m} (μ ± 95% CI)" if with_ci else m, justify="right")
+        table.add_column(f"{m}\n(μ ± 95% CI)" if with_ci else m, justify="right")
     for i, (label, res) in enumerate(zip(report.labels, report.results)):
         cells = [("Baseline: " if i == 0 else "") + escape(label)]
         for m in report.metrics:
             r = res[m]
-            text = f"{r.score:.2f}" + (f" ({r.mean:.2f} ± {r.ci:.2f})" if r.mean is not None
-                                       else "")
+            lines = [f"{r.score:.2f}"]
+            if r.mean is not None:
+                lines.append(f"({r.mean:.2f} ± {r.ci:.2f})")
             if r.p_value is not None:
-                text += f"\np = {r.p_value:.4f}" + ("*" if r.p_value < alpha else "") + \
-                    (" (exact)" if r.exact else "")
+                lines.append(f"p = {r.p_value:.4f}" + ("*" if r.p_value < alpha else ""))
+                lines += ["(exact)"] if r.exact else []
             if r.t_p_value is not None:
-                text += f"\nt-test p = {r.t_p_value:.4f}"
-            cells.append(text)
+                lines.append(f"t-test p = {r.t_p_value:.4f}")
+            cells.append("\n".join(lines))
         table.add_row(*cells)
     return table

@@ -197,7 +197,7 @@ def _bootstrap(metric: Metric, stats: list[np.ndarray], sums: list[np.ndarray],
             continue
         diffs = np.abs(sc - scores[0])
         out.append(MetricTest(score, mean, ci, _p_value(diffs - diffs.mean(),
-                                                        abs(full[0] - score))))
+                                                        abs(full[0] - score)), trials=len(sc)))
     return out
 
 

@@ -86,9 +86,10 @@ def evaluate(metrics: Sequence[str | Metric], refs: Sequence[Sequence[str]],
     cache = cache if cache is not None else EvalCache()
     keys = [canonical(m) if isinstance(m, str) else m.name for m in metrics]
     built: list[Metric] = []
-    for j, (key, m) in enumerate(zip(keys, metrics)):
-        say(f"preparing {key}", j, len(keys))
+    for j, (key, m) in enumerate(zip(keys, metrics)):    # LMs load here
+        say("preparing metrics", j, len(keys))
         built.append(build_metric(key, refs, settings, cache) if isinstance(m, str) else m)
+    say("preparing metrics", len(keys), len(keys))
     warnings = case_warnings(built, refs, systems, names)
     refs_key, hyp_keys = digest(refs), [digest([h]) for h in systems]
     per_metric: list[list[Segments]] = []
