@@ -323,6 +323,27 @@ def _rows(metric: Metric, moved: np.ndarray, base: np.ndarray, sys: np.ndarray):
     return a, b
 
 
+def seed_paired_bootstrap(metric: Metric, arm: Sequence[np.ndarray],
+                          control: Sequence[np.ndarray], n_samples: int = 1000,
+                          seed: int | None = 12345) -> tuple[float, float]:
+    """(Δ, p) of an arm against a control over several training seeds: Δ = mean over seeds of
+    the arm's corpus score − the control's; p from one bootstrap index matrix shared by every
+    run (sacrebleu's draws for ``seed``), each resample's Δ_k averaged over seeds, and the
+    paired bootstrap's count p = (#{centred |Δ_k| > |Δ|} + 1)/(n + 1). ``arm``/``control``:
+    per seed, (N, k) statistics of the same N segments. One seed each: ``paired_test``'s p."""
+    blocks = [[np.asarray(st)] for st in (*control, *arm)]
+    n_seg = blocks[0][0].shape[0]
+    idxs = np.random.default_rng(seed).choice(n_seg, size=(n_samples, n_seg), replace=True)
+    sums = _products(_counts(idxs, n_seg), blocks)
+    resampled = [metric.scores(_bootstrap_rows(metric, sm[0], st[0], idxs))
+                 for sm, st in zip(sums, blocks)]
+    diffs = np.abs(np.mean(resampled[len(control):], axis=0) -
+                   np.mean(resampled[:len(control)], axis=0))
+    delta = (float(np.mean([metric.corpus_score(st) for st in arm])) -
+             float(np.mean([metric.corpus_score(st) for st in control])))
+    return delta, _p_value(diffs - diffs.mean(), abs(delta))
+
+
 # ---------------------------------------------------------------------- paired t-test
 
 def paired_t_test(a: np.ndarray, b: np.ndarray) -> float:

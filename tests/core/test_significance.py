@@ -205,3 +205,20 @@ def test_holm_adjustment_by_hand():
     assert adjusted[2] is None
     assert adjusted[:2] + adjusted[3:] == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert holm([0.6, 0.5]) == [1.0, 1.0] and holm([]) == []
+
+
+def test_seed_paired_bootstrap_is_the_paired_test_for_one_seed_and_averages_seeds(sample):
+    from bertune_cli.core.significance import seed_paired_bootstrap
+
+    refs = [sample["ref"]]
+    metric = SacreMetric("bleu", refs)
+    a, b, c = (metric.extract(sample[s]) for s in ("sys_a", "sys_b", "sys_c"))
+    rep = paired_test([metric], [[a], [b]], ["a", "b"], "bs", 500, 9)
+    delta, p = seed_paired_bootstrap(metric, [b], [a], 500, 9)
+    assert p == rep.results[1]["BLEU"].p_value
+    assert delta == pytest.approx(rep.results[1]["BLEU"].score - rep.results[0]["BLEU"].score)
+    # two seeds of an arm (b, c) against two of the control (a, a): Δ of the seed means
+    delta2, p2 = seed_paired_bootstrap(metric, [b, c], [a, a], 500, 9)
+    assert delta2 == pytest.approx((metric.corpus_score(b) + metric.corpus_score(c)) / 2 -
+                                   metric.corpus_score(a))
+    assert 0 < p2 <= 1

@@ -43,6 +43,10 @@ class Evaluation:
             return self.names.index(system)
         raise UsageError(f"{system!r} is not one of the systems ({', '.join(self.names)})")
 
+    def stats(self, system: int | str) -> list:
+        """The (N, k) statistics of one system, one array per metric (``metrics`` order)."""
+        return [seg.stats for seg in self.segments[self.index(system)]]
+
     def scores(self, system: int | str) -> dict[str, float]:
         """Corpus scores of one system, by metric display name (BLEU, chrF2, F_BERT, ...)."""
         return {r.name: r.score for r in self.results[self.index(system)]}
