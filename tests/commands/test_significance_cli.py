@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bertune_cli.core.metrics.protocol import MeanMetric
 from bertune_cli.core.metrics.stats import SacreMetric
 from bertune_cli.core.significance import paired_test
 from bertune_cli.main import app, main

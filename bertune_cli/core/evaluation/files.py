@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from bertune_cli.core.errors import OutputError, UsageError
 from bertune_cli.core.evaluation.evaluate import StageProgress, evaluate
-from bertune_cli.core.evaluation.registry import (SCORE_FILE_METRIC, check_not_metrics,
+from bertune_cli.core.evaluation.registry import (F_BERT, check_not_metrics,
                                                   parse_metrics, score_file_metric)
 from bertune_cli.core.evaluation.settings import command_settings
 from bertune_cli.core.metrics.inputs import digest, read_parallel
@@ -71,8 +71,8 @@ def score_files(hyp: str | Path, refs: Sequence[str | Path], metrics: Sequence[s
         from bertune_cli.core.outputs import check_output
 
         check_output(sentence_level, "sentence-level scores", SENTENCE_SUFFIXES)
-    settings = command_settings(model, need_lm="bertscore" in names, **options)
-    emb_cache = open_cache(cache, cache_size_mb) if "bertscore" in names else None
+    settings = command_settings(model, need_lm=F_BERT in names, **options)
+    emb_cache = open_cache(cache, cache_size_mb) if F_BERT in names else None
     texts = read_parallel([("hypothesis", hyp), *(("reference", r) for r in refs)])
     hyps, ref_lines = texts[0], texts[1:]
     ev = evaluate(names, ref_lines, [hyps], names=[str(hyp)], settings=settings,
@@ -116,13 +116,13 @@ def significance_from_files(refs: Sequence[str | Path], systems: Sequence[str | 
         raise UsageError(f"unknown test {test!r}", "use --test bs (paired bootstrap) or "
                                                     "--test ar (approximate randomization)")
     names = parse_metrics(metrics)
-    if scores and SCORE_FILE_METRIC not in names:
-        names.append(SCORE_FILE_METRIC)
+    if scores and F_BERT not in names:
+        names.append(F_BERT)
     explicit = bool(options.get("lm") or options.get("layer") is not None or model)
-    settings = command_settings(model, need_lm=SCORE_FILE_METRIC in names and not scores,
+    settings = command_settings(model, need_lm=F_BERT in names and not scores,
                                 **options)
     emb_cache = open_cache(cache, cache_size_mb) \
-        if SCORE_FILE_METRIC in names and not scores else None
+        if F_BERT in names and not scores else None
     roles = [("reference", r) for r in refs] + [("baseline", systems[0])] + \
         [("system", s) for s in systems[1:]]
     texts = read_parallel(roles)

@@ -31,8 +31,9 @@ ALIASES = {"f_bert": "bertscore", "fbert": "bertscore", "bert": "bertscore",
            "chrf2": "chrf", "chrf2++": "chrf++", "mover": "moverscore", "ms": "moverscore",
            "mover_score": "moverscore"}
 DEFAULT_METRICS = ("bleu", "bertscore")
-# the metric whose statistics `significance --scores` files hold
-SCORE_FILE_METRIC = "bertscore"
+# F_BERT: the metric whose statistics `significance --scores` files hold, whose reference
+# embeddings `--cache` keeps and whose LM a run (`--model`) must name
+F_BERT = "bertscore"
 
 
 def parse_metrics(values: Sequence[str] | None, default=DEFAULT_METRICS) -> list[str]:
@@ -84,4 +85,4 @@ def score_file_metric(files: Sequence[str | Path], refs: Sequence[Sequence[str]]
     metric = ScoreFileMetric(files, refs, systems, paths)
     if explicit or settings.idf:
         metric.check_settings(settings.lm or DEFAULT_LM, settings.layer, settings.idf)
-    return SCORE_FILE_METRIC, metric
+    return F_BERT, metric

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from bertune_cli.core.metrics.protocol import Metric
+from bertune_cli.core.metrics.protocol import MeanMetric, Metric
 
 
 @dataclass
@@ -76,7 +76,7 @@ def results_table(names: Sequence[str], labels: Sequence[str], hyps: Sequence[li
         n: {m.name: seg.stats for m, seg in zip(ev.metrics, row)}
         for n, row in zip(names, ev.segments)}, sentence_scores={
         n: {m.name: seg.stats[:, 0] for m, seg in zip(ev.metrics, row)
-            if m.name in ("F_BERT", "MoverScore")} for n, row in zip(names, ev.segments)})
+            if isinstance(m, MeanMetric)} for n, row in zip(names, ev.segments)})
     report = ev.significance
     if report is None:  # a baseline alone: scores, nothing to test against
         only = ev.scores(0)
