@@ -87,10 +87,7 @@ def _print(report, json_out: bool) -> None:
     from rich.table import Table
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    if report.settings is not None and report.settings.source != "options":
-        s = report.settings
-        err.print(f"evaluation settings of the {escape(s.source)}: "
-                  f"{'lowercase' if s.lowercase else 'cased'}, tokenizer {s.tokenize or '13a'}")
+    say_settings(err, report.to_dict()["settings"])
     for warning in report.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
     if json_out:
@@ -108,6 +105,16 @@ def _print(report, json_out: bool) -> None:
         out.print(f"{escape(r.name)}: {escape(r.signature)}", soft_wrap=True)
     if report.sentence_level:
         err.print(f"sentence-level scores: {escape(report.sentence_level)}")
+
+
+def say_settings(err, settings: dict | None) -> None:
+    """One stderr line when the settings came from a run's recipe (``--model``)."""
+    from rich.markup import escape
+
+    if settings and settings["source"] != "options":
+        err.print(f"evaluation settings of the {escape(settings['source'])}: "
+                  f"{'lowercase' if settings['lowercase'] else 'cased'}, tokenizer "
+                  f"{settings['tokenize']}")
 
 
 def _details(r) -> str:

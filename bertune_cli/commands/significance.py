@@ -8,7 +8,7 @@ import typer
 
 from bertune_cli._options import (BatchSize, Device, Idf, Json, Layer, Lm, LmRun, Lowercase,
                                   Metrics, Rescale, Seed, Tokenize, bounded)
-from bertune_cli.commands.score import Bf16, Cache, CacheSize, MsLm, MsStopWords
+from bertune_cli.commands.score import Bf16, Cache, CacheSize, MsLm, MsStopWords, say_settings
 
 Ref = Annotated[Path, typer.Argument(help="Reference file.", show_default=False)]
 Systems = Annotated[list[Path], typer.Argument(
@@ -92,6 +92,7 @@ def _print(report, alpha: float, json_out: bool) -> None:
     from rich.markup import escape
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    say_settings(err, report.settings)
     for warning in report.warnings:  # stderr, as `score` does: --json stays one document
         err.print(f"[yellow]warning:[/] {escape(warning)}")
     if json_out:

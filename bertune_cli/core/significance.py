@@ -91,6 +91,7 @@ class SignificanceReport:
     warnings: list[str] = field(default_factory=list)   # the metrics' (empty lines, cache, ...)
     ar_strict: bool = False
     labels: list[str] = field(default_factory=list)     # short names for tables (file stems)
+    settings: dict | None = None                        # case/tokenizer and where from
 
     def to_dict(self, alpha: float | None = None) -> dict[str, Any]:
         systems = []
@@ -107,7 +108,8 @@ class SignificanceReport:
                 "seed": None if self.seed is None else int(self.seed),
                 **({"ar_strict": self.ar_strict} if self.test == "ar" else {}),
                 "alpha": alpha, "signatures": dict(self.signatures), "systems": systems,
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings),
+                **({"settings": self.settings} if self.settings is not None else {})}
 
 
 def paired_test(metrics: Sequence[Metric], stats: Sequence[Sequence[np.ndarray]],

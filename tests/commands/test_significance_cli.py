@@ -226,3 +226,22 @@ def test_lowercase_systems_against_cased_references_warn_once(demo_like, tmp_pat
     assert "--lowercase" in warnings[0]
     quiet = _run(f["ref"], f["all.base.en"], low, "-m", "bleu", "--test", "ar", "--lowercase")
     assert "warning" not in quiet.stderr and "case:lc" in quiet.stdout
+
+
+def test_model_tests_with_the_runs_evaluation_settings(demo_like, tmp_path):
+    """--model: the run's recipe says lowercase, so lowercase output is scored as its own
+    report scored it (and no case warning); the JSON and stderr say where that came from."""
+    f = demo_like
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "bertune.json").write_text(json.dumps({"config": {
+        "lm": {"name": "minilm", "layer": 5}, "eval": {"lowercase": True,
+                                                       "bleu_tokenize": "13a"}}}))
+    low = tmp_path / "low.en"
+    low.write_text(f["all.ce.en"].read_text(encoding="utf-8").lower(), encoding="utf-8")
+    result = _run(f["ref"], f["all.base.en"], low, "-m", "bleu", "--model", run, "--json")
+    out = json.loads(result.stdout)
+    assert out["settings"] == {"lowercase": True, "tokenize": "13a",
+                               "source": f"run {run / 'bertune.json'}"}
+    assert "case:lc" in out["signatures"]["BLEU"] and out["warnings"] == []
+    assert "evaluation settings of the run" in result.stderr

@@ -137,6 +137,7 @@ def significance_from_files(refs: Sequence[str | Path], systems: Sequence[str | 
     report = ev.significance
     report.warnings = ev.warnings
     report.labels = list(labels) if labels else short_labels([str(s) for s in systems])
+    report.settings = settings_dict(settings)
     return report
 
 
