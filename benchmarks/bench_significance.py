@@ -2,7 +2,7 @@
 
 1. 2 systems × 1000 Multi30k test sentences, BLEU + chrF, paired bootstrap with 1000
    samples (seed 12345): both start from the texts (sacrebleu: metrics with cached
-   references + ``PairedTest``; bertune: ``SacreStatistic`` + ``paired_test``), same process.
+   references + ``PairedTest``; bertune: ``SacreMetric`` + ``paired_test``), same process.
    Prints both times, the ratio (target ≥ 5×) and whether every score, p-value, mean and CI
    is identical (bit for bit).
 2. 5 systems × 3000 sentences (Multi30k train), BLEU + chrF, 1000 samples: bertune's time
@@ -39,10 +39,10 @@ def run_sacrebleu(refs, systems, test, n):
 
 
 def run_bertune(refs, systems, test, n):
-    from bertune_cli.core.metrics.stats import SacreStatistic
+    from bertune_cli.core.metrics.stats import SacreMetric
     from bertune_cli.core.significance import paired_test
 
-    metrics = [SacreStatistic("bleu", [refs]), SacreStatistic("chrf", [refs])]
+    metrics = [SacreMetric("bleu", [refs]), SacreMetric("chrf", [refs])]
     stats = [[m.extract(h) for m in metrics] for h in systems]
     rep = paired_test(metrics, stats, [f"s{i}" for i in range(len(systems))], test, n, 12345)
     return {m: [(r[m].score, r[m].p_value, r[m].mean, r[m].ci) for r in rep.results]

@@ -93,10 +93,13 @@ Idf = Annotated[bool, typer.Option("--idf", help="F_BERT with idf weights from t
                                    "(bert_score semantics).")]
 Rescale = Annotated[Optional[Path], typer.Option(
     "--rescale", help="Rescale F_BERT with a bert_score baseline CSV (LAYER,P,R,F).")]
-Lowercase = Annotated[bool, typer.Option("--lowercase",
-                                         help="Case-insensitive BLEU/chrF (sacrebleu -lc).")]
+Lowercase = Annotated[Optional[bool], typer.Option(
+    "--lowercase/--no-lowercase", show_default=False,
+    help="Case-insensitive BLEU/chrF (sacrebleu -lc). Default: as the run's recipe with "
+    "--model, else case-sensitive.")]
 Tokenize = Annotated[Optional[str], typer.Option(
-    "--tokenize", help="sacrebleu BLEU tokenizer: 13a (default), intl, none, char, zh, ...")]
+    "--tokenize", help="sacrebleu BLEU tokenizer: 13a (default; with --model the run's "
+    "recipe's), intl, none, char, zh, ...")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1,
                                         help="Sentences per LM batch (F_BERT).")]
 RawDataDir = Annotated[Optional[Path], typer.Option(

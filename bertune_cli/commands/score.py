@@ -32,21 +32,26 @@ MsStopWords = Annotated[Optional[Path], typer.Option(
 CacheSize = Annotated[float, typer.Option(
     "--cache-size-mb", min=1, help="Size bound of --cache; least recently used entries are "
     "evicted.")]
+Bf16 = Annotated[bool, typer.Option(
+    "--bf16", help="Run F_BERT's LM under bf16 autocast (faster on a GPU, not the float32 "
+    "numbers; signed '_bf16'). Default: float32 on every device.")]
 
 
 def score(hyp: Hyp, refs: Refs, metrics: Metrics = None, lm: Lm = None, layer: Layer = None,
           model: LmRun = None, idf: Idf = False, rescale: Rescale = None,
-          lowercase: Lowercase = False, tokenize: Tokenize = None, batch_size: BatchSize = 64,
+          lowercase: Lowercase = None, tokenize: Tokenize = None, batch_size: BatchSize = 64,
           device: Device = "auto", json_out: Json = False,
           sentence_level: SentenceLevel = None, cache: Cache = None,
           cache_size_mb: CacheSize = 1024.0, ms_lm: MsLm = None,
-          ms_stop_words: MsStopWords = None) -> None:
+          ms_stop_words: MsStopWords = None, bf16: Bf16 = False) -> None:
     """Score a hypothesis file against one or more reference files, every number signed.
 
     BLEU, chrF and TER are sacrebleu's (same numbers and signatures); F_BERT is bertune's
     BERTScore, equal to bert_score's F1 for the same LM, layer and idf setting (100 × mean
     F; P and R beside it). Default LM: the bundled MiniLM, layer 5 (offline). MoverScore
     (-m moverscore) is moverscore_v2's (idf, last layer, 100 × mean) with its own --ms-lm.
+    --model scores as the run's recipe does (LM, layer, lowercase, tokenizer, MoverScore LM);
+    options given win.
 
     Examples:
       [bold]bertune score out.en test.en[/]
@@ -59,13 +64,16 @@ def score(hyp: Hyp, refs: Refs, metrics: Metrics = None, lm: Lm = None, layer: L
     import os
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bar
-    from bertune_cli.core.metrics.scoring import score_files
+    from bertune_cli.commands.prepare import PrepareProgress
+    from bertune_cli.core.evaluation.files import score_files
 
-    report = score_files(hyp, refs, metrics, lm=lm, layer=layer, model=model, idf=idf,
-                         rescale=rescale, lowercase=lowercase, tokenize=tokenize,
-                         batch_size=batch_size, device=device, sentence_level=sentence_level,
-                         cache=cache, cache_size_mb=cache_size_mb, ms_lm=ms_lm,
-                         ms_stop_words=ms_stop_words)
+    with PrepareProgress() as progress:
+        report = score_files(hyp, refs, metrics, lm=lm, layer=layer, model=model, idf=idf,
+                             rescale=rescale, lowercase=lowercase, tokenize=tokenize,
+                             batch_size=batch_size, device=device,
+                             sentence_level=sentence_level, cache=cache,
+                             cache_size_mb=cache_size_mb, ms_lm=ms_lm,
+                             ms_stop_words=ms_stop_words, bf16=bf16, progress=progress)
     _print(report, json_out)
     if report.output_error is not None:  # the table is out; now the side file's one line
         raise report.output_error
@@ -79,6 +87,7 @@ def _print(report, json_out: bool) -> None:
     from rich.table import Table
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    say_settings(err, report.to_dict()["settings"])
     for warning in report.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
     if json_out:
@@ -96,6 +105,16 @@ def _print(report, json_out: bool) -> None:
         out.print(f"{escape(r.name)}: {escape(r.signature)}", soft_wrap=True)
     if report.sentence_level:
         err.print(f"sentence-level scores: {escape(report.sentence_level)}")
+
+
+def say_settings(err, settings: dict | None) -> None:
+    """One stderr line when the settings came from a run's recipe (``--model``)."""
+    from rich.markup import escape
+
+    if settings and settings["source"] != "options":
+        err.print(f"evaluation settings of the {escape(settings['source'])}: "
+                  f"{'lowercase' if settings['lowercase'] else 'cased'}, tokenizer "
+                  f"{settings['tokenize']}")
 
 
 def _details(r) -> str:

@@ -232,8 +232,7 @@ def _mc_dropout(twin: Translator, lock, line: str, src: list[int], hyp, n: int, 
     bleu, signature = _bleu()
     return {"passes": n, "seed": seed, "line_seed": line_seed,
             "logprob_mean": float(sums.mean()), "logprob_var": float(sums.var()),
-            "bleu_mean": float(np.mean([bleu.sentence_score(o, [hyp.text]).score
-                                        for o in outputs])),
+            "bleu_mean": mean_sentence_bleu(bleu, outputs, hyp.text),
             "exact_match": float(np.mean([o == hyp.text for o in outputs])),
             "outputs": outputs, "dropout": _rates(twin.model), "bleu_signature": signature}
 
@@ -243,6 +242,12 @@ def _mc_empty(n: int, seed: int, twin: Translator) -> dict:
             "logprob_var": None, "bleu_mean": None, "exact_match": None, "outputs": [],
             "dropout": _rates(twin.model),
             "bleu_signature": _bleu()[1]}
+
+
+def mean_sentence_bleu(bleu, outputs: list[str], ref: str) -> float:
+    """Mean sentence BLEU of ``outputs`` against ``ref``, rounded to 6 decimals like the other
+    explanation numbers (sacrebleu's exp-of-mean-log gives 100.00000000000004 for a match)."""
+    return round(float(np.mean([bleu.sentence_score(o, [ref]).score for o in outputs])), 6)
 
 
 @lru_cache(maxsize=1)

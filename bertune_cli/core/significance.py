@@ -8,31 +8,44 @@ The first system is the baseline; every other system is compared with it (method
   p = (#{centred > δ} + 1)/(n + 1). mean and 95% CI from the sorted resampled scores:
   ci = (s[n − n//40 − 1] − s[n//40]) / 2.
 * **Approximate randomization** (``ar``, 10000 trials): swap mask
-  ``rng.integers(2, size=(n, N), dtype=bool)``; p = (#{|A_k − B_k| > δ} + 1)/(n + 1); with
-  ``ar_confidence > 0`` a bootstrap CI as sacrebleu computes it (off by default, as there).
+  ``rng.integers(2, size=(n, N), dtype=bool)``; p = (#{|A_k − B_k| ≥ δ} + 1)/(n + 1), the
+  shuffles *at least as extreme* as the observed difference, as a permutation test counts
+  them. When at most ``EXACT_MAX_LINES`` (20) segments differ between the two systems (in a
+  metric's statistics), every one of the 2ⁿ swaps of those segments is enumerated instead and
+  p is exact: #{|A − B| ≥ δ} / 2ⁿ (swapping identical segments changes nothing). With few
+  differing segments most shuffles give exactly δ, so sacrebleu 2.6's strict count
+  (#{… > δ}) makes p far too small: three differing lines of 500 give p = 0.0001 there, the
+  exact p is 0.5 (docs/reference/significance.md). ``ar_strict=True`` is sacrebleu 2.6's
+  test, bit for bit (its strict count, no enumeration). With ``ar_confidence > 0`` a
+  bootstrap CI as sacrebleu computes it (off by default, as there).
 
 Resampled sums are one matrix product (bootstrap: counts of each segment per sample;
 randomization: mask · (base − sys)), exact because the statistics are integers; scores of
-the summed rows use ``Statistic.scores`` (bit-identical to sacrebleu's per-row arithmetic).
+the summed rows use ``Metric.scores`` (bit-identical to sacrebleu's per-row arithmetic).
 The seed defaults to ``$SACREBLEU_SEED`` or 12345 (``none``: unseeded). Unlike sacrebleu,
 seed 0 is a seed (sacrebleu turns it into "unseeded"), and all numbers are plain floats, so
 JSON output works with numpy ≥ 2.
 
-Optional paired t-test on sentence-level scores (``Statistic.segment_scores``), two-sided.
+Optional paired t-test on sentence-level scores (``Metric.segment_scores``), two-sided.
+``holm`` adjusts a family of p-values (several metrics or systems) with Holm's step-down
+method.
 """
 from __future__ import annotations
 
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from bertune_cli.core.errors import DataError, UsageError
-from bertune_cli.core.metrics.stats import F32_EXACT, Statistic
+from bertune_cli.core.metrics.protocol import Metric
+from bertune_cli.core.metrics.stats import F32_EXACT
 
 DEFAULT_SAMPLES = {"bs": 1000, "ar": 10000}
+EXACT_MAX_LINES = 20          # AR: enumerate all 2^n swaps when at most this many lines differ
+PATTERNS_PER_CHUNK = 1 << 15  # swap patterns scored together (bounded memory)
 
 
 def default_seed() -> int | None:
@@ -49,16 +62,21 @@ def default_seed() -> int | None:
 
 @dataclass
 class MetricTest:
-    """One metric of one system. ``p_value``/``t_p_value`` are None for the baseline."""
+    """One metric of one system. ``p_value``/``t_p_value`` are None for the baseline;
+    ``trials``: the resamples or shuffles behind ``p_value`` (2ⁿ when ``exact``)."""
 
     score: float
     mean: float | None = None
     ci: float | None = None
     p_value: float | None = None
     t_p_value: float | None = None
+    trials: int | None = None
+    exact: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (None if v is None else float(v)) for k, v in self.__dict__.items()}
+        out = {k: (None if getattr(self, k) is None else float(getattr(self, k)))
+               for k in ("score", "mean", "ci", "p_value", "t_p_value")}
+        return {**out, "trials": self.trials, "exact": self.exact}
 
 
 @dataclass
@@ -71,27 +89,79 @@ class SignificanceReport:
     signatures: dict[str, str]
     results: list[dict[str, MetricTest]] = field(default_factory=list)   # per system
     warnings: list[str] = field(default_factory=list)   # the metrics' (empty lines, cache, ...)
+    ar_strict: bool = False
+    labels: list[str] = field(default_factory=list)     # short names for tables (file stems)
+    settings: dict | None = None                        # case/tokenizer and where from
 
     def to_dict(self, alpha: float | None = None) -> dict[str, Any]:
         systems = []
         for i, (name, res) in enumerate(zip(self.names, self.results)):
             row = {"name": name, "baseline": i == 0,
                    "metrics": {m: res[m].to_dict() for m in self.metrics}}
+            if self.labels:
+                row["label"] = self.labels[i]
             if alpha is not None and i:
                 row["significant"] = {m: bool(res[m].p_value is not None and
                                               res[m].p_value < alpha) for m in self.metrics}
             systems.append(row)
         return {"test": self.test, "n_samples": int(self.n_samples),
                 "seed": None if self.seed is None else int(self.seed),
+                **({"ar_strict": self.ar_strict} if self.test == "ar" else {}),
                 "alpha": alpha, "signatures": dict(self.signatures), "systems": systems,
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings),
+                **({"settings": self.settings} if self.settings is not None else {})}
 
 
-def paired_test(metrics: Sequence[Statistic], stats: Sequence[Sequence[np.ndarray]],
+def paired_test(metrics: Sequence[Metric], stats: Sequence[Sequence[np.ndarray]],
                 names: Sequence[str], test: str = "bs", n_samples: int = 0,
                 seed: int | None = 12345, ar_confidence: int = -1,
-                paired_t: bool = False) -> SignificanceReport:
-    """Compare every system with the first. stats[s][m]: (N, k_m) statistics of system s."""
+                paired_t: bool = False, ar_strict: bool = False,
+                progress: Callable[[int, int], None] | None = None) -> SignificanceReport:
+    """Compare every system with the first. stats[s][m]: (N, k_m) statistics of system s.
+    ``ar_strict``: approximate randomization exactly as sacrebleu 2.6 (strict count, no
+    enumeration). ``progress(done, total)``: metrics tested so far."""
+    n_seg = _check(stats, test)
+    n = n_samples if n_samples > 0 else DEFAULT_SAMPLES[test]
+    strict = test == "ar" and ar_strict
+    sigs = {m.name: m.test_signature(test, n, seed, ar_confidence) +
+            (f"|count:ge|exact:{EXACT_MAX_LINES}" if test == "ar" and not strict else "")
+            for m in metrics}
+    report = SignificanceReport(test, n, seed, list(names), [m.name for m in metrics], sigs,
+                                ar_strict=strict)
+    stats = [[np.asarray(a) for a in per_sys] for per_sys in stats]
+    columns = []
+    if test == "bs":   # one index matrix for every metric and system (same seed: same draws)
+        idxs = np.random.default_rng(seed).choice(n_seg, size=(n, n_seg), replace=True)
+        sums = _products(_counts(idxs, n_seg), stats)                 # [s][j] (n, k_j)
+        for j, m in enumerate(metrics):
+            columns.append(_bootstrap(m, [st[j] for st in stats], [sm[j] for sm in sums], idxs))
+            if progress is not None:
+                progress(j + 1, len(metrics))
+    else:
+        rng = np.random.default_rng(seed)
+        pos = rng.integers(2, size=(n, n_seg), dtype=bool)
+        bs_idxs = (rng.choice(n_seg, size=(ar_confidence, n_seg), replace=True)
+                   if ar_confidence > 0 else None)
+        moved = _products(pos, [[a.astype(np.float64) - b for a, b in zip(stats[0], st)]
+                                for st in stats[1:]])                  # [s-1][j] pos·(base−sys)
+        for j, m in enumerate(metrics):
+            columns.append(_randomization(m, [st[j] for st in stats], [mv[j] for mv in moved],
+                                          pos, seed, bs_idxs, strict))
+            if progress is not None:
+                progress(j + 1, len(metrics))
+    for s in range(len(stats)):
+        report.results.append({m.name: columns[j][s] for j, m in enumerate(metrics)})
+    if paired_t:
+        for j, m in enumerate(metrics):
+            base = m.segment_scores(stats[0][j])
+            for s in range(1, len(stats)):
+                report.results[s][m.name].t_p_value = paired_t_test(
+                    m.segment_scores(stats[s][j]), base)
+    return report
+
+
+def _check(stats: Sequence[Sequence[np.ndarray]], test: str) -> int:
+    """The common segment count; UsageError/DataError for a test that cannot run."""
     if test not in DEFAULT_SAMPLES:
         raise UsageError(f"unknown test {test!r}", "use bs (paired bootstrap) or ar "
                                                     "(approximate randomization)")
@@ -102,34 +172,7 @@ def paired_test(metrics: Sequence[Statistic], stats: Sequence[Sequence[np.ndarra
     if len(n_seg) != 1 or 0 in n_seg:
         raise DataError(f"systems have different or zero segment counts: {sorted(n_seg)}",
                         "every system must have one line per reference line")
-    n = n_samples if n_samples > 0 else DEFAULT_SAMPLES[test]
-    sigs = {m.name: m.test_signature(test, n, seed, ar_confidence) for m in metrics}
-    report = SignificanceReport(test, n, seed, list(names), [m.name for m in metrics], sigs)
-    n_seg = n_seg.pop()
-    stats = [[np.asarray(a) for a in per_sys] for per_sys in stats]
-    if test == "bs":   # one index matrix for every metric and system (same seed: same draws)
-        idxs = np.random.default_rng(seed).choice(n_seg, size=(n, n_seg), replace=True)
-        sums = _products(_counts(idxs, n_seg), stats)                 # [s][j] (n, k_j)
-        columns = [_bootstrap(m, [st[j] for st in stats], [sm[j] for sm in sums], idxs)
-                   for j, m in enumerate(metrics)]
-    else:
-        rng = np.random.default_rng(seed)
-        pos = rng.integers(2, size=(n, n_seg), dtype=bool)
-        bs_idxs = (rng.choice(n_seg, size=(ar_confidence, n_seg), replace=True)
-                   if ar_confidence > 0 else None)
-        moved = _products(pos, [[a.astype(np.float64) - b for a, b in zip(stats[0], st)]
-                                for st in stats[1:]])                  # [s-1][j] pos·(base−sys)
-        columns = [_randomization(m, [st[j] for st in stats], [mv[j] for mv in moved], pos,
-                                  seed, bs_idxs) for j, m in enumerate(metrics)]
-    for s in range(len(stats)):
-        report.results.append({m.name: columns[j][s] for j, m in enumerate(metrics)})
-    if paired_t:
-        for j, m in enumerate(metrics):
-            base = m.segment_scores(stats[0][j])
-            for s in range(1, len(stats)):
-                report.results[s][m.name].t_p_value = paired_t_test(
-                    m.segment_scores(stats[s][j]), base)
-    return report
+    return n_seg.pop()
 
 
 def estimate_ci(scores: np.ndarray) -> tuple[float, float]:
@@ -143,7 +186,7 @@ def _p_value(stats: np.ndarray, real_difference: float) -> float:
     return (np.sum(stats > real_difference).item() + 1) / (len(stats) + 1)
 
 
-def _bootstrap(metric: Statistic, stats: list[np.ndarray], sums: list[np.ndarray],
+def _bootstrap(metric: Metric, stats: list[np.ndarray], sums: list[np.ndarray],
                idxs: np.ndarray) -> list[MetricTest]:
     scores = [metric.scores(_bootstrap_rows(metric, sm, st, idxs))
               for sm, st in zip(sums, stats)]
@@ -156,12 +199,13 @@ def _bootstrap(metric: Statistic, stats: list[np.ndarray], sums: list[np.ndarray
             continue
         diffs = np.abs(sc - scores[0])
         out.append(MetricTest(score, mean, ci, _p_value(diffs - diffs.mean(),
-                                                        abs(full[0] - score))))
+                                                        abs(full[0] - score)), trials=len(sc)))
     return out
 
 
-def _randomization(metric: Statistic, stats: list[np.ndarray], moved: list[np.ndarray],
-                   pos: np.ndarray, seed, bs_idxs: np.ndarray | None) -> list[MetricTest]:
+def _randomization(metric: Metric, stats: list[np.ndarray], moved: list[np.ndarray],
+                   pos: np.ndarray, seed, bs_idxs: np.ndarray | None,
+                   strict: bool) -> list[MetricTest]:
     full = [metric.corpus_score(st) for st in stats]
     out = [MetricTest(full[0])]
     if bs_idxs is not None:   # sacrebleu: the baseline's CI from a fresh rng, the systems'
@@ -172,14 +216,55 @@ def _randomization(metric: Statistic, stats: list[np.ndarray], moved: list[np.nd
             base_idxs)))
         bs_sums = _products(_counts(bs_idxs, n_seg), [[st] for st in stats[1:]])
     for i, (st, mv, score) in enumerate(zip(stats[1:], moved, full[1:])):
-        shuf_a, shuf_b = _swapped_rows(metric, pos, mv, stats[0], st)
-        p = _p_value(np.abs(metric.scores(shuf_a) - metric.scores(shuf_b)), abs(full[0] - score))
-        res = MetricTest(score, p_value=p)
+        if strict:   # sacrebleu 2.6: shuffles strictly more extreme than the real difference
+            shuf_a, shuf_b = _swapped_rows(metric, pos, mv, stats[0], st)
+            p = _p_value(np.abs(metric.scores(shuf_a) - metric.scores(shuf_b)),
+                         abs(full[0] - score))
+            res = MetricTest(score, p_value=p, trials=len(pos))
+        else:
+            res = _at_least_as_extreme(metric, pos, mv, stats[0], st, score)
         if bs_idxs is not None:
             res.mean, res.ci = estimate_ci(metric.scores(
                 _bootstrap_rows(metric, bs_sums[i][0], st, bs_idxs)))
         out.append(res)
     return out
+
+
+def _at_least_as_extreme(metric: Metric, pos: np.ndarray, moved: np.ndarray, base: np.ndarray,
+                         sys: np.ndarray, score: float) -> MetricTest:
+    """The permutation p-value: shuffles with |A − B| ≥ the observed |difference|, exact over
+    all 2ⁿ swaps when n ≤ EXACT_MAX_LINES segments differ, else over the sampled ``pos``."""
+    differ = np.flatnonzero((np.asarray(base) != np.asarray(sys)).any(1))
+    none = np.zeros((1, len(base)), bool)
+    real = _abs_diff(metric, *_swapped_rows(metric, none, np.zeros((1, base.shape[1])), base,
+                                            sys))[0]   # as the shuffles compute it
+    floor = real - 1e-9 * max(1.0, real)     # a shuffle equal to it up to rounding counts
+    if len(differ) <= EXACT_MAX_LINES:
+        return MetricTest(score, p_value=_exact_p(metric, base, sys, differ, floor),
+                          trials=2 ** len(differ), exact=True)
+    count = int(np.sum(_abs_diff(metric, *_swapped_rows(metric, pos, moved, base, sys)) >= floor))
+    return MetricTest(score, p_value=(count + 1) / (len(pos) + 1), trials=len(pos))
+
+
+def _exact_p(metric: Metric, base: np.ndarray, sys: np.ndarray, differ: np.ndarray,
+             floor: float) -> float:
+    """#{swaps of the ``differ`` segments with |A − B| ≥ floor} / 2ⁿ. The first differing
+    segment stays unswapped: a swap pattern and its complement give the same |A − B|."""
+    if len(differ) == 0:
+        return 1.0
+    delta = np.asarray(base, np.float64)[differ] - np.asarray(sys, np.float64)[differ]
+    free = len(differ) - 1
+    count = 0
+    for lo in range(0, 2 ** free, PATTERNS_PER_CHUNK):
+        codes = np.arange(lo, min(lo + PATTERNS_PER_CHUNK, 2 ** free))
+        bits = (codes[:, None] >> np.arange(free)) & 1                     # (c, n − 1)
+        swap = np.concatenate([np.zeros((len(codes), 1)), bits], 1)        # (c, n)
+        count += int(np.sum(_abs_diff(metric, *_rows(metric, swap @ delta, base, sys)) >= floor))
+    return count / 2 ** free
+
+
+def _abs_diff(metric: Metric, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(metric.scores(a) - metric.scores(b))
 
 
 def _counts(idxs: np.ndarray, n_seg: int) -> np.ndarray:
@@ -207,7 +292,7 @@ def _integral(stats: np.ndarray) -> bool:
     return bool(np.all(stats >= 0) and np.all(stats == np.round(stats)))
 
 
-def _bootstrap_rows(metric: Statistic, sums: np.ndarray, stats: np.ndarray,
+def _bootstrap_rows(metric: Metric, sums: np.ndarray, stats: np.ndarray,
                     idxs: np.ndarray) -> np.ndarray:
     """Bootstrap sums in sacrebleu's dtype: float32 (exact when the statistics are integers
     whose sums stay below 2**24; otherwise sacrebleu's own float32 reduction is repeated)."""
@@ -219,7 +304,7 @@ def _bootstrap_rows(metric: Statistic, sums: np.ndarray, stats: np.ndarray,
     return np.stack([s.sum(0) for s in stats32[idxs]])
 
 
-def _swapped_rows(metric: Statistic, pos: np.ndarray, moved: np.ndarray, base: np.ndarray,
+def _swapped_rows(metric: Metric, pos: np.ndarray, moved: np.ndarray, base: np.ndarray,
                   sys: np.ndarray):
     """Randomization sums A = pos·base + (1−pos)·sys and B = (1−pos)·base + pos·sys, in the
     dtype sacrebleu gets (int64 for integer statistics); ``moved`` = pos·(base − sys)."""
@@ -227,10 +312,38 @@ def _swapped_rows(metric: Statistic, pos: np.ndarray, moved: np.ndarray, base: n
     if metric.sacrebleu_dtypes and not (_integral(base64) and _integral(sys64)):
         base_l, sys_l = np.array(base.tolist()), np.array(sys.tolist())  # sacrebleu's expression
         return pos @ base_l + ~pos @ sys_l, ~pos @ base_l + pos @ sys_l
+    return _rows(metric, moved, base, sys)
+
+
+def _rows(metric: Metric, moved: np.ndarray, base: np.ndarray, sys: np.ndarray):
+    """A = Σ sys + moved and B = Σ base − moved (``moved``: the swapped segments' base − sys),
+    for integer statistics as exact integers in sacrebleu's dtype."""
+    base64, sys64 = np.asarray(base, np.float64), np.asarray(sys, np.float64)
     a, b = moved + sys64.sum(0), base64.sum(0) - moved
-    if metric.sacrebleu_dtypes:                     # exact integers, in sacrebleu's dtype
+    if metric.sacrebleu_dtypes and _integral(base64) and _integral(sys64):
         return np.rint(a).astype(sys.dtype), np.rint(b).astype(sys.dtype)
     return a, b
+
+
+def seed_paired_bootstrap(metric: Metric, arm: Sequence[np.ndarray],
+                          control: Sequence[np.ndarray], n_samples: int = 1000,
+                          seed: int | None = 12345) -> tuple[float, float]:
+    """(Δ, p) of an arm against a control over several training seeds: Δ = mean over seeds of
+    the arm's corpus score − the control's; p from one bootstrap index matrix shared by every
+    run (sacrebleu's draws for ``seed``), each resample's Δ_k averaged over seeds, and the
+    paired bootstrap's count p = (#{centred |Δ_k| > |Δ|} + 1)/(n + 1). ``arm``/``control``:
+    per seed, (N, k) statistics of the same N segments. One seed each: ``paired_test``'s p."""
+    blocks = [[np.asarray(st)] for st in (*control, *arm)]
+    n_seg = blocks[0][0].shape[0]
+    idxs = np.random.default_rng(seed).choice(n_seg, size=(n_samples, n_seg), replace=True)
+    sums = _products(_counts(idxs, n_seg), blocks)
+    resampled = [metric.scores(_bootstrap_rows(metric, sm[0], st[0], idxs))
+                 for sm, st in zip(sums, blocks)]
+    diffs = np.abs(np.mean(resampled[len(control):], axis=0) -
+                   np.mean(resampled[:len(control)], axis=0))
+    delta = (float(np.mean([metric.corpus_score(st) for st in arm])) -
+             float(np.mean([metric.corpus_score(st) for st in control])))
+    return delta, _p_value(diffs - diffs.mean(), abs(delta))
 
 
 # ---------------------------------------------------------------------- paired t-test
@@ -282,24 +395,16 @@ def _betacf(a: float, b: float, x: float, iters: int = 300, eps: float = 1e-15) 
     return h
 
 
-# ---------------------------------------------------------------------- from files
+# ---------------------------------------------------------------------- multiple testing
 
-def significance_from_files(refs: Sequence[str], systems: Sequence[str],
-                            metrics: Sequence[str] | None = None, *, test: str = "bs",
-                            n_samples: int = 0, seed: int | None = None,
-                            paired_t: bool = False, **options) -> SignificanceReport:
-    """``bertune significance``: read the files, collect statistics, run the paired test.
-
-    ``options`` go to ``metrics.systems.collect_statistics`` (scores, lm, layer, model, idf,
-    rescale, lowercase, tokenize, batch_size, device). ``seed`` None: ``default_seed()``.
-    """
-    from bertune_cli.core.metrics.systems import collect_statistics
-
-    if test not in DEFAULT_SAMPLES:
-        raise UsageError(f"unknown test {test!r}", "use --test bs (paired bootstrap) or "
-                                                    "--test ar (approximate randomization)")
-    stats_metrics, stats, warnings = collect_statistics(refs, systems, metrics, **options)
-    report = paired_test(stats_metrics, stats, [str(s) for s in systems], test, n_samples,
-                         default_seed() if seed is None else seed, paired_t=paired_t)
-    report.warnings = warnings
-    return report
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment of a family of p-values, in the given order (None stays
+    None and is not counted): with the m p-values ascending, the i-th (1-based) becomes
+    max over j ≤ i of min(1, (m − j + 1)·p_(j)). Reject at level α where adjusted < α."""
+    ranked = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    out: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(ranked):
+        running = max(running, min(1.0, (len(ranked) - rank) * p))
+        out[i] = running
+    return out

@@ -114,3 +114,75 @@ def test_lm_not_available_offline_is_one_line(files):
     lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert len(lines) == 1 and "not available offline" in lines[0], out.stderr
+
+
+def _run_dir(tmp_path, eval_section):
+    run = tmp_path / "run" / "checkpoint_best"
+    run.mkdir(parents=True)
+    (run / "bertune.json").write_text(json.dumps({"config": {
+        "lm": {"name": "minilm", "layer": 5}, "eval": eval_section}}))
+    return tmp_path / "run"
+
+
+def test_model_scores_with_the_runs_evaluation_settings_and_says_so(files, tmp_path):
+    run = _run_dir(tmp_path, {"lowercase": True, "bleu_tokenize": "intl", "ms_lm": "minilm"})
+    hyps = files["sys_a"].read_text(encoding="utf-8").splitlines()
+    refs = [files["ref"].read_text(encoding="utf-8").splitlines()]
+    result = CliRunner().invoke(app, ["score", str(files["sys_a"]), str(files["ref"]), "-m",
+                                      "bleu,chrf", "--model", str(run), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    bleu, chrf = out["metrics"]
+    assert bleu["score"] == sacrebleu.corpus_bleu(hyps, refs, lowercase=True,
+                                                  tokenize="intl").score
+    assert "case:lc" in bleu["signature"] and "tok:intl" in bleu["signature"]
+    assert chrf["score"] == sacrebleu.CHRF(lowercase=True).corpus_score(hyps, refs).score
+    assert out["settings"] == {"lowercase": True, "tokenize": "intl",
+                               "source": f"run {run / 'checkpoint_best' / 'bertune.json'}"}
+    assert "evaluation settings of the run" in result.stderr and "lowercase" in result.stderr
+    cased = _json(files["sys_a"], files["ref"], "-m", "bleu", "--model", run, "--no-lowercase",
+                  "--tokenize", "13a")
+    assert cased["metrics"][0]["score"] == sacrebleu.corpus_bleu(hyps, refs).score
+
+
+def test_lowercase_output_against_cased_references_warns_once(files, tmp_path):
+    low = tmp_path / "low.txt"
+    low.write_text(files["sys_a"].read_text(encoding="utf-8").lower(), encoding="utf-8")
+    result = CliRunner().invoke(app, ["score", str(low), str(files["ref"]), "-m", "bleu"])
+    assert result.exit_code == 0, result.output
+    warnings = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(warnings) == 1 and warnings[0].startswith(
+        "warning: the hypotheses have no uppercase letter while")
+    assert "--lowercase" in warnings[0]
+    quiet = CliRunner().invoke(app, ["score", str(low), str(files["ref"]), "-m", "bleu",
+                                     "--lowercase"])
+    assert quiet.exit_code == 0 and quiet.stderr.strip() == ""
+
+
+def test_fbert_is_float32_unless_bf16_is_asked_and_then_signed(files):
+    plain = _json(files["sys_a"], files["ref"], "-m", "bertscore")["metrics"][0]
+    bf16 = _json(files["sys_a"], files["ref"], "-m", "bertscore", "--bf16")["metrics"][0]
+    assert not plain["signature"].endswith("_bf16") and bf16["signature"].endswith("_bf16")
+    assert bf16["score"] == pytest.approx(plain["score"], abs=1.0)
+
+
+def test_scoring_reports_progress(files):
+    from bertune_cli.core.evaluation.files import score_files
+
+    seen = []
+    score_files(files["sys_a"], [files["ref"]], ["bleu", "bertscore"],
+                progress=lambda step, done, total: seen.append((step, done, total)))
+    steps = [s for s, _, _ in seen]
+    assert steps[0] == "preparing metrics" and "BLEU" in steps and "F_BERT" in steps
+    fbert = [(d, t) for s, d, t in seen if s == "F_BERT" and t]
+    assert fbert and fbert[-1][0] == fbert[-1][1] and fbert[-1][1] > 0
+
+
+@pytest.mark.gpu
+def test_fbert_on_cuda_is_the_cpu_float32_number(files):
+    """Validation and test reports select and report the same F_BERT on a GPU as on a CPU."""
+    cpu = _json(files["sys_a"], files["ref"], "-m", "bertscore", "--device", "cpu")
+    gpu = _json(files["sys_a"], files["ref"], "-m", "bertscore", "--device", "cuda")
+    a, b = cpu["metrics"][0], gpu["metrics"][0]
+    assert a["signature"] == b["signature"] and "_bf16" not in b["signature"]
+    assert a["score"] == pytest.approx(b["score"], abs=1e-4)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bertune_cli.core.metrics.stats import MeanStatistic, SacreStatistic
+from bertune_cli.core.metrics.stats import SacreMetric
 from bertune_cli.core.significance import paired_test
 from bertune_cli.main import app, main
 
@@ -52,7 +52,7 @@ def test_bleu_chrf_json_equals_the_core_test(files, monkeypatch):
     out = json.loads(_run(files["ref"], files["sys_a"], files["sys_b"], files["sys_c"], "-m",
                           "bleu,chrf", "--json").stdout)
     refs = [files["ref"].read_text(encoding="utf-8").splitlines()]
-    metrics = [SacreStatistic("bleu", refs), SacreStatistic("chrf", refs)]
+    metrics = [SacreMetric("bleu", refs), SacreMetric("chrf", refs)]
     stats = [[m.extract(files[s].read_text(encoding="utf-8").splitlines()) for m in metrics]
              for s in ("sys_a", "sys_b", "sys_c")]
     core = paired_test(metrics, stats, ["a", "b", "c"], "bs", 1000, 12345)
@@ -149,3 +149,99 @@ def test_bad_input(files, tmp_path, capsys):
                                       "-m", "bleu")
     assert "unknown test" in _error(capsys, files["ref"], files["sys_a"], files["sys_b"],
                                     "--test", "t", "-m", "bleu")
+
+
+@pytest.fixture(scope="module")
+def demo_like(tmp_path_factory):
+    """500 lines, 3 differ between base and sys (the demo's shape), under a long folder name:
+    sys fixes the same sentence twice and writes another wrong word on a third line."""
+    words = "man woman child dog cat house tree river car street city garden".split()
+    refs = [f"A {words[i % 12]} walks past the {words[i * 7 % 12]} near the "
+            f"{words[(i * 5 + 3) % 12]} ." for i in range(500)]
+    refs[100] = refs[200] = "Thank you very much ."
+    base, sys_ = list(refs), list(refs)
+    base[100] = base[200] = "Thank you ."
+    base[300], sys_[300] = (refs[300].replace("walks", w) for w in ("xqz", "zqx"))
+    root = tmp_path_factory.mktemp("demo") / "holdout" / "a-rather-long-experiment-folder"
+    root.mkdir(parents=True)
+    out = {}
+    for name, lines in (("ref", refs), ("all.base.en", base), ("all.ce.en", sys_),
+                        ("all.fbert-gumbel.en", sys_)):
+        out[name] = root / name
+        out[name].write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+    return out
+
+
+def test_ar_default_is_the_exact_permutation_p_and_ar_strict_is_sacrebleus(demo_like):
+    f = demo_like
+    args = (f["ref"], f["all.base.en"], f["all.ce.en"], "-m", "bleu,chrf", "--test", "ar")
+    out = json.loads(_run(*args, "--json").stdout)
+    bleu = out["systems"][1]["metrics"]["BLEU"]
+    assert bleu["p_value"] == 0.5 and bleu["exact"] is True and bleu["trials"] == 4
+    assert out["ar_strict"] is False and not out["systems"][1]["significant"]["BLEU"]
+    table = _run(*args).stdout
+    assert "p = 0.5000" in table and "(exact)" in table and "μ ± 95% CI" not in table
+    strict = json.loads(_run(*args, "--ar-strict", "--json").stdout)
+    assert strict["systems"][1]["metrics"]["BLEU"]["p_value"] == pytest.approx(1 / 10001)
+    assert strict["ar_strict"] is True and "count:ge" not in strict["signatures"]["BLEU"]
+    assert "μ ± 95% CI" in _run(*args[:-2]).stdout          # the bootstrap has an interval
+
+
+def test_the_table_fits_80_columns_with_short_names_and_each_path_once(demo_like):
+    f = demo_like
+    paths = [f["all.base.en"], f["all.ce.en"], f["all.fbert-gumbel.en"]]
+    result = CliRunner().invoke(app, ["significance", str(f["ref"]), *map(str, paths), "-m",
+                                      "bleu,chrf,ter", "--paired-t"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    table = lines[:lines.index(next(ln for ln in lines if ln.startswith("└"))) + 1]
+    assert max(len(ln) for ln in table) <= 80
+    assert all(any(label in ln for ln in table) for label in ("all.base", "all.ce",
+                                                               "all.fbert-gumbel"))
+    for path in paths:   # listed once, whole, under the table
+        assert sum(str(path) in ln for ln in lines) == 1
+        assert not any(str(path) in ln for ln in table)
+    named = json.loads(_run(f["ref"], *paths, "-m", "bleu", "--names", "base,ce",
+                            "--names", "gumbel", "--json").stdout)
+    assert [s["label"] for s in named["systems"]] == ["base", "ce", "gumbel"]
+    assert [s["name"] for s in named["systems"]] == [str(p) for p in paths]
+
+
+def test_wrong_number_of_names_is_a_usage_error(demo_like, capsys):
+    f = demo_like
+    with pytest.raises(SystemExit) as exc:
+        main(["significance", str(f["ref"]), str(f["all.base.en"]), str(f["all.ce.en"]),
+              "-m", "bleu", "--names", "one"])
+    assert exc.value.code == 2 and "--names gives 1 name(s) for 2 system files" in \
+        capsys.readouterr().err
+
+
+def test_lowercase_systems_against_cased_references_warn_once(demo_like, tmp_path):
+    f = demo_like
+    low = tmp_path / "low.en"
+    low.write_text(f["all.ce.en"].read_text(encoding="utf-8").lower(), encoding="utf-8")
+    result = _run(f["ref"], f["all.base.en"], low, "-m", "bleu", "--test", "ar")
+    warnings = [ln for ln in result.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and f"{low} has no uppercase letter" in warnings[0]
+    assert "--lowercase" in warnings[0]
+    quiet = _run(f["ref"], f["all.base.en"], low, "-m", "bleu", "--test", "ar", "--lowercase")
+    assert "warning" not in quiet.stderr and "case:lc" in quiet.stdout
+
+
+def test_model_tests_with_the_runs_evaluation_settings(demo_like, tmp_path):
+    """--model: the run's recipe says lowercase, so lowercase output is scored as its own
+    report scored it (and no case warning); the JSON and stderr say where that came from."""
+    f = demo_like
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "bertune.json").write_text(json.dumps({"config": {
+        "lm": {"name": "minilm", "layer": 5}, "eval": {"lowercase": True,
+                                                       "bleu_tokenize": "13a"}}}))
+    low = tmp_path / "low.en"
+    low.write_text(f["all.ce.en"].read_text(encoding="utf-8").lower(), encoding="utf-8")
+    result = _run(f["ref"], f["all.base.en"], low, "-m", "bleu", "--model", run, "--json")
+    out = json.loads(result.stdout)
+    assert out["settings"] == {"lowercase": True, "tokenize": "13a",
+                               "source": f"run {run / 'bertune.json'}"}
+    assert "case:lc" in out["signatures"]["BLEU"] and out["warnings"] == []
+    assert "evaluation settings of the run" in result.stderr

@@ -255,3 +255,16 @@ def test_translating_on_another_thread_meanwhile_is_unaffected(short):
         stop.set()
         worker.join()
     assert seen and all(out == expected for out in seen)
+
+
+def test_mc_dropout_agreement_of_identical_outputs_is_100_exactly():
+    """sacrebleu scores a perfect match 100.00000000000004 (exp of a mean log); the agreement
+    is rounded like the other explanation numbers, so it prints 100.0 (and 50.0 for half)."""
+    from sacrebleu.metrics import BLEU
+
+    from bertune_cli.core.explain import mean_sentence_bleu
+
+    bleu = BLEU(effective_order=True)
+    assert bleu.sentence_score("a man walks .", ["a man walks ."]).score != 100.0
+    assert mean_sentence_bleu(bleu, ["a man walks ."] * 3, "a man walks .") == 100.0
+    assert mean_sentence_bleu(bleu, ["a man walks .", "zzz"], "a man walks .") == 50.0

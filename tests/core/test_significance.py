@@ -12,7 +12,8 @@ from sacrebleu.significance import PairedTest
 
 from bertune_cli.core.errors import DataError, UsageError
 from bertune_cli.core.metrics.sacre import make_metric
-from bertune_cli.core.metrics.stats import MeanStatistic, SacreStatistic
+from bertune_cli.core.metrics.protocol import MeanMetric
+from bertune_cli.core.metrics.stats import SacreMetric
 from bertune_cli.core.significance import default_seed, paired_t_test, paired_test
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "evaluation_sample.tsv"
@@ -34,10 +35,10 @@ def _sacrebleu(sample, refs, names, test, n, seed, ar_confidence=-1, monkeypatch
 
 
 def _bertune(sample, refs, names, test, n, seed, ar_confidence=-1):
-    stats_metrics = [SacreStatistic(n_, refs) for n_ in names]
+    stats_metrics = [SacreMetric(n_, refs) for n_ in names]
     stats = [[m.extract(sample[s]) for m in stats_metrics] for s in SYSTEMS]
     return paired_test(stats_metrics, stats, list(SYSTEMS), test, n, seed,
-                       ar_confidence=ar_confidence)
+                       ar_confidence=ar_confidence, ar_strict=True)   # sacrebleu's AR count
 
 
 def _same(a, b):
@@ -65,15 +66,15 @@ def test_sentence_mean_metric_and_paired_t(sample):
     rng = np.random.default_rng(0)
     base = rng.uniform(0.6, 0.9, 48)
     values = [base, base + 0.02, base + rng.normal(0, 0.01, 48)]
-    metric = MeanStatistic("F_BERT", "minilm_L5_no-idf")
-    report = paired_test([metric], [[MeanStatistic.stats_of(v)] for v in values],
+    metric = MeanMetric("F_BERT", "minilm_L5_no-idf")
+    report = paired_test([metric], [[MeanMetric.stats_of(v)] for v in values],
                          ["a", "b", "c"], "bs", 1000, 12345, paired_t=True)
     b = report.results[1]["F_BERT"]
     assert b.score == pytest.approx(100 * values[1].mean())
     assert b.p_value < 0.01 and b.t_p_value < 1e-10
     assert report.results[2]["F_BERT"].p_value > 0.01
     assert report.signatures["F_BERT"] == "minilm_L5_no-idf|bs:1000|seed:12345"
-    ar = paired_test([metric], [[MeanStatistic.stats_of(v)] for v in values], ["a", "b", "c"],
+    ar = paired_test([metric], [[MeanMetric.stats_of(v)] for v in values], ["a", "b", "c"],
                      "ar", 1000, 1)
     assert ar.results[1]["F_BERT"].p_value < 0.01
 
@@ -89,14 +90,14 @@ def test_paired_t_test_known_values():
 
 
 def test_bad_input():
-    m = MeanStatistic("F_BERT", "s")
+    m = MeanMetric("F_BERT", "s")
     with pytest.raises(UsageError, match="at least one system"):
-        paired_test([m], [[MeanStatistic.stats_of([1.0])]], ["a"])
+        paired_test([m], [[MeanMetric.stats_of([1.0])]], ["a"])
     with pytest.raises(DataError, match="different"):
-        paired_test([m], [[MeanStatistic.stats_of([1.0])], [MeanStatistic.stats_of([1.0, 2.0])]],
+        paired_test([m], [[MeanMetric.stats_of([1.0])], [MeanMetric.stats_of([1.0, 2.0])]],
                     ["a", "b"])
     with pytest.raises(UsageError, match="unknown test"):
-        paired_test([m], [[MeanStatistic.stats_of([1.0])]] * 2, ["a", "b"], test="xx")
+        paired_test([m], [[MeanMetric.stats_of([1.0])]] * 2, ["a", "b"], test="xx")
 
 
 def test_default_seed(monkeypatch):
@@ -106,3 +107,118 @@ def test_default_seed(monkeypatch):
     assert default_seed() is None
     monkeypatch.setenv("SACREBLEU_SEED", "42")
     assert default_seed() == 42
+
+
+# ---------------------------------------------------------------------- randomization counts
+
+def _demo_like():
+    """500 lines, 3 of which differ (as the demo's test set): the fine-tune fixes the same
+    sentence on lines 101 and 201 ("thank you ." → the reference) and writes another wrong
+    word on line 301 (xqz → zqx: the same BLEU/chrF statistics)."""
+    words = "man woman child dog cat house tree river car street city garden".split()
+    refs = [f"a {words[i % 12]} walks past the {words[i * 7 % 12]} near the "
+            f"{words[(i * 5 + 3) % 12]} ." for i in range(500)]
+    refs[100] = refs[200] = "thank you very much ."
+    base, sys_ = list(refs), list(refs)
+    base[100] = base[200] = "thank you ."
+    base[300], sys_[300] = (refs[300].replace("walks", w) for w in ("xqz", "zqx"))
+    return refs, base, sys_
+
+
+def _brute_force_p(refs, base, sys_, corpus_score):
+    """Exact two-sided p by hand: every 2ⁿ swap of the differing lines, scored from the
+    texts by sacrebleu itself, counting |A − B| ≥ the observed |difference|."""
+    import itertools
+
+    differ = [i for i, (a, b) in enumerate(zip(base, sys_)) if a != b]
+    observed = abs(corpus_score(sys_) - corpus_score(base))
+    hits = 0
+    for swap in itertools.product((False, True), repeat=len(differ)):
+        a, b = list(sys_), list(base)
+        for i in (i for i, s in zip(differ, swap) if s):
+            a[i], b[i] = b[i], a[i]
+        hits += abs(corpus_score(a) - corpus_score(b)) >= observed - 1e-9
+    return hits / 2 ** len(differ)
+
+
+def test_ar_on_three_differing_lines_is_exact_and_counts_ties():
+    import sacrebleu
+
+    refs, base, sys_ = _demo_like()
+    metrics = [SacreMetric("bleu", [refs]), SacreMetric("chrf", [refs])]
+    stats = [[m.extract(h) for m in metrics] for h in (base, sys_)]
+    exact = paired_test(metrics, stats, ["base", "sys"], "ar", 10000, 12345)
+    strict = paired_test(metrics, stats, ["base", "sys"], "ar", 10000, 12345, ar_strict=True)
+    for m, score in (("BLEU", lambda h: sacrebleu.corpus_bleu(h, [refs], force=True).score),
+                     ("chrF2", lambda h: sacrebleu.corpus_chrf(h, [refs]).score)):
+        got = exact.results[1][m]
+        assert got.p_value == 0.5 == _brute_force_p(refs, base, sys_, score)
+        assert got.exact and got.trials == 4   # line 301 leaves the statistics unchanged
+        # sacrebleu 2.6's strict count: no shuffle beats the observed difference exactly
+        assert strict.results[1][m].p_value == pytest.approx(1 / 10001)
+        assert not strict.results[1][m].exact and strict.results[1][m].trials == 10000
+    assert exact.signatures["BLEU"].endswith("|ar:10000|seed:12345|case:mixed|eff:no|tok:13a|"
+                                             "smooth:exp|version:2.6.0|count:ge|exact:20")
+    assert "count:ge" not in strict.signatures["BLEU"]
+
+
+def test_exact_enumeration_equals_sacrebleu_on_every_swap(sample):
+    """Up to 20 differing lines: p is the share of all 2ⁿ swaps at least as extreme (here 6
+    lines of the test texts, checked against sacrebleu on every one of the 64 swaps)."""
+    import sacrebleu
+
+    refs = sample["ref"][:24]
+    base = list(sample["sys_a"][:24])
+    sys_ = list(base)
+    for i in (1, 4, 9, 12, 17, 22):
+        sys_[i] = sample["sys_b"][i]
+    metric = SacreMetric("bleu", [refs])
+    rep = paired_test([metric], [[metric.extract(base)], [metric.extract(sys_)]], ["a", "b"],
+                      "ar", 1000, 1)
+    got = rep.results[1]["BLEU"]
+    want = _brute_force_p(refs, base, sys_, lambda h: sacrebleu.corpus_bleu(h, [refs]).score)
+    assert got.exact and got.p_value == pytest.approx(want, abs=1e-12) and 0 < want < 1
+
+
+def test_beyond_20_lines_ar_samples_and_equals_the_strict_count_without_ties():
+    """More than 20 differing lines: the sampled test; with continuous scores no shuffle ties
+    the observed difference, so ≥ and sacrebleu's > count the same shuffles."""
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0.5, 0.9, 60)
+    values = [a, a + rng.normal(0.004, 0.01, 60)]
+    metric = MeanMetric("F_BERT", "sig")
+    stats = [[MeanMetric.stats_of(v)] for v in values]
+    ge = paired_test([metric], stats, ["a", "b"], "ar", 2000, 5).results[1]["F_BERT"]
+    gt = paired_test([metric], stats, ["a", "b"], "ar", 2000, 5,
+                     ar_strict=True).results[1]["F_BERT"]
+    assert not ge.exact and ge.trials == 2000 and ge.p_value == gt.p_value
+    same = paired_test([metric], [stats[0], stats[0]], ["a", "a"], "ar", 100, 5)
+    assert same.results[1]["F_BERT"].p_value == 1.0 and same.results[1]["F_BERT"].exact
+
+
+def test_holm_adjustment_by_hand():
+    # ascending 0.005, 0.01, 0.03, 0.04 (m = 4): ×4 = 0.02, ×3 = 0.03, ×2 = 0.06, ×1 = 0.04
+    # → running maximum 0.02, 0.03, 0.06, 0.06; None is not part of the family
+    from bertune_cli.core.significance import holm
+
+    adjusted = holm([0.01, 0.04, None, 0.03, 0.005])
+    assert adjusted[2] is None
+    assert adjusted[:2] + adjusted[3:] == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.6, 0.5]) == [1.0, 1.0] and holm([]) == []
+
+
+def test_seed_paired_bootstrap_is_the_paired_test_for_one_seed_and_averages_seeds(sample):
+    from bertune_cli.core.significance import seed_paired_bootstrap
+
+    refs = [sample["ref"]]
+    metric = SacreMetric("bleu", refs)
+    a, b, c = (metric.extract(sample[s]) for s in ("sys_a", "sys_b", "sys_c"))
+    rep = paired_test([metric], [[a], [b]], ["a", "b"], "bs", 500, 9)
+    delta, p = seed_paired_bootstrap(metric, [b], [a], 500, 9)
+    assert p == rep.results[1]["BLEU"].p_value
+    assert delta == pytest.approx(rep.results[1]["BLEU"].score - rep.results[0]["BLEU"].score)
+    # two seeds of an arm (b, c) against two of the control (a, a): Δ of the seed means
+    delta2, p2 = seed_paired_bootstrap(metric, [b, c], [a, a], 500, 9)
+    assert delta2 == pytest.approx((metric.corpus_score(b) + metric.corpus_score(c)) / 2 -
+                                   metric.corpus_score(a))
+    assert 0 < p2 <= 1

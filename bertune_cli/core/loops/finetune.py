@@ -8,7 +8,8 @@ computes BLEU *and* F_BERT (beam search through ``Translator``, F_BERT equal to
 ``bertune score``), the selection metric (``finetune.select_metric``, default BLEU) keeps
 ``checkpoint_best`` and drives early stopping. Logs, resume (re-run the same call), DDP and the
 ``DONE`` marker are the training loop's. Finally the test split is translated with
-``checkpoint_best``: ``test.hyp.txt`` plus its BLEU and F_BERT go into the DONE summary.
+``checkpoint_best`` into ``test.hyp.txt`` (named in the DONE summary); the stage does not score
+it: the pipeline's report does, once (``loops/pipeline.py``).
 
 Refusals (CheckpointError): a checkpoint whose decoder vocabulary belongs to another LM than
 the recipe's (``--lm``), or whose F_BERT layer differs (``--layer``); data prepared for another
@@ -252,14 +253,9 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
         summary.setdefault("soft", cfg.soft)
         summary.setdefault("steps_per_s", timer.rate())
         if "test" in data.splits and "test" not in summary and _is_master():
-            def test_report() -> dict[str, Any]:
-                test = evaluate_split(out_dir, data, "test", ctx, device)
-                refs = data.split("test").tgt_text
-                hyps = (out_dir / "test.hyp.txt").read_text(encoding="utf-8").splitlines()
-                fb = fbert_metric(lm)(hyps, refs)
-                return {**test, "bertscore": fb.score, "bertscore_signature": fb.signature}
-
-            add_test_report(out_dir, summary, test_report)
+            # test.hyp.txt only: the pipeline's report scores the test set (once)
+            add_test_report(out_dir, summary, lambda: evaluate_split(
+                out_dir, data, "test", ctx, device, score=False))
         tracker.finish(summary)
     return summary
 

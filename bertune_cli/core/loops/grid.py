@@ -4,8 +4,8 @@
 run in its own directory ``finetune-<soft>-seed<k>`` (``finetune-<soft>`` when no seed is
 given), so an interrupted grid resumes run by run and finished runs are only reported. All
 runs start from the same baseline. The summary scores the test translations of the baseline
-and of every run in one pass (``significance.significance_from_files``: BLEU and chrF by
-sacreBLEU, F_BERT, MoverScore when the metric is available) with the paired bootstrap test of
+and of every run in one pass (one ``core.evaluation.evaluate`` call with the recipe's
+settings: BLEU and chrF by sacreBLEU, F_BERT, MoverScore) with the paired bootstrap test of
 every run against the baseline, then aggregates each mode over its seeds: mean and sample
 standard deviation (n-1; 0 for one seed) of every metric, the mean difference from the
 baseline, and the per-run p-values. Written to ``runs/<recipe>/grid.json`` and ``grid.md``.
@@ -25,6 +25,7 @@ from bertune_cli.core.paths import run_dir, stage_dir
 
 Say = Callable[[str], None]
 GRID_JSON, GRID_MD = "grid.json", "grid.md"
+GRID_METRICS = ("bleu", "chrf", "bertscore", "moverscore")
 
 
 def grid_recipes(recipe: Recipe, softs: Sequence[str], seeds: Sequence[int | None]
@@ -68,18 +69,17 @@ def run_grid(recipe: Recipe, softs: Sequence[str], seeds: Sequence[int | None], 
 def summarize(recipe: Recipe, recipes: list[Recipe], results: list[dict[str, Any]],
               runs_root: Path | None, device: str = "auto") -> dict[str, Any]:
     """Score baseline + runs in one paired test; aggregate per mode; write grid.json/.md."""
-    from bertune_cli.core.metrics.scoring import METRICS
-    from bertune_cli.core.significance import significance_from_files
+    from bertune_cli.core.evaluation import evaluate, recipe_settings
+    from bertune_cli.core.metrics.inputs import read_parallel
 
     data_dir = stage_dir(recipe.name, "data", runs_root)
     base_hyp = Path(results[0]["report"]["outputs"]["baseline"])
     hyps = [Path(res["report"]["outputs"]["finetuned"]) for res in results]
-    metrics = [m for m in ("bleu", "chrf", "bertscore", "moverscore") if m in METRICS]
-    e = recipe.eval
-    report = significance_from_files(
-        [str(data_dir / "test.tgt.txt")], [str(base_hyp), *map(str, hyps)], metrics,
-        lm=recipe.lm.name, layer=recipe.lm.layer, ms_lm=e.ms_lm, lowercase=e.lowercase,
-        tokenize=e.bleu_tokenize, device=device)
+    texts = read_parallel([("reference", data_dir / "test.tgt.txt"), ("baseline", base_hyp),
+                           *(("system", h) for h in hyps)])
+    ev = evaluate(GRID_METRICS, texts[:1], texts[1:], names=[str(base_hyp), *map(str, hyps)],
+                  settings=recipe_settings(recipe, device), test="bs")
+    report = ev.significance
     names = report.metrics
     base = {m: report.results[0][m].score for m in names}
     runs, modes = [], {}

@@ -7,11 +7,12 @@ Stages, each skipped when already complete and resumable when interrupted::
     finetune         runs/<recipe>/finetune-<soft>  skipped when DONE exists
 
 Before each stage one line says whether it runs, resumes or is skipped, and why (through the
-``say`` callback: the core never prints). Finally the test split's translations of the starting
-checkpoint and of the fine-tuned model are scored — BLEU (sacreBLEU), F_BERT (exact
-BERTScore) and MoverScore (``eval.ms_lm``) — and compared with a paired bootstrap test;
-``report.json`` in the fine-tuning run directory holds the numbers, their signatures and the
-output paths.
+``say`` callback: the core never prints). The stages write translations and score nothing on
+the test set; then the test split's translations of the starting checkpoint and of the
+fine-tuned model are scored once — BLEU (sacreBLEU), F_BERT (exact BERTScore) and MoverScore
+(``eval.ms_lm``), one ``core.evaluation.evaluate`` call with the recipe's settings — and
+compared with a paired bootstrap test; ``report.json`` in the fine-tuning run directory holds
+the numbers, their signatures and the output paths.
 """
 from __future__ import annotations
 
@@ -151,15 +152,17 @@ def ensure_baseline(recipe: Recipe, data_dir: Path, base_dir: Path, device: str,
     return {"stage": "train-baseline", "action": action, "reason": why, "dir": str(base_dir)}
 
 
+REPORT_METRICS = ("bleu", "bertscore", "moverscore")   # the paper's three
+
+
 def compare(recipe: Recipe, data_dir: Path, init: Path, ft_dir: Path, summary: dict[str, Any],
             device: str, say: Say) -> dict[str, Any]:
     """Test BLEU, F_BERT and MoverScore (LM ``eval.ms_lm``) of the starting model and the
-    fine-tuned one (+ paired bootstrap); written to ``<ft_dir>/report.json``."""
+    fine-tuned one (+ paired bootstrap), one ``evaluate`` call with the recipe's settings;
+    written to ``<ft_dir>/report.json``."""
     from bertune_cli.core.data.store import DataDir
+    from bertune_cli.core.evaluation import EvalCache, evaluate, recipe_settings
     from bertune_cli.core.loops.finetune import shared_lm, shared_ms_lm
-    from bertune_cli.core.metrics import moverscore
-    from bertune_cli.core.metrics.bertscore import score_systems
-    from bertune_cli.core.metrics.sacre import corpus_metric
     from bertune_cli.core.lm import resolve_device
 
     data = DataDir(data_dir)
@@ -171,26 +174,28 @@ def compare(recipe: Recipe, data_dir: Path, init: Path, ft_dir: Path, summary: d
              "finetuned": ft_dir / "test.hyp.txt"}
     hyps = {k: p.read_text(encoding="utf-8").splitlines() for k, p in files.items()}
     say("scoring the test set (BLEU, F_BERT, MoverScore) before and after fine-tuning")
-    e = recipe.eval
-    bleu = {k: corpus_metric("bleu", h, [refs], lowercase=e.lowercase, tokenize=e.bleu_tokenize)
-            for k, h in hyps.items()}
-    lm = shared_lm(recipe.lm.name, recipe.lm.layer, resolve_device(device))
-    fb = dict(zip(hyps, score_systems(list(hyps.values()), [refs], lm)))
-    ms_lm = shared_ms_lm(e.ms_lm, resolve_device(device))
-    ms = dict(zip(hyps, moverscore.score_systems(list(hyps.values()), [refs], ms_lm)))
+    settings = recipe_settings(recipe, resolve_device(device))
+    cache = EvalCache()        # the LMs the fine-tuning already loaded
+    cache.keep_lm("fbert", settings.lm, settings.layer,
+                  shared_lm(recipe.lm.name, recipe.lm.layer, settings.device))
+    cache.keep_lm("moverscore", settings.ms_lm, None, shared_ms_lm(settings.ms_lm,
+                                                                   settings.device))
+    ev = evaluate(REPORT_METRICS, [refs], list(hyps.values()), names=list(hyps),
+                  settings=settings, test="bs", cache=cache)
+    sig = ev.significance
     report: dict[str, Any] = {
         "test_set": str(data_dir / "test.tgt.txt"), "sentences": len(refs),
         "outputs": {k: str(p) for k, p in files.items()},
-        "scores": {k: {"bleu": bleu[k].score, "bertscore": fb[k].corpus().score,
-                       "moverscore": ms[k].corpus().score} for k in hyps},
-        "signatures": {"bleu": str(bleu["baseline"].signature),
-                       "bertscore": fb["baseline"].signature,
-                       "moverscore": ms["baseline"].signature},
+        "scores": {k: {key: r.score for key, r in zip(ev.keys, ev.results[i])}
+                   for i, k in enumerate(hyps)},
+        "signatures": {key: m.signature for key, m in zip(ev.keys, ev.metrics)},
         "finetune": {"soft": recipe.finetune.soft, "run_dir": str(ft_dir),
                      "updates": summary.get("updates"), "reason": summary.get("reason"),
                      "steps_per_s": summary.get("steps_per_s")},
+        "significance": {"test": "paired bootstrap", "n_samples": sig.n_samples,
+                         "seed": sig.seed, "p_values": ev.p_values("finetuned"),
+                         "signatures": dict(sig.signatures)},
     }
-    report["significance"] = _significance(hyps, refs, fb, ms, recipe)
     (ft_dir / REPORT).write_text(json.dumps(report, indent=1), encoding="utf-8")
     report["report_file"] = str(ft_dir / REPORT)
     return report
@@ -218,24 +223,3 @@ def _baseline_hyps(init: Path, ft_dir: Path, test, recipe: Recipe, device: str, 
         max_len_b=e.max_len_b, batch_tokens=e.batch_tokens)
     out.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
     return out
-
-
-def _significance(hyps: dict[str, list[str]], refs: list[str], fb: dict, ms: dict,
-                  recipe: Recipe):
-    """Paired bootstrap (sacreBLEU 2.6 semantics) of BLEU, F_BERT and MoverScore, baseline
-    first."""
-    from bertune_cli.core.metrics.stats import MeanStatistic, SacreStatistic
-    from bertune_cli.core.significance import default_seed, paired_test
-
-    e = recipe.eval
-    bleu = SacreStatistic("bleu", [refs], lowercase=e.lowercase, tokenize=e.bleu_tokenize)
-    fbert = MeanStatistic("F_BERT", fb["baseline"].signature)
-    mover = MeanStatistic("MoverScore", ms["baseline"].signature)
-    stats = [[bleu.extract(h), MeanStatistic.stats_of(fb[k].F), MeanStatistic.stats_of(
-        ms[k].scores)] for k, h in hyps.items()]
-    result = paired_test([bleu, fbert, mover], stats, list(hyps), test="bs",
-                         seed=default_seed())
-    out = result.to_dict(alpha=0.05)
-    return {"test": "paired bootstrap", "n_samples": out["n_samples"], "seed": out["seed"],
-            "p_values": {m: result.results[1][m].p_value for m in result.metrics},
-            "signatures": out["signatures"]}

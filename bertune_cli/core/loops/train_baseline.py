@@ -139,8 +139,9 @@ def _replace(path: Path, text: str) -> None:
 
 
 def evaluate_split(run_dir: Path, data: DataDir, split: str, ctx: RunContext,
-                   device: str) -> dict[str, Any]:
-    """Translate ``split`` with the run's checkpoint_best; write ``<split>.hyp.txt``; BLEU."""
+                   device: str, score: bool = True) -> dict[str, Any]:
+    """Translate ``split`` with the run's checkpoint_best; write ``<split>.hyp.txt``; its
+    BLEU unless ``score`` is False (a fine-tune: the pipeline's report scores it)."""
     from bertune_cli.core.translate import Translator
 
     translator = Translator.load(run_dir, device)
@@ -150,6 +151,8 @@ def evaluate_split(run_dir: Path, data: DataDir, split: str, ctx: RunContext,
                                 max_len_a=e.max_len_a, max_len_b=e.max_len_b,
                                 batch_tokens=e.batch_tokens)
     _replace(run_dir / f"{split}.hyp.txt", "".join(h + "\n" for h in hyps))
+    if not score:
+        return {"split": split, "hyp_file": str(run_dir / f"{split}.hyp.txt")}
     result = bleu_metric(e)(hyps, pairs.tgt_text)
     return {"split": split, "bleu": float(getattr(result, "score", result)),
             "signature": str(getattr(result, "signature", "")),

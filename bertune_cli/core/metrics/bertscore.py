@@ -12,8 +12,9 @@ bert_score's baseline CSV (``LAYER,P,R,F``; row ``layer``) and maps x → (x −
 
 What is faster than bert_score (same numbers): one fast-tokenizer call for all sentences,
 deduplication, batches sorted by token length and capped in tokens (little padding),
-``torch.inference_mode``, SDPA attention, bf16 autocast on GPU (marked in the signature; pass
-``bf16=False`` for fp32 on GPU), and chunks of pairs so memory stays bounded on large sets.
+``torch.inference_mode``, SDPA attention, and chunks of pairs so memory stays bounded on
+large sets. float32 on every device: the same numbers on CPU and GPU; bf16 autocast only when
+asked (``bf16=True``, ``score --bf16``), and then named in the signature (``_bf16``).
 On CPU the LM forward is ~97 % of the time (benchmarks/bench_score.py prints the breakdown),
 so the rest only has to stay out of its way. References and hypotheses are embedded in two
 separate passes, so a reference-embedding cache hit (``cache``, ``core.metrics.cache``)
@@ -23,7 +24,8 @@ A sentence longer than the LM's maximum length is truncated to it (bert_score tr
 same way, to ``model_max_length``); the result then carries a warning with the count.
 
 Scores are returned per sentence in bert_score's units (0–1); the corpus F_BERT reported by
-``bertune score`` is 100 × the mean of F, like the paper's tables.
+``bertune score`` is 100 × the mean of F, like the paper's tables. ``FBertMetric`` is F_BERT
+as a ``protocol.Metric`` (statistics ``[F, 1]`` per segment), what ``core.evaluation`` uses.
 """
 from __future__ import annotations
 
@@ -40,7 +42,9 @@ from typing import Sequence
 import numpy as np
 
 from bertune_cli.core.errors import DataError
-from bertune_cli.core.metrics.sacre import MetricResult, check_streams
+from bertune_cli.core.metrics.protocol import (EvalCache, EvalSettings, MeanMetric, MetricResult,
+                                               Progress, Segments)
+from bertune_cli.core.metrics.sacre import check_streams
 
 CHUNK_PAIRS = 2048      # pairs embedded together (bounds memory on large test sets)
 # Padding a batch may add before a new batch is cheaper: one more forward call costs about
@@ -94,15 +98,17 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
                   lm_name: str = "minilm", layer: int | None = None, idf: bool = False,
                   rescale: str | Path | None = None, batch_size: int = 64,
                   max_batch_tokens: int = 8192, device: str = "cpu",
-                  bf16: bool | None = None, cache=None,
-                  stats: dict | None = None) -> list[SentenceBertScores]:
+                  bf16: bool = False, cache=None, stats: dict | None = None,
+                  progress: Progress | None = None) -> list[SentenceBertScores]:
     """BERTScore of several systems' hypotheses against the same references, in one pass.
 
     Every distinct sentence (over all systems and references) is embedded once, so the
     references cost nothing after the first system and lines that systems share are free.
     refs: reference streams, each one line per segment. ``lm``: a ``LoadedLM`` (loaded from
-    ``lm_name``/``layer``/``device`` when None). ``bf16``: None = on CUDA only.
-    ``cache``: an ``EmbeddingCache`` for the reference embeddings (reused across calls).
+    ``lm_name``/``layer``/``device`` when None). ``bf16``: bf16 autocast for the LM forward
+    (off by default on every device; signed ``_bf16``). ``cache``: an ``EmbeddingCache`` for
+    the reference embeddings (reused across calls). ``progress(done, total)``: sentences
+    embedded so far.
     ``stats``: a dict filled with where the time went (wall seconds: tokenize, embed =
     batching + forward, forward, match; the same with ``_cpu``: process CPU seconds; counts:
     sentences, tokens, padded_tokens, cached_sentences).
@@ -115,8 +121,7 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
         check_streams(hyps, refs)
     if lm is None:
         lm = load_lm(lm_name, layer, device)
-    device = str(next(lm.model.parameters()).device)
-    bf16 = device.startswith("cuda") if bf16 is None else bf16
+    bf16 = bool(bf16)
     baseline, rescale_tag = _read_baseline(rescale, lm.layer) if rescale else (None, None)
     n, k, streams = len(refs[0]), len(refs), [list(r) for r in refs]
 
@@ -133,16 +138,22 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
     weights = _weights(lm, ids, ref_s.ravel() if idf else None)
     stats["sentences"] = len(sentences)
     _tock(stats, "tokenize", clock)
+    done = [0]
+
+    def advance(count: int) -> None:
+        done[0] += count
+        if progress is not None:
+            progress(min(done[0], len(sentences)), len(sentences))
 
     best = np.full((len(systems), 3, n), -np.inf)
     embed = partial(_embed, lm, ids, batch_size=batch_size, max_tokens=max_batch_tokens,
-                    bf16=bf16, stats=stats)                  # embed(which) -> {sentence: (T, D)}
+                    bf16=bf16, stats=stats, advance=advance)  # embed(which) -> {sentence: (T, D)}
     with torch.inference_mode():
         for lo in range(0, n, CHUNK_PAIRS):
             rows = slice(lo, min(lo + CHUNK_PAIRS, n))
             ref_need = np.unique(ref_s[:, rows])
             hyp_need = np.setdiff1d(hyp_s[:, rows], ref_need)
-            emb = _cached_refs(cache, lm, bf16, ref_need, sentences, ids, embed, stats)
+            emb = _cached_refs(cache, lm, bf16, ref_need, sentences, ids, embed, stats, advance)
             emb.update(embed(hyp_need))
             clock = _tick()
             for s in range(len(systems)):
@@ -159,7 +170,7 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
 
 
 def _cached_refs(cache, lm, bf16: bool, which: np.ndarray, sentences: list[str], ids,
-                 embed, stats: dict) -> dict:
+                 embed, stats: dict, advance=lambda count: None) -> dict:
     """Embeddings of the reference sentences ``which``: from ``cache`` when it has them
     (checked against the current token ids), else computed and stored there."""
     if cache is None or not len(which):
@@ -171,6 +182,7 @@ def _cached_refs(cache, lm, bf16: bool, which: np.ndarray, sentences: list[str],
     found = cache.get(key, [ids[s] for s in which])
     if found is not None:
         stats["cached_sentences"] += len(which)
+        advance(len(which))
         return {s: torch.from_numpy(a).to(device) for s, a in zip(which.tolist(), found)}
     out = embed(which)
     cache.put(key, [ids[s] for s in which], [out[s].cpu().numpy() for s in which.tolist()])
@@ -233,7 +245,7 @@ def _weights(lm, ids: list[list[int]], ref_sent: np.ndarray | None) -> list[np.n
 
 
 def _embed(lm, ids, which: np.ndarray, batch_size: int, max_tokens: int, bf16: bool,
-           stats: dict) -> dict:
+           stats: dict, advance=lambda count: None) -> dict:
     """Hidden states of layer L for the sentences ``which``: {sentence: (T_i, D) float32}."""
     import torch
 
@@ -258,6 +270,7 @@ def _embed(lm, ids, which: np.ndarray, batch_size: int, max_tokens: int, bf16: b
         _tock(stats, "forward", start)
         for i, s in enumerate(batch):
             out[s] = h[i, :len(ids[s])]
+        advance(len(batch))
     _tock(stats, "embed", clock)
     return out
 
@@ -361,3 +374,53 @@ def _read_baseline(path: str | Path, layer: int) -> tuple[np.ndarray, str]:
                         f"({exc.__class__.__name__})",
                         "expected a header LAYER,P,R,F and one row per layer 0..N") from exc
     return np.array(values), hashlib.sha256(raw).hexdigest()[:8]
+
+
+class FBertMetric(MeanMetric):
+    """F_BERT as a ``protocol.Metric``: statistics ``[F, 1]`` per segment (corpus = 100 × mean
+    F), every system embedded in one pass; P, R and F are the sentence-level columns."""
+
+    def __init__(self, refs: Sequence[Sequence[str]], lm, *, idf: bool = False,
+                 rescale: str | Path | None = None, bf16: bool = False, batch_size: int = 64,
+                 cache=None):
+        self.refs, self.lm, self.idf, self.rescale = [list(r) for r in refs], lm, idf, rescale
+        self.bf16, self.batch_size, self.cache = bool(bf16), batch_size, cache
+        tag = _read_baseline(rescale, lm.layer)[1] if rescale else None
+        super().__init__("F_BERT", bertscore_signature(lm.name, lm.layer, idf, tag, self.bf16))
+        self.case_sensitive = not lm.do_lower_case
+        self._seen = len(cache.warnings) if cache is not None else 0
+
+    @classmethod
+    def create(cls, refs: Sequence[Sequence[str]], settings: EvalSettings,
+               cache=None) -> "FBertMetric":
+        """The registry's constructor: LM ``settings.lm``/``layer`` (kept in ``cache``)."""
+        from bertune_cli.core.lm import DEFAULT_LM, load_lm, resolve_device
+
+        cache = cache if cache is not None else EvalCache()
+        name = settings.lm or DEFAULT_LM
+        lm = cache.lm("fbert", name, settings.layer, lambda: load_lm(
+            name, settings.layer, resolve_device(settings.device)))
+        return cls(refs, lm, idf=settings.idf, rescale=settings.rescale, bf16=settings.bf16,
+                   batch_size=settings.batch_size, cache=cache.embeddings)
+
+    def extract_systems(self, systems, progress: Progress | None = None) -> list[Segments]:
+        out = score_systems(systems, self.refs, self.lm, idf=self.idf, rescale=self.rescale,
+                            batch_size=self.batch_size, bf16=self.bf16, cache=self.cache,
+                            progress=progress)
+        return [Segments(self.stats_of(o.F), {"F_BERT_P": o.P, "F_BERT_R": o.R,
+                                               "F_BERT_F": o.F}, list(o.warnings)) for o in out]
+
+    def result(self, seg: Segments) -> MetricResult:
+        c = seg.columns
+        return SentenceBertScores(c["F_BERT_P"], c["F_BERT_R"], c["F_BERT_F"], self.signature,
+                                  list(seg.warnings)).corpus()
+
+    def columns(self, seg: Segments) -> dict[str, np.ndarray]:
+        return dict(seg.columns)
+
+    def pop_warnings(self) -> list[str]:
+        """What the reference-embedding cache reported since the last call."""
+        if self.cache is None:
+            return []
+        new, self._seen = self.cache.warnings[self._seen:], len(self.cache.warnings)
+        return list(new)

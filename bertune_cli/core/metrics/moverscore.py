@@ -48,7 +48,9 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from bertune_cli.core.errors import DataError, LMUnavailable
-from bertune_cli.core.metrics.sacre import MetricResult, check_streams
+from bertune_cli.core.metrics.protocol import (EvalCache, EvalSettings, MeanMetric, MetricResult,
+                                               Progress, Segments)
+from bertune_cli.core.metrics.sacre import check_streams
 
 PUNCTUATION = frozenset(string.punctuation)
 PAIRS_PER_BATCH = 256          # pairs whose distance matrices are built together
@@ -126,12 +128,14 @@ def score_moverscore(hyps: Sequence[str], refs: Sequence[Sequence[str]], lm=None
 def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]], lm=None, *,
                   lm_name: str = "minilm", idf: bool = True, stop_words: Iterable[str] = (),
                   batch_size: int = 64, max_batch_tokens: int = 8192,
-                  device: str = "cpu") -> list[SentenceMoverScores]:
+                  device: str = "cpu",
+                  progress: Progress | None = None) -> list[SentenceMoverScores]:
     """MoverScore of several systems against the same references, in one pass.
 
     refs: reference streams (K lists of n lines); idf of the references over all K·n lines,
     of each system's hypotheses over its n lines. ``lm``: a ``LoadedLM`` with all layers
     (``load_moverscore_lm``; loaded from ``lm_name``/``device`` when None).
+    ``progress(done, total)``: sentences embedded, then sentence pairs transported.
     """
     import torch
 
@@ -149,14 +153,17 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
     ref_w = _weights(ids, kept, ref_s.ravel(), idf)
     best = np.full((len(systems), n), -np.inf)
     zero = np.zeros((len(systems), n), dtype=bool)
+    total = len(ids) + len(systems) * k * n
     with torch.inference_mode():
-        emb = _embed(lm, ids, batch_size, max_batch_tokens)
+        emb = _embed(lm, ids, batch_size, max_batch_tokens, progress, total)
         for s in range(len(systems)):
             hyp_w = _weights(ids, kept, hyp_s[s], idf)
             for r in range(k):
                 score, empty = _transport(emb, ref_s[r], ref_w, hyp_s[s], hyp_w)
                 best[s] = np.maximum(best[s], score)
                 zero[s] |= empty
+                if progress is not None:
+                    progress(len(ids) + (s * k + r + 1) * n, total)
     sig = moverscore_signature(lm.name, lm.num_layers, idf, stop)
     return [SentenceMoverScores(b, sig, _warnings(z, idf, n)) for b, z in zip(best, zero)]
 
@@ -201,7 +208,8 @@ def _weights(ids, kept, lines: np.ndarray, idf: bool) -> dict[int, np.ndarray]:
     return out
 
 
-def _embed(lm, ids, batch_size: int, max_tokens: int) -> list:
+def _embed(lm, ids, batch_size: int, max_tokens: int, progress: Progress | None = None,
+           total: int = 0) -> list:
     """Last-layer hidden states of every sentence, L2-normalised in float32 as the reference
     does: ``[(T_i, D) float32]``."""
     import torch
@@ -228,6 +236,8 @@ def _embed(lm, ids, batch_size: int, max_tokens: int) -> list:
         for i, s in enumerate(batch):
             out[s] = h[i, :len(ids[s])].cpu()
         start = stop
+        if progress is not None:
+            progress(stop, total)
     return out
 
 
@@ -276,3 +286,43 @@ def _warnings(zero: np.ndarray, idf: bool, n: int) -> list[str]:
             f"empty, or only punctuation, subwords or stop words, or every token is in all "
             f"lines (idf 0){why}; their MoverScore is set to -1, the worst score "
             "(moverscore_v2 would give 1)"]
+
+
+class MoverScoreMetric(MeanMetric):
+    """MoverScore as a ``protocol.Metric``: statistics ``[score, 1]`` per segment (corpus =
+    100 × mean), every system in one pass with the LM ``ms_lm`` (its last layer)."""
+
+    def __init__(self, refs: Sequence[Sequence[str]], lm, *, stop_words: Iterable[str] = (),
+                 batch_size: int = 64):
+        self.refs, self.lm, self.stop_words = [list(r) for r in refs], lm, tuple(stop_words)
+        self.batch_size = batch_size
+        super().__init__("MoverScore", moverscore_signature(lm.name, lm.num_layers, True,
+                                                            self.stop_words))
+        self.case_sensitive = not lm.do_lower_case
+
+    @classmethod
+    def create(cls, refs: Sequence[Sequence[str]], settings: EvalSettings,
+               cache=None) -> "MoverScoreMetric":
+        """The registry's constructor: LM ``settings.ms_lm`` (kept in ``cache``), stop words
+        from ``settings.ms_stop_words``."""
+        from bertune_cli.core.lm import resolve_device
+
+        cache = cache if cache is not None else EvalCache()
+        words = read_stop_words(settings.ms_stop_words) if settings.ms_stop_words else ()
+        name = settings.ms_lm or "minilm"
+        lm = cache.lm("moverscore", name, None, lambda: load_moverscore_lm(
+            name, resolve_device(settings.device)))
+        return cls(refs, lm, stop_words=words, batch_size=settings.batch_size)
+
+    def extract_systems(self, systems, progress: Progress | None = None) -> list[Segments]:
+        out = score_systems(systems, self.refs, self.lm, stop_words=self.stop_words,
+                            batch_size=self.batch_size, progress=progress)
+        return [Segments(self.stats_of(o.scores), {"MoverScore": o.scores}, list(o.warnings))
+                for o in out]
+
+    def result(self, seg: Segments) -> MetricResult:
+        return SentenceMoverScores(seg.columns["MoverScore"], self.signature,
+                                   list(seg.warnings)).corpus()
+
+    def columns(self, seg: Segments) -> dict[str, np.ndarray]:
+        return dict(seg.columns)

@@ -1,6 +1,7 @@
 """BLEU, chrF and TER through the sacrebleu library, each score with its sacrebleu signature.
 
-``corpus_metric`` is the one entry point (also used for validation BLEU during training)::
+``corpus_metric`` is the one entry point for a corpus score (also used for validation BLEU
+during training)::
 
     corpus_metric("bleu", hyps, [refs], lowercase=True, tokenize="13a")
 
@@ -8,14 +9,29 @@
 convention). Options are sacrebleu's constructor arguments; the two that every command passes
 (``lowercase``, ``tokenize``) are dropped for the metrics that do not take them (chrF has no
 tokenizer, TER has ``case_sensitive`` instead), anything else unknown is an error.
+
+Bit-identity with sacrebleu (``stats.py``, ``core/significance.py``) needs a few of its
+private names. They are used here and nowhere else, through the functions at the end of this
+module, and the sacrebleu version is checked once, the first time sacrebleu is used
+(``SACREBLEU_SERIES``; pyproject.toml pins the same series):
+
+* ``Metric._preprocess_segment``, ``CHRF._remove_punctuation`` (segment preprocessing),
+* ``Metric._extract_corpus_statistics``, ``Metric._cache_references`` and
+  ``Metric._ref_cache`` (TER's statistics with its reference cache),
+* ``Metric._compute_score_from_stats``, ``Metric._aggregate_and_compute``,
+  ``CHRF._compute_f_score`` (scores from statistics),
+* ``TokenizerRegexp._re`` (the 13a tokenizer's regular expressions).
 """
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Sequence
 
-from bertune_cli.core.errors import ConfigError, DataError
+from bertune_cli.core.errors import BertuneError, ConfigError, DataError
+from bertune_cli.core.metrics.protocol import MetricResult
+
+SACREBLEU_SERIES = "2.6."      # the series the bit-identity tests run on
 
 # name -> (sacrebleu class name, fixed constructor arguments). Lower-case keys.
 SACRE_METRICS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -26,20 +42,6 @@ SACRE_METRICS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 # Options a command passes to every metric; ignored by the metrics that do not take them.
 SHARED_OPTIONS = {"lowercase", "tokenize"}
-
-
-@dataclass
-class MetricResult:
-    """A corpus score with its signature. ``details`` is JSON-safe (plain floats/ints/strs)."""
-
-    name: str
-    score: float
-    signature: str
-    details: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "score": float(self.score), "signature": self.signature,
-                "details": self.details}
 
 
 def canonical_name(name: str) -> str:
@@ -114,6 +116,63 @@ def result_from_score(metric, score) -> MetricResult:
 
 
 def _sacre_class(cls_name: str):
+    sacrebleu_module()
     import sacrebleu.metrics as sm
 
     return getattr(sm, cls_name)
+
+
+@lru_cache(maxsize=1)
+def sacrebleu_module():
+    """sacrebleu, after checking that it is the series bertune's exactness rests on."""
+    import sacrebleu
+
+    version = getattr(sacrebleu, "__version__", "?")
+    if not version.startswith(SACREBLEU_SERIES):
+        raise BertuneError(f"sacrebleu {version} is installed, but bertune's metrics are exact "
+                           f"for sacrebleu {SACREBLEU_SERIES}x only",
+                           f"pip install 'sacrebleu=={SACREBLEU_SERIES}*'")
+    return sacrebleu
+
+
+# ---------------------------------------------------------------------- private names
+# Every use of a sacrebleu private name (listed in the module docstring) is one of these.
+
+def preprocess(metric, line: str) -> str:
+    return metric._preprocess_segment(line)
+
+
+def remove_punctuation(metric, line: str) -> str:
+    return metric._remove_punctuation(line)
+
+
+def extract_statistics(metric, hyps: list[str]) -> list[list]:
+    """Statistics against the references cached by ``cache_references``."""
+    return metric._extract_corpus_statistics(hyps, None)
+
+
+def cache_references(metric, refs: list[list[str]]) -> None:
+    metric._ref_cache = metric._cache_references(refs)
+
+
+def score_from_stats(metric, stats):
+    """sacrebleu's Score of one summed statistics vector."""
+    return metric._compute_score_from_stats(stats)
+
+
+def aggregate(metric, stats: list[list]):
+    """sacrebleu's Score of per-segment statistics (summed as sacrebleu sums them)."""
+    return metric._aggregate_and_compute(stats)
+
+
+def f_score(metric, stats: list) -> float:
+    """chrF's f-score of one statistics vector (the best reference of a segment)."""
+    return metric._compute_f_score(stats)
+
+
+def regexp_rules_13a() -> list:
+    """The (pattern, replacement) rules of sacrebleu's 13a tokenizer."""
+    sacrebleu_module()
+    from sacrebleu.tokenizers.tokenizer_re import TokenizerRegexp
+
+    return TokenizerRegexp()._re

@@ -1,5 +1,6 @@
 """Sentence-level score files (``bertune score --sentence-level PATH``), read by
-``bertune significance --scores`` so that F_BERT is not recomputed.
+``bertune significance --scores`` so that F_BERT is not recomputed (``ScoreFileMetric``: the
+files' F_BERT as a ``protocol.Metric``).
 
 Two encodings of the same content, chosen by the extension (``.jsonl``/``.json``: JSON
 lines, anything else: TSV). The header ties the file to its inputs and settings:
@@ -27,10 +28,12 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
-from bertune_cli.core.errors import DataError
+from bertune_cli.core.errors import DataError, UsageError
+from bertune_cli.core.metrics.protocol import MeanMetric
 
 FORMAT_VERSION = 1
 MAGIC = "bertune-sentence-scores"
@@ -132,3 +135,61 @@ def _parse_jsonl(text: str) -> SentenceScores:
             for n in names}
     return SentenceScores(head["hyp"], head["hyp_sha256"], head["refs_sha256"],
                           int(head["lines"]), dict(head["signatures"]), cols)
+
+
+class ScoreFileMetric(MeanMetric):
+    """F_BERT read from sentence-level files, one per system (``significance --scores``): a
+    sentence-mean metric whose signature is the files' own. The files must hold F_BERT, have
+    been scored against ``refs``, belong to their system (same order) and share one
+    signature; ``extract(hyps)`` returns the statistics of the file written for ``hyps``."""
+
+    def __init__(self, files: Sequence[str | Path], refs: Sequence[Sequence[str]],
+                 systems: Sequence[Sequence[str]], paths: Sequence[str | Path]):
+        from bertune_cli.core.metrics.inputs import digest
+
+        if len(files) != len(paths):
+            raise UsageError(f"got {len(files)} score file(s) for {len(paths)} systems",
+                             "pass one --scores FILE per system, baseline first, in the same "
+                             "order")
+        read = [read_sentence_scores(p) for p in files]
+        refs_sha, first = digest(refs), None
+        self._stats: dict[str, np.ndarray] = {}
+        for f, path, lines in zip(read, paths, systems):
+            sig = f.signatures.get("F_BERT")
+            if sig is None or "F_BERT_F" not in f.columns:
+                raise DataError(f"{f.path} has no F_BERT scores (metrics: "
+                                f"{', '.join(f.signatures) or 'none'})", "write it with "
+                                "`bertune score HYP REF -m bertscore --sentence-level`")
+            if first is None:
+                first = (f.path, sig)
+            elif sig != first[1]:
+                raise DataError(f"refusing to mix F_BERT signatures: {first[0]} has "
+                                f"{first[1]}, {f.path} has {sig}",
+                                "score every system with the same settings")
+            if f.refs_sha256 != refs_sha:
+                raise DataError(f"{f.path} was scored against other references than the ones "
+                                "given", "re-score it against these references")
+            if f.hyp_sha256 != digest([lines]) or f.lines != len(lines):
+                raise DataError(f"{f.path} holds the scores of {f.hyp}, not of {path}",
+                                "pass the score files in the order of the system files")
+            self._stats[f.hyp_sha256] = self.stats_of(f.columns["F_BERT_F"])
+        self.first = first
+        super().__init__("F_BERT", first[1])
+
+    def extract(self, hyps: Sequence[str]) -> np.ndarray:
+        from bertune_cli.core.metrics.inputs import digest
+
+        return self._stats[digest([hyps])]
+
+    def check_settings(self, lm: str, layer: int | None, idf: bool) -> None:
+        """The files' signature must name the LM/layer/idf asked for on the command line."""
+        from bertune_cli.core.lm import DEFAULT_LAYERS
+
+        path, sig = self.first
+        layer = layer if layer is not None else DEFAULT_LAYERS.get(lm)
+        want = f"{lm}_L{layer}_" if layer is not None else f"{lm}_L"
+        if not sig.startswith(want) or (idf and "_idf_" not in sig):
+            raise DataError(f"{path} was scored with {sig}, not with LM {lm}"
+                            f"{f' layer {layer}' if layer is not None else ''}"
+                            f"{' and idf' if idf else ''}",
+                            "drop --lm/--layer/--idf to use the files as they are, or re-score")

@@ -1,16 +1,17 @@
-"""Per-segment sufficient statistics and corpus scores computed from their sums.
+"""BLEU, chrF and TER as ``protocol.Metric``: per-segment sufficient statistics, and corpus
+scores computed from their sums.
 
-Every metric reduces a segment to a vector of statistics (sacrebleu's design, design.md):
-BLEU ``[hyp_len, ref_len, correct_1..4, total_1..4]``, chrF ``[hyp, ref, match] × orders``,
-TER ``[edits, avg_ref_len]``, a sentence-mean metric such as F_BERT ``[score]``. A corpus score
-is a function of the summed vectors, so resampling is indexing.
+Statistics (sacrebleu's design, design.md): BLEU ``[hyp_len, ref_len, correct_1..4,
+total_1..4]``, chrF ``[hyp, ref, match] × orders``, TER ``[edits, avg_ref_len]``. A corpus
+score is a function of the summed vectors, so resampling is indexing.
 
 Exactness with sacrebleu 2.6:
 
 * statistics: BLEU and chrF(++) are counted for the whole corpus at once (``ngrams.py``),
-  TER through sacrebleu's own ``_extract_corpus_statistics``; tests check all three equal
-  sacrebleu's lists;
-* corpus score: sacrebleu's ``_aggregate_and_compute`` on the statistics as Python numbers;
+  TER through sacrebleu's own extraction (``sacre.extract_statistics``); tests check all
+  three equal sacrebleu's lists;
+* corpus score: sacrebleu's own aggregation (``sacre.aggregate``) on the statistics as Python
+  numbers;
 * scores of many summed rows (``scores``): sacrebleu's paired bootstrap sums float32 arrays
   and its approximate randomization int64 (or float64) arrays, and with numpy ≥ 2 the scalar
   arithmetic of ``compute_bleu`` / ``_compute_f_score`` then runs in *that* dtype. ``scores``
@@ -27,50 +28,18 @@ from typing import Sequence
 import numpy as np
 
 from bertune_cli.core.metrics import ngrams
-from bertune_cli.core.metrics.sacre import (MetricResult, canonical_name, check_streams,
-                                            make_metric, result_from_score)
+from bertune_cli.core.metrics import sacre
+from bertune_cli.core.metrics.protocol import EvalSettings, Metric, MetricResult
+from bertune_cli.core.metrics.sacre import (canonical_name, check_streams, make_metric,
+                                            result_from_score)
 
 F32_EXACT = 2 ** 24     # integers below this add exactly in float32
 
 
-class Statistic:
-    """One metric's statistics against fixed references. Subclasses fill in the methods.
-
-    ``sacrebleu_dtypes``: resample in sacrebleu's dtypes (float32 bootstrap sums) so that
-    results are bit-identical to sacrebleu's paired tests; False for bertune's own metrics.
-    """
-
-    name: str = ""
-    signature: str = ""
-    higher_is_better: bool = True
-    sacrebleu_dtypes: bool = True
-
-    def extract(self, hyps: Sequence[str]) -> np.ndarray:
-        """(N, k) statistics of each hypothesis segment."""
-        raise NotImplementedError
-
-    def corpus_score(self, stats: np.ndarray) -> float:
-        """The corpus score of (N, k) statistics, a Python float."""
-        raise NotImplementedError
-
-    def scores(self, rows: np.ndarray) -> np.ndarray:
-        """Scores of (S, k) summed rows (float32: bootstrap; int64/float64: randomization)."""
-        raise NotImplementedError
-
-    def segment_scores(self, stats: np.ndarray) -> np.ndarray:
-        """(N,) sentence-level scores (for the paired t-test)."""
-        raise NotImplementedError
-
-    def test_signature(self, test: str, n: int, seed: int | None, ar_confidence: int = -1) -> str:
-        """The signature with the test, its sample count and the seed appended."""
-        extra = f"{test}:{n}|seed:{str(seed).lower()}"
-        if test == "ar" and ar_confidence > 0:
-            extra += f"|bs:{ar_confidence}"
-        return f"{self.signature}|{extra}"
-
-
-class SacreStatistic(Statistic):
+class SacreMetric(Metric):
     """BLEU, chrF(++) or TER (``sacre.SACRE_METRICS``) with sacrebleu's options."""
+
+    sacrebleu_dtypes = True
 
     def __init__(self, name: str, refs: Sequence[Sequence[str]], **options):
         self.key = canonical_name(name)
@@ -79,11 +48,19 @@ class SacreStatistic(Statistic):
         self.metric = make_metric(self.key, **options)
         self.metric.num_refs = len(self.refs)
         self.higher_is_better = self.key != "ter"
-        self._prepare()
         m = self.metric
+        self.case_sensitive = (bool(getattr(m, "case_sensitive", False)) if self.key == "ter"
+                               else not m.lowercase)
+        self._prepare()
         self.name = {"bleu": "BLEU", "ter": "TER"}.get(
             self.key, f"chrF{getattr(m, 'beta', '')}" + "+" * getattr(m, "word_order", 0))
         self.signature = m.get_signature().format()
+
+    @classmethod
+    def create(cls, name: str, refs: Sequence[Sequence[str]], settings: EvalSettings,
+               cache=None) -> "SacreMetric":
+        """The registry's constructor (``core.evaluation.registry``): lowercase, tokenize."""
+        return cls(name, refs, lowercase=settings.lowercase, tokenize=settings.tokenize)
 
     # ------------------------------------------------------------------ statistics
     def _prepare(self) -> None:
@@ -95,20 +72,20 @@ class SacreStatistic(Statistic):
             self._index = ngrams.RefIndex(_split(words, len(segs)), len(self._vocab),
                                           m.max_ngram_order)
         elif self.key.startswith("chrf"):
-            chars = [[self._chars(m._preprocess_segment(s)) for s in r] for r in self.refs]
+            chars = [[self._chars(sacre.preprocess(m, s)) for s in r] for r in self.refs]
             corpus, self._cvocab = ngrams.char_corpus([c for r in chars for c in r])
             self._ref_chars = np.array([[len(c) for c in r] for r in chars])      # (K, N)
             self._cindex = ngrams.RefIndex(_split(corpus, len(chars)), len(self._cvocab),
                                            m.char_order)
             if m.word_order > 0:
-                words = [[m._remove_punctuation(m._preprocess_segment(s)) for s in r]
+                words = [[sacre.remove_punctuation(m, sacre.preprocess(m, s)) for s in r]
                          for r in self.refs]
                 corpus, self._wvocab = ngrams.word_corpus([w for r in words for w in r])
                 self._ref_words = np.array([[len(w) for w in r] for r in words])
                 self._windex = ngrams.RefIndex(_split(corpus, len(words)), len(self._wvocab),
                                                m.word_order)
         else:  # TER: sacrebleu's own extraction with its reference cache
-            self.metric._ref_cache = self.metric._cache_references(self.refs)
+            sacre.cache_references(m, self.refs)
 
     def _chars(self, line: str) -> str:
         return line if self.metric.whitespace else "".join(line.split())
@@ -119,8 +96,8 @@ class SacreStatistic(Statistic):
         if self.key == "bleu":
             return self._bleu_stats(_bleu_words(m, hyps))
         if self.key.startswith("chrf"):
-            return self._chrf_stats([m._preprocess_segment(h) for h in hyps])
-        return np.array(m._extract_corpus_statistics(list(hyps), None), dtype=np.float64)
+            return self._chrf_stats([sacre.preprocess(m, h) for h in hyps])
+        return np.array(sacre.extract_statistics(m, list(hyps)), dtype=np.float64)
 
     def _bleu_stats(self, segs: list[list[str]]) -> np.ndarray:
         corpus, _ = ngrams.word_corpus(segs, self._vocab)
@@ -137,7 +114,7 @@ class SacreStatistic(Statistic):
         corpus, _ = ngrams.char_corpus([self._chars(s) for s in lines], self._cvocab)
         per_ref = _fscore_stats(corpus, self._cindex, self._ref_chars)        # (K, N, 3·nc)
         if m.word_order > 0:
-            words, _ = ngrams.word_corpus([m._remove_punctuation(s) for s in lines],
+            words, _ = ngrams.word_corpus([sacre.remove_punctuation(m, s) for s in lines],
                                           self._wvocab)
             per_ref = np.concatenate(
                 [per_ref, _fscore_stats(words, self._windex, self._ref_words)], 2)
@@ -145,16 +122,16 @@ class SacreStatistic(Statistic):
             return per_ref[0]
         best = np.empty_like(per_ref[0])       # sacrebleu: the first reference with the best f
         for i in range(per_ref.shape[1]):
-            f = [m._compute_f_score(per_ref[k, i].tolist()) for k in range(len(per_ref))]
+            f = [sacre.f_score(m, per_ref[k, i].tolist()) for k in range(len(per_ref))]
             best[i] = per_ref[int(np.argmax(f)), i]
         return best
 
     # ------------------------------------------------------------------ scores
     def corpus_score(self, stats: np.ndarray) -> float:
         if stats.dtype.kind in "iu":   # sum_of_lists of Python ints = this exact integer sum
-            return float(self.metric._compute_score_from_stats(
-                [int(v) for v in stats.sum(0)]).score)
-        return float(self.metric._aggregate_and_compute(stats.tolist()).score)
+            return float(sacre.score_from_stats(self.metric,
+                                                [int(v) for v in stats.sum(0)]).score)
+        return float(sacre.aggregate(self.metric, stats.tolist()).score)
 
     def test_signature(self, test: str, n: int, seed: int | None, ar_confidence: int = -1) -> str:
         """sacrebleu's own paired-test signature (``PairedTest`` updates it the same way)."""
@@ -166,13 +143,16 @@ class SacreStatistic(Statistic):
         return sig.format()
 
     def corpus_result(self, stats: np.ndarray) -> MetricResult:
-        return result_from_score(self.metric, self.metric._aggregate_and_compute(stats.tolist()))
+        return result_from_score(self.metric, sacre.aggregate(self.metric, stats.tolist()))
+
+    def result(self, seg) -> MetricResult:
+        return self.corpus_result(seg.stats)
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
         fast = {"bleu": _bleu_scores, "ter": _ter_scores}.get(self.key, _chrf_scores)
         out = fast(self.metric, rows)
         if out is None:  # a rare branch somewhere: sacrebleu's own function, row by row
-            out = np.array([self.metric._compute_score_from_stats(r.copy()).score
+            out = np.array([sacre.score_from_stats(self.metric, r.copy()).score
                             for r in rows])
         return out
 
@@ -183,32 +163,7 @@ class SacreStatistic(Statistic):
             return np.array([m.compute_bleu(r[2:2 + n], r[2 + n:], r[0], r[1], m.smooth_method,
                                             m.smooth_value, True, n).score
                              for r in stats.tolist()])
-        return np.array([float(m._compute_score_from_stats(r).score) for r in stats.tolist()])
-
-
-class MeanStatistic(Statistic):
-    """A sentence-mean metric (F_BERT). Statistics ``[score, 1]``; corpus = scale × mean."""
-
-    sacrebleu_dtypes = False
-
-    def __init__(self, name: str, signature: str, scale: float = 100.0):
-        self.name, self.signature, self.scale = name, signature, scale
-
-    @staticmethod
-    def stats_of(values) -> np.ndarray:
-        """(N, 2) statistics of per-sentence values."""
-        values = np.asarray(values, dtype=np.float64)
-        return np.stack([values, np.ones_like(values)], 1)
-
-    def corpus_score(self, stats: np.ndarray) -> float:
-        return float(self.scale * np.mean(stats[:, 0]))
-
-    def scores(self, rows: np.ndarray) -> np.ndarray:
-        rows = rows.astype(np.float64)
-        return self.scale * rows[:, 0] / rows[:, 1]
-
-    def segment_scores(self, stats: np.ndarray) -> np.ndarray:
-        return self.scale * stats[:, 0].astype(np.float64)
+        return np.array([float(sacre.score_from_stats(m, r).score) for r in stats.tolist()])
 
 
 def _bleu_words(m, lines: Sequence[str]) -> list[list[str]]:
@@ -239,9 +194,7 @@ _13A_CACHE: list = []
 def _rules_13a():
     """sacrebleu's rules 2-4 with equivalent replacement functions (None if they changed)."""
     if not _13A_CACHE:
-        from sacrebleu.tokenizers.tokenizer_re import TokenizerRegexp
-
-        rules = TokenizerRegexp()._re
+        rules = sacre.regexp_rules_13a()
         ok = len(rules) == 4 and tuple(r for _, r in rules[1:]) == _13A_TEMPLATES
         fns = (lambda g: f"{g[1]} {g[2]} ", lambda g: f" {g[1]} {g[2]}",
                lambda g: f"{g[1]} {g[2]} ")

@@ -84,7 +84,7 @@ def compare(name: str, label: str, src: Sequence[str], refs: Sequence[str],
             sys_f: np.ndarray, bleu, base_bleu: np.ndarray, sys_bleu: np.ndarray, tokenize,
             top: int = 5, pieces: int = 15) -> Comparison:
     """Baseline vs system. ``base_f``/``sys_f``: (N,) sentence F_BERT (0-1); ``bleu``: the
-    SacreStatistic whose (N, k) segment statistics are ``base_bleu``/``sys_bleu``;
+    SacreMetric whose (N, k) segment statistics are ``base_bleu``/``sys_bleu``;
     ``tokenize``: str -> list of WordPieces (the LM tokenizer)."""
     base_f, sys_f = 100 * np.asarray(base_f, np.float64), 100 * np.asarray(sys_f, np.float64)
     buckets = [Bucket(lab, int(m.sum()),

@@ -1,11 +1,10 @@
 """The results table: every run on the test split, with paired-bootstrap p-values.
 
-BLEU and chrF are sacreBLEU's (``metrics.stats.SacreStatistic``: per-segment sufficient
-statistics), F_BERT is bertune's exact BERTScore (``metrics.bertscore.score_systems``, all
-systems in one pass), MoverScore is added when ``core.metrics.moverscore`` is importable. The
-paired bootstrap is ``core.significance.paired_test`` (sacreBLEU 2.6 semantics, the baseline
-first), so the numbers equal ``bertune significance`` on the same files. The segment
-statistics and sentence scores are kept for the error analysis (not in the JSON).
+One ``core.evaluation.evaluate`` call: BLEU and chrF by sacreBLEU, F_BERT (the runs' LM,
+all systems in one pass), MoverScore when ``core.metrics.moverscore`` is importable, and the
+paired bootstrap against the baseline (sacreBLEU 2.6 semantics), so the numbers equal
+``bertune significance`` on the same files. The segment statistics and sentence scores are
+kept for the error analysis (not in the JSON).
 """
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from bertune_cli.core.metrics.stats import MeanStatistic, SacreStatistic, Statistic
+from bertune_cli.core.metrics.protocol import MeanMetric, Metric
 
 
 @dataclass
@@ -42,11 +41,11 @@ class Results:
     seed: int | None
     sentences: int
     alpha: float = 0.05
-    statistics: list[Statistic] = field(default_factory=list, repr=False)
+    statistics: list[Metric] = field(default_factory=list, repr=False)
     segment_stats: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
     sentence_scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
-    def statistic(self, name: str) -> Statistic:
+    def statistic(self, name: str) -> Metric:
         return next(s for s in self.statistics if s.name == name)
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,38 +59,30 @@ def results_table(names: Sequence[str], labels: Sequence[str], hyps: Sequence[li
                  n_samples: int = 1000, seed: int | None = 12345,
                  moverscore: str | None = None, device: str = "cpu") -> Results:
     """Score ``hyps`` (one list per system, baseline first) against ``refs`` and test every
-    system against the baseline. ``lm``: the LoadedLM of F_BERT (the runs' LM and layer);
-    ``moverscore``: the LM name for MoverScore (None: no MoverScore)."""
-    from bertune_cli.core.metrics.bertscore import score_systems
-    from bertune_cli.core.significance import paired_test
+    system against the baseline: one ``core.evaluation.evaluate`` call. ``lm``: the LoadedLM
+    of F_BERT (the runs' LM and layer); ``moverscore``: the LM name for MoverScore (None: no
+    MoverScore)."""
+    from bertune_cli.core.evaluation import EvalCache, EvalSettings, evaluate
 
-    stats_of: list[Statistic] = [
-        SacreStatistic("bleu", [refs], lowercase=lowercase, tokenize=tokenize),
-        SacreStatistic("chrf", [refs], lowercase=lowercase)]
-    per_sys: list[list[np.ndarray]] = [[s.extract(h) for s in stats_of] for h in hyps]
-    fb = score_systems(list(hyps), [refs], lm)
-    sentence = {n: {"F_BERT": f.F} for n, f in zip(names, fb)}
-    stats_of.append(MeanStatistic("F_BERT", fb[0].signature))
-    for row, f in zip(per_sys, fb):
-        row.append(MeanStatistic.stats_of(f.F))
-    mover = moverscore_sentences(list(hyps), refs, moverscore, device) if moverscore else None
-    if mover is not None:
-        scores, signature = mover
-        stats_of.append(MeanStatistic("MoverScore", signature))
-        for n, row, s in zip(names, per_sys, scores):
-            row.append(MeanStatistic.stats_of(s))
-            sentence[n]["MoverScore"] = np.asarray(s, np.float64)
-    keep = dict(statistics=stats_of, sentence_scores=sentence,
-                segment_stats={n: {s.name: a for s, a in zip(stats_of, row)}
-                               for n, row in zip(names, per_sys)})
-    if len(hyps) == 1:  # a baseline alone: scores, nothing to test against
-        only = {s.name: s.corpus_score(a) for s, a in zip(stats_of, per_sys[0])}
+    cache = EvalCache()
+    cache.keep_lm("fbert", lm.name, lm.layer, lm)
+    metrics = ["bleu", "chrf", "bertscore"] + (["moverscore"] if moverscore and
+                                              moverscore_available() else [])
+    ev = evaluate(metrics, [refs], hyps, names=names, cache=cache,
+                  settings=EvalSettings(lowercase=lowercase, tokenize=tokenize, lm=lm.name,
+                                        layer=lm.layer, ms_lm=moverscore, device=device),
+                  test="bs" if len(hyps) > 1 else None, n_samples=n_samples, seed=seed)
+    keep = dict(statistics=ev.metrics, segment_stats={
+        n: {m.name: seg.stats for m, seg in zip(ev.metrics, row)}
+        for n, row in zip(names, ev.segments)}, sentence_scores={
+        n: {m.name: seg.stats[:, 0] for m, seg in zip(ev.metrics, row)
+            if isinstance(m, MeanMetric)} for n, row in zip(names, ev.segments)})
+    report = ev.significance
+    if report is None:  # a baseline alone: scores, nothing to test against
+        only = ev.scores(0)
         none = {m: None for m in only}
         return Results(list(only), [SystemResult(names[0], labels[0], only, none, none, none)],
-                       {s.name: s.signature for s in stats_of}, "none", 0, seed, len(refs),
-                       **keep)
-    report = paired_test(stats_of, per_sys, list(names), test="bs", n_samples=n_samples,
-                         seed=seed)
+                       ev.signatures(), "none", 0, seed, len(refs), **keep)
     systems = []
     for name, label, res in zip(names, labels, report.results):
         systems.append(SystemResult(

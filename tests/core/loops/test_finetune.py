@@ -109,7 +109,8 @@ def test_finetune_writes_its_run_and_scores_bleu_and_fbert(runs, tmp_path):
     valid = [r for r in valid if r["kind"] == "valid"]
     assert valid and {"bleu", "bertscore", "bleu_signature", "bertscore_signature"} <= set(valid[0])
     assert valid[0]["valid_loss"] < 0  # −F_BERT of the teacher-forced predictions
-    assert 0 <= summary["test"]["bleu"] <= 100 and 0 < summary["test"]["bertscore"] <= 100
+    # the stage translates the test set and scores nothing there: the pipeline's report does
+    assert summary["test"] == {"split": "test", "hyp_file": str(out / "test.hyp.txt")}
     meta = json.loads((out / "checkpoint_best" / "bertune.json").read_text())
     assert meta["finetune"]["soft"] == "dense" and meta["lm"] == {"name": "minilm", "layer": 5}
     assert meta["finetune"]["init_from"].endswith("checkpoint_best")

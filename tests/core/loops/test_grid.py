@@ -10,7 +10,7 @@ import pytest
 from bertune_cli.core.config import load_recipe
 from bertune_cli.core.errors import UsageError
 from bertune_cli.core.loops.grid import grid_recipes, run_grid
-from bertune_cli.core.significance import significance_from_files
+from bertune_cli.core.evaluation.files import significance_from_files
 
 TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
         "train.lr=3e-3", "train.max_epochs=1", "eval.beam=2",

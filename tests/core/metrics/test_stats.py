@@ -9,7 +9,8 @@ import pytest
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
 from bertune_cli.core.metrics.sacre import make_metric
-from bertune_cli.core.metrics.stats import MeanStatistic, SacreStatistic, _fast_13a
+from bertune_cli.core.metrics.protocol import MeanMetric
+from bertune_cli.core.metrics.stats import SacreMetric, _fast_13a
 
 EXTRA = ["", "Ünïcødé — 中文 ok!", "a", "3.5,-2 x-1 &quot;hi&amp;&lt;&gt; <skipped>", "  x  "]
 
@@ -31,7 +32,7 @@ CASES = [("bleu", {}), ("bleu", {"lowercase": True}), ("bleu", {"tokenize": "int
 def test_statistics_and_corpus_score_equal_sacrebleu(sample, name, options, nrefs):
     hyps, refs, refs2 = _texts(sample)
     streams = [refs, refs2][:nrefs]
-    stat = SacreStatistic(name, streams, **options)
+    stat = SacreMetric(name, streams, **options)
     mine = stat.extract(hyps)
     metric = make_metric(name, **options)
     theirs = metric._extract_corpus_statistics(hyps, streams)
@@ -69,7 +70,7 @@ def _rows(kind, k, rng, n=400):
     ("chrf", {}, 18), ("chrf", {"eps_smoothing": True}, 18), ("chrf++", {}, 24), ("ter", {}, 2)])
 @pytest.mark.parametrize("dtype", [np.float32, np.int64])
 def test_vectorized_scores_are_bit_identical(sample, name, options, k, dtype):
-    stat = SacreStatistic(name, [sample["ref"]], **options)
+    stat = SacreMetric(name, [sample["ref"]], **options)
     rng = np.random.default_rng(1)
     rows = _rows(name, k, rng).astype(dtype)
     if name == "chrf":                       # mostly the usual branch, then also a rare one
@@ -86,8 +87,8 @@ def test_vectorized_scores_are_bit_identical(sample, name, options, k, dtype):
 
 
 def test_mean_statistic():
-    stat = MeanStatistic("F_BERT", "sig")
-    stats = MeanStatistic.stats_of([0.5, 0.7, 0.9])
+    stat = MeanMetric("F_BERT", "sig")
+    stats = MeanMetric.stats_of([0.5, 0.7, 0.9])
     assert stat.corpus_score(stats) == pytest.approx(70.0)
     np.testing.assert_allclose(stat.scores(np.array([[1.5, 3.0], [2.7, 3.0]])), [50.0, 90.0])
     assert stat.test_signature("bs", 1000, 12345) == "sig|bs:1000|seed:12345"

@@ -27,7 +27,7 @@ def table(texts, minilm):
 
 
 def test_results_equal_bertune_significance_on_the_same_files(table, texts, tmp_path, minilm):
-    from bertune_cli.core.significance import significance_from_files
+    from bertune_cli.core.evaluation.files import significance_from_files
 
     _, refs, base, ft = texts
     files = []
