@@ -16,10 +16,11 @@ Systems = Annotated[list[Path], typer.Argument(
     show_default=False)]
 Test = Annotated[str, typer.Option("--test", help="bs: paired bootstrap; ar: paired approximate "
                                    "randomization (exact when at most 20 lines differ).")]
-ArStrict = Annotated[bool, typer.Option(
-    "--ar-strict", help="ar: count only shuffles strictly more extreme than the observed "
-    "difference, as sacrebleu 2.6 does (its p-values bit for bit; far too small when few lines "
-    "differ). Default: at least as extreme, exact enumeration up to 20 differing lines.")]
+StrictCount = Annotated[bool, typer.Option(
+    "--strict-count", help="Count only resamples (bs) or shuffles (ar) strictly more extreme "
+    "than the observed difference, as sacrebleu 2.6 does (its p-values bit for bit; identical "
+    "systems then get p = 1/(n+1), and AR's p is far too small when few lines differ). "
+    "Default: at least as extreme; ar is exact up to 20 differing lines.")]
 Names = Annotated[Optional[list[str]], typer.Option(
     "--names", help="Short names of BASE SYS ... for the table (comma-separated or repeated; "
     "default: the file names without extension).", show_default=False)]
@@ -44,16 +45,17 @@ def significance(ref: Ref, systems: Systems, metrics: Metrics = None, test: Test
                  tokenize: Tokenize = None, batch_size: BatchSize = 64,
                  device: Device = "auto", json_out: Json = False, ms_lm: MsLm = None,
                  ms_stop_words: MsStopWords = None, cache: Cache = None,
-                 cache_size_mb: CacheSize = 1024.0, ar_strict: ArStrict = False,
+                 cache_size_mb: CacheSize = 1024.0, strict_count: StrictCount = False,
                  names: Names = None, bf16: Bf16 = False) -> None:
     """Is a system's improvement over the baseline significant? Every SYS vs BASE.
 
-    The paired bootstrap reproduces sacrebleu 2.6's exactly (same scores, p-values, means
-    and 95% CIs for the same seed: --seed, else $SACREBLEU_SEED, else 12345), for BLEU, chrF,
-    TER and the sentence means F_BERT and MoverScore (-m moverscore, LM --ms-lm). Approximate
-    randomization counts shuffles at least as extreme as the observed difference and is
-    exact when at most 20 lines differ (--ar-strict: sacrebleu's strict count). F_BERT is
-    read from --scores files when given.
+    The paired bootstrap draws sacrebleu 2.6's resamples (same scores, means and 95% CIs
+    for the same seed: --seed, else $SACREBLEU_SEED, else 12345), for BLEU, chrF, TER and
+    the sentence means F_BERT and MoverScore (-m moverscore, LM --ms-lm). Both tests count
+    resamples/shuffles at least as extreme as the observed difference (identical systems:
+    p = 1); approximate randomization is exact when at most 20 lines differ.
+    --strict-count: sacrebleu's strict count, its p-values bit for bit.
+    F_BERT is read from --scores files when given.
 
     Examples:
       [bold]bertune significance test.en base.en sys.en[/]
@@ -77,7 +79,7 @@ def significance(ref: Ref, systems: Systems, metrics: Metrics = None, test: Test
     with PrepareProgress() as progress:
         report = significance_from_files(
             [ref, *(extra_ref or [])], systems, metrics, test=test, n_samples=samples or 0,
-            seed=seed, paired_t=paired_t, ar_strict=ar_strict, scores=scores or (), lm=lm,
+            seed=seed, paired_t=paired_t, strict_count=strict_count, scores=scores or (), lm=lm,
             layer=layer, model=model, idf=idf, rescale=rescale, lowercase=lowercase,
             tokenize=tokenize, batch_size=batch_size, device=device, ms_lm=ms_lm,
             ms_stop_words=ms_stop_words, cache=cache, cache_size_mb=cache_size_mb, bf16=bf16,
@@ -114,9 +116,10 @@ def _table(report, alpha: float):
     from rich.table import Table
 
     if report.test == "bs":
-        kind = "paired bootstrap"
+        kind = "paired bootstrap" + (" (sacrebleu's strict count)" if report.strict_count
+                                     else "")
     else:
-        kind = ("approximate randomization (sacrebleu's strict count)" if report.ar_strict else
+        kind = ("approximate randomization (sacrebleu's strict count)" if report.strict_count else
                 "approximate randomization (exact when at most 20 lines differ)")
     unit = "samples" if report.test == "bs" else "trials"
     table = Table(title=f"{kind}, {report.n_samples} {unit}, seed {report.seed}; "

@@ -5,7 +5,10 @@ The first system is the baseline; every other system is compared with it (method
 * **Paired bootstrap** (``bs``, 1000 samples): ``rng = default_rng(seed)``, one index matrix
   ``rng.choice(N, size=(n, N))`` shared by the baseline and every system. δ = |sys − base| on
   the full set; the resampled differences |sys_k − base_k|, centred by their mean, give
-  p = (#{centred > δ} + 1)/(n + 1). mean and 95% CI from the sorted resampled scores:
+  p = (#{centred ≥ δ} + 1)/(n + 1): resamples at least as extreme as the observed difference
+  count. sacrebleu 2.6 counts only larger ones (``> δ``), so two identical systems (every
+  centred difference 0, δ = 0) get p = 1/(n + 1) = 0.001 there, "significant", and p = 1
+  here; with no ties both counts agree. mean and 95% CI from the sorted resampled scores:
   ci = (s[n − n//40 − 1] − s[n//40]) / 2.
 * **Approximate randomization** (``ar``, 10000 trials): swap mask
   ``rng.integers(2, size=(n, N), dtype=bool)``; p = (#{|A_k − B_k| ≥ δ} + 1)/(n + 1), the
@@ -15,8 +18,8 @@ The first system is the baseline; every other system is compared with it (method
   p is exact: #{|A − B| ≥ δ} / 2ⁿ (swapping identical segments changes nothing). With few
   differing segments most shuffles give exactly δ, so sacrebleu 2.6's strict count
   (#{… > δ}) makes p far too small: three differing lines of 500 give p = 0.0001 there, the
-  exact p is 0.5 (docs/reference/significance.md). ``ar_strict=True`` is sacrebleu 2.6's
-  test, bit for bit (its strict count, no enumeration). With ``ar_confidence > 0`` a
+  exact p is 0.5 (docs/reference/significance.md). ``strict_count=True`` is sacrebleu 2.6's
+  count in both tests, bit for bit (strict, no enumeration). With ``ar_confidence > 0`` a
   bootstrap CI as sacrebleu computes it (off by default, as there).
 
 Resampled sums are one matrix product (bootstrap: counts of each segment per sample;
@@ -89,7 +92,7 @@ class SignificanceReport:
     signatures: dict[str, str]
     results: list[dict[str, MetricTest]] = field(default_factory=list)   # per system
     warnings: list[str] = field(default_factory=list)   # the metrics' (empty lines, cache, ...)
-    ar_strict: bool = False
+    strict_count: bool = False
     labels: list[str] = field(default_factory=list)     # short names for tables (file stems)
     settings: dict | None = None                        # case/tokenizer and where from
 
@@ -106,7 +109,7 @@ class SignificanceReport:
             systems.append(row)
         return {"test": self.test, "n_samples": int(self.n_samples),
                 "seed": None if self.seed is None else int(self.seed),
-                **({"ar_strict": self.ar_strict} if self.test == "ar" else {}),
+                "strict_count": self.strict_count,
                 "alpha": alpha, "signatures": dict(self.signatures), "systems": systems,
                 "warnings": list(self.warnings),
                 **({"settings": self.settings} if self.settings is not None else {})}
@@ -115,26 +118,27 @@ class SignificanceReport:
 def paired_test(metrics: Sequence[Metric], stats: Sequence[Sequence[np.ndarray]],
                 names: Sequence[str], test: str = "bs", n_samples: int = 0,
                 seed: int | None = 12345, ar_confidence: int = -1,
-                paired_t: bool = False, ar_strict: bool = False,
+                paired_t: bool = False, strict_count: bool = False,
                 progress: Callable[[int, int], None] | None = None) -> SignificanceReport:
     """Compare every system with the first. stats[s][m]: (N, k_m) statistics of system s.
-    ``ar_strict``: approximate randomization exactly as sacrebleu 2.6 (strict count, no
-    enumeration). ``progress(done, total)``: metrics tested so far."""
+    ``strict_count``: both tests exactly as sacrebleu 2.6 (only strictly more extreme resamples
+    or shuffles count; no enumeration). ``progress(done, total)``: metrics tested so far."""
     n_seg = _check(stats, test)
     n = n_samples if n_samples > 0 else DEFAULT_SAMPLES[test]
-    strict = test == "ar" and ar_strict
+    strict = strict_count
     sigs = {m.name: m.test_signature(test, n, seed, ar_confidence) +
-            (f"|count:ge|exact:{EXACT_MAX_LINES}" if test == "ar" and not strict else "")
-            for m in metrics}
+            ("" if strict else "|count:ge" + (f"|exact:{EXACT_MAX_LINES}" if test == "ar"
+                                              else "")) for m in metrics}
     report = SignificanceReport(test, n, seed, list(names), [m.name for m in metrics], sigs,
-                                ar_strict=strict)
+                                strict_count=strict)
     stats = [[np.asarray(a) for a in per_sys] for per_sys in stats]
     columns = []
     if test == "bs":   # one index matrix for every metric and system (same seed: same draws)
         idxs = np.random.default_rng(seed).choice(n_seg, size=(n, n_seg), replace=True)
         sums = _products(_counts(idxs, n_seg), stats)                 # [s][j] (n, k_j)
         for j, m in enumerate(metrics):
-            columns.append(_bootstrap(m, [st[j] for st in stats], [sm[j] for sm in sums], idxs))
+            columns.append(_bootstrap(m, [st[j] for st in stats], [sm[j] for sm in sums], idxs,
+                                      strict))
             if progress is not None:
                 progress(j + 1, len(metrics))
     else:
@@ -182,12 +186,15 @@ def estimate_ci(scores: np.ndarray) -> tuple[float, float]:
     return float(scores.mean()), float(0.5 * (scores[len(scores) - lo - 1] - scores[lo]))
 
 
-def _p_value(stats: np.ndarray, real_difference: float) -> float:
-    return (np.sum(stats > real_difference).item() + 1) / (len(stats) + 1)
+def _p_value(stats: np.ndarray, real_difference: float, strict: bool = True) -> float:
+    """(#{stats > real_difference} + 1)/(n + 1) — sacrebleu's count — or, not ``strict``,
+    ``≥``: the resamples at least as extreme as the observed difference."""
+    hits = stats > real_difference if strict else stats >= real_difference
+    return (np.sum(hits).item() + 1) / (len(stats) + 1)
 
 
 def _bootstrap(metric: Metric, stats: list[np.ndarray], sums: list[np.ndarray],
-               idxs: np.ndarray) -> list[MetricTest]:
+               idxs: np.ndarray, strict: bool = False) -> list[MetricTest]:
     scores = [metric.scores(_bootstrap_rows(metric, sm, st, idxs))
               for sm, st in zip(sums, stats)]
     full = [metric.corpus_score(st) for st in stats]
@@ -198,8 +205,8 @@ def _bootstrap(metric: Metric, stats: list[np.ndarray], sums: list[np.ndarray],
             out.append(MetricTest(score, mean, ci))
             continue
         diffs = np.abs(sc - scores[0])
-        out.append(MetricTest(score, mean, ci, _p_value(diffs - diffs.mean(),
-                                                        abs(full[0] - score)), trials=len(sc)))
+        p = _p_value(diffs - diffs.mean(), abs(full[0] - score), strict)
+        out.append(MetricTest(score, mean, ci, p, trials=len(sc)))
     return out
 
 
@@ -327,12 +334,14 @@ def _rows(metric: Metric, moved: np.ndarray, base: np.ndarray, sys: np.ndarray):
 
 def seed_paired_bootstrap(metric: Metric, arm: Sequence[np.ndarray],
                           control: Sequence[np.ndarray], n_samples: int = 1000,
-                          seed: int | None = 12345) -> tuple[float, float]:
+                          seed: int | None = 12345,
+                          strict_count: bool = False) -> tuple[float, float]:
     """(Δ, p) of an arm against a control over several training seeds: Δ = mean over seeds of
     the arm's corpus score − the control's; p from one bootstrap index matrix shared by every
     run (sacrebleu's draws for ``seed``), each resample's Δ_k averaged over seeds, and the
-    paired bootstrap's count p = (#{centred |Δ_k| > |Δ|} + 1)/(n + 1). ``arm``/``control``:
-    per seed, (N, k) statistics of the same N segments. One seed each: ``paired_test``'s p."""
+    paired bootstrap's count p = (#{centred |Δ_k| ≥ |Δ|} + 1)/(n + 1) (``strict_count``:
+    sacrebleu's ``>``). ``arm``/``control``: per seed, (N, k) statistics of the same N segments.
+    One seed each: ``paired_test``'s p."""
     blocks = [[np.asarray(st)] for st in (*control, *arm)]
     n_seg = blocks[0][0].shape[0]
     idxs = np.random.default_rng(seed).choice(n_seg, size=(n_samples, n_seg), replace=True)
@@ -343,7 +352,7 @@ def seed_paired_bootstrap(metric: Metric, arm: Sequence[np.ndarray],
                    np.mean(resampled[:len(control)], axis=0))
     delta = (float(np.mean([metric.corpus_score(st) for st in arm])) -
              float(np.mean([metric.corpus_score(st) for st in control])))
-    return delta, _p_value(diffs - diffs.mean(), abs(delta))
+    return delta, _p_value(diffs - diffs.mean(), abs(delta), strict_count)
 
 
 # ---------------------------------------------------------------------- paired t-test

@@ -172,18 +172,18 @@ def demo_like(tmp_path_factory):
     return out
 
 
-def test_ar_default_is_the_exact_permutation_p_and_ar_strict_is_sacrebleus(demo_like):
+def test_ar_default_is_the_exact_permutation_p_and_strict_count_is_sacrebleus(demo_like):
     f = demo_like
     args = (f["ref"], f["all.base.en"], f["all.ce.en"], "-m", "bleu,chrf", "--test", "ar")
     out = json.loads(_run(*args, "--json").stdout)
     bleu = out["systems"][1]["metrics"]["BLEU"]
     assert bleu["p_value"] == 0.5 and bleu["exact"] is True and bleu["trials"] == 4
-    assert out["ar_strict"] is False and not out["systems"][1]["significant"]["BLEU"]
+    assert out["strict_count"] is False and not out["systems"][1]["significant"]["BLEU"]
     table = _run(*args).stdout
     assert "p = 0.5000" in table and "(exact)" in table and "μ ± 95% CI" not in table
-    strict = json.loads(_run(*args, "--ar-strict", "--json").stdout)
+    strict = json.loads(_run(*args, "--strict-count", "--json").stdout)
     assert strict["systems"][1]["metrics"]["BLEU"]["p_value"] == pytest.approx(1 / 10001)
-    assert strict["ar_strict"] is True and "count:ge" not in strict["signatures"]["BLEU"]
+    assert strict["strict_count"] is True and "count:ge" not in strict["signatures"]["BLEU"]
     assert "μ ± 95% CI" in _run(*args[:-2]).stdout          # the bootstrap has an interval
 
 

@@ -38,7 +38,7 @@ def _bertune(sample, refs, names, test, n, seed, ar_confidence=-1):
     stats_metrics = [SacreMetric(n_, refs) for n_ in names]
     stats = [[m.extract(sample[s]) for m in stats_metrics] for s in SYSTEMS]
     return paired_test(stats_metrics, stats, list(SYSTEMS), test, n, seed,
-                       ar_confidence=ar_confidence, ar_strict=True)   # sacrebleu's AR count
+                       ar_confidence=ar_confidence, strict_count=True)   # sacrebleu's AR count
 
 
 def _same(a, b):
@@ -73,7 +73,7 @@ def test_sentence_mean_metric_and_paired_t(sample):
     assert b.score == pytest.approx(100 * values[1].mean())
     assert b.p_value < 0.01 and b.t_p_value < 1e-10
     assert report.results[2]["F_BERT"].p_value > 0.01
-    assert report.signatures["F_BERT"] == "minilm_L5_no-idf|bs:1000|seed:12345"
+    assert report.signatures["F_BERT"] == "minilm_L5_no-idf|bs:1000|seed:12345|count:ge"
     ar = paired_test([metric], [[MeanMetric.stats_of(v)] for v in values], ["a", "b", "c"],
                      "ar", 1000, 1)
     assert ar.results[1]["F_BERT"].p_value < 0.01
@@ -148,7 +148,7 @@ def test_ar_on_three_differing_lines_is_exact_and_counts_ties():
     metrics = [SacreMetric("bleu", [refs]), SacreMetric("chrf", [refs])]
     stats = [[m.extract(h) for m in metrics] for h in (base, sys_)]
     exact = paired_test(metrics, stats, ["base", "sys"], "ar", 10000, 12345)
-    strict = paired_test(metrics, stats, ["base", "sys"], "ar", 10000, 12345, ar_strict=True)
+    strict = paired_test(metrics, stats, ["base", "sys"], "ar", 10000, 12345, strict_count=True)
     for m, score in (("BLEU", lambda h: sacrebleu.corpus_bleu(h, [refs], force=True).score),
                      ("chrF2", lambda h: sacrebleu.corpus_chrf(h, [refs]).score)):
         got = exact.results[1][m]
@@ -190,7 +190,7 @@ def test_beyond_20_lines_ar_samples_and_equals_the_strict_count_without_ties():
     stats = [[MeanMetric.stats_of(v)] for v in values]
     ge = paired_test([metric], stats, ["a", "b"], "ar", 2000, 5).results[1]["F_BERT"]
     gt = paired_test([metric], stats, ["a", "b"], "ar", 2000, 5,
-                     ar_strict=True).results[1]["F_BERT"]
+                     strict_count=True).results[1]["F_BERT"]
     assert not ge.exact and ge.trials == 2000 and ge.p_value == gt.p_value
     same = paired_test([metric], [stats[0], stats[0]], ["a", "a"], "ar", 100, 5)
     assert same.results[1]["F_BERT"].p_value == 1.0 and same.results[1]["F_BERT"].exact
@@ -222,3 +222,17 @@ def test_seed_paired_bootstrap_is_the_paired_test_for_one_seed_and_averages_seed
     assert delta2 == pytest.approx((metric.corpus_score(b) + metric.corpus_score(c)) / 2 -
                                    metric.corpus_score(a))
     assert 0 < p2 <= 1
+
+
+@pytest.mark.parametrize("test", ["bs", "ar"])
+def test_identical_systems_are_not_significantly_different(sample, test):
+    """A fine-tune that returns its start writes the start's output: p must be 1, not the
+    1/(n+1) of sacrebleu's strict count (kept behind strict_count)."""
+    refs = [sample["ref"]]
+    metric = SacreMetric("bleu", refs)
+    same = metric.extract(sample["sys_a"])
+    report = paired_test([metric], [[same], [same.copy()]], ["a", "b"], test, 1000, 12345)
+    assert report.results[1]["BLEU"].p_value == 1.0
+    strict = paired_test([metric], [[same], [same.copy()]], ["a", "b"], test, 1000, 12345,
+                         strict_count=True)
+    assert strict.results[1]["BLEU"].p_value == pytest.approx(1 / 1001)

@@ -67,13 +67,13 @@ def evaluate(metrics: Sequence[str | Metric], refs: Sequence[Sequence[str]],
              systems: Sequence[Sequence[str]], *, names: Sequence[str] | None = None,
              settings: EvalSettings = EvalSettings(), test: str | None = None,
              base: int | str = 0, n_samples: int = 0, seed: int | None = None,
-             ar_strict: bool = False, paired_t: bool = False, cache: EvalCache | None = None,
+             strict_count: bool = False, paired_t: bool = False, cache: EvalCache | None = None,
              progress: StageProgress | None = None) -> Evaluation:
     """Score ``systems`` (each a list of lines) against ``refs`` (reference streams).
 
     ``metrics``: registry names or aliases (``core.evaluation.registry``), or metric objects
     already bound to ``refs``. ``test``: None, ``bs`` (paired bootstrap) or ``ar``
-    (approximate randomization; ``ar_strict``: sacrebleu 2.6's strict count) of every system
+    (approximate randomization; ``strict_count``: sacrebleu 2.6's strict count) of every system
     against ``base`` (index or name), ``seed`` None: ``$SACREBLEU_SEED`` or 12345.
     ``cache``: reuse LMs, metrics and statistics across calls (e.g. one per seed of an
     ablation). ``progress(step, done, total)``: what is being computed."""
@@ -106,7 +106,7 @@ def evaluate(metrics: Sequence[str | Metric], refs: Sequence[Sequence[str]],
     results = [[m.result(seg) for m, seg in zip(built, row)] for row in segments]
     out = Evaluation(names, keys, built, segments, results, settings, warnings)
     if test is not None:
-        out.significance = _test(out, base, test, n_samples, seed, ar_strict, paired_t, say)
+        out.significance = _test(out, base, test, n_samples, seed, strict_count, paired_t, say)
     return out
 
 
@@ -153,7 +153,7 @@ def case_warnings(metrics: Sequence[Metric], refs: list[list[str]], systems: lis
 
 
 def _test(ev: Evaluation, base: int | str, test: str, n_samples: int, seed: int | None,
-          ar_strict: bool, paired_t: bool, say: StageProgress):
+          strict_count: bool, paired_t: bool, say: StageProgress):
     from bertune_cli.core.significance import default_seed, paired_test
 
     b = ev.index(base)
@@ -161,5 +161,5 @@ def _test(ev: Evaluation, base: int | str, test: str, n_samples: int, seed: int 
     return paired_test(ev.metrics, [[seg.stats for seg in ev.segments[s]] for s in order],
                        [ev.names[s] for s in order], test, n_samples,
                        default_seed() if seed is None else seed, paired_t=paired_t,
-                       ar_strict=ar_strict,
+                       strict_count=strict_count,
                        progress=lambda d, t: say(f"{test} test", d, t))

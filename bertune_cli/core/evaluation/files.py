@@ -94,7 +94,7 @@ def score_files(hyp: str | Path, refs: Sequence[str | Path], metrics: Sequence[s
 def significance_from_files(refs: Sequence[str | Path], systems: Sequence[str | Path],
                             metrics: Sequence[str] | None = None, *, test: str = "bs",
                             n_samples: int = 0, seed: int | None = None,
-                            paired_t: bool = False, ar_strict: bool = False,
+                            paired_t: bool = False, strict_count: bool = False,
                             scores: Sequence[str | Path] = (), model: str | Path | None = None,
                             cache: str | Path | None = None, cache_size_mb: float = 1024.0,
                             labels: Sequence[str] = (), progress: StageProgress | None = None,
@@ -133,7 +133,7 @@ def significance_from_files(refs: Sequence[str | Path], systems: Sequence[str | 
         chosen[names.index(key)] = from_files
     ev = evaluate(chosen, ref_lines, hyps, names=[str(s) for s in systems], settings=settings,
                   test=test, n_samples=n_samples, seed=seed, paired_t=paired_t,
-                  ar_strict=ar_strict, cache=EvalCache(embeddings=emb_cache), progress=progress)
+                  strict_count=strict_count, cache=EvalCache(embeddings=emb_cache), progress=progress)
     report = ev.significance
     report.warnings = ev.warnings
     report.labels = list(labels) if labels else short_labels([str(s) for s in systems])

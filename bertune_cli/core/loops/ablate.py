@@ -37,7 +37,8 @@ from bertune_cli.core.paths import run_dir, stage_dir
 Say = Callable[[str], None]
 ABLATE_JSON, ABLATE_MD, ABLATE_PNG = "ablate.json", "ablate.md", "ablate_curves.png"
 ENTROPY_FILE = "valid_entropy.json"
-METRICS = ("BLEU", "chrF2", "F_BERT", "MoverScore")
+ABLATE_METRICS = ("bleu", "chrf", "bertscore", "moverscore")
+N_SAMPLES, SEED = 1000, 12345
 SEED_MAX = 2 ** 32 - 1
 
 
@@ -112,11 +113,12 @@ def run_ablate(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *,
 
 def summarize(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *, control: str,
               study: Path, start: Path, data_dir: Path, device: str = "cpu",
-              failed: Sequence[dict[str, Any]] = (), n_samples: int = 1000,
-              seed: int = 12345) -> dict[str, Any]:
+              failed: Sequence[dict[str, Any]] = (), n_samples: int = N_SAMPLES,
+              seed: int = SEED) -> dict[str, Any]:
     """Score, test (seed-paired bootstrap, Holm) and write ablate.json / .md / .png."""
     from bertune_cli.core.data.store import DataDir
     from bertune_cli.core.loops.trainer import is_complete
+    from bertune_cli.core.significance import holm, seed_paired_bootstrap
 
     data = DataDir(data_dir)
     test = data.split("test")
@@ -185,67 +187,25 @@ def summarize(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *, cont
     return summary
 
 
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm–Bonferroni adjusted p-values, in input order: sort ascending, multiply the i-th
-    smallest (0-based) by m − i, enforce monotonicity, cap at 1."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    out = [0.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        out[i] = running
-    return out
-
-
-def seed_paired_bootstrap(metric, arm: Sequence[np.ndarray], control: Sequence[np.ndarray],
-                          n_samples: int = 1000, seed: int = 12345) -> tuple[float, float]:
-    """(Δ, p) of the seed-averaged corpus score of ``arm`` minus ``control``.
-
-    ``arm``/``control``: per seed, (N, k) sufficient statistics of the same N test segments
-    (``metric`` is a core.metrics.stats Statistic). One index matrix (sacreBLEU's draws for
-    ``seed``) resamples every seed of both; p = (#{centred |Δ_k| ≥ |Δ|} + 1) / (n + 1):
-    sacreBLEU's paired bootstrap, except that resamples exactly as extreme as the observed
-    difference count (sacreBLEU counts only larger ones, so two identical systems get
-    p = 1/(n+1) there and p = 1 here). With one seed each and no such ties, this equals
-    ``paired_test``'s p-value."""
-    from bertune_cli.core.significance import _bootstrap_rows, _counts, _products
-
-    n_seg = arm[0].shape[0]
-    idxs = np.random.default_rng(seed).choice(n_seg, size=(n_samples, n_seg), replace=True)
-    blocks = [[np.asarray(st)] for st in (*control, *arm)]
-    sums = _products(_counts(idxs, n_seg), blocks)
-    resampled = [metric.scores(_bootstrap_rows(metric, sm[0], st[0], idxs))
-                 for sm, st in zip(sums, blocks)]
-    c = np.mean(resampled[:len(control)], axis=0)
-    a = np.mean(resampled[len(control):], axis=0)
-    full_c = statistics.fmean(metric.corpus_score(st) for st in control)
-    full_a = statistics.fmean(metric.corpus_score(st) for st in arm)
-    diffs = np.abs(a - c)
-    extreme = np.sum(diffs - diffs.mean() >= abs(full_a - full_c)).item()
-    return full_a - full_c, (extreme + 1) / (n_samples + 1)
-
-
 def _statistics(recipe: Recipe, refs: list[str], systems: dict, device: str):
-    """(metrics, {system: [stats per metric]}, signatures) of every system's test output."""
+    """(metrics, {system: [stats per metric]}, signatures): one ``evaluate`` call with the
+    recipe's evaluation settings over every system's test output."""
+    from bertune_cli.core.evaluation import EvalCache, evaluate, recipe_settings
     from bertune_cli.core.loops.finetune import shared_lm, shared_ms_lm
-    from bertune_cli.core.metrics import moverscore
-    from bertune_cli.core.metrics.bertscore import score_systems
-    from bertune_cli.core.metrics.stats import MeanStatistic, SacreStatistic
 
-    e = recipe.eval
-    bleu = SacreStatistic("bleu", [refs], lowercase=e.lowercase, tokenize=e.bleu_tokenize)
-    chrf = SacreStatistic("chrf", [refs], lowercase=e.lowercase)
-    keys, hyps = list(systems), list(systems.values())
-    fb = score_systems(hyps, [refs], shared_lm(recipe.lm.name, recipe.lm.layer, device))
-    ms = moverscore.score_systems(hyps, [refs], shared_ms_lm(e.ms_lm, device))
-    fbert = MeanStatistic("F_BERT", fb[0].signature)
-    mover = MeanStatistic("MoverScore", ms[0].signature)
-    metrics = [bleu, chrf, fbert, mover]
-    stats = {k: [bleu.extract(h), chrf.extract(h), MeanStatistic.stats_of(f.F),
-                 MeanStatistic.stats_of(m.scores)] for k, h, f, m in zip(keys, hyps, fb, ms)}
-    signatures = {m.name: m.test_signature("bs", 1000, 12345) for m in metrics}
-    return metrics, stats, signatures
+    settings = recipe_settings(recipe, device)
+    cache = EvalCache()        # the LMs the fine-tuning already loaded in this process
+    cache.keep_lm("fbert", settings.lm, settings.layer,
+                  shared_lm(recipe.lm.name, recipe.lm.layer, device))
+    cache.keep_lm("moverscore", settings.ms_lm, None, shared_ms_lm(settings.ms_lm, device))
+    keys = list(systems)
+    ev = evaluate(ABLATE_METRICS, [refs], [systems[k] for k in keys],
+                  names=[f"{a}-seed{s}" if s is not None else a for a, s in keys],
+                  settings=settings, cache=cache)
+    stats = {k: ev.stats(i) for i, k in enumerate(keys)}
+    signatures = {m.name: m.test_signature("bs", N_SAMPLES, SEED) + "|count:ge"
+                  for m in ev.metrics}
+    return ev.metrics, stats, signatures
 
 
 def _entropy(where: Path, data, device: str) -> float:

@@ -13,7 +13,8 @@ import torch
 
 from bertune_cli.core.config import load_recipe
 from bertune_cli.core.errors import UsageError
-from bertune_cli.core.loops.ablate import holm, parse_seeds, seed_paired_bootstrap
+from bertune_cli.core.loops.ablate import parse_seeds
+from bertune_cli.core.significance import holm, seed_paired_bootstrap
 from bertune_cli.core.loops.arms import ARMS, arm_loop, arm_recipe, parse_arms
 
 TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
@@ -65,37 +66,17 @@ def test_cli_refuses_an_unknown_arm_with_exit_2_and_creates_nothing(tmp_path):
     assert "Traceback" not in proc.stderr and not (tmp_path / "runs").exists()
 
 
-def test_holm_against_a_hand_computation():
-    # sorted: 0.01 (x4 = 0.04), 0.02 (x3 = 0.06), 0.03 (x2 = 0.06), 0.5 (x1 = 0.5)
-    assert holm([0.03, 0.5, 0.01, 0.02]) == pytest.approx([0.06, 0.5, 0.04, 0.06])
-    # monotone: a larger raw p never gets a smaller adjusted one; capped at 1
-    assert holm([0.04, 0.041, 0.9]) == pytest.approx([0.12, 0.12, 0.9])
-    assert holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])
-    assert holm([]) == []
+def test_the_seed_paired_bootstrap_calls_identical_arms_not_different():
+    """An arm that returns the start, against a control that does too: p = 1 (the count of
+    resamples at least as extreme), not sacreBLEU's 1/(n+1)."""
+    from bertune_cli.core.metrics.stats import SacreMetric
 
-
-def test_seed_paired_bootstrap_with_one_seed_is_sacrebleus_paired_bootstrap():
-    from bertune_cli.core.metrics.stats import SacreStatistic
-    from bertune_cli.core.significance import paired_test
-
-    rng = np.random.default_rng(0)
-    words = "a b c d e f g h".split()
-    refs = [" ".join(rng.choice(words, 6)) for _ in range(60)]
-    base = [" ".join(rng.choice(words, 6)) for _ in range(60)]
-    sys_ = [r if i % 3 else b for i, (r, b) in enumerate(zip(refs, base))]
-    bleu = SacreStatistic("bleu", [refs])
-    a, c = bleu.extract(sys_), bleu.extract(base)
-    delta, p = seed_paired_bootstrap(bleu, [a], [c], 1000, 12345)
-    ref = paired_test([bleu], [[c], [a]], ["base", "sys"], test="bs", seed=12345)
-    assert p == ref.results[1]["BLEU"].p_value
-    assert delta == pytest.approx(ref.results[1]["BLEU"].score - ref.results[0]["BLEU"].score)
-    # two seeds: the difference of the seed means, and a p-value from one shared resample
-    delta2, p2 = seed_paired_bootstrap(bleu, [a, a], [c, bleu.extract(refs)], 1000, 12345)
-    full = [bleu.corpus_score(x) for x in (a, c, bleu.extract(refs))]
-    assert delta2 == pytest.approx(full[0] - (full[1] + full[2]) / 2)
-    assert 0 < p2 <= 1
-    # identical systems are not different: p = 1 (sacreBLEU's strict count would say 1/1001)
-    assert seed_paired_bootstrap(bleu, [a, c], [a, c], 1000, 12345) == (0.0, 1.0)
+    refs = ["a b c d", "e f g h", "a c e g"]
+    bleu = SacreMetric("bleu", [refs])
+    same = bleu.extract(["a b c x", "e f y h", "a c e g"])
+    assert seed_paired_bootstrap(bleu, [same, same], [same, same], 1000, 12345) == (0.0, 1.0)
+    assert seed_paired_bootstrap(bleu, [same], [same], 1000, 12345,
+                                 strict_count=True)[1] == pytest.approx(1 / 1001)
 
 
 def test_arms_share_start_budget_and_seeds_and_differ_only_as_named():
