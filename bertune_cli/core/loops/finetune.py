@@ -59,12 +59,16 @@ def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1):
     """The fine-tuning ``loss_fn(model, batch) -> (summed loss, logs)``.
 
     ``config``: the recipe's ``finetune`` section (soft, tau, hard, ce_weight, reduction,
-    impl). Gumbel noise only while ``model.training`` (never at validation).
+    impl, ref_cache_mb). Gumbel noise only while ``model.training`` (never at validation).
+    The reference's LM states are computed once per sentence and kept (up to
+    ``ref_cache_mb``) for the next epochs and validations: ``loss_fn.ref_cache``.
     """
     import torch
 
     from bertune_cli.core.losses import fbert_loss
+    from bertune_cli.core.refcache import ReferenceCache
 
+    cache = ReferenceCache(lm, getattr(config, "ref_cache_mb", 512.0))
     E = lm.embeddings                                                  # (V_LM, D)
     rows = E if vocab.kind == "full" else \
         E[torch.as_tensor(vocab.lm_ids, device=E.device)].detach()    # (V', D)
@@ -77,7 +81,8 @@ def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1):
                           hard=config.hard, training=model.training,
                           reduction=config.reduction, ce_weight=config.ce_weight,
                           labels=batch.tgt_out, label_smoothing=label_smoothing,
-                          impl=config.impl)
+                          impl=config.impl, ref_cache=cache)
+    loss_fn.ref_cache = cache
     return loss_fn
 
 
