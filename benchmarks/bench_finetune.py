@@ -2,8 +2,11 @@
 
 Same recipe (default multi30k-de-en: its model, LM (the bundled MiniLM), F_BERT layer,
 ``finetune.max_tokens`` batches, ``ce_weight``, tau), same batches (the first ``--updates`` of
-fine-tuning epoch 1), same initial weights, same optimizer (AdamW at ``finetune.lr``), one
-process, ``--threads`` torch threads (default 1: steadier on a shared machine):
+fine-tuning epoch 1), same initial weights (``--from`` a checkpoint, else the recipe's preset
+freshly initialised), same optimizer (AdamW at ``finetune.lr``), one process, ``--threads``
+torch threads (default 1: steadier on a shared machine), the same process settings on both
+sides (denormals flushed; glibc keeping freed memory as bertune's training loop sets it, or
+glibc's defaults with ``--allocator default``):
 
 - plain: written here, what one writes from the paper with PyTorch and transformers —
   ``logits[real positions]`` → softmax / sort-based sparsemax / Gumbel-softmax (noise
@@ -23,9 +26,11 @@ the ratio plain ÷ bertune (median of the per-round paired ratios, with their ra
 time and in this process's CPU time (with one thread, the work done whatever else runs). Before
 timing, one update of each side from the same weights and seed must give losses equal to
 1e-5 (the gradients' largest difference is printed). Peak RSS: one subprocess per side
-(load, then ``--updates`` updates; VmHWM), plus the reference cache a whole epoch fills.
+(load, then the batches; VmHWM), plus the reference cache once full (``ref_cache_mb``).
 ``"ratio"`` in ``--json`` is the recipe's mode (``finetune.soft``) with a warm cache;
-``ratio_cold`` / ``ratio_run`` (weighted by the recipe's cold and warm updates) beside it.
+``ratio_cold`` beside it, and ``ratio_run``: a whole recipe run, epoch 1 cold and the later
+updates hitting the cache for the share of the train references ``ref_cache_mb`` holds.
+``--profile N`` prints torch.profiler's top N entries of each side's updates.
 
     python benchmarks/bench_finetune.py --quick            # about two minutes on 2 idle cores
     python benchmarks/bench_finetune.py --json --from runs/multi30k-de-en/baseline
@@ -126,7 +131,7 @@ def plain_update(model, optimizer, loss_fn, batch) -> float:
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return float(loss)
+    return loss.item()
 
 
 def bertune_update(model, optimizer, loss_fn, batch) -> float:
@@ -161,6 +166,8 @@ class Setup:
 
         torch.set_num_threads(args.threads)
         torch.set_flush_denormal(True)             # as finetune() and the training loop do
+        if args.allocator == "bertune":            # as the training loop does (both sides)
+            keep_freed_memory().__enter__()
         self.recipe = load_recipe(args.pair)
         data = open_or_prepare(self.recipe, Path(args.data), Path(args.raw))
         self.model, self.vocab, self.source = load_model(self.recipe, data, args.from_)
@@ -197,18 +204,31 @@ class Setup:
         return torch.optim.AdamW(self.model.parameters(), lr=ft.lr, betas=tuple(tr.betas),
                                  eps=1e-8, weight_decay=tr.weight_decay)
 
-    def run(self, update, loss_fn) -> tuple[float, float]:
-        """Wall and CPU seconds per update over the batches, from the initial weights."""
+    def run(self, update, loss_fn, around=None) -> tuple[float, float]:
+        """Wall and CPU seconds per update over the batches, from the initial weights;
+        ``around``: a context manager around the updates only (the profiler)."""
+        from contextlib import nullcontext
+
         import torch
 
         self.model.load_state_dict(self.init)
         optimizer, wall, cpu = self.optimizer(), 0.0, 0.0
-        for k, batch in enumerate(self.batches):
-            torch.manual_seed(self.seed + k)
-            t0, c0 = time.perf_counter(), time.process_time()
-            update(self.model, optimizer, loss_fn, batch)
-            wall, cpu = wall + time.perf_counter() - t0, cpu + time.process_time() - c0
+        with around or nullcontext():
+            for k, batch in enumerate(self.batches):
+                torch.manual_seed(self.seed + k)
+                t0, c0 = time.perf_counter(), time.process_time()
+                update(self.model, optimizer, loss_fn, batch)
+                wall, cpu = wall + time.perf_counter() - t0, cpu + time.process_time() - c0
         return wall / len(self.batches), cpu / len(self.batches)
+
+
+def keep_freed_memory():
+    """core.allocator's setting (a no-op context for code from before it existed)."""
+    try:
+        from bertune_cli.core.allocator import keep_freed_memory as keep
+    except ImportError:
+        from contextlib import nullcontext as keep
+    return keep()
 
 
 def open_or_prepare(recipe, data_dir: Path, raw: Path):
@@ -325,7 +345,8 @@ def memory(args, mode: str) -> dict:
     for side in ("plain", "warm"):
         cmd = [sys.executable, __file__, "--worker", side, mode, "--pair", args.pair,
                "--data", args.data, "--raw", args.raw, "--updates", str(args.updates),
-               "--threads", str(args.threads)] + (["--from", args.from_] if args.from_ else [])
+               "--threads", str(args.threads), "--allocator", args.allocator] + \
+            (["--from", args.from_] if args.from_ else [])
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
         if res.returncode != 0:
             sys.exit(f"memory worker {side}/{mode} failed:\n{res.stderr[-2000:]}")
@@ -339,8 +360,8 @@ def profile(setup: Setup, mode: str, side: str, top: int) -> str:
     update, loss_fn = setup.objective(side, mode)
     if side == "warm":
         setup.run(update, loss_fn)
-    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
-        setup.run(update, loss_fn)
+    prof = torch_profile(activities=[ProfilerActivity.CPU])
+    setup.run(update, loss_fn, around=prof)
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=top)
 
 
@@ -360,6 +381,9 @@ def main() -> None:
     ap.add_argument("--updates", type=int, default=3, help="updates per round")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--allocator", choices=("bertune", "default"), default="bertune",
+                    help="bertune: glibc keeps freed blocks, as the training loop sets it "
+                         "(both sides); default: glibc's defaults (both sides)")
     ap.add_argument("--quick", action="store_true",
                     help="the recipe's mode only, 1 update per round")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-RSS subprocesses")
@@ -382,6 +406,7 @@ def main() -> None:
 
     result = {"benchmark": "bench_finetune", "recipe": setup.recipe.name, "mode": recipe_mode,
               "model": setup.source, "threads": args.threads, "rounds": args.rounds,
+              "allocator": args.allocator,
               "updates_per_round": len(setup.batches),
               "sentences_per_update": [b.nsentences for b in setup.batches],
               "torch": torch.__version__, "cpus": os.cpu_count(),
@@ -397,14 +422,15 @@ def main() -> None:
     result["ratio_cold"] = main_row["ratio_cold"]
     result["ratio_cpu"] = main_row["ratio_warm_cpu"]
     result["ratio_cold_cpu"] = main_row["ratio_cold_cpu"]
-    result["warm_share_of_run"] = warm_share
-    plain = main_row["plain"]["median_s"]
-    result["ratio_run"] = plain / (warm_share * main_row["warm"]["median_s"] +
-                                   (1 - warm_share) * main_row["cold"]["median_s"])
     D = setup.lm.embeddings.size(1)
-    full_cache = min(setup.ref_tokens * D * 4 / 2 ** 20,
-                     getattr(setup.recipe.finetune, "ref_cache_mb", 0.0))
-    result["cache_full_epoch_mb"] = full_cache
+    result["references_mb"] = setup.ref_tokens * D * 4 / 2 ** 20     # the whole train split
+    result["ref_cache_mb"] = getattr(setup.recipe.finetune, "ref_cache_mb", 0.0)
+    cached = min(1.0, result["ref_cache_mb"] / result["references_mb"])
+    result["cached_share"], result["warm_share_of_run"] = cached, warm_share
+    # a run: epoch 1 cold; later epochs hit for the cached share of the sentences
+    t = {k: main_row[k]["median_s"] for k in SIDES}
+    later = cached * t["warm"] + (1 - cached) * t["cold"]
+    result["ratio_run"] = t["plain"] / (warm_share * later + (1 - warm_share) * t["cold"])
     if not args.no_memory:
         result["memory"] = memory(args, recipe_mode)
     if args.profile:
@@ -441,22 +467,27 @@ def report_mode(mode: str, r: dict) -> None:
 
 def report_end(r: dict) -> None:
     print(f"\nrecipe {r['recipe']} ({r['mode']}), model: {r['model']}; {r['threads']} thread(s), "
+          f"allocator {r['allocator']}, "
           f"{r['rounds']} interleaved rounds of {r['updates_per_round']} update(s) "
           f"({r['sentences_per_update']} sentences); load average {r['loadavg_start'][0]:.1f} "
           f"-> {r['loadavg_end'][0]:.1f} on {r['cpus']} CPUs")
     print(f"ratio plain / bertune ({r['mode']}), median of paired rounds: warm cache "
           f"{r['ratio']:.2f}x (CPU time {r['ratio_cpu']:.2f}x), cold {r['ratio_cold']:.2f}x "
           f"(CPU {r['ratio_cold_cpu']:.2f}x); over a recipe run "
-          f"({100 * r['warm_share_of_run']:.0f}% of updates warm) {r['ratio_run']:.2f}x")
+          f"({100 * r['warm_share_of_run']:.0f}% of updates after epoch 1, "
+          f"ref_cache_mb {r['ref_cache_mb']:.0f} of {r['references_mb']:.0f} MiB = "
+          f"{100 * r['cached_share']:.0f}% of the references cached) {r['ratio_run']:.2f}x")
     if "memory" in r:
         m = r["memory"]
+        full = min(r["ref_cache_mb"], r["references_mb"])
         print(f"peak RSS ({r['mode']}, own process each): plain {m['plain']['peak_mb']:.0f} MB, "
-              f"bertune {m['warm']['peak_mb']:.0f} MB (+{r['cache_full_epoch_mb']:.0f} MB "
-              "of reference states once a whole epoch is cached)")
+              f"bertune {m['warm']['peak_mb']:.0f} MB, + {full:.0f} MiB once the cache is full "
+              f"= {100 * ((m['warm']['peak_mb'] + full) / m['plain']['peak_mb'] - 1):+.0f}%")
     for side, table in r.get("profile", {}).items():
         print(f"\ntorch.profiler, {side}, {r['mode']} ({r['updates_per_round']} updates):\n{table}")
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO))
+    if not os.environ.get("PYTHONPATH"):     # PYTHONPATH set: measure that code (e.g. a commit)
+        sys.path.insert(0, str(REPO))
     main()

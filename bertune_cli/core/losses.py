@@ -7,8 +7,8 @@ for a target y with log-probabilities lp over V classes and smoothing ε,
 
 summed over the non-pad target positions (the caller normalises, by tokens for CE). This equals
 cross-entropy against a target distribution 1 − ε on y and ε/(V−1) on every other class. The
-sums use logsumexp so the (B, T, V) log-probabilities are never materialised; the backward is
-written by hand (``_SmoothedNLL``: one buffer, a few in-place passes).
+(B, T, V) log-probabilities are never materialised: logsumexp and the backward are computed
+chunk by chunk (``_SmoothedNLL``).
 """
 from __future__ import annotations
 
@@ -20,54 +20,79 @@ def label_smoothed_nll_loss(logits: torch.Tensor, target: torch.Tensor, epsilon:
     """Summed (loss, nll) over positions where ``target != ignore_index``.
 
     logits: (B, T, V) (any float dtype; computed in fp32); target: (B, T) model ids.
-    The forward is the formula above; the backward is one fused pass (``_SmoothedNLL``).
+    Computed by ``_SmoothedNLL`` (fused kernels in cache-sized chunks, a hand-written backward).
     """
     return _SmoothedNLL.apply(logits, target, float(epsilon), ignore_index)
 
 
+# Rows per pass of the CE kernels: ~4 MB of float32, so each chunk's passes stay in cache.
+CHUNK_ELEMENTS = 2 ** 20
+
+
 class _SmoothedNLL(torch.autograd.Function):
-    """Label-smoothed NLL with a hand-written backward.
+    """Label-smoothed NLL with a hand-written backward, computed in cache-sized row chunks.
 
     Autograd of the formula builds three (B, T, V) gradients (logsumexp's, a zero-filled
     scatter for the gather, the sum's) and adds them up: ~7 passes over the logits and three
     allocations, which made the baseline's update slower than a plain ``F.cross_entropy`` loop
-    with the full 30522-word vocabulary. With p = softmax(z) the gradient is, per kept position,
+    with the full 30522-word vocabulary. Here logsumexp comes from the fused log-softmax kernel
+    (lse = max − log_softmax[argmax], per chunk into a small buffer: 2x faster than
+    ``torch.logsumexp``), and with p = softmax(z) the gradient is, per kept position,
 
         ∂/∂z_v = (c1 + c2·V)·p_v − c1·[v = y] − c2,
         c1 = g_loss·(1 − ε − ε/(V−1)) + g_nll,   c2 = g_loss·ε/(V−1),
 
-    computed in place in one buffer (exp, scale, shift, a scatter on the targets).
+    written chunk by chunk into one buffer (softmax, scale, shift), then a scatter on the
+    targets.
     """
 
     @staticmethod
     def forward(ctx, logits, target, epsilon, ignore_index):
         z = logits.float()
         vocab = z.size(-1)
-        lse = torch.logsumexp(z, dim=-1)                                 # (B, T)
+        flat = z.reshape(-1, vocab)                                      # (N, V)
+        lse, total = flat.new_empty(flat.size(0)), flat.new_empty(flat.size(0))
+        step = max(1, CHUNK_ELEMENTS // vocab)
+        buf = flat.new_empty(min(step, flat.size(0)), vocab)
+        for start in range(0, flat.size(0), step):
+            rows = slice(start, start + step)
+            chunk, out = flat[rows], buf[:flat[rows].size(0)]
+            top, at = chunk.max(dim=-1, keepdim=True)
+            torch.log_softmax(chunk, dim=-1, out=out)
+            lse[rows] = (top - out.gather(-1, at)).squeeze(-1)           # logsumexp
+            total[rows] = chunk.sum(-1)
+        lse, total = lse.view(z.shape[:-1]), total.view(z.shape[:-1])   # (B, T)
         target_logit = z.gather(-1, target.unsqueeze(-1)).squeeze(-1)    # (B, T)
         nll = lse - target_logit                                         # −lp[y]
-        smooth = vocab * lse - z.sum(-1)                                 # Σ_v −lp[v]
+        smooth = vocab * lse - total                                     # Σ_v −lp[v]
         keep = target.ne(ignore_index)
         nll = nll.masked_fill(~keep, 0.0).sum()
         smooth = smooth.masked_fill(~keep, 0.0).sum()
         eps_i = epsilon / (vocab - 1)
         loss = (1.0 - epsilon - eps_i) * nll + eps_i * smooth
-        ctx.save_for_backward(z, lse, target, keep)
+        ctx.save_for_backward(z, target, keep)
         ctx.coefs = (1.0 - epsilon - eps_i, eps_i)
         ctx.in_dtype = logits.dtype
         return loss, nll
 
     @staticmethod
     def backward(ctx, g_loss, g_nll):
-        z, lse, target, keep = ctx.saved_tensors
+        z, target, keep = ctx.saved_tensors
         a, eps_i = ctx.coefs
         vocab = z.size(-1)
         c1 = g_loss * a + g_nll                                          # () tensors
         c2 = g_loss * eps_i
-        kept = keep.unsqueeze(-1).to(z.dtype)                            # (B, T, 1)
-        grad = torch.sub(z, lse.unsqueeze(-1)).exp_()                    # p, (B, T, V)
-        grad.mul_(kept * (c1 + c2 * vocab)).sub_(kept * c2)
-        grad.scatter_add_(-1, target.unsqueeze(-1), kept * -c1)
+        kept = keep.reshape(-1, 1).to(z.dtype)                           # (N, 1)
+        scale, shift = kept * (c1 + c2 * vocab), kept * c2
+        flat = z.reshape(-1, vocab)
+        grad = torch.empty_like(flat)                                    # (N, V)
+        step = max(1, CHUNK_ELEMENTS // vocab)
+        for start in range(0, flat.size(0), step):
+            rows = slice(start, start + step)
+            torch.softmax(flat[rows], dim=-1, out=grad[rows])
+            grad[rows].mul_(scale[rows]).sub_(shift[rows])
+        grad = grad.view(z.shape)
+        grad.scatter_add_(-1, target.unsqueeze(-1), (kept * -c1).view(*target.shape, 1))
         return grad.to(ctx.in_dtype), None, None, None
 
 

@@ -68,7 +68,7 @@ def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1):
     from bertune_cli.core.losses import fbert_loss
     from bertune_cli.core.refcache import ReferenceCache
 
-    cache = ReferenceCache(lm, getattr(config, "ref_cache_mb", 512.0))
+    cache = ReferenceCache(lm, getattr(config, "ref_cache_mb", 320.0))
     E = lm.embeddings                                                  # (V_LM, D)
     rows = E if vocab.kind == "full" else \
         E[torch.as_tensor(vocab.lm_ids, device=E.device)].detach()    # (V', D)
