@@ -437,7 +437,6 @@ def main() -> None:
         result["profile"] = {side: profile(setup, recipe_mode, side, args.profile)
                              for side in ("plain", "warm")}
     if args.json:
-        result.pop("profile", None)
         print(json.dumps(result, indent=1))
         return
     report_end(result)

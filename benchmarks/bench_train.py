@@ -265,8 +265,6 @@ def main() -> None:
         result[f"ratio_{kind}"] = row["ratio"]
     result["ratio"] = min(row["ratio"] for row in result["vocab"].values())
     if args.json:
-        for row in result["vocab"].values():
-            row.pop("profile", None)
         print(json.dumps(result, indent=1))
         return
     print(f"\n{args.pair}: {args.rounds} interleaved rounds of {args.updates} timed updates "

@@ -237,6 +237,7 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
         summary.setdefault("init_from", str(init))
         summary.setdefault("soft", cfg.soft)
         summary.setdefault("steps_per_s", timer.rate())
+        summary.setdefault("ref_cache", loss_fn.ref_cache.stats())   # sentences, MiB, hits
         if "test" in data.splits and "test" not in summary and _is_master():
             def test_report() -> dict[str, Any]:
                 test = evaluate_split(out_dir, data, "test", ctx, device)

@@ -128,6 +128,8 @@ def test_select_metric_bertscore_and_every_n_steps(runs, tmp_path):
     assert "bertscore" in summary["best"]
     rows = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["update"] for r in rows if r["kind"] == "valid"] == [1, 2]
+    # the second validation reuses the references' LM states the first one computed
+    assert summary["ref_cache"]["hits"] >= 20 and summary["ref_cache"]["sentences"] > 0
 
 
 def test_another_lm_or_layer_is_refused(runs, tmp_path):
