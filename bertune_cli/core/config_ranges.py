@@ -32,6 +32,7 @@ RANGES: dict[str, Bound] = {
     "finetune.warmup_updates": NATURAL, "finetune.max_tokens": COUNT,
     "finetune.max_epochs": COUNT, "finetune.max_steps": NATURAL, "finetune.max_time": NATURAL,
     "finetune.patience": NATURAL, "finetune.valid_every_steps": NATURAL,
+    "finetune.ref_cache_mb": NATURAL,
     "eval.beam": COUNT, "eval.max_len_a": NATURAL, "eval.max_len_b": NATURAL,
     "eval.batch_tokens": NATURAL,
 }

@@ -60,12 +60,16 @@ def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1):
     """The fine-tuning ``loss_fn(model, batch) -> (summed loss, logs)``.
 
     ``config``: the recipe's ``finetune`` section (soft, tau, hard, ce_weight, reduction,
-    impl). Gumbel noise only while ``model.training`` (never at validation).
+    impl, ref_cache_mb). Gumbel noise only while ``model.training`` (never at validation).
+    The reference's LM states are computed once per sentence and kept (up to
+    ``ref_cache_mb``) for the next epochs and validations: ``loss_fn.ref_cache``.
     """
     import torch
 
     from bertune_cli.core.losses import fbert_loss
+    from bertune_cli.core.refcache import ReferenceCache
 
+    cache = ReferenceCache(lm, getattr(config, "ref_cache_mb", 320.0))
     E = lm.embeddings                                                  # (V_LM, D)
     rows = E if vocab.kind == "full" else \
         E[torch.as_tensor(vocab.lm_ids, device=E.device)].detach()    # (V', D)
@@ -80,7 +84,8 @@ def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1):
                           hard=config.hard, training=model.training,
                           reduction=config.reduction, ce_weight=config.ce_weight,
                           labels=batch.tgt_out, label_smoothing=label_smoothing,
-                          impl=config.impl)
+                          impl=config.impl, ref_cache=cache)
+    loss_fn.ref_cache = cache
     return loss_fn
 
 
@@ -252,6 +257,7 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
         summary.setdefault("init_from", str(init))
         summary.setdefault("soft", cfg.soft)
         summary.setdefault("steps_per_s", timer.rate())
+        summary.setdefault("ref_cache", loss_fn.ref_cache.stats())   # sentences, MiB, hits
         if "test" in data.splits and "test" not in summary and _is_master():
             # test.hyp.txt only: the pipeline's report scores the test set (once)
             add_test_report(out_dir, summary, lambda: evaluate_split(

@@ -158,12 +158,14 @@ def train_loop(model, *, run_dir: Path, **kwargs: Any) -> dict[str, Any]:
     on the same directory is refused (RunLocked, naming the holder's pid)."""
     import torch.distributed as dist
 
+    from bertune_cli.core.allocator import keep_freed_memory
     from bertune_cli.core.rundir import run_lock
 
-    if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
-        return _train_loop(model, run_dir=Path(run_dir), **kwargs)
-    with run_lock(run_dir):
-        return _train_loop(model, run_dir=Path(run_dir), **kwargs)
+    with keep_freed_memory():  # no page faults for the (B, T, V) tensors of every update
+        if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+            return _train_loop(model, run_dir=Path(run_dir), **kwargs)
+        with run_lock(run_dir):
+            return _train_loop(model, run_dir=Path(run_dir), **kwargs)
 
 
 def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings, run_dir: Path,
@@ -219,7 +221,7 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
     per_epoch = math.ceil(len(sampler) / settings.update_freq)
     emit({"event": "start", "epoch": epoch, "updates": updates, "updates_per_epoch": per_epoch,
           "total": _total_updates(settings, per_epoch), "resumed": state is not None})
-    session_start = last_save = window_start = time.time()
+    session_start = last_save = time.time()
 
     def save_last() -> None:
         nonlocal last_save
@@ -247,7 +249,8 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
         stop = validate_now(epoch - 1)  # interrupted between an epoch's end and its validation
     elif updates == 0 and sel.last_valid < 0 and settings.validate_start:
         validate_now(0)                 # the start competes for checkpoint_best
-    window = np.zeros(4)  # sample_size, loss, nll, ntokens since the last train row
+    # sample_size, loss, nll, ntokens, seconds in updates (not validation or saves), updates
+    window = np.zeros(6)  # since the last train row
     bad_run = 0           # consecutive skipped (non-finite) updates
     with _InterruptFlag() as interrupted:
         while stop is None:
@@ -306,19 +309,20 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
                 updates, pos = updates + 1, pos + len(group)
 
                 # -- bookkeeping: logs, progress, limits, mid-epoch validation and saves -------
-                window += (sample_size, loss_sum, nll_sum, ntokens)
+                window += (sample_size, loss_sum, nll_sum, ntokens, time.time() - t0, 1)
                 step = {"epoch": epoch, "update": updates, "loss": loss_sum / max(sample_size, 1),
                         "lr": lr, "gnorm": float(gnorm), "pos": pos, "batches": len(batches),
                         "tokens_per_s": ntokens / max(time.time() - t0, 1e-9)}
                 if updates % settings.log_every == 0:
-                    dt = max(time.time() - window_start, 1e-9)
+                    dt = max(window[4], 1e-9)
                     step["tokens_per_s"] = window[3] / dt
                     append_row(run_dir, master, {
                         "kind": "train", "epoch": epoch, "update": updates,
                         "loss": window[1] / max(window[0], 1), "nll": window[2] / max(window[3], 1),
                         "lr": lr, "gnorm": float(gnorm), "tokens_per_s": window[3] / dt,
+                        "updates_per_s": window[5] / dt,
                         "elapsed": round(elapsed + time.time() - session_start, 2)})
-                    window, window_start = np.zeros(4), time.time()
+                    window = np.zeros(6)
                 emit({"event": "step", **step})
                 stop = ("interrupted" if totals[6] > 0 else "max_time" if totals[4] > 0 else
                         "max_steps" if settings.max_steps and updates >= settings.max_steps else None)

@@ -155,19 +155,40 @@ def gumbel_softmax(z: torch.Tensor, *, tau: float = 0.1, hard: bool = False, noi
     """
     ct = compute_dtype(z.dtype)
     if gumbels is not None:
-        x = gumbels.to(device=z.device, dtype=ct, copy=True)
+        neg_g = gumbels.to(device=z.device, dtype=ct, copy=True).neg_()
     elif noise:
-        x = gumbel_noise(z.shape, generator=generator, dtype=ct, device=z.device)
+        # −g = log(−log U), drawn as gumbel_noise draws g (same stream), one pass shorter
+        u = torch.rand(z.shape, generator=generator, dtype=ct, device=z.device)
+        neg_g = u.clamp_min_(torch.finfo(ct).tiny).log_().neg_().log_()
     else:
-        x = None
-    # In place into the noise buffer: the only (N, V) tensor autograd keeps is softmax's output.
-    x = z.to(ct) / tau if x is None else x.add_(z).div_(tau)
-    y = torch.softmax(x, dim=-1)
-    del x
+        neg_g = None
+    y = _TemperedSoftmax.apply(z, neg_g, tau)
     if not hard:
         return y
     one_hot = torch.zeros_like(y).scatter_(-1, y.argmax(dim=-1, keepdim=True), 1.0)
     return one_hot - y.detach() + y
+
+
+class _TemperedSoftmax(torch.autograd.Function):
+    """y = softmax((z − neg_g) / tau), built in place in the noise buffer ``neg_g`` (the only
+    (N, V) tensor kept is y); backward: softmax's, divided by tau in place (one buffer).
+    (neg_g − z)/(−tau) is bitwise (z + g)/tau: IEEE sums and quotients are sign-symmetric."""
+
+    @staticmethod
+    def forward(ctx, z, neg_g, tau):
+        ct = compute_dtype(z.dtype)
+        x = z.to(ct) / tau if neg_g is None else neg_g.sub_(z).div_(-tau)
+        y = torch.softmax(x, dim=-1)
+        del x
+        ctx.save_for_backward(y)
+        ctx.tau, ctx.in_dtype = tau, z.dtype
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        grad = torch._softmax_backward_data(g.to(y.dtype), y, -1, y.dtype).div_(ctx.tau)
+        return grad.to(ctx.in_dtype), None, None
 
 
 # ---------------------------------------------------------------------------- soft embedding
@@ -188,7 +209,7 @@ def soft_embedding(z: torch.Tensor, embedding: torch.Tensor, mode: str, *, tau: 
     ct = compute_dtype(z.dtype)
     e = embedding.to(ct)
     rows = None
-    if mask is not None:
+    if mask is not None and not bool(mask.all()):   # (all rows real: no gather, no scatter)
         rows = mask.nonzero().squeeze(1)                                 # (M,)
         z = z.index_select(0, rows)                                      # (M, V)
     generator = None

@@ -130,6 +130,8 @@ def test_select_metric_bertscore_and_every_n_steps(runs, tmp_path):
     rows = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
     # the start (update 0) is validated first and competes for checkpoint_best
     assert [r["update"] for r in rows if r["kind"] == "valid"] == [0, 1, 2]
+    # the later validations reuse the references' LM states the first one computed
+    assert summary["ref_cache"]["hits"] >= 20 and summary["ref_cache"]["sentences"] > 0
 
 
 def test_a_finetune_that_never_beats_its_start_on_validation_returns_the_start(
