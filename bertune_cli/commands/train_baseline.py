@@ -8,18 +8,18 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from bertune_cli._options import Device, Json, Overrides, Pair, RunsDir, bounded
+from bertune_cli._options import Device, Json, Overrides, Pair, RunsDir, number, path
 
 DataOpt = Annotated[Optional[Path], typer.Option(
-    "--data", help="Prepared data directory (default: <runs>/<recipe>/data).")]
+    "--data", parser=path, help="Prepared data directory (default: <runs>/<recipe>/data).")]
 OutOpt = Annotated[Optional[Path], typer.Option(
-    "--out", help="Run directory (default: <runs>/<recipe>/baseline).")]
+    "--out", parser=path, help="Run directory (default: <runs>/<recipe>/baseline).")]
 MaxEpochs = Annotated[Optional[int], typer.Option("--max-epochs", min=1,
                                                   help="Override train.max_epochs.")]
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", min=1,
                                                  help="Stop after N updates.")]
 MaxTime = Annotated[Optional[float], typer.Option(
-    "--max-time", callback=bounded(0, low_open=True),
+    "--max-time", parser=number(0, low_open=True),
     help="Stop after N seconds of training (counted over resumes).")]
 
 

@@ -3,6 +3,13 @@
 The core never exits and never prints: it raises one of these with an actionable message
 (what went wrong) and a hint (what to do next). Only ``bertune_cli.main.main`` turns them
 into a red line and an exit code.
+
+Exit codes, one rule (docs/errors.md): **2** when the request itself is wrong, so re-running it
+unchanged can never work — an option value, a recipe or ``--set`` value, a path given on the
+command line that does not exist or is not what the option takes (``UsageError``,
+``ConfigError``, ``CheckpointNotFound``, ``LMChoiceError``); **1** when a valid request could not
+be carried out — unreadable data, a damaged checkpoint, an LM not available offline, a full
+disk, a locked run, a missing optional package, a training that had to stop.
 """
 from __future__ import annotations
 
@@ -28,7 +35,9 @@ class UsageError(BertuneError):
 
 
 class ConfigError(BertuneError):
-    """A recipe or override is invalid. ``problems`` lists every problem found."""
+    """A recipe or override is invalid (exit code 2). ``problems`` lists every problem found."""
+
+    exit_code = 2
 
     def __init__(self, message: str, hint: str | None = None, problems: list[str] | None = None):
         super().__init__(message, hint)
@@ -47,8 +56,22 @@ class LMUnavailable(BertuneError):
     """A language model cannot be loaded (typically: not available offline)."""
 
 
+class LMChoiceError(LMUnavailable):
+    """The LM asked for cannot be: ``--lm`` names a folder that does not exist, ``--layer`` is
+    beyond the LM's layers (exit code 2)."""
+
+    exit_code = 2
+
+
 class CheckpointError(BertuneError):
-    """A checkpoint or run directory is missing, incomplete or incompatible."""
+    """A checkpoint or run directory is damaged, incomplete or incompatible."""
+
+
+class CheckpointNotFound(CheckpointError):
+    """The path given holds no bertune checkpoint: it does not exist, or is some other folder
+    (exit code 2)."""
+
+    exit_code = 2
 
 
 class OutputError(BertuneError):
@@ -63,9 +86,19 @@ class TrainingError(BertuneError):
     """Training had to stop (NaN loss, no data, ...)."""
 
 
+class MissingExtra(BertuneError):
+    """An optional package is not installed (the message names the extra that brings it)."""
+
+
 class KernelUnavailable(BertuneError):
     """A requested kernel implementation cannot run here (no Triton, no GPU, no interpreter)."""
 
 
 class NotYetAvailable(BertuneError):
     """A stage that has not been built yet."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised by the ``bertune`` executable's handler: a KeyboardInterrupt, so every
+    cleanup that Ctrl-C runs (temporary files, locks, checkpoint_last) runs for it too; the
+    exit code is 143 (128 + SIGTERM)."""

@@ -187,7 +187,9 @@ def _warn(name: str, exc: BaseException, run_dir: Path) -> None:
         return
     _warned.add(name)
     if isinstance(exc, ImportError):
-        why = f"{name} is not installed (pip install 'bertune[{name}]')"
+        from bertune_cli.core.extras import install_hint
+
+        why = f"{name} is not installed ({install_hint(name)})"
     else:
         text = (str(exc).strip().splitlines() or [""])[0][:200]
         why = f"{name} failed ({exc.__class__.__name__}: {text})"

@@ -54,7 +54,7 @@ from typing import Any, Callable
 import numpy as np
 
 from bertune_cli.core.data.batching import EpochBatches, collate
-from bertune_cli.core.errors import CheckpointError, ConfigError, TrainingError
+from bertune_cli.core.errors import CheckpointError, ConfigError, Terminated, TrainingError
 from bertune_cli.core.loops.validation import (MetricFn, Selection, append_row, bleu_metric,
                                               checkpoint_meta, validate_and_select)
 from bertune_cli.core.outputs import AtomicFile
@@ -322,7 +322,7 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
                 epoch, pos = epoch + 1, 0
             if stop == "interrupted":
                 save_last()
-                raise KeyboardInterrupt
+                raise interrupted.error()
             if sel.last_valid != updates:
                 stop = validate_now(epoch - 1 if pos == 0 else epoch) or stop
             save_last()
@@ -454,25 +454,33 @@ def _gather(obj: Any, world: int) -> list[Any]:
 
 
 class _InterruptFlag:
-    """First Ctrl-C: finish the current update, save checkpoint_last, stop. Second: abort."""
+    """First Ctrl-C (or SIGTERM): finish the current update, save checkpoint_last, stop.
+    Second: abort. ``error()`` is the exception to stop with (Terminated for SIGTERM)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self._flag = threading.Event()
-        self._previous = None
+        self._previous: dict[int, Any] = {}
+        self._signum = signal.SIGINT
 
     def __enter__(self) -> "_InterruptFlag":
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
     def _handle(self, signum, frame) -> None:
         if self._flag.is_set():
-            raise KeyboardInterrupt
+            raise self.error()
+        self._signum = signum
         self._flag.set()
 
     def is_set(self) -> bool:
         return self._flag.is_set()
+
+    def error(self) -> KeyboardInterrupt:
+        return Terminated() if self._signum == signal.SIGTERM else KeyboardInterrupt()

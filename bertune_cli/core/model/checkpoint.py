@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bertune_cli.core.errors import CheckpointError
+from bertune_cli.core.errors import CheckpointError, CheckpointNotFound
 from bertune_cli.core.model.trainer_state import dump_state, load_state
 from bertune_cli.core.model.vocab import TargetVocab
 
@@ -100,7 +100,7 @@ def resolve_checkpoint(path: Path) -> Path:
     path = Path(path)
     _recover(path)
     if not path.exists():
-        raise CheckpointError(f"no checkpoint or run directory at {path}",
+        raise CheckpointNotFound(f"no checkpoint or run directory at {path}",
                               "pass a run directory such as runs/demo/baseline or one of its "
                               "checkpoint_best / checkpoint_last folders")
     for candidate in (path, path / BEST, path / LAST):
@@ -108,10 +108,10 @@ def resolve_checkpoint(path: Path) -> Path:
         if (candidate / META_FILE).is_file():
             return candidate
     if (path / "config.json").is_file():
-        raise CheckpointError(f"{path} is a transformers model but not a bertune checkpoint "
+        raise CheckpointNotFound(f"{path} is a transformers model but not a bertune checkpoint "
                               f"(no {META_FILE})", "pass a folder written by bertune")
-    raise CheckpointError(f"{path} holds no bertune checkpoint (no {META_FILE}, no {BEST}/)",
-                          "train one with `bertune train-baseline`, or check the path")
+    raise CheckpointNotFound(f"{path} holds no bertune checkpoint (no {META_FILE}, no {BEST}/)",
+                             "train one with `bertune train-baseline`, or check the path")
 
 
 def read_meta(path: Path) -> dict[str, Any]:
@@ -125,6 +125,20 @@ def read_meta(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} has checkpoint format {meta.get('format')!r}; "
                               f"this bertune reads format {FORMAT}", "use a matching bertune")
     return meta
+
+
+def model_config(path: Path) -> dict[str, Any]:
+    """The transformers ``config.json`` of a checkpoint or run folder (layers, sizes), read
+    without loading the model ({} when there is none, e.g. a CTranslate2 export)."""
+    file = resolve_checkpoint(path) / "config.json"
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{file} is unreadable ({exc.__class__.__name__})",
+                              "the checkpoint is damaged; use another one") from exc
+    return config if isinstance(config, dict) else {}
 
 
 def load_checkpoint(path: Path, device: str = "cpu") -> Loaded:

@@ -99,8 +99,10 @@ def _require_triton(logits) -> None:
     try:
         import triton  # noqa: F401
     except ImportError as exc:
+        from bertune_cli.core.extras import install_hint
+
         raise KernelUnavailable("impl='triton' needs Triton, which is not installed",
-                                hint="pip install 'triton>=3.0' or use impl='torch'") from exc
+                                hint=f"{install_hint('triton')} or use impl='torch'") from exc
     if os.environ.get("TRITON_INTERPRET") == "1":
         return  # the interpreter runs the kernels on CPU (or CUDA) tensors
     import torch
