@@ -64,6 +64,14 @@ def existing_path(text: str) -> Path:
     return found
 
 
+def existing_file(text: str) -> Path:
+    """``path``, and it must be an existing file (not a folder)."""
+    found = existing_path(text)
+    if found.expanduser().is_dir():
+        raise typer.BadParameter(f"{_shown(text)} is a folder, not a file")
+    return found
+
+
 def _shown(value: Any) -> str:
     from bertune_cli.core.config_input import shown
 
@@ -113,7 +121,7 @@ LmRun = Annotated[Optional[Path], typer.Option(
 Idf = Annotated[bool, typer.Option("--idf", help="F_BERT with idf weights from the references "
                                    "(bert_score semantics).")]
 Rescale = Annotated[Optional[Path], typer.Option(
-    "--rescale", parser=path,
+    "--rescale", parser=existing_file,
     help="Rescale F_BERT with a bert_score baseline CSV (LAYER,P,R,F).")]
 Lowercase = Annotated[bool, typer.Option("--lowercase",
                                          help="Case-insensitive BLEU/chrF (sacrebleu -lc).")]

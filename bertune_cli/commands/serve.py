@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bertune_cli._options import Device, number, path
+from bertune_cli._options import Device, existing_file, number, path
 
 ModelOpt = Annotated[Path, typer.Option(
     "--model", "-m", parser=path,
@@ -19,7 +19,7 @@ ApiKey = Annotated[Optional[list[str]], typer.Option(
     "--api-key", help="Require this API key (repeatable). Clients send 'Authorization: Bearer "
                       "KEY', 'X-API-Key: KEY' or \"api_key\" in the body.")]
 ApiKeyFile = Annotated[Optional[Path], typer.Option(
-    "--api-key-file", parser=path,
+    "--api-key-file", parser=existing_file,
     help="File of accepted API keys, one per line (# comments allowed).")]
 Cors = Annotated[Optional[list[str]], typer.Option(
     "--cors", help="Allow cross-origin requests from this origin (repeatable; '*' = any). "

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bertune_cli._options import Device, Seed, number, path
+from bertune_cli._options import Device, Seed, existing_file, number, path
 from bertune_cli.core.data.lines import stdin_lines
 
 MC_DROPOUT_MAX = 32  # as the server's /explain (serve --help: max_mc_dropout)
@@ -15,9 +15,11 @@ ModelOpt = Annotated[Path, typer.Option(
     "--model", "-m", parser=path,
     help="Run directory (uses its checkpoint_best) or a checkpoint folder.")]
 InputOpt = Annotated[Optional[Path], typer.Option(
-    "--input", "-i", exists=True, dir_okay=False, help="Source text, one sentence per line (default: stdin).")]
+    "--input", "-i", parser=existing_file,
+    help="Source text, one sentence per line (default: stdin).")]
 OutputOpt = Annotated[Optional[Path], typer.Option(
-    "--output", "-o", parser=path, help="Write here (atomically) instead of stdout.")]
+    "--output", "-o", parser=path,
+    help="Write here (atomically) instead of stdout.")]
 Beam = Annotated[Optional[int], typer.Option("--beam", min=1,
                                              help="Beam size (default: the recipe's).")]
 Lenpen = Annotated[Optional[float], typer.Option("--lenpen", parser=number(),
@@ -82,8 +84,8 @@ def translate(model: ModelOpt, input: InputOpt = None, output: OutputOpt = None,
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
     explain = dict(confidence=confidence, mc_dropout=mc_dropout, attention_matrix=attention_matrix,
                    attribution=attribution)
-    _check_request(model, engine, explain, json_out, attention, attention_layer, beam, n_best)
     sink = AtomicOutput(output)  # checks -o before the model loads (folders made on write)
+    _check_request(model, engine, explain, json_out, attention, attention_layer, beam, n_best)
     translator = Translator.load(model, device, engine=engine)
     options = translator.options(beam=beam, lenpen=lenpen, batch_tokens=batch_tokens,
                                  n_best=n_best, return_scores=scores or None)

@@ -4,12 +4,14 @@ The core never exits and never prints: it raises one of these with an actionable
 (what went wrong) and a hint (what to do next). Only ``bertune_cli.main.main`` turns them
 into a red line and an exit code.
 
-Exit codes, one rule (docs/errors.md): **2** when the request itself is wrong, so re-running it
-unchanged can never work — an option value, a recipe or ``--set`` value, a path given on the
-command line that does not exist or is not what the option takes (``UsageError``,
-``ConfigError``, ``CheckpointNotFound``, ``LMChoiceError``); **1** when a valid request could not
-be carried out — unreadable data, a damaged checkpoint, an LM not available offline, a full
-disk, a locked run, a missing optional package, a training that had to stop.
+Exit codes, one rule (docs/errors.md): **2** when the command line is wrong — a value invalid in
+itself or for what it names (out of range, an LM layer beyond the LM's layers), a path named on
+the command line that does not exist or is not what the option takes, an unknown or invalid
+recipe or ``--set`` value (``UsageError``, ``ConfigError``, ``CheckpointNotFound``,
+``LMChoiceError``, ``InputNotFound``); **1** when a valid command could not do its work — a
+damaged or incompatible checkpoint, unreadable data, an LM not available offline, inputs a
+recipe needs that are missing (the preflight lists them), an optional package not installed,
+a full disk, a locked run, a training that had to stop.
 """
 from __future__ import annotations
 
@@ -46,6 +48,12 @@ class ConfigError(BertuneError):
 
 class DataError(BertuneError):
     """Input data is missing, malformed or inconsistent (names the file and line)."""
+
+
+class InputNotFound(DataError):
+    """An input file named by the request does not exist, or is a folder (exit code 2)."""
+
+    exit_code = 2
 
 
 class DownloadError(DataError):

@@ -57,7 +57,7 @@ from bertune_cli.core.data.batching import EpochBatches, collate
 from bertune_cli.core.errors import CheckpointError, ConfigError, Terminated, TrainingError
 from bertune_cli.core.loops.validation import (MetricFn, Selection, append_row, bleu_metric,
                                               checkpoint_meta, validate_and_select)
-from bertune_cli.core.outputs import AtomicFile
+from bertune_cli.core.outputs import AtomicFile, write_text_atomic
 from bertune_cli.core.model.checkpoint import (BEST, LAST, load_trainer_state, load_weights,
                                                read_meta, save_checkpoint)
 
@@ -168,7 +168,6 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
     run_dir = Path(run_dir)
     if is_complete(run_dir):
         return {**json.loads((run_dir / DONE).read_text()), "already_complete": True}
-    torch.set_flush_denormal(True)  # denormal floats make CPU steps up to 100x slower
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
     master = rank == 0
     emit = on_event if (on_event is not None and master) else (lambda event: None)
@@ -364,13 +363,14 @@ def _start_run_dir(run_dir: Path, meta: dict[str, Any], updates: int) -> None:
 
     run_dir.mkdir(parents=True, exist_ok=True)
     config = json.loads(json.dumps(meta.get("config", {})))  # tuples -> lists for YAML
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False),
-                                         encoding="utf-8")
+    write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False),
+                      "the run's config.yaml")
     path = run_dir / "metrics.jsonl"
     if path.is_file():
         rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         keep = [r for r in rows if json.loads(r).get("update", 0) <= updates]
-        path.write_text("".join(r + "\n" for r in keep), encoding="utf-8")
+        if len(keep) < len(rows):
+            write_text_atomic(path, "".join(r + "\n" for r in keep), "the run's metrics.jsonl")
 
 
 def _skip_update(run_dir: Path, master: bool, on_event, epoch: int, updates: int, loss: float,

@@ -154,3 +154,42 @@ def test_a_save_is_verified_before_it_replaces_the_previous_checkpoint(run, tmp_
     assert "truncated" in str(info.value)
     assert _digest(target) == before and sorted(p.name for p in tmp_path.iterdir()) == [
         "checkpoint_last"]
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_every_file_of_a_checkpoint_gets_the_umask_permissions(run, tmp_path):
+    """Before: model.safetensors (and trainer_state.safetensors) were 0600, every other file
+    0644 (safetensors writes through a private temporary file)."""
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    model, meta, vocab, source = ckpt.load_checkpoint(run / "checkpoint_last")
+    state = ckpt.load_trainer_state(run / "checkpoint_last")
+    ckpt.save_checkpoint(tmp_path / "c", model, vocab=vocab, source=source, meta=meta,
+                         trainer_state=state)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "c").rglob("*")
+             if p.is_file()}
+    assert {"model.safetensors", "trainer_state.safetensors", "bertune.json"} <= set(modes)
+    assert set(modes.values()) == {0o666 & ~mask}, modes
+
+
+def test_a_swap_killed_between_its_renames_is_repaired(run, tmp_path):
+    """The folder set aside by a process that died before renaming the new one in is put
+    back by the next load (and by the next save: never a checkpoint lost)."""
+    pid = _dead_pid()
+    shutil.copytree(run / "checkpoint_best", tmp_path / f".checkpoint_best.{pid}-0a1b2c3d.old")
+    shutil.copytree(run / "checkpoint_best", tmp_path / f".checkpoint_best.{pid}-99aa.tmp")
+    assert ckpt.resolve_checkpoint(tmp_path) == tmp_path / "checkpoint_best"
+    model, meta, vocab, source = ckpt.load_checkpoint(tmp_path / "checkpoint_best")
+    ckpt.save_checkpoint(tmp_path / "checkpoint_best", model, vocab=vocab, source=source,
+                         meta=meta)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_best"]
