@@ -112,7 +112,7 @@ def _grid_values(soft: str | None, seeds: str | None) -> tuple[list[str], list[i
     softs = [s.strip() for s in soft.split(",")] if soft is not None else []
     for s in softs:
         if s not in SoftMode.__members__:
-            raise typer.BadParameter(f"{s!r} is not one of dense, sparsemax, gumbel "
+            raise typer.BadParameter(f"{s[:40]!r} is not one of dense, sparsemax, gumbel "
                                      "(e.g. --soft gumbel or --soft dense,sparsemax,gumbel)",
                                      param_hint="--soft")
     out: list[int] = []

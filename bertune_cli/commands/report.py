@@ -23,8 +23,8 @@ EntropySplit = Annotated[str, typer.Option(
 Top = Annotated[int, typer.Option("--top", min=0, help="Largest gains/losses to show per "
                                   "fine-tune.")]
 Samples = Annotated[int, typer.Option("--samples", min=1, help="Paired bootstrap resamples.")]
-Mover = Annotated[bool, typer.Option("--moverscore/--no-moverscore", help="Add MoverScore to "
-                                     "the results (when the moverscore extra is installed).")]
+Mover = Annotated[bool, typer.Option("--moverscore/--no-moverscore",
+                                     help="Add MoverScore to the results.")]
 
 
 def report(runs: Runs, out: Out = Path("report"), html: Html = False,

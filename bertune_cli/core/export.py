@@ -77,7 +77,7 @@ def read_export(folder: Path):
     folder = Path(folder)
     try:
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise CheckpointError(f"{folder / META_FILE} is unreadable ({exc.__class__.__name__})",
                               "re-export the checkpoint with `bertune export`") from exc
     if meta.get("export", {}).get("format") != FORMAT:

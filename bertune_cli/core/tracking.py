@@ -43,7 +43,7 @@ _warned: set[str] = set()  # trackers that failed in this process: warned once, 
 def read_state(run_dir: Path) -> dict[str, Any]:
     try:
         return json.loads((Path(run_dir) / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):
         return {}
 
 

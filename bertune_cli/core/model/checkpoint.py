@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from bertune_cli.core.config_input import shown
 from bertune_cli.core.errors import CheckpointError, CheckpointNotFound, OutputError
 from bertune_cli.core.model.trainer_state import dump_state, load_state
 from bertune_cli.core.model.vocab import TargetVocab
@@ -119,11 +120,14 @@ def read_meta(path: Path) -> dict[str, Any]:
     path = resolve_checkpoint(path)
     try:
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or UTF-8
         raise CheckpointError(f"{path / META_FILE} is unreadable ({exc.__class__.__name__})",
                               "the checkpoint is damaged; use another one") from exc
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path / META_FILE} is not a JSON object",
+                              "the checkpoint is damaged; use another one")
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path} has checkpoint format {meta.get('format')!r}; "
+        raise CheckpointError(f"{path} has checkpoint format {shown(meta.get('format'))}; "
                               f"this bertune reads format {FORMAT}", "use a matching bertune")
     return meta
 

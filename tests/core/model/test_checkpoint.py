@@ -193,3 +193,15 @@ def test_a_swap_killed_between_its_renames_is_repaired(run, tmp_path):
     ckpt.save_checkpoint(tmp_path / "checkpoint_best", model, vocab=vocab, source=source,
                          meta=meta)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_best"]
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "[" * 100_000 + "]" * 100_000, '{"format": "' +
+                                     "x" * 100_000 + '"}', "\udcff"])
+def test_a_planted_bertune_json_is_one_checkpoint_error(tmp_path, content):
+    """A run folder from someone else: a bertune.json that is not an object, nested to blow
+    the JSON parser's recursion, or with a huge value is a CheckpointError (before: an
+    AttributeError or RecursionError traceback)."""
+    (tmp_path / "bertune.json").write_text(content, encoding="utf-8", errors="surrogateescape")
+    with pytest.raises(CheckpointError) as info:
+        ckpt.read_meta(tmp_path)
+    assert len(str(info.value)) < 300
