@@ -15,7 +15,7 @@ import functools
 import os
 import signal
 import sys
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable
 
 import typer
 
@@ -52,14 +52,13 @@ def _root(version: Annotated[bool, typer.Option(
     """BERTTune for neural machine translation."""
 
 
-def _started(function: Callable[..., Any], torch: bool) -> Callable[..., Any]:
-    """``function`` run after the process-wide runtime settings (core/runtime.py); ``torch``:
-    the command runs a model (score and significance import torch only for some metrics)."""
+def _started(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` run after the process-wide runtime settings (core/runtime.py)."""
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> Any:
         from bertune_cli.core.runtime import configure
 
-        configure(torch=torch)
+        configure()
         try:
             return function(*args, **kwargs)
         except Terminated:  # also when the training loop stopped gracefully on SIGTERM
@@ -68,18 +67,13 @@ def _started(function: Callable[..., Any], torch: bool) -> Callable[..., Any]:
     return run
 
 
-for _name, _function, _torch in (
-        ("prepare", prepare.prepare, False),
-        ("train-baseline", train_baseline.train_baseline, True),
-        ("finetune", finetune.finetune, True),
-        ("translate", translate.translate, True),
-        ("export", export.export, True),
-        ("score", score.score, False),
-        ("significance", significance.significance, False),
-        ("recipes", recipes.recipes, False),
-        ("report", report.report, True),
-        ("serve", serve.serve, True)):
-    app.command(_name)(_started(_function, _torch))
+for _name, _function in (
+        ("prepare", prepare.prepare), ("train-baseline", train_baseline.train_baseline),
+        ("finetune", finetune.finetune), ("translate", translate.translate),
+        ("export", export.export), ("score", score.score),
+        ("significance", significance.significance), ("recipes", recipes.recipes),
+        ("report", report.report), ("serve", serve.serve)):
+    app.command(_name)(_started(_function))
 
 
 # What an interruption leaves and what a re-run does, per command (one line, truthful).

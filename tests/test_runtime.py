@@ -22,7 +22,6 @@ STARTS = {
     "significance": ["/no/r", "/no/a", "/no/b"], "recipes": ["--json"],
     "report": ["/no/such/run"], "serve": ["-m", "/no/such/run"],
 }
-TORCH = {"train-baseline", "finetune", "translate", "export", "report", "serve"}
 
 
 def test_every_command_is_listed():
@@ -33,14 +32,14 @@ def test_every_command_is_listed():
 def test_every_command_applies_the_runtime_settings_before_its_body(command, monkeypatch,
                                                                     runs_dir):
     calls = []
-    monkeypatch.setattr(runtime, "configure", lambda torch=True: calls.append(torch))
+    monkeypatch.setattr(runtime, "configure", lambda: calls.append(command))
     CliRunner().invoke(app, [command, *STARTS[command]])
-    assert calls == [command in TORCH]
+    assert calls == [command]
 
 
 def test_a_usage_error_never_reaches_the_settings(monkeypatch):
     calls = []
-    monkeypatch.setattr(runtime, "configure", lambda torch=True: calls.append(torch))
+    monkeypatch.setattr(runtime, "configure", lambda: calls.append(1))
     assert CliRunner().invoke(app, ["finetune", "--tau", "0"]).exit_code == 2
     assert calls == []
 
@@ -64,5 +63,22 @@ def test_configure_keeps_a_users_setting_and_flushes_denormals(monkeypatch):
     assert (torch.tensor([1e-39]) * 1.0).item() == 0.0          # flushed to zero
     monkeypatch.delenv("OMP_WAIT_POLICY")
     monkeypatch.setattr(runtime, "_configured", set())
-    runtime.configure(torch=False)
+    runtime.configure()
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
+def test_the_torch_setting_waits_for_torch_to_be_imported():
+    """A command checks its arguments before it imports torch (seconds): configure does not
+    import it, and flushes denormals as soon as torch has been imported."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from bertune_cli.core import runtime; runtime.configure(); "
+            "assert 'torch' not in sys.modules; import torch; "
+            "print((torch.tensor([1e-39]) * 1.0).item())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0 and float(out.stdout) == 0.0, out.stderr
+    plain = subprocess.run([sys.executable, "-c", "import torch; print((torch.tensor([1e-39])"
+                            " * 1.0).item())"], capture_output=True, text=True, timeout=300)
+    assert float(plain.stdout) > 0                       # denormals kept without configure
