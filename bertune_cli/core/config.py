@@ -236,7 +236,7 @@ def load_recipe(pair_or_path: str, overrides: list[str] | tuple[str, ...] = ()) 
             problems.append(f"name: {shown(recipe.name)} is not a recipe name (letters, digits, "
                             "'.', '_', '-'; not '.' or '..'): it names the run folder")
     if problems:
-        raise ConfigError(f"invalid recipe {shown(path.name)}: " +
+        raise ConfigError(f"invalid recipe {path.name[:80]}: " +
                           listed(problems, 10, "; ", "more problems"),
                           "fix the recipe or the --set overrides", problems=problems)
     return recipe
