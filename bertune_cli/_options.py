@@ -1,9 +1,12 @@
 """Annotated option aliases shared by the commands (defined once, used everywhere).
 
-Every numeric option is validated here, at the CLI edge, as a usage error (exit 2): closed
-bounds with Typer's ``min=``/``max=``, open bounds (``--tau > 0``, ``--alpha`` in (0, 1)) with
-the ``bounded`` callback, which uses the same bound table as the recipe loader
-(``core/config_ranges.py``), so ``--tau 0`` and ``--set finetune.tau=0`` are refused alike.
+Every option value is validated here, at the CLI edge, as a usage error (exit 2), before
+anything runs: integers with Typer's ``min=``/``max=``; every float option through ``number``
+(its parser: a finite number — never NaN or inf — within the option's bound, checked by the
+recipe loader's own ``core/config_ranges.in_bound``, so ``--tau 0`` and ``--set
+finetune.tau=0`` are refused alike); every path option through ``path`` (an empty string is
+refused instead of meaning the current folder). tests/commands/test_options_cli.py checks that
+every float and path option of every command goes through them.
 """
 from __future__ import annotations
 
@@ -14,19 +17,66 @@ import typer
 import typer.core
 
 
-def bounded(low: float | None, high: float | None = None, low_open: bool = False,
-            high_open: bool = False) -> Callable[[Any], Any]:
-    """An option callback refusing numbers outside the bound (None passes: option not given)."""
+SEED_MAX = 2**32 - 1  # numpy's and torch's seeds are unsigned 32-bit
+
+
+def _check_number(value: float, bound: tuple) -> float:
     from bertune_cli.core.config_ranges import describe, in_bound
 
+    if not in_bound(value, bound):
+        raise typer.BadParameter(f"must be {describe(bound)}, got {value:g}")
+    return value
+
+
+def number(low: float | None = None, high: float | None = None, low_open: bool = False,
+           high_open: bool = False) -> Callable[[str], float]:
+    """The parser of a float option: a finite number within the bound (None: unbounded)."""
     bound = (low, high, low_open, high_open)
 
-    def check(value: Any) -> Any:
-        if value is not None and not in_bound(value, bound):
-            raise typer.BadParameter(f"must be {describe(bound)}, got {value:g}")
-        return value
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise typer.BadParameter(f"{_shown(text)} is not a number") from None
+        return _check_number(value, bound)
 
-    return check
+    return parse
+
+
+def bounded(low: float | None, high: float | None = None, low_open: bool = False,
+            high_open: bool = False) -> Callable[[Any], Any]:
+    """The same check as an option callback (None passes: option not given)."""
+    bound = (low, high, low_open, high_open)
+    return lambda value: value if value is None else _check_number(value, bound)
+
+
+def path(text: str) -> Path:
+    """The parser of a path option: an empty string is refused (Path('') would be '.')."""
+    if not str(text).strip():
+        raise typer.BadParameter("is empty; pass a file or folder path")
+    return Path(text)
+
+
+def existing_path(text: str) -> Path:
+    """``path``, and it must exist (a file or a folder)."""
+    found = path(text)
+    if not found.expanduser().exists():
+        raise typer.BadParameter(f"{_shown(text)} does not exist")
+    return found
+
+
+def existing_file(text: str) -> Path:
+    """``path``, and it must be an existing file (not a folder)."""
+    found = existing_path(text)
+    if found.expanduser().is_dir():
+        raise typer.BadParameter(f"{_shown(text)} is a folder, not a file")
+    return found
+
+
+def _shown(value: Any) -> str:
+    from bertune_cli.core.config_input import shown
+
+    return shown(value)
 
 
 class FlagsAsFlags(typer.core.TyperGroup):
@@ -55,15 +105,15 @@ def _check_overrides(items: Optional[list[str]]) -> Optional[list[str]]:
     for item in items or []:
         key, sep, _ = item.partition("=")
         if not sep or not key.strip():
-            raise typer.BadParameter(f"{item!r} is not KEY=VALUE (e.g. --set train.lr=3e-4)")
+            raise typer.BadParameter(f"{_shown(item)} is not KEY=VALUE (e.g. --set train.lr=3e-4)")
     return items
 
 
 def _check_metrics(items: Optional[list[str]]) -> Optional[list[str]]:
     for item in items or []:
         if any(not name.strip() for name in item.split(",")):
-            raise typer.BadParameter(f"{item!r} names an empty metric; use bleu, chrf, chrf++, "
-                                     "ter or bertscore (or leave -m out for the defaults)")
+            raise typer.BadParameter(f"{_shown(item)} names an empty metric; use bleu, chrf, "
+                                     "chrf++, ter or bertscore (or leave -m out for the defaults)")
     return items
 
 
@@ -73,26 +123,29 @@ Overrides = Annotated[Optional[list[str]], typer.Option(
     "--set", "-s", callback=_check_overrides,
     help="Override a recipe value, e.g. --set train.lr=3e-4 (repeatable).")]
 RunsDir = Annotated[Optional[Path], typer.Option(
-    "--runs-dir", help="Root of run directories (default: $BERTUNE_RUNS or ./runs).")]
+    "--runs-dir", parser=path,
+    help="Root of run directories (default: $BERTUNE_RUNS or ./runs).")]
 Json = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON object.")]
 Lm = Annotated[Optional[str], typer.Option(
     "--lm", help="LM: 'minilm' (bundled, offline), an HF model id or a local folder.")]
 Layer = Annotated[Optional[int], typer.Option(
     "--layer", min=1, help="LM layer for BERTScore (bert_score's num_layers; default per LM).")]
 Device = Annotated[str, typer.Option("--device", help="torch device: cpu, cuda, cuda:1, ...")]
-Seed = Annotated[Optional[int], typer.Option("--seed", min=0, help="Random seed.")]
+Seed = Annotated[Optional[int], typer.Option("--seed", min=0, max=SEED_MAX,
+                                             help="Random seed (0 ... 2^32-1).")]
 
 # --- evaluation (score, significance) ---
 Metrics = Annotated[Optional[list[str]], typer.Option(
     "--metrics", "-m", callback=_check_metrics, help="Metric: bleu, chrf, chrf++, ter, bertscore (repeat -m or separate "
     "by commas; default: bleu and bertscore).")]
 LmRun = Annotated[Optional[Path], typer.Option(
-    "--model", help="Run directory or checkpoint whose bertune.json names the LM and layer "
-    "(--lm/--layer override it).")]
+    "--model", parser=existing_path, help="Run directory or checkpoint whose bertune.json names "
+    "the LM and layer (--lm/--layer override it).")]
 Idf = Annotated[bool, typer.Option("--idf", help="F_BERT with idf weights from the references "
                                    "(bert_score semantics).")]
 Rescale = Annotated[Optional[Path], typer.Option(
-    "--rescale", help="Rescale F_BERT with a bert_score baseline CSV (LAYER,P,R,F).")]
+    "--rescale", parser=existing_file,
+    help="Rescale F_BERT with a bert_score baseline CSV (LAYER,P,R,F).")]
 Lowercase = Annotated[Optional[bool], typer.Option(
     "--lowercase/--no-lowercase", show_default=False,
     help="Case-insensitive BLEU/chrF (sacrebleu -lc). Default: as the run's recipe with "
@@ -103,8 +156,9 @@ Tokenize = Annotated[Optional[str], typer.Option(
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1,
                                         help="Sentences per LM batch (F_BERT).")]
 RawDataDir = Annotated[Optional[Path], typer.Option(
-    "--data-dir", help="Local folder with the raw inputs: replaces data.root (files), holds the "
-    "archive or its extracted folder (wit3) or the CSV; nothing is downloaded.")]
+    "--data-dir", parser=existing_path, help="Local folder with the raw inputs: replaces "
+    "data.root (files), holds the archive or its extracted folder (wit3) or the CSV; nothing is "
+    "downloaded.")]
 
 # --- training budgets (train-baseline, finetune) ---
 MaxEpochs = Annotated[Optional[int], typer.Option(
@@ -112,5 +166,5 @@ MaxEpochs = Annotated[Optional[int], typer.Option(
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", min=1,
                                                  help="Stop after N updates.")]
 MaxTime = Annotated[Optional[float], typer.Option(
-    "--max-time", callback=bounded(0, low_open=True),
+    "--max-time", parser=number(0, low_open=True),
     help="Stop after N seconds of training (counted over resumes).")]

@@ -128,9 +128,9 @@ def test_usage_error_exits_2():
     assert "No such option" in out.stderr
 
 
-def test_bertune_error_is_one_red_line_exit_1_and_debug_shows_traceback():
+def test_bertune_error_is_one_red_line_and_debug_shows_traceback():
     out = _run("prepare", "--pair", "no-such-recipe")
-    assert out.returncode == 1
+    assert out.returncode == 2  # the request names no recipe: a usage error (docs/errors.md)
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:")
     assert "bertune recipes" in lines[0] or "shipped recipes" in lines[0]
@@ -142,6 +142,6 @@ def test_bertune_error_is_one_red_line_exit_1_and_debug_shows_traceback():
 def test_bad_recipe_override_lists_every_problem():
     out = _run("prepare", "--pair", "demo", "--set", "train.lr=abc", "--set", "nope.x=1",
                "--set", "data.target_vocab=huge")
-    assert out.returncode == 1
+    assert out.returncode == 2
     assert "train.lr" in out.stderr and "unknown key nope" in out.stderr
     assert "data.target_vocab" in out.stderr

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from bertune_cli._options import (Device, Json, MaxEpochs, MaxSteps, MaxTime, Overrides, Pair,
-                                  RawDataDir, RunsDir)
+                                  RawDataDir, RunsDir, path)
 from bertune_cli.commands.train_baseline import Track
 
 Arms = Annotated[str, typer.Option(
@@ -20,10 +20,10 @@ SeedList = Annotated[str, typer.Option(
 Control = Annotated[str, typer.Option("--control", help="The arm every other arm is tested "
                                       "against (one of --arms).")]
 From = Annotated[Optional[Path], typer.Option(
-    "--from", help="Checkpoint or run folder every arm starts from (default: the recipe's "
+    "--from", parser=path, help="Checkpoint or run folder every arm starts from (default: the recipe's "
     "baseline best checkpoint, trained first if missing).")]
 Out = Annotated[Optional[Path], typer.Option(
-    "--out", help="Study folder (default: <runs>/<recipe>/ablate): one run folder per arm and "
+    "--out", parser=path, help="Study folder (default: <runs>/<recipe>/ablate): one run folder per arm and "
     "seed, ablate.md, ablate.json, ablate_curves.png.")]
 
 

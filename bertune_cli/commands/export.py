@@ -6,15 +6,17 @@ from typing import Annotated
 
 import typer
 
-from bertune_cli._options import Json
+from bertune_cli._options import Json, path
 
 ModelOpt = Annotated[Path, typer.Option(
-    "--model", "-m", help="Run directory (uses its checkpoint_best) or a checkpoint folder.")]
+    "--model", "-m", parser=path, help="Run directory (uses its checkpoint_best) or a checkpoint folder.")]
 Format = Annotated[str, typer.Option("--format", help="Target format: ctranslate2.")]
 Quantization = Annotated[str, typer.Option(
     "--quantization", "-q", help="Weights: float32 (exact), int8, int8_float32, float16.")]
-Out = Annotated[Path, typer.Option("--out", "-o", help="Folder to write (atomically).")]
-Force = Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")]
+Out = Annotated[Path, typer.Option("--out", "-o", parser=path,
+                                   help="Folder to write (atomically).")]
+Force = Annotated[bool, typer.Option("--force", help="Replace --out when it holds a bertune "
+                                     "export (a folder of anything else is never replaced).")]
 
 
 def export(model: ModelOpt, out: Out, format: Format = "ctranslate2",

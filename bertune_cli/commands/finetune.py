@@ -7,8 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from bertune_cli._options import (Device, Json, Layer, Lm, Overrides, Pair, RawDataDir,
-                                  RunsDir, bounded)
+from bertune_cli._options import (SEED_MAX, Device, Json, Layer, Lm, Overrides, Pair,
+                                  RawDataDir, RunsDir, number, path)
 from bertune_cli.commands.train_baseline import Track
 
 
@@ -31,17 +31,18 @@ Soft = Annotated[Optional[str], typer.Option(
 Seeds = Annotated[Optional[str], typer.Option(
     "--seeds", help="Comma-separated run seeds (e.g. 1,2,3): one independent run per mode and "
                     "seed in finetune-<soft>-seed<k>/, then a mean ± sd summary (grid.md).")]
-Tau = Annotated[Optional[float], typer.Option("--tau", callback=bounded(0, low_open=True),
+Tau = Annotated[Optional[float], typer.Option("--tau", parser=number(0, low_open=True),
                                               help="Gumbel-softmax temperature, > 0 "
                                               "(default 0.1).")]
 Hard = Annotated[Optional[bool], typer.Option("--hard/--soft-sample", help="Straight-through "
                                               "Gumbel (one-hot forward, soft backward).")]
 CeWeight = Annotated[Optional[float], typer.Option(
-    "--ce-weight", min=0.0, max=1.0,
+    "--ce-weight", parser=number(0, 1),
     help="λ: loss = (1−λ)·(−F_BERT) + λ·label-smoothed CE (default 0, the paper).")]
 From = Annotated[Optional[Path], typer.Option(
-    "--from", help="Checkpoint or run folder to start from (default: the recipe's baseline "
-                   "best checkpoint, trained first if missing).")]
+    "--from", parser=path,
+    help="Checkpoint or run folder to start from (default: the recipe's baseline "
+         "best checkpoint, trained first if missing).")]
 Impl = Annotated[Optional[ImplChoice], typer.Option(
     "--impl", help="Soft-embedding kernels: torch reference, Triton (GPU), or auto.")]
 MaxEpochs = Annotated[Optional[int], typer.Option("--max-epochs", min=1,
@@ -49,7 +50,7 @@ MaxEpochs = Annotated[Optional[int], typer.Option("--max-epochs", min=1,
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", min=1,
                                                  help="Stop after N updates.")]
 MaxTime = Annotated[Optional[float], typer.Option(
-    "--max-time", callback=bounded(0, low_open=True),
+    "--max-time", parser=number(0, low_open=True),
     help="Stop after N seconds of fine-tuning (counted over resumes).")]
 
 
@@ -111,7 +112,7 @@ def _grid_values(soft: str | None, seeds: str | None) -> tuple[list[str], list[i
     softs = [s.strip() for s in soft.split(",")] if soft is not None else []
     for s in softs:
         if s not in SoftMode.__members__:
-            raise typer.BadParameter(f"{s!r} is not one of dense, sparsemax, gumbel "
+            raise typer.BadParameter(f"{s[:40]!r} is not one of dense, sparsemax, gumbel "
                                      "(e.g. --soft gumbel or --soft dense,sparsemax,gumbel)",
                                      param_hint="--soft")
     out: list[int] = []
@@ -119,8 +120,11 @@ def _grid_values(soft: str | None, seeds: str | None) -> tuple[list[str], list[i
         try:
             out.append(int(k))
         except ValueError:
-            raise typer.BadParameter(f"{k.strip()!r} is not an integer (e.g. --seeds 1,2,3)",
+            raise typer.BadParameter(f"{k.strip()[:40]!r} is not an integer (e.g. --seeds 1,2,3)",
                                      param_hint="--seeds") from None
+        if not 0 <= out[-1] <= SEED_MAX:
+            raise typer.BadParameter(f"seed {k.strip()[:40]} is out of range: seeds are 0 ... "
+                                     f"{SEED_MAX} (2^32-1)", param_hint="--seeds")
     if seeds is not None and not out:
         raise typer.BadParameter("needs at least one integer (e.g. --seeds 1,2,3)",
                                  param_hint="--seeds")

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from bertune_cli._options import Json, Overrides, Pair, RawDataDir, RunsDir
+from bertune_cli._options import Json, Overrides, Pair, RawDataDir, RunsDir, path
 
 SrcFile = Annotated[Optional[list[str]], typer.Option(
     "--src-file", metavar="SPLIT=PATH", help="Source file of a split (train/valid/test; .gz "
@@ -14,7 +14,7 @@ SrcFile = Annotated[Optional[list[str]], typer.Option(
 TgtFile = Annotated[Optional[list[str]], typer.Option(
     "--tgt-file", metavar="SPLIT=PATH", help="Target file of a split, as --src-file.")]
 OutOpt = Annotated[Optional[Path], typer.Option(
-    "--out", help="Data directory to write (default: <runs>/<recipe>/data).")]
+    "--out", parser=path, help="Data directory to write (default: <runs>/<recipe>/data).")]
 Force = Annotated[bool, typer.Option("--force", help="Rebuild even when the data is up to date.")]
 
 

@@ -6,12 +6,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from bertune_cli._options import Device, Json, RunsDir, Seed
+from bertune_cli._options import Device, Json, RunsDir, Seed, path
 
 Runs = Annotated[list[str], typer.Argument(
     help="Run directories (a baseline and fine-tunes), a runs/<recipe> folder (all its runs) "
     "or a recipe name.", show_default=False)]
-Out = Annotated[Path, typer.Option("--out", "-o", help="Folder for report.md, the PNGs and "
+Out = Annotated[Path, typer.Option("--out", "-o", parser=path,
+                                   help="Folder for report.md, the PNGs and "
                                    "report.json (replaced if it holds an older report).")]
 Html = Annotated[bool, typer.Option("--html", help="Also write report.html, one self-contained "
                                     "file with the images inlined.")]
@@ -22,8 +23,8 @@ EntropySplit = Annotated[str, typer.Option(
 Top = Annotated[int, typer.Option("--top", min=0, help="Largest gains/losses to show per "
                                   "fine-tune.")]
 Samples = Annotated[int, typer.Option("--samples", min=1, help="Paired bootstrap resamples.")]
-Mover = Annotated[bool, typer.Option("--moverscore/--no-moverscore", help="Add MoverScore to "
-                                     "the results (when the moverscore extra is installed).")]
+Mover = Annotated[bool, typer.Option("--moverscore/--no-moverscore",
+                                     help="Add MoverScore to the results.")]
 
 
 def report(runs: Runs, out: Out = Path("report"), html: Html = False,
@@ -44,7 +45,11 @@ def report(runs: Runs, out: Out = Path("report"), html: Html = False,
     import os
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from bertune_cli.core.report.build import make_report
+    from bertune_cli.core.extras import require_all
+    from bertune_cli.core.report.build import check_report_out, make_report
+
+    require_all(("matplotlib",), "bertune report")  # the figures; before any work
+    check_report_out(out)
 
     with _StageProgress() as progress:
         summary = make_report(runs, out, runs_root=runs_dir, html=html,

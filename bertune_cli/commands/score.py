@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bertune_cli._options import (BatchSize, Device, Idf, Json, Layer, Lm, LmRun, Lowercase,
-                                  Metrics, Rescale, Tokenize)
+                                  Metrics, Rescale, Tokenize, existing_file, number, path)
 
 Hyp = Annotated[Path, typer.Argument(help="Hypothesis file, one segment per line.",
                                      show_default=False)]
@@ -16,10 +16,12 @@ Refs = Annotated[list[Path], typer.Argument(
     help="Reference file(s); several files = several references per segment.",
     show_default=False)]
 SentenceLevel = Annotated[Optional[Path], typer.Option(
-    "--sentence-level", help="Also write per-sentence scores here (.tsv, or .jsonl) for "
+    "--sentence-level", parser=path,
+    help="Also write per-sentence scores here (.tsv, or .jsonl) for "
     "`bertune significance --scores`; other extensions are refused.")]
 Cache = Annotated[Optional[Path], typer.Option(
-    "--cache", help="Folder caching F_BERT's reference embeddings (keyed by LM, layer, "
+    "--cache", parser=path,
+    help="Folder caching F_BERT's reference embeddings (keyed by LM, layer, "
     "tokenizer and text), so scoring more systems against the same references later embeds "
     "them once. Safe for concurrent runs.", show_default=False)]
 # MoverScore's options (also used by `bertune significance`)
@@ -27,10 +29,12 @@ MsLm = Annotated[Optional[str], typer.Option(
     "--ms-lm", help="LM for MoverScore (-m moverscore; its last layer): 'minilm' (bundled, "
     "default), an HF model id or a folder. Independent of --lm, as in the paper.")]
 MsStopWords = Annotated[Optional[Path], typer.Option(
-    "--ms-stop-words", help="MoverScore stop-word file (words separated by spaces/newlines; "
+    "--ms-stop-words", parser=existing_file,
+    help="MoverScore stop-word file (words separated by spaces/newlines; "
     "they get weight 0).", show_default=False)]
 CacheSize = Annotated[float, typer.Option(
-    "--cache-size-mb", min=1, help="Size bound of --cache; least recently used entries are "
+    "--cache-size-mb", parser=number(1),
+    help="Size bound of --cache; least recently used entries are "
     "evicted.")]
 Bf16 = Annotated[bool, typer.Option(
     "--bf16", help="Run F_BERT's LM under bf16 autocast (faster on a GPU, not the float32 "

@@ -6,10 +6,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from bertune_cli._options import Device
+from bertune_cli._options import Device, existing_file, number, path
 
 ModelOpt = Annotated[Path, typer.Option(
-    "--model", "-m", help="Run directory (uses its checkpoint_best) or a checkpoint folder.")]
+    "--model", "-m", parser=path,
+    help="Run directory (uses its checkpoint_best) or a checkpoint folder.")]
 Host = Annotated[str, typer.Option("--host", help="Interface to bind (loopback by default).")]
 Port = Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")]
 Workers = Annotated[int, typer.Option(
@@ -18,7 +19,8 @@ ApiKey = Annotated[Optional[list[str]], typer.Option(
     "--api-key", help="Require this API key (repeatable). Clients send 'Authorization: Bearer "
                       "KEY', 'X-API-Key: KEY' or \"api_key\" in the body.")]
 ApiKeyFile = Annotated[Optional[Path], typer.Option(
-    "--api-key-file", help="File of accepted API keys, one per line (# comments allowed).")]
+    "--api-key-file", parser=existing_file,
+    help="File of accepted API keys, one per line (# comments allowed).")]
 Cors = Annotated[Optional[list[str]], typer.Option(
     "--cors", help="Allow cross-origin requests from this origin (repeatable; '*' = any). "
                    "Default: refused.")]
@@ -26,7 +28,8 @@ BatchTokens = Annotated[int, typer.Option(
     "--max-batch-tokens", min=0, help="Source tokens gathered into one model call "
                                       "(0 = 1024 on CPU, 4096 on GPU).")]
 WaitMs = Annotated[float, typer.Option(
-    "--max-wait-ms", min=0, help="Longest a request waits for others to share its batch.")]
+    "--max-wait-ms", parser=number(0),
+    help="Longest a request waits for others to share its batch.")]
 Batching = Annotated[bool, typer.Option(
     "--batching/--no-batching", help="Dynamic batching of concurrent requests.")]
 MaxBody = Annotated[int, typer.Option("--max-body-bytes", min=1,
@@ -37,7 +40,7 @@ MaxChars = Annotated[int, typer.Option("--max-chars", min=1,
                                        help="Characters per sentence (422 above).")]
 MaxQueue = Annotated[int, typer.Option(
     "--max-queue", min=1, help="Requests waiting or running (503 + Retry-After above).")]
-Timeout = Annotated[float, typer.Option("--timeout", min=0.001,
+Timeout = Annotated[float, typer.Option("--timeout", parser=number(0.001),
                                         help="Seconds per request (504 after).")]
 Engine = Annotated[str, typer.Option(
     "--engine", help="Decoding engine: torch, or ct2 (CTranslate2; /explain needs torch).")]
@@ -65,8 +68,12 @@ def serve(model: ModelOpt, host: Host = "127.0.0.1", port: Port = 8000, workers:
     """
     import logging
     import os
+    import signal
     import sys
 
+    from bertune_cli.core.extras import require, require_all
+
+    require_all(("fastapi", "uvicorn"), "bertune serve")  # before the model loads
     from bertune_cli.serve.loading import describe_model
     from bertune_cli.serve.settings import ENV_VAR, ServeSettings, read_key_file
 
@@ -79,8 +86,11 @@ def serve(model: ModelOpt, host: Host = "127.0.0.1", port: Port = 8000, workers:
     _check_port(host, port)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
 
-    import uvicorn
+    uvicorn = require("uvicorn", "bertune serve")
     from rich.console import Console
+
+    # uvicorn owns SIGTERM (graceful shutdown, then the signal re-raised: killed by SIGTERM)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     # uvicorn waits this long for requests in flight after SIGTERM before cancelling them.
     run = dict(host=host, port=port, log_level=log_level,

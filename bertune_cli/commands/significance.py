@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 import typer
 
 from bertune_cli._options import (BatchSize, Device, Idf, Json, Layer, Lm, LmRun, Lowercase,
-                                  Metrics, Rescale, Seed, Tokenize, bounded)
+                                  Metrics, Rescale, Seed, Tokenize, bounded, existing_file,
+                                  path)
 from bertune_cli.commands.score import Bf16, Cache, CacheSize, MsLm, MsStopWords, say_settings
 
 Ref = Annotated[Path, typer.Argument(help="Reference file.", show_default=False)]
@@ -31,10 +32,10 @@ Alpha = Annotated[float, typer.Option("--alpha", callback=bounded(0, 1, True, Tr
 PairedT = Annotated[bool, typer.Option("--paired-t", help="Also a paired t-test on sentence-level"
                                        " scores.")]
 Scores = Annotated[Optional[list[Path]], typer.Option(
-    "--scores", help="Per-sentence F_BERT from `bertune score --sentence-level`, one file per "
+    "--scores", parser=existing_file, help="Per-sentence F_BERT from `bertune score --sentence-level`, one file per "
     "system in order (repeat --scores).")]
 ExtraRef = Annotated[Optional[list[Path]], typer.Option(
-    "--ref", help="An additional reference file (repeatable).")]
+    "--ref", parser=path, help="An additional reference file (repeatable).")]
 
 
 def significance(ref: Ref, systems: Systems, metrics: Metrics = None, test: Test = "bs",

@@ -1,25 +1,24 @@
 """`bertune train-baseline`: train the Transformer NMT baseline (label-smoothed CE)."""
 from __future__ import annotations
 
-import os
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from bertune_cli._options import Device, Json, Overrides, Pair, RunsDir, bounded
+from bertune_cli._options import Device, Json, Overrides, Pair, RunsDir, number, path
 
 DataOpt = Annotated[Optional[Path], typer.Option(
-    "--data", help="Prepared data directory (default: <runs>/<recipe>/data).")]
+    "--data", parser=path, help="Prepared data directory (default: <runs>/<recipe>/data).")]
 OutOpt = Annotated[Optional[Path], typer.Option(
-    "--out", help="Run directory (default: <runs>/<recipe>/baseline).")]
+    "--out", parser=path, help="Run directory (default: <runs>/<recipe>/baseline).")]
 MaxEpochs = Annotated[Optional[int], typer.Option("--max-epochs", min=1,
                                                   help="Override train.max_epochs.")]
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", min=1,
                                                  help="Stop after N updates.")]
 MaxTime = Annotated[Optional[float], typer.Option(
-    "--max-time", callback=bounded(0, low_open=True),
+    "--max-time", parser=number(0, low_open=True),
     help="Stop after N seconds of training (counted over resumes).")]
 
 
@@ -59,7 +58,6 @@ def train_baseline(pair: Pair = "demo", overrides: Overrides = None, runs_dir: R
       [bold]torchrun --nproc-per-node 2 -m bertune_cli.main train-baseline --pair demo[/]
       [bold]bertune train-baseline --pair demo --track mlflow --track tensorboard[/]
     """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see quiet_cpu_threads
     from bertune_cli.core.config import load_recipe
     from bertune_cli.core.loops.train_baseline import train_baseline as run
     from bertune_cli.core.paths import stage_dir
@@ -98,12 +96,6 @@ def print_summary(summary: dict[str, Any], json_out: bool) -> None:
     typer.echo(f"model: {summary['checkpoint_best']}")
 
 
-# quiet_cpu_threads: OpenMP threads that spin-wait (libgomp's default) collapse when the cores are
-# shared: measured here on 2 busy cores, a transformer_small step ran at 96 target tokens/s with
-# 2 spinning threads, 924 with 1 thread and 756 with 2 passive threads. The commands default
-# OMP_WAIT_POLICY to PASSIVE (set it to ACTIVE yourself on a dedicated machine).
-
-
 class TrainProgress:
     """Renders the training loop's events with rich on stderr (also used by finetune)."""
 
@@ -119,6 +111,7 @@ class TrainProgress:
                        "lr {task.fields[lr]:.2e}"), TimeElapsedColumn(), TimeRemainingColumn(),
             console=self.console, transient=False)
         self.task = None
+        self.said: set[str] = set()
         self.progress.__enter__()
         return self
 
@@ -141,6 +134,10 @@ class TrainProgress:
                     abs(event["loss"]) == float("inf") else f"gradient norm {event['gnorm']}")
             self.console.print(f"[yellow]warning:[/] update {event['update']} skipped ({what}); "
                                f"{event['bad']} in a row, stopping at {event['max_bad']}")
+        elif kind == "impl" and event["impl"] not in self.said:  # once per command
+            self.said.add(event["impl"])
+            what = {"torch": "PyTorch reference", "triton": "Triton kernels"}[event["impl"]]
+            self.console.print(f"soft-embedding: {what} ({event['reason']})", markup=False)
         elif kind == "valid":
             metrics = "  ".join(f"{k} {event[k]:.2f}" for k in ("bleu", "bertscore") if k in event)
             mark = "  [green]best[/]" if event["is_best"] else f"  (no gain: {event['bad']})"

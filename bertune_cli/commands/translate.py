@@ -7,18 +7,23 @@ from typing import Annotated, Optional
 
 import typer
 
-from bertune_cli._options import Device, Seed
+from bertune_cli._options import Device, Seed, existing_file, number, path
 from bertune_cli.core.data.lines import stdin_lines
 
+MC_DROPOUT_MAX = 32  # as the server's /explain (serve --help: max_mc_dropout)
 ModelOpt = Annotated[Path, typer.Option(
-    "--model", "-m", help="Run directory (uses its checkpoint_best) or a checkpoint folder.")]
+    "--model", "-m", parser=path,
+    help="Run directory (uses its checkpoint_best) or a checkpoint folder.")]
 InputOpt = Annotated[Optional[Path], typer.Option(
-    "--input", "-i", exists=True, dir_okay=False, help="Source text, one sentence per line (default: stdin).")]
+    "--input", "-i", parser=existing_file,
+    help="Source text, one sentence per line (default: stdin).")]
 OutputOpt = Annotated[Optional[Path], typer.Option(
-    "--output", "-o", help="Write here (atomically) instead of stdout.")]
+    "--output", "-o", parser=path,
+    help="Write here (atomically) instead of stdout.")]
 Beam = Annotated[Optional[int], typer.Option("--beam", min=1,
                                              help="Beam size (default: the recipe's).")]
-Lenpen = Annotated[Optional[float], typer.Option("--lenpen", help="Length penalty exponent.")]
+Lenpen = Annotated[Optional[float], typer.Option("--lenpen", parser=number(),
+                                                 help="Length penalty exponent.")]
 NBest = Annotated[int, typer.Option("--n-best", min=1, help="Hypotheses per line (best first).")]
 Scores = Annotated[bool, typer.Option("--scores", help="Prefix each output with its log-prob.")]
 Engine = Annotated[str, typer.Option(
@@ -30,10 +35,10 @@ BatchTokens = Annotated[Optional[int], typer.Option(
 Confidence = Annotated[bool, typer.Option(
     "--confidence", help="Per output token/word probability and sentence confidence (--json).")]
 McDropout = Annotated[int, typer.Option(
-    "--mc-dropout", min=0, help="N Monte Carlo dropout passes: log-prob mean/variance and "
-    "agreement of N dropout beam outputs (--json).")]
+    "--mc-dropout", min=0, max=MC_DROPOUT_MAX, help="N Monte Carlo dropout passes (at most "
+    f"{MC_DROPOUT_MAX}): log-prob mean/variance and agreement of N dropout beam outputs (--json).")]
 AttentionDir = Annotated[Optional[Path], typer.Option(
-    "--attention", file_okay=False, help="Write one cross-attention heatmap PNG per line here.")]
+    "--attention", parser=path, help="Write one cross-attention heatmap PNG per line here.")]
 AttentionLayer = Annotated[int, typer.Option(
     "--attention-layer", help="Decoder layer of the attention (0-based; -1 = last).")]
 AttentionMatrix = Annotated[bool, typer.Option(
@@ -73,28 +78,19 @@ def translate(model: ModelOpt, input: InputOpt = None, output: OutputOpt = None,
       [bold]bertune translate -m runs/demo/baseline -i a.de -o a.en --attention heatmaps/[/]
     """
     import logging
-    import os
     import sys
 
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see commands/train_baseline.py
-    from bertune_cli.core.errors import UsageError
     from bertune_cli.core.translate import AtomicOutput, Translator, format_result
 
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
     explain = dict(confidence=confidence, mc_dropout=mc_dropout, attention_matrix=attention_matrix,
                    attribution=attribution)
-    if any(explain.values()) and not json_out:
-        raise UsageError(f"--{next(k for k, v in explain.items() if v).replace('_', '-')} is "
-                         "written only into --json lines", "add --json (plain output is one "
-                         "translation per line; --attention DIR alone works without it)")
     scored = scores or json_out  # every --json line has score and n_best, as its help says
     sink = AtomicOutput(output)  # checks -o before the model loads (folders made on write)
+    _check_request(model, engine, explain, json_out, attention, attention_layer, beam, n_best)
     translator = Translator.load(model, device, engine=engine)
     options = translator.options(beam=beam, lenpen=lenpen, batch_tokens=batch_tokens,
                                  n_best=n_best, return_scores=scored or None)
-    if engine != "torch" and (any(explain.values()) or attention):
-        raise UsageError("explanations need the model's weights in torch",
-                         "drop --engine ct2 (use the run directory with the torch engine)")
     # stdin through os.read (lines.stdin_lines), not sys.stdin.buffer: on Ctrl-C the reader
     # thread is still blocked in a read, and a buffered stream's lock then hung the exit
     source = open(input, "rb") if input else contextlib.nullcontext(stdin_lines())
@@ -135,3 +131,36 @@ def _count_lines(path: Path) -> int:
         while block := f.read(1 << 20):
             count, last = count + block.count(b"\n"), block[-1:]
     return count + (last != b"\n")
+
+
+def _check_request(model: Path, engine: str, explain: dict, json_out: bool,
+                   attention: Optional[Path], attention_layer: int, beam: Optional[int],
+                   n_best: int) -> None:
+    """Everything about the request that can be refused before the model loads (usage errors:
+    exit 2); only the checkpoint's small JSON files are read."""
+    from bertune_cli.core.engines import ENGINES
+    from bertune_cli.core.errors import UsageError
+    from bertune_cli.core.model.checkpoint import model_config, read_meta
+
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine[:40]!r}", f"use one of: {', '.join(ENGINES)}")
+    explaining = any(explain.values()) or attention is not None
+    if any(explain.values()) and not json_out:
+        raise UsageError(f"--{next(k for k, v in explain.items() if v).replace('_', '-')} is "
+                         "written only into --json lines", "add --json (plain output is one "
+                         "translation per line; --attention DIR alone works without it)")
+    if engine != "torch" and explaining:
+        raise UsageError("explanations need the model's weights in torch",
+                         "drop --engine ct2 (use the run directory with the torch engine)")
+    if attention is not None and attention.exists() and not attention.is_dir():
+        raise UsageError(f"--attention {attention} is a file", "pass a folder for the PNGs")
+    meta = read_meta(model)
+    beam = beam or meta.get("config", {}).get("eval", {}).get("beam", 5)
+    if n_best > beam:
+        raise UsageError(f"--n-best {n_best} is larger than the beam ({beam})",
+                         "use --n-best <= --beam")
+    if explaining:
+        layers = int(model_config(model).get("decoder_layers", 0))
+        if layers and not -layers <= attention_layer < layers:
+            raise UsageError(f"--attention-layer {attention_layer} is out of range: the decoder "
+                             f"has {layers} layers", f"use 0..{layers - 1}, or -1 for the last")

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 
+from bertune_cli.core.config_input import (check_value, is_name, listed, parse_yaml,
+                                           read_yaml_text, shown)
 from bertune_cli.core.errors import ConfigError
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
@@ -212,13 +214,14 @@ def resolve_recipe_path(pair_or_path: str) -> Path:
     if candidate.suffix in (".yaml", ".yml"):
         if candidate.is_file():
             return candidate
-        raise ConfigError(f"recipe file not found: {pair_or_path}",
+        raise ConfigError(f"recipe file not found: {shown(pair_or_path)}",
                           "check the path, or pass a shipped recipe name (see `bertune recipes`)")
-    shipped = RECIPES_DIR / f"{PAIR_ALIASES.get(pair_or_path.lower(), pair_or_path)}.yaml"
-    if shipped.is_file():
+    name = PAIR_ALIASES.get(pair_or_path.lower(), pair_or_path)
+    shipped = RECIPES_DIR / f"{name}.yaml"
+    if is_name(name) and shipped.is_file():  # a name, never a path out of recipes/
         return shipped
     names = ", ".join(n for n, _ in list_recipes())
-    raise ConfigError(f"unknown recipe or pair {pair_or_path!r}",
+    raise ConfigError(f"unknown recipe or pair {shown(pair_or_path)}",
                       f"pairs: {', '.join(PAIR_ALIASES)}; shipped recipes: {names}; or pass a "
                       "path to a .yaml file")
 
@@ -236,8 +239,12 @@ def load_recipe(pair_or_path: str, overrides: list[str] | tuple[str, ...] = ()) 
         from bertune_cli.core.config_ranges import range_problems
 
         problems += range_problems(recipe, problems)
+        if isinstance(recipe.name, str) and not is_name(recipe.name):
+            problems.append(f"name: {shown(recipe.name)} is not a recipe name (letters, digits, "
+                            "'.', '_', '-'; not '.' or '..'): it names the run folder")
     if problems:
-        raise ConfigError(f"invalid recipe {path.name}: " + "; ".join(problems),
+        raise ConfigError(f"invalid recipe {path.name[:80]}: " +
+                          listed(problems, 10, "; ", "more problems"),
                           "fix the recipe or the --set overrides", problems=problems)
     return recipe
 
@@ -280,13 +287,8 @@ def _merge(into: dict[str, Any], over: dict[str, Any]) -> None:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})",
-                          "check indentation and quoting") from exc
+    """A recipe file's mapping, read within bounds (core/config_input.py)."""
+    raw = parse_yaml(read_yaml_text(path), str(path))
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a recipe must be a YAML mapping")
     return raw
@@ -297,7 +299,7 @@ def _apply_override(raw: dict[str, Any], item: str, problems: list[str]) -> None
 
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
-        problems.append(f"override {item!r} is not key=value")
+        problems.append(f"override {shown(item)} is not key=value")
         return
     parts = key.strip().split(".")
     node = raw
@@ -306,24 +308,34 @@ def _apply_override(raw: dict[str, Any], item: str, problems: list[str]) -> None
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            problems.append(f"override {key}: {part} is not a section")
+            problems.append(f"override {shown(key)}: {shown(part)} is not a section")
             return
         node = child
     try:
         node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
     except yaml.YAMLError:
         node[parts[-1]] = value
+    except RecursionError:
+        problems.append(f"override {shown(key)}: the value is nested too deeply")
+        return
+    try:
+        check_value(node[parts[-1]], f"override {shown(key)}")
+    except ConfigError as exc:
+        del node[parts[-1]]   # refused: not built, not echoed
+        problems.append(exc.message)
 
 
 def _build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
     if not isinstance(raw, dict):
-        problems.append(f"{prefix.rstrip('.') or 'recipe'}: expected a mapping, got {raw!r}")
+        problems.append(f"{prefix.rstrip('.') or 'recipe'}: expected a mapping, got {shown(raw)}")
         return None
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in fields:
-            problems.append(f"unknown key {prefix}{key} (known: {', '.join(fields)})")
+    unknown = [f"{prefix}{shown(k, 40) if not isinstance(k, str) else k[:40]}" for k in raw
+               if k not in fields]
+    if unknown:
+        problems.append(f"unknown key{'s' if len(unknown) > 1 else ''} {listed(unknown)} "
+                        f"(known: {', '.join(fields)})")
     kwargs = {}
     missing = False
     for name, f in fields.items():
@@ -348,16 +360,17 @@ def _coerce(tp: Any, value: Any, where: str, problems: list[str]) -> Any:
         return _coerce(inner[0], value, where, problems)
     if origin is Literal:
         if value not in args:
-            problems.append(f"{where}: {value!r} is not one of {', '.join(map(str, args))}")
+            problems.append(f"{where}: {shown(value)} is not one of {', '.join(map(str, args))}")
         return value
     if origin is dict:
         if not isinstance(value, dict):
-            problems.append(f"{where}: expected a mapping, got {value!r}")
+            problems.append(f"{where}: expected a mapping, got {shown(value)}")
             return {}
-        return {str(k): _coerce(args[1], v, f"{where}.{k}", problems) for k, v in value.items()}
+        return {str(k): _coerce(args[1], v, f"{where}.{str(k)[:40]}", problems)
+                for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            problems.append(f"{where}: expected a list, got {value!r}")
+            problems.append(f"{where}: expected a list, got {shown(value)}")
             return ()
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_coerce(args[0], v, where, problems) for v in value)
@@ -367,11 +380,11 @@ def _coerce(tp: Any, value: Any, where: str, problems: list[str]) -> Any:
         return tuple(_coerce(a, v, where, problems) for a, v in zip(args, value))
     if tp is bool:
         if not isinstance(value, bool):
-            problems.append(f"{where}: expected true/false, got {value!r}")
+            problems.append(f"{where}: expected true/false, got {shown(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(f"{where}: expected an integer, got {value!r}")
+            problems.append(f"{where}: expected an integer, got {shown(value)}")
         return value
     if tp is float:
         if isinstance(value, str):  # YAML 1.1 reads 3e-4 (no dot) as a string
@@ -380,11 +393,11 @@ def _coerce(tp: Any, value: Any, where: str, problems: list[str]) -> Any:
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            problems.append(f"{where}: expected a number, got {value!r}")
+            problems.append(f"{where}: expected a number, got {shown(value)}")
             return value
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            problems.append(f"{where}: expected a string, got {value!r}")
+            problems.append(f"{where}: expected a string, got {shown(value)}")
         return value
     return value

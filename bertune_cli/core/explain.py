@@ -43,7 +43,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from bertune_cli.core.errors import KernelUnavailable, UsageError
+from bertune_cli.core.errors import UsageError
 from bertune_cli.core.translate import (Hypothesis, Translator, format_result, result_row,
                                         text_chunks)
 
@@ -408,13 +408,12 @@ def _check(tr: Translator, mc: int, layer: int, steps: int) -> None:
 
 def _require(attribution: bool, plots: Any) -> None:
     """The optional extra ``explain`` (captum, matplotlib), checked before any work."""
-    import importlib.util
+    from bertune_cli.core.extras import require_all
 
-    for needed, module in ((attribution, "captum"), (plots, "matplotlib")):
-        if needed and importlib.util.find_spec(module) is None:
-            raise KernelUnavailable(f"{'--attribution' if module == 'captum' else '--attention'}"
-                                    f" needs the {module} package",
-                                    "pip install 'bertune[explain]'")
+    for needed, module, option in ((attribution, "captum", "--attribution"),
+                                   (plots, "matplotlib", "--attention")):
+        if needed:
+            require_all([module], option, extra="explain")
 
 
 def _layer(tr: Translator, layer: int) -> int:

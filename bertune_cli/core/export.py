@@ -24,7 +24,10 @@ and ``final_logits_bias``. Vocabularies and special tokens are set explicitly, a
 CTranslate2's ``Converter`` validates, quantizes and saves the spec.
 
 Writing is atomic: everything goes to a hidden sibling folder swapped into place at the end
-(``outputs.AtomicFolder``).
+(``outputs.AtomicFolder``). Everything about ``--out`` is checked before the conversion starts
+(``check_export_out``): it must not overlap the checkpoint, must be writable, and an existing
+non-empty folder is replaced only when it is a bertune export and ``force`` is given — a
+folder of anything else is never emptied.
 """
 from __future__ import annotations
 
@@ -33,8 +36,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bertune_cli.core.errors import CheckpointError, KernelUnavailable, UsageError
-from bertune_cli.core.outputs import AtomicFolder
+from bertune_cli.core.errors import CheckpointError, UsageError
+from bertune_cli.core.outputs import AtomicFolder, check_output_dir
 
 QUANTIZATIONS = ("float32", "int8", "int8_float32", "float16")
 FORMAT = "ctranslate2"
@@ -43,17 +46,27 @@ CT2_CACHE = "ct2"
 
 
 def require_ctranslate2():
-    try:
-        import ctranslate2
-    except ImportError as exc:
-        raise KernelUnavailable("the ct2 engine needs the ctranslate2 package",
-                                "pip install 'bertune[ct2]'") from exc
-    return ctranslate2
+    """The ctranslate2 module (MissingExtra naming the ct2 extra when it is not installed)."""
+    from bertune_cli.core.extras import require
+
+    return require("ctranslate2", "the ct2 engine (bertune export, --engine ct2)")
 
 
 def is_export(path: Path) -> bool:
     path = Path(path)
     return (path / "model.bin").is_file() and (path / META_FILE).is_file()
+
+
+def is_bertune_export(path: Path) -> bool:
+    """``is_export`` and its bertune.json says so (a folder ``export --force`` may replace)."""
+    if not is_export(path):
+        return False
+    try:
+        meta = json.loads((Path(path) / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(meta, dict) and isinstance(meta.get("export"), dict) and \
+        meta["export"].get("format") == FORMAT
 
 
 def read_export(folder: Path):
@@ -64,7 +77,7 @@ def read_export(folder: Path):
     folder = Path(folder)
     try:
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise CheckpointError(f"{folder / META_FILE} is unreadable ({exc.__class__.__name__})",
                               "re-export the checkpoint with `bertune export`") from exc
     if meta.get("export", {}).get("format") != FORMAT:
@@ -80,18 +93,10 @@ def export_ctranslate2(model: Path, out: Path, quantization: str = "float32",
     Returns the ``export`` record written to ``out/bertune.json`` (plus ``out``).
     """
     from bertune_cli.core.lm import load_tokenizer
-    from bertune_cli.core.model.checkpoint import load_checkpoint, resolve_checkpoint
+    from bertune_cli.core.model.checkpoint import load_checkpoint
 
-    if quantization not in QUANTIZATIONS:
-        raise UsageError(f"unknown quantization {quantization!r}",
-                         f"use one of: {', '.join(QUANTIZATIONS)}")
+    src, out = check_export_out(model, out, quantization, force)
     ct2 = require_ctranslate2()
-    if is_export(model):
-        raise UsageError(f"{model} is already a CTranslate2 export",
-                         "pass the run directory or checkpoint it came from")
-    src = resolve_checkpoint(model)
-    out = Path(out)
-    _check_out(src, out, force)
     loaded = load_checkpoint(src, "cpu")
     tokenizer = load_tokenizer(loaded.meta["lm"]["name"])
     spec = _spec(loaded.model, _source_pieces(loaded.source, loaded.model),
@@ -139,17 +144,39 @@ def cached_export(model: Path, quantization: str = "float32") -> Path:
     return folder
 
 
-# ---------------------------------------------------------------------- internals
-def _check_out(src: Path, out: Path, force: bool) -> None:
+def check_export_out(model: Path, out: Path, quantization: str = "float32",
+                     force: bool = False) -> tuple[Path, Path]:
+    """Everything an export can refuse before converting (usage errors, exit 2; an unwritable
+    folder: OutputError): the quantization, the model (a checkpoint, not an export), ``out``.
+    Returns (the checkpoint folder, ``out``)."""
+    from bertune_cli.core.model.checkpoint import resolve_checkpoint
+
+    if quantization not in QUANTIZATIONS:
+        raise UsageError(f"unknown quantization {quantization[:40]!r}",
+                         f"use one of: {', '.join(QUANTIZATIONS)}")
+    if is_export(model):
+        raise UsageError(f"{model} is already a CTranslate2 export",
+                         "pass the run directory or checkpoint it came from")
+    src, out = resolve_checkpoint(model), Path(out)
     src_r, out_r = src.resolve(), out.resolve()
     if out_r == src_r or out_r in src_r.parents or src_r in out_r.parents:
         raise UsageError(f"--out {out} overlaps the checkpoint {src}",
                          "write the export to a folder of its own")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file", "pass a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise UsageError(f"--out {out} already exists and is not empty",
-                         "pass --force to replace it, or another --out")
+    if out.is_dir() and any(out.iterdir()):
+        if not is_bertune_export(out):
+            raise UsageError(f"--out {out} exists and is not a bertune export (no model.bin and "
+                             "bertune.json of one); refusing to replace it, even with --force",
+                             "pass a new or empty folder")
+        if not force:
+            raise UsageError(f"--out {out} already holds an export",
+                             "pass --force to replace it, or another --out")
+    check_output_dir(out, "CTranslate2 model")
+    return src, out
+
+
+# ---------------------------------------------------------------------- internals
 
 
 def _source_pieces(source, model) -> list[str]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bertune_cli.core.errors import LMUnavailable, UsageError
+from bertune_cli.core.errors import LMChoiceError, LMUnavailable, UsageError
 
 DEFAULT_LM = "minilm"
 # Layers for the LMs bertune documents; others fall back to bert_score's table.
@@ -73,11 +73,11 @@ def resolve_lm(name: str) -> str:
     if Path(name).expanduser().exists():
         path = Path(name).expanduser()
         if not (path / "config.json").is_file():
-            raise LMUnavailable(f"{name} is not a model folder (no config.json)",
+            raise LMChoiceError(f"{name} is not a model folder (no config.json)",
                                 "pass a folder written by save_pretrained, or an HF model id")
         return str(path)
     if looks_like_path(name):
-        raise LMUnavailable(f"LM folder {name} does not exist",
+        raise LMChoiceError(f"LM folder {name} does not exist",
                             "check the path (a model folder written by save_pretrained), or "
                             "pass an HF model id such as bert-base-uncased, or --lm minilm")
     return name
@@ -101,7 +101,7 @@ def default_layer(name: str, num_layers: int | None = None) -> int:
     key = Path(name).name if Path(name).exists() else name
     if key in model2layers:
         return model2layers[key]
-    raise LMUnavailable(f"no default BERTScore layer is known for LM {name!r}",
+    raise LMChoiceError(f"no default BERTScore layer is known for LM {name!r}",
                         "pass --layer N (bert_score's num_layers)" +
                         (f"; it has {num_layers} layers" if num_layers else ""))
 
@@ -131,7 +131,7 @@ def load_lm(name: str = DEFAULT_LM, layer: int | None = None, device: str = "cpu
     total = len(encoder_layers)
     layer = default_layer(name, total) if layer is None else layer
     if not 1 <= layer <= total:
-        raise LMUnavailable(f"layer {layer} is out of range for {name} ({total} layers)",
+        raise LMChoiceError(f"layer {layer} is out of range for {name} ({total} layers)",
                             f"pass --layer between 1 and {total}")
     del encoder_layers[layer:]  # the layers after L never influence hidden_states[L]
     model.config.num_hidden_layers = layer
@@ -156,7 +156,7 @@ def _encoder_layers(model):
                 break
         if obj is not None:
             return obj
-    raise LMUnavailable(f"{type(model).__name__} is not a BERT-like encoder bertune can use",
+    raise LMChoiceError(f"{type(model).__name__} is not a BERT-like encoder bertune can use",
                         "use a BERT/MiniLM/RoBERTa-style encoder LM")
 
 

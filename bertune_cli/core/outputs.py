@@ -1,7 +1,9 @@
 """Output paths: checked before the work, written atomically, failures as one-line errors.
 
 Every file or folder a command writes goes through here (``translate -o``, ``score
---sentence-level``, ``prepare --out``), so the rule is the same everywhere:
+--sentence-level``, ``prepare --out``, ``report``, ``export``, and every file of a run folder:
+``config.yaml``, ``metrics.jsonl`` rewritten on resume, ``valid.hyp.txt``, ``test.hyp.txt``,
+``report.json``, ``DONE``, the checkpoint folders), so the rule is the same everywhere:
 
 * ``check_output(path)`` / ``check_output_dir(path)`` run *before* the expensive work: no
   ancestor is a file, and a probe file can be created in the nearest existing ancestor
@@ -16,7 +18,9 @@ Every file or folder a command writes goes through here (``translate -o``, ``sco
   written in place: a device cannot be replaced by a rename.
 * ``AtomicFolder(path)`` is its twin for folders (``prepare``'s data directory, ``report``,
   ``export``): built in ``.<name>.<pid>-<random>.tmp``, swapped into place at the end, removed
-  on failure; build folders left by a killed process are removed by the next build.
+  on failure; build folders left by a killed process are removed by the next build, and a
+  folder set aside by a process killed between the two renames of its swap is put back
+  (``recover``) before anything else looks at the target.
 * An ``OSError`` (ENOSPC, EACCES, EROFS, ENOTDIR, ...) becomes an ``OutputError``:
   ``cannot write <what> <path>: <reason>``, exit 1, no traceback.
 """
@@ -110,6 +114,31 @@ def _sibling_name(target: Path, kind: str) -> str:
     return f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.{kind}"
 
 
+def use_umask(path: str | Path) -> None:
+    """Give a file the permissions a plain ``open()`` would (0666 less the umask): writers that
+    create files 0600 (safetensors) would otherwise make one file of a folder private."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
+def _umask() -> int:
+    try:   # Linux: read it without changing it (os.umask sets it, racing other threads)
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_text_atomic(path: str | Path, text: str, what: str = "output") -> None:
+    """``path`` holds ``text`` afterwards, or is unchanged (``AtomicFile``)."""
+    with AtomicFile(path, what) as f:
+        f.write(text)
+
+
 class AtomicFile:
     """``with AtomicFile(path) as f: f.write(...)``: temp name + rename, errors mapped.
 
@@ -200,6 +229,7 @@ class AtomicFolder:
     def __enter__(self) -> Path:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            recover(self.path)
             _remove_stale_siblings(self.path)
             self.tmp = _new_sibling_dir(self.path, "tmp")
         except OSError as exc:
@@ -242,20 +272,49 @@ def _new_sibling_dir(target: Path, kind: str) -> Path:
     return folder
 
 
+def _sibling_pattern(target: Path) -> re.Pattern:
+    return re.compile(rf"\.{re.escape(target.name)}\.(\d+)-[0-9a-f]+\.(tmp|old)")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive but not ours (PermissionError), or unknown
+        return True
+    return True
+
+
+def recover(target: str | Path) -> None:
+    """Finish a swap that a killed process left half done: ``target`` is missing and its old
+    folder still sits aside as ``.<name>.<pid>-<random>.old`` (the process is gone): put the
+    newest such folder back. A live process's swap is left alone (it completes itself)."""
+    target = Path(target)
+    if target.exists() or not target.parent.is_dir():
+        return
+    pattern = _sibling_pattern(target)
+    olds = []
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*.old"):
+        match = pattern.fullmatch(path.name)
+        if match and path.is_dir() and not path.is_symlink() and not _alive(int(match[1])):
+            olds.append((path.stat().st_mtime_ns, path))
+    for _, old in sorted(olds, reverse=True)[:1]:
+        try:
+            os.rename(old, target)
+        except OSError:  # another process recovered it first
+            pass
+
+
 def _remove_stale_siblings(target: Path) -> None:
     """Remove the ``.<name>.<pid>-<random>.tmp/.old`` siblings of ``target`` whose process is
     gone (a build killed mid-way); those of live processes are left alone."""
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)-[0-9a-f]+\.(?:tmp|old)")
+    pattern = _sibling_pattern(target)
     for path in target.parent.glob(f".{glob.escape(target.name)}.*"):
         match = pattern.fullmatch(path.name)
-        if not match:
+        if not match or _alive(int(match.group(1))):
             continue
-        try:
-            os.kill(int(match.group(1)), 0)
-        except ProcessLookupError:
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-        except OSError:  # alive but not ours (PermissionError), or unknown: leave it
-            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)

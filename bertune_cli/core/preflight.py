@@ -5,7 +5,8 @@ loading a model or touching the network — for everything a stage will need and
 error listing all of it: the raw data (the CSV, the WIT3 archive, the split files: where they
 were looked for and where to put them), or the prepared data a later stage reads, and every
 LM (the decoder-vocabulary / F_BERT LM ``lm.name`` and MoverScore's ``eval.ms_lm``) with the
-command that fetches it. Used by ``prepare``, ``train-baseline`` and ``finetune`` (the
+command that fetches it, and every optional package the recipe asks for (its trackers,
+``finetune.impl: triton``) with the extra that installs it. Used by ``prepare``, ``train-baseline`` and ``finetune`` (the
 pipeline), so a pair that cannot run fails in a second instead of after the first stage.
 
 "Offline" is ``HF_HUB_OFFLINE=1`` (bertune's documented offline switch): then an LM missing
@@ -18,7 +19,7 @@ import os
 from pathlib import Path
 
 from bertune_cli.core.config import Recipe
-from bertune_cli.core.errors import DataError, LMUnavailable
+from bertune_cli.core.errors import DataError, LMUnavailable, MissingExtra
 
 STAGES = ("prepare", "train-baseline", "finetune")
 
@@ -33,13 +34,14 @@ def check_runnable(recipe: Recipe, stage: str = "finetune", raw_data_dir: Path |
     input of ``stage`` (prepare | train-baseline | finetune) for ``recipe``."""
     data = data_problems(recipe, stage, raw_data_dir, runs_root)
     lms = lm_problems(recipe, stage)
-    if not data and not lms:
+    extras = extra_problems(recipe, stage)
+    if not data and not lms and not extras:
         return
-    problems = data + lms
+    problems = data + lms + extras
     listed = "; ".join(f"({i}) {p}" for i, p in enumerate(problems, 1))
     message = (f"recipe {recipe.name!r} cannot run here — {len(problems)} thing"
                f"{'s are' if len(problems) > 1 else ' is'} missing: {listed}")
-    error = DataError if data else LMUnavailable
+    error = DataError if data else LMUnavailable if lms else MissingExtra
     raise error(message, "supply them as said, then run the same command again")
 
 
@@ -110,6 +112,19 @@ def _missing(location: str, what: str, where: str) -> list[str]:
     if Path(location).exists():
         return []
     return [f"{what}: not found at {location}; {where}"]
+
+
+def extra_problems(recipe: Recipe, stage: str) -> list[str]:
+    """Optional packages the recipe asks for that are not installed (core/extras.py)."""
+    from bertune_cli.core.extras import install_hint, missing
+
+    if stage == "prepare":
+        return []
+    wanted = {name: f"the tracker {name} (tracking: / --track)" for name in recipe.tracking}
+    if stage == "finetune" and recipe.finetune.impl == "triton":
+        wanted["triton"] = "the Triton kernels (finetune.impl: triton / --impl triton)"
+    return [f"{what}: {module} is not installed ({install_hint(module)})"
+            for module, what in wanted.items() if missing([module])]
 
 
 def lm_problems(recipe: Recipe, stage: str) -> list[str]:

@@ -12,7 +12,10 @@ the flattened resolved config, tags = recipe, stage, soft mode, bertune version,
 data-manifest and starting-checkpoint hashes, signatures; artifacts at the end. The store is
 ``$MLFLOW_TRACKING_URI``, else ``sqlite:///<runs>/mlflow.db`` (MLflow 3 refuses a file store by
 default); a new experiment (= recipe name) next to a sqlite store keeps its artifacts in
-``mlartifacts/`` beside it.
+``mlartifacts/`` beside it. Requests to a tracking server are bounded (``MLFLOW_HTTP``: 10 s
+per request, 2 retries; MLflow's own defaults, 120 s and 7 retries with exponential backoff,
+kept a finished run waiting ~4 minutes for a server that is down); a value already in the
+environment wins.
 """
 from __future__ import annotations
 
@@ -26,6 +29,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
+
+# Bounds on MLflow's HTTP requests (its environment variables; defaults only).
+MLFLOW_HTTP = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+               "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
 
 # ----------------------------------------------------------------------------- what is logged
 
@@ -172,6 +179,8 @@ class MlflowSink(Sink):
     def open(self, info: RunInfo, state: dict[str, Any], resume: bool) -> None:
         for noisy in ("mlflow.store.db.utils", "alembic"):  # DB-creation chatter on stderr
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        for key, value in MLFLOW_HTTP.items():   # read by MLflow at each request
+            os.environ.setdefault(key, value)
         from mlflow import MlflowClient
         from mlflow.entities import RunStatus
 

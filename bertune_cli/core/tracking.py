@@ -9,7 +9,9 @@ emits the event); ``finish(summary)`` adds the test scores and the artifacts.
 
 The trackers run in one background thread: a slow or dead server never stalls training. One
 that fails (import missing, server down, disk full) logs ONE warning on the
-``bertune.tracking`` logger and is switched off; training and ``metrics.jsonl`` go on.
+``bertune.tracking`` logger and is switched off for the rest of the process (the later stages
+of a pipeline, the report attached at the end, the other runs of a grid do not try it again);
+training and ``metrics.jsonl`` go on.
 
 ``<run_dir>/tracking.json`` keeps each tracker's state (MLflow run id and store, last update
 logged per row kind). A resumed training continues the same MLflow run and logs only rows not
@@ -35,13 +37,13 @@ ARTIFACTS = ("config.yaml", "metrics.jsonl", "valid.hyp.txt", "test.hyp.txt",
              "test.init.hyp.txt", "report.json", "checkpoint_best")
 FINISH_TIMEOUT_S = 600.0   # an artifact upload may be slow; a dead server fails sooner
 ABORT_TIMEOUT_S = 30.0
-_warned: set[str] = set()  # one warning per tracker and process, even over several stages
+_warned: set[str] = set()  # trackers that failed in this process: warned once, then off
 
 
 def read_state(run_dir: Path) -> dict[str, Any]:
     try:
         return json.loads((Path(run_dir) / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):
         return {}
 
 
@@ -86,7 +88,7 @@ class Tracking:
     def __init__(self, names: Iterable[str], info: RunInfo,
                  on_event: Callable[[dict[str, Any]], None] | None = None):
         self.info, self.forward = info, on_event
-        self.sinks = [TRACKERS[n]() for n in dict.fromkeys(names)]
+        self.sinks = [TRACKERS[n]() for n in dict.fromkeys(names) if n not in _warned]
         self.reader = RowReader(info.run_dir / "metrics.jsonl")
         self.jobs: queue.Queue = queue.Queue()
         self.thread: threading.Thread | None = None
@@ -187,7 +189,9 @@ def _warn(name: str, exc: BaseException, run_dir: Path) -> None:
         return
     _warned.add(name)
     if isinstance(exc, ImportError):
-        why = f"{name} is not installed (pip install 'bertune[{name}]')"
+        from bertune_cli.core.extras import install_hint
+
+        why = f"{name} is not installed ({install_hint(name)})"
     else:
         text = (str(exc).strip().splitlines() or [""])[0][:200]
         why = f"{name} failed ({exc.__class__.__name__}: {text})"

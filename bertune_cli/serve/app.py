@@ -115,7 +115,9 @@ def app_from_env() -> FastAPI:
     ``$BERTUNE_SERVE_SETTINGS`` and build the app (one model per worker process)."""
     from pathlib import Path
 
+    from bertune_cli.core.runtime import configure
     from bertune_cli.serve.loading import load_translator
 
+    configure()  # a worker process is an entry point (core/runtime.py)
     settings = ServeSettings.from_env()
     return create_app(load_translator(Path(settings.model), settings), settings)

@@ -17,9 +17,6 @@ def engine_supported() -> bool:
 
 def load_translator(path: Path, settings: ServeSettings):
     """The ``Translator`` for ``path`` on ``settings.device`` (and engine, when supported)."""
-    import os
-
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see commands/train_baseline.py
     from bertune_cli.core.translate import Translator
 
     if engine_supported():

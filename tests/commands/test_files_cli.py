@@ -16,5 +16,6 @@ def test_score_with_a_missing_lm_folder_says_the_folder_does_not_exist(tmp_path,
         main(["score", str(hyp), str(ref), "-m", "bertscore", "--lm", str(missing)])
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
-    assert info.value.code == 1 and len(lines) == 1, err
+    # a path named on the command line that does not exist: exit 2 (docs/errors.md)
+    assert info.value.code == 2 and len(lines) == 1, err
     assert f"LM folder {missing} does not exist" in lines[0] and "hf download" not in err

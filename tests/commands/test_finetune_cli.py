@@ -45,6 +45,10 @@ def test_json_result_has_stages_scores_and_outputs(done):
     meta = json.loads((runs / "demo" / "finetune-sparsemax" / "checkpoint_best" /
                        "bertune.json").read_text())
     assert meta["config"]["finetune"]["soft"] == "sparsemax"
+    # what ran is recorded, not "auto" (the recipe's value stays in config)
+    assert meta["config"]["finetune"]["impl"] == "auto" and meta["finetune"]["impl"] == "torch"
+    done_file = json.loads((runs / "demo" / "finetune-sparsemax" / "DONE").read_text())
+    assert done_file["impl"] == "torch"
 
 
 def test_options_become_recipe_values_and_text_output_names_the_outputs(done):
@@ -57,6 +61,9 @@ def test_options_become_recipe_values_and_text_output_names_the_outputs(done):
                        "bertune.json").read_text())
     ft = meta["config"]["finetune"]
     assert (ft["tau"], ft["hard"], ft["ce_weight"], ft["impl"]) == (0.5, True, 0.3, "torch")
+    # the implementation that runs is said once, on stderr (before: an INFO log nobody saw)
+    assert result.output.count("soft-embedding: PyTorch reference (impl=torch)") == 1
+    assert "soft-embedding" not in result.stdout
     text = result.stdout
     # another soft mode reuses the data and the baseline
     assert "prepare: skipped" in result.output and "train-baseline: skipped" in result.output

@@ -97,7 +97,41 @@ def test_ctrl_c_prints_one_line_and_exits_130(trained):
         proc.stdin.close()
     lines = [line for line in err.splitlines() if line.strip()]
     assert proc.returncode == 130, err
-    assert lines == ["error: interrupted — re-run the same command to resume where it stopped"]
+    # translate does not resume (before, the line said "re-run the same command to resume")
+    assert lines == ["error: interrupted — translate does not resume; re-run it on the whole "
+                     "input (an -o file is written only when complete)"]
+
+
+def test_sigterm_during_translate_o_removes_the_temporary_file_and_exits_143(trained, tmp_path):
+    """SIGTERM is handled like Ctrl-C. Before: the process died at once and left
+    .out.en.<pid>-<rand>.tmp behind for ever. Deterministic: the signal is sent once the
+    first translation is in the temporary file (the process waits on its open stdin)."""
+    import time
+
+    runs, _ = trained
+    out = tmp_path / "out.en"
+    proc = subprocess.Popen([sys.executable, "-m", "bertune_cli.main", "translate", "--model",
+                             str(runs / "demo" / "baseline"), "--device", "cpu", "-o", str(out)],
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        proc.stdin.write(b"ein hund\n")
+        proc.stdin.flush()
+        deadline = time.monotonic() + 120
+        while not any(p.stat().st_size for p in tmp_path.glob(".out.en.*.tmp")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        err = proc.stderr.read().decode()
+    finally:
+        proc.kill() if proc.poll() is None else None
+        proc.stdin.close()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 143, err
+    assert lines == ["error: terminated (SIGTERM) — translate does not resume; re-run it on the "
+                     "whole input (an -o file is written only when complete)"]
+    assert list(tmp_path.iterdir()) == []       # no temporary file, no half-written output
 
 
 def test_translate_json_lines_with_n_best_and_scores(trained):

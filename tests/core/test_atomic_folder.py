@@ -114,3 +114,29 @@ def test_builds_of_one_target_from_many_threads_never_collide(tmp_path):
     assert errors == []
     assert int((out / "who").read_text()) in range(n)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plots"]
+
+
+def test_a_folder_set_aside_by_a_dead_process_is_put_back(tmp_path):
+    """A build killed between its two renames leaves the target missing and the old folder in
+    a .old sibling: entering the next build (or ``recover``) puts it back first, instead of
+    deleting it as a stale build."""
+    from bertune_cli.core.outputs import recover
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    target = tmp_path / "out"
+    aside = tmp_path / f".out.{proc.pid}-abcdef01.old"
+    aside.mkdir()
+    (aside / "kept.txt").write_text("old")
+    live = tmp_path / f".other.{os.getpid()}-abcdef01.old"   # a live process's: left alone
+    live.mkdir()
+    recover(tmp_path / "other")
+    assert live.is_dir() and not (tmp_path / "other").exists()
+    with pytest.raises(RuntimeError):
+        with AtomicFolder(target):
+            assert (target / "kept.txt").read_text() == "old"   # recovered on entering
+            raise RuntimeError("the new build fails")
+    assert (target / "kept.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "out"]
+    recover(target)                                  # nothing to do: the target exists
+    assert (target / "kept.txt").read_text() == "old"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import socket
 import sys
 import threading
@@ -258,3 +259,47 @@ def test_rows_become_scalars_and_a_partial_line_waits(tmp_path):
         f.write('ain", "update": 4}\n')
     assert reader.new_rows() == [{"kind": "train", "update": 4}]
     assert reader.new_rows() == []
+
+
+def test_a_tracker_that_failed_is_not_tried_again_in_the_process(monkeypatch, tmp_path, caplog):
+    """After the first failure the tracker is off for the run: the later stages of a pipeline
+    and the report attached at the end do not wait on a dead server again (before: each
+    opened it anew, each time through MLflow's retries)."""
+    opened = []
+
+    class Down(trackers.Sink):
+        name = "mlflow"
+
+        def open(self, info, state, resume):
+            opened.append(info.stage)
+            raise ConnectionError("tracking server unreachable")
+
+    monkeypatch.setitem(trackers.TRACKERS, "mlflow", Down)
+    with caplog.at_level(logging.WARNING, logger="bertune.tracking"):
+        for stage in ("baseline", "finetune-dense", "report"):
+            info = trackers.RunInfo({"name": "demo"}, tmp_path, stage, tmp_path)
+            with tracking.Tracking(["mlflow"], info) as t:
+                t({"event": "start", "resumed": False})
+                t.finish({"updates": 1})
+    assert opened == ["baseline"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bertune.tracking"]
+    assert len(warnings) == 1 and "mlflow failed" in warnings[0]
+
+
+def test_mlflow_requests_are_bounded_unless_the_user_says_otherwise(monkeypatch, tmp_path):
+    """MLflow's defaults (120 s per request, 7 retries with exponential backoff) kept a
+    finished fine-tune waiting ~4 minutes on an unreachable server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    for key in trackers.MLFLOW_HTTP:   # unset, and restored after the test
+        monkeypatch.setenv(key, "0")
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")      # the user's own value
+    sink = trackers.MlflowSink()
+    with pytest.raises(Exception):
+        sink.open(trackers.RunInfo({"name": "demo"}, tmp_path, "baseline", tmp_path), {}, False)
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "0"
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "10"
+    assert os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] == "1"

@@ -26,7 +26,7 @@ import zlib
 from pathlib import Path
 from typing import Iterable, Iterator, Literal
 
-from bertune_cli.core.errors import DataError
+from bertune_cli.core.errors import DataError, InputNotFound
 
 UTF8_HINT = "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)"
 
@@ -35,12 +35,12 @@ def require_file(path: Path, what: str = "file") -> Path:
     """``path`` as a Path when it is an existing regular file, else a DataError."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{what} not found: {path}",
-                        "check the path (relative paths are resolved against data.root or "
-                        "--data-dir)")
+        raise InputNotFound(f"{what} not found: {path}",
+                            "check the path (relative paths are resolved against data.root or "
+                            "--data-dir)")
     if path.is_dir():
-        raise DataError(f"{what} {path} is a directory, not a file",
-                        "pass a text file with one segment per line")
+        raise InputNotFound(f"{what} {path} is a directory, not a file",
+                            "pass a text file with one segment per line")
     if not path.is_file():
         raise DataError(f"{what} {path} is not a regular file",
                         "pass a text file with one segment per line")

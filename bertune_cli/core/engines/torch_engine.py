@@ -20,9 +20,7 @@ class TorchEngine:
     name = "torch"
 
     def __init__(self, model, vocab, device: str = "cpu", score=None):
-        import torch
-
-        torch.set_flush_denormal(True)  # denormals make CPU matmuls 100x slower
+        # denormals make CPU matmuls 100x slower: the entry point flushes them (core/runtime.py)
         self.model = model.to(device).eval()
         self.vocab, self.device, self.score = vocab, device, score
         self.max_positions = int(model.config.max_position_embeddings)

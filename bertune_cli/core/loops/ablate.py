@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from bertune_cli.core.config import Recipe
+from bertune_cli.core.config_ranges import SEED as SEED_RANGE
 from bertune_cli.core.errors import BertuneError, UsageError
 from bertune_cli.core.loops.arms import ARMS, arm_loop, arm_recipe, run_name
 from bertune_cli.core.outputs import AtomicFile
@@ -39,7 +40,7 @@ ABLATE_JSON, ABLATE_MD, ABLATE_PNG = "ablate.json", "ablate.md", "ablate_curves.
 ENTROPY_FILE = "valid_entropy.json"
 ABLATE_METRICS = ("bleu", "chrf", "bertscore", "moverscore")
 N_SAMPLES, SEED = 1000, 12345
-SEED_MAX = 2 ** 32 - 1
+SEED_MAX = SEED_RANGE[1]  # 2^32 - 1, the seeds numpy and torch take
 
 
 def parse_seeds(value: str | None) -> list[int]:

@@ -207,6 +207,7 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
     from bertune_cli.core.lm import resolve_device
     from bertune_cli.core.model.checkpoint import (LAST, check_data_compatible, load_checkpoint,
                                                    read_meta)
+    from bertune_cli.core.ops import choose_impl
 
     out_dir = Path(out_dir)
     cfg = recipe.finetune
@@ -222,10 +223,12 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
     check_lm(read_meta(init), recipe, recipe_layer(recipe), init)
     data = open_data(recipe, data_dir)
     device = init_distributed(resolve_device(device))
-    # Peaked soft predictions (Gumbel at tau 0.1) put ~10% of p in float32's denormal range,
-    # where x86 arithmetic is ~2x slower for the softmax backward and p·E; those values are
-    # below 1e-38 and change nothing (the setting affects CPU ops only).
-    torch.set_flush_denormal(True)
+    # the soft-embedding implementation, resolved once: said (an "impl" event) and recorded
+    # in bertune.json and DONE as what ran, not as "auto"
+    impl, impl_reason = choose_impl(cfg.impl, device)
+    if on_event is not None and _is_master():
+        on_event({"event": "impl", "impl": impl, "requested": cfg.impl, "reason": impl_reason})
+    cfg = dataclasses.replace(cfg, impl=impl)
     loaded = load_checkpoint(init, "cpu")
     lm = shared_lm(recipe.lm.name, recipe.lm.layer, device)
     check_data_compatible(loaded.meta, data.lm_name, data.fingerprint, f"data directory {data_dir}")
@@ -235,7 +238,7 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
     ctx = run_context(recipe, data, loaded.vocab, stage_name(recipe))
     ctx.meta["lm"]["layer"] = lm.layer
     ctx.meta["model"] = loaded.meta.get("model", {})
-    ctx.meta["finetune"] = {**objective, "init_from": str(init)}
+    ctx.meta["finetune"] = {**objective, "init_from": str(init), "impl": impl}
     loop = loop_settings(recipe, max_epochs=max_epochs, max_steps=max_steps, max_time=max_time,
                          **settings)
     loss_fn = fbert_objective(lm, loaded.vocab, cfg, recipe.train.label_smoothing)
@@ -256,6 +259,7 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
                              on_event=timer, start_optimizer=start_optimizer)
         summary.setdefault("init_from", str(init))
         summary.setdefault("soft", cfg.soft)
+        summary.setdefault("impl", impl)
         summary.setdefault("steps_per_s", timer.rate())
         summary.setdefault("ref_cache", loss_fn.ref_cache.stats())   # sentences, MiB, hits
         if "test" in data.splits and "test" not in summary and _is_master():

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bertune_cli.core.config import Recipe
+from bertune_cli.core.outputs import write_text_atomic
 from bertune_cli.core.paths import stage_dir
 
 Say = Callable[[str], None]
@@ -196,7 +197,7 @@ def compare(recipe: Recipe, data_dir: Path, init: Path, ft_dir: Path, summary: d
                          "seed": sig.seed, "p_values": ev.p_values("finetuned"),
                          "signatures": dict(sig.signatures)},
     }
-    (ft_dir / REPORT).write_text(json.dumps(report, indent=1), encoding="utf-8")
+    write_text_atomic(ft_dir / REPORT, json.dumps(report, indent=1), "the fine-tuning report")
     report["report_file"] = str(ft_dir / REPORT)
     return report
 
@@ -221,5 +222,5 @@ def _baseline_hyps(init: Path, ft_dir: Path, test, recipe: Recipe, device: str, 
     hyps = Translator.load(init, resolve_device(device)).translate(
         test.src_text, beam=e.beam, lenpen=e.lenpen, max_len_a=e.max_len_a,
         max_len_b=e.max_len_b, batch_tokens=e.batch_tokens)
-    out.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+    write_text_atomic(out, "".join(h + "\n" for h in hyps), "the starting model's translations")
     return out

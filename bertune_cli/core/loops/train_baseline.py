@@ -132,10 +132,9 @@ def add_test_report(out_dir: Path, summary: dict[str, Any],
 
 def _replace(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
-    from bertune_cli.core.outputs import AtomicFile
+    from bertune_cli.core.outputs import write_text_atomic
 
-    with AtomicFile(path, f"{path.name} of the run") as f:
-        f.write(text)
+    write_text_atomic(path, text, f"{path.name} of the run")
 
 
 def evaluate_split(run_dir: Path, data: DataDir, split: str, ctx: RunContext,

@@ -54,10 +54,10 @@ from typing import Any, Callable
 import numpy as np
 
 from bertune_cli.core.data.batching import EpochBatches, collate
-from bertune_cli.core.errors import CheckpointError, ConfigError, TrainingError
+from bertune_cli.core.errors import CheckpointError, ConfigError, Terminated, TrainingError
 from bertune_cli.core.loops.validation import (MetricFn, Selection, append_row, bleu_metric,
                                               checkpoint_meta, validate_and_select)
-from bertune_cli.core.outputs import AtomicFile
+from bertune_cli.core.outputs import AtomicFile, write_text_atomic
 from bertune_cli.core.model.checkpoint import (BEST, LAST, load_trainer_state, load_weights,
                                                read_meta, save_checkpoint)
 
@@ -178,7 +178,6 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
     run_dir = Path(run_dir)
     if is_complete(run_dir):
         return {**json.loads((run_dir / DONE).read_text()), "already_complete": True}
-    torch.set_flush_denormal(True)  # denormal floats make CPU steps up to 100x slower
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
     master = rank == 0
     emit = on_event if (on_event is not None and master) else (lambda event: None)
@@ -338,7 +337,7 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
                 epoch, pos = epoch + 1, 0
             if stop == "interrupted":
                 save_last()
-                raise KeyboardInterrupt
+                raise interrupted.error()
             if sel.last_valid != updates:
                 stop = validate_now(epoch - 1 if pos == 0 else epoch) or stop
             save_last()
@@ -380,13 +379,14 @@ def _start_run_dir(run_dir: Path, meta: dict[str, Any], updates: int) -> None:
 
     run_dir.mkdir(parents=True, exist_ok=True)
     config = json.loads(json.dumps(meta.get("config", {})))  # tuples -> lists for YAML
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False),
-                                         encoding="utf-8")
+    write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False),
+                      "the run's config.yaml")
     path = run_dir / "metrics.jsonl"
     if path.is_file():
         rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         keep = [r for r in rows if json.loads(r).get("update", 0) <= updates]
-        path.write_text("".join(r + "\n" for r in keep), encoding="utf-8")
+        if len(keep) < len(rows):
+            write_text_atomic(path, "".join(r + "\n" for r in keep), "the run's metrics.jsonl")
 
 
 def _skip_update(run_dir: Path, master: bool, on_event, epoch: int, updates: int, loss: float,
@@ -470,25 +470,33 @@ def _gather(obj: Any, world: int) -> list[Any]:
 
 
 class _InterruptFlag:
-    """First Ctrl-C: finish the current update, save checkpoint_last, stop. Second: abort."""
+    """First Ctrl-C (or SIGTERM): finish the current update, save checkpoint_last, stop.
+    Second: abort. ``error()`` is the exception to stop with (Terminated for SIGTERM)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self._flag = threading.Event()
-        self._previous = None
+        self._previous: dict[int, Any] = {}
+        self._signum = signal.SIGINT
 
     def __enter__(self) -> "_InterruptFlag":
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
     def _handle(self, signum, frame) -> None:
         if self._flag.is_set():
-            raise KeyboardInterrupt
+            raise self.error()
+        self._signum = signum
         self._flag.set()
 
     def is_set(self) -> bool:
         return self._flag.is_set()
+
+    def error(self) -> KeyboardInterrupt:
+        return Terminated() if self._signum == signal.SIGTERM else KeyboardInterrupt()

@@ -19,6 +19,7 @@ import numpy as np
 
 from bertune_cli.core.data.batching import collate, length_batches
 from bertune_cli.core.model.checkpoint import BEST, save_checkpoint
+from bertune_cli.core.outputs import write_text_atomic
 
 MetricFn = Callable[[list[str], list[str]], Any]
 
@@ -87,7 +88,8 @@ def validate_and_select(model, valid, loss_fn, ctx, metric_fns, settings, run_di
     if master:
         result = validate(model, valid, loss_fn, ctx, metric_fns, device, settings.max_tokens)
         hyps = result.pop("hyps")
-        (run_dir / "valid.hyp.txt").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+        write_text_atomic(run_dir / "valid.hyp.txt", "".join(h + "\n" for h in hyps),
+                          "the validation translations")
     if world > 1:
         box = [result]
         dist.broadcast_object_list(box, src=0)

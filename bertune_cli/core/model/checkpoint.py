@@ -13,11 +13,13 @@ Layout of a checkpoint folder (e.g. ``runs/demo/baseline/checkpoint_best``)::
                         checkpoint_last only: optimizer, schedule position, RNG, data position
                         (no pickle: core/model/trainer_state.py)
 
-Saving is atomic: everything is written to ``.<name>.tmp`` next to the target, then the old
-folder is renamed to ``.<name>.old``, the new one into place, and the old one removed. A failure
-while writing (disk full, ...) removes the temporary folder and leaves the previous checkpoint
-untouched; a crash between the two renames is repaired by the next load or save
-(``.<name>.old`` is moved back).
+Saving is atomic, through ``outputs.AtomicFolder`` like every folder bertune writes: everything
+is written to a hidden sibling ``.<name>.<pid>-<random>.tmp``, verified, then swapped into
+place (the old folder set aside, the new one renamed in, the old one removed). A failure while
+writing (disk full, ...) removes the temporary folder and leaves the previous checkpoint
+untouched; a crash between the two renames is repaired by the next load or save (the folder
+set aside is moved back; also ``.<name>.old``, the name older bertune versions used).
+Files get the umask's permissions like any other file (safetensors writes its files 0600).
 
 Integrity: ``verify_weights`` checks ``model.safetensors`` against its own header (the header
 length fits, the header is JSON, the file size is exactly header + tensor bytes). It runs after
@@ -27,14 +29,15 @@ or overwritten file is one CheckpointError naming the file and the sibling check
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bertune_cli.core.errors import CheckpointError
+from bertune_cli.core.config_input import shown
+from bertune_cli.core.errors import CheckpointError, CheckpointNotFound, OutputError
 from bertune_cli.core.model.trainer_state import dump_state, load_state
 from bertune_cli.core.model.vocab import TargetVocab
 
@@ -58,36 +61,33 @@ def save_checkpoint(path: Path, model, *, vocab: TargetVocab, source, meta: dict
     the trainer state) to ``path`` atomically. ``meta`` holds at least config, lm and data."""
     from bertune_cli import __version__
 
+    from bertune_cli.core.outputs import AtomicFolder
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     _recover(path)
-    tmp, old = _sibling(path, "tmp"), _sibling(path, "old")
-    shutil.rmtree(tmp, ignore_errors=True)
     full_meta = {"format": FORMAT, "bertune_version": __version__, **meta,
                  "target_vocab": vocab.to_dict()}
     try:
-        tmp.mkdir()
-        _write_checkpoint(tmp, model, source, full_meta, trainer_state)
-        problem = _weights_problem(tmp / WEIGHTS)
-        if problem:
-            raise OSError(f"the written {WEIGHTS} is {problem}")
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        why = exc.strerror or str(exc) or exc.__class__.__name__
+        with AtomicFolder(path, "checkpoint") as tmp:
+            _write_checkpoint(tmp, model, source, full_meta, trainer_state)
+            problem = _weights_problem(tmp / WEIGHTS)
+            if problem:
+                raise OSError(errno.EIO, f"the written {WEIGHTS} is {problem}")
+    except (OSError, OutputError) as exc:
+        cause = exc.__cause__ if isinstance(exc, OutputError) else exc
+        why = getattr(cause, "strerror", None) or str(cause or exc) or exc.__class__.__name__
         raise CheckpointError(
             f"could not save checkpoint {path} ({why}); the previous checkpoint there is intact",
             "free disk space (or use --out on another disk) and re-run the same command to "
             "resume from it") from exc
-    if path.exists():
-        os.replace(path, old)
-    os.replace(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
     return path
 
 
 def _write_checkpoint(folder: Path, model, source, meta: dict[str, Any],
                       trainer_state: dict[str, Any] | None) -> None:
     """Everything that touches the disk (tests replace it to simulate a full disk)."""
+    from bertune_cli.core.outputs import use_umask
+
     with quiet_transformers():
         model.save_pretrained(folder)
     source.save(folder / SOURCE_DIR)
@@ -97,6 +97,8 @@ def _write_checkpoint(folder: Path, model, source, meta: dict[str, Any],
                                                       None))
     if trainer_state is not None:
         dump_state(trainer_state, folder)
+    for written in folder.glob("*.safetensors"):
+        use_umask(written)
     # bertune.json last: a folder with it is complete.
     (folder / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
@@ -106,7 +108,7 @@ def resolve_checkpoint(path: Path) -> Path:
     path = Path(path)
     _recover(path)
     if not path.exists():
-        raise CheckpointError(f"no checkpoint or run directory at {path}",
+        raise CheckpointNotFound(f"no checkpoint or run directory at {path}",
                               "pass a run directory such as runs/demo/baseline or one of its "
                               "checkpoint_best / checkpoint_last folders")
     for candidate in (path, path / BEST, path / LAST):
@@ -114,23 +116,40 @@ def resolve_checkpoint(path: Path) -> Path:
         if (candidate / META_FILE).is_file():
             return candidate
     if (path / "config.json").is_file():
-        raise CheckpointError(f"{path} is a transformers model but not a bertune checkpoint "
+        raise CheckpointNotFound(f"{path} is a transformers model but not a bertune checkpoint "
                               f"(no {META_FILE})", "pass a folder written by bertune")
-    raise CheckpointError(f"{path} holds no bertune checkpoint (no {META_FILE}, no {BEST}/)",
-                          "train one with `bertune train-baseline`, or check the path")
+    raise CheckpointNotFound(f"{path} holds no bertune checkpoint (no {META_FILE}, no {BEST}/)",
+                             "train one with `bertune train-baseline`, or check the path")
 
 
 def read_meta(path: Path) -> dict[str, Any]:
     path = resolve_checkpoint(path)
     try:
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or UTF-8
         raise CheckpointError(f"{path / META_FILE} is unreadable ({exc.__class__.__name__})",
                               "the checkpoint is damaged; use another one") from exc
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path / META_FILE} is not a JSON object",
+                              "the checkpoint is damaged; use another one")
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path} has checkpoint format {meta.get('format')!r}; "
+        raise CheckpointError(f"{path} has checkpoint format {shown(meta.get('format'))}; "
                               f"this bertune reads format {FORMAT}", "use a matching bertune")
     return meta
+
+
+def model_config(path: Path) -> dict[str, Any]:
+    """The transformers ``config.json`` of a checkpoint or run folder (layers, sizes), read
+    without loading the model ({} when there is none, e.g. a CTranslate2 export)."""
+    file = resolve_checkpoint(path) / "config.json"
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{file} is unreadable ({exc.__class__.__name__})",
+                              "the checkpoint is damaged; use another one") from exc
+    return config if isinstance(config, dict) else {}
 
 
 def load_checkpoint(path: Path, device: str = "cpu") -> Loaded:
@@ -267,12 +286,12 @@ def quiet_transformers():
             hf_logging.enable_progress_bar()
 
 
-def _sibling(path: Path, tag: str) -> Path:
-    return path.with_name(f".{path.name}.{tag}")
-
-
 def _recover(path: Path) -> None:
-    """Finish an interrupted swap: ``.<name>.old`` exists but ``<name>`` does not."""
-    old = _sibling(path, "old")
-    if old.exists() and not path.exists():
-        os.replace(old, path)
+    """Finish an interrupted swap: ``<name>`` is missing and its old folder is still set aside
+    (``outputs.recover``; ``.<name>.old`` of older bertune versions too)."""
+    from bertune_cli.core.outputs import recover
+
+    legacy = path.with_name(f".{path.name}.old")
+    if legacy.is_dir() and not path.exists():
+        os.replace(legacy, path)
+    recover(path)

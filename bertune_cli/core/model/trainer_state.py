@@ -57,7 +57,7 @@ def load_state(folder: Path) -> dict[str, Any] | None:
     try:
         doc = json.loads(file.read_text(encoding="utf-8"))
         tensors = load_file(str(tensor_file))
-    except (OSError, UnicodeDecodeError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, RecursionError) as exc:
         raise _not_ours(file, exc.__class__.__name__) from exc
     except Exception as exc:  # safetensors raises its own SafetensorError on a bad header
         raise _not_ours(tensor_file, exc.__class__.__name__) from exc

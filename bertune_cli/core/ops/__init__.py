@@ -17,8 +17,13 @@ Choosing the implementation (design.md rule 6 — no silent fallback):
 ``impl="torch"`` always works. ``impl="triton"`` raises ``KernelUnavailable`` when Triton is not
 installed, or when the tensors are not on a CUDA device and ``TRITON_INTERPRET=1`` is not set
 (the interpreter runs the same kernels on CPU tensors, slowly; tests use it). ``impl="auto"``
-picks Triton for CUDA tensors when Triton imports, otherwise the reference, and logs its choice
-once per distinct choice on the ``bertune.ops`` logger. A kernel error is raised, never caught.
+runs the reference: the Triton kernels have been checked in Triton's interpreter and compiled
+for sm_90, but not yet run on a GPU, so a default does not use them (``TRITON_AUTO_ON_CUDA``:
+set it once the ``gpu``-marked tests of tests/core/ops/test_triton.py pass on a real GPU; then
+"auto" picks Triton for CUDA tensors when Triton imports). ``choose_impl(impl, device)`` says
+what will run, and why, before any tensor exists (the fine-tuning resolves it once, prints it
+and records it); ``resolve_impl`` logs each distinct choice of "auto" once on the
+``bertune.ops`` logger. A kernel error is raised, never caught.
 """
 from __future__ import annotations
 
@@ -36,10 +41,13 @@ SOFT_MODES = {
     "gumbel": reference.gumbel_softmax,
 }
 IMPLS = ("auto", "torch", "triton")
+# impl="auto" on CUDA tensors picks the Triton kernels only once they have passed on a GPU.
+TRITON_AUTO_ON_CUDA = False
+UNVALIDATED = "the Triton kernels have not been validated on a GPU yet; --impl triton uses them"
 
 _reported: set[str] = set()  # impl choices already logged (auto reports each once)
 
-__all__ = ["SOFT_MODES", "IMPLS", "soft_probs", "soft_embedding", "resolve_impl"]
+__all__ = ["SOFT_MODES", "IMPLS", "soft_probs", "soft_embedding", "resolve_impl", "choose_impl"]
 
 
 def _check(mode: str, tau: float, hard: bool) -> None:
@@ -74,18 +82,40 @@ def resolve_impl(impl: str, logits) -> str:
     if impl == "torch":
         return "torch"
     if impl == "triton":
-        _require_triton(logits)
+        _require_triton(logits.is_cuda, str(logits.device))
         return "triton"
-    if not logits.is_cuda:
-        _report_once("torch", "tensors are on the CPU")
-        return "torch"
+    choice, reason = _auto(logits.is_cuda, str(logits.device))
+    _report_once(choice, reason)
+    return choice
+
+
+def choose_impl(impl: str, device: str) -> tuple[str, str]:
+    """``(implementation, why)`` that ``soft_embedding(impl=impl)`` runs for tensors on
+    ``device`` (a torch device string), decided before any tensor exists; KernelUnavailable
+    when ``impl="triton"`` cannot run there."""
+    if impl not in IMPLS:
+        raise ConfigError(f"unknown soft-embedding impl {impl!r}", hint=f"choose one of {IMPLS}")
+    if impl == "torch":
+        return "torch", "impl=torch"
+    cuda = str(device).startswith("cuda")
+    if impl == "triton":
+        _require_triton(cuda, str(device))
+        return "triton", "impl=triton"
+    choice, reason = _auto(cuda, str(device))
+    return choice, f"impl=auto: {reason}"
+
+
+def _auto(cuda: bool, device: str) -> tuple[str, str]:
+    """What impl="auto" runs for tensors on ``device`` and why."""
+    if not cuda:
+        return "torch", "tensors are on the CPU"
+    if not TRITON_AUTO_ON_CUDA:
+        return "torch", UNVALIDATED
     try:
         import triton  # noqa: F401
     except ImportError:
-        _report_once("torch", "Triton is not installed (pip install triton)")
-        return "torch"
-    _report_once("triton", f"CUDA tensors on {logits.device}")
-    return "triton"
+        return "torch", "Triton is not installed (pip install 'bertune[gpu]')"
+    return "triton", f"CUDA tensors on {device}"
 
 
 def _report_once(choice: str, reason: str) -> None:
@@ -95,12 +125,15 @@ def _report_once(choice: str, reason: str) -> None:
         logger.info("soft_embedding impl='auto' uses %s (%s)", choice, reason)
 
 
-def _require_triton(logits) -> None:
+def _require_triton(cuda: bool, device: str) -> None:
+    """KernelUnavailable unless the Triton kernels can run on tensors on ``device``."""
     try:
         import triton  # noqa: F401
     except ImportError as exc:
+        from bertune_cli.core.extras import install_hint
+
         raise KernelUnavailable("impl='triton' needs Triton, which is not installed",
-                                hint="pip install 'triton>=3.0' or use impl='torch'") from exc
+                                hint=f"{install_hint('triton')} or use impl='torch'") from exc
     if os.environ.get("TRITON_INTERPRET") == "1":
         return  # the interpreter runs the kernels on CPU (or CUDA) tensors
     import torch
@@ -109,8 +142,8 @@ def _require_triton(logits) -> None:
         raise KernelUnavailable("impl='triton' needs a CUDA device and none is available",
                                 hint="use impl='torch' (or TRITON_INTERPRET=1 to test the "
                                      "kernels on CPU, slowly)")
-    if not logits.is_cuda:
-        raise KernelUnavailable(f"impl='triton' needs CUDA tensors, got logits on {logits.device}",
+    if not cuda:
+        raise KernelUnavailable(f"impl='triton' needs CUDA tensors, got logits on {device}",
                                 hint="move logits and embedding to the GPU or use impl='torch'")
 
 

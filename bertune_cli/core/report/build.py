@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bertune_cli.core.errors import CheckpointError, UsageError
-from bertune_cli.core.outputs import AtomicFolder
+from bertune_cli.core.outputs import AtomicFolder, check_output_dir
 from bertune_cli.core.report.runs import Run, RunSet, check_outputs, expand_inputs, load_runs
 
 Stage = Callable[[str, int, int], None]
@@ -48,8 +48,7 @@ def make_report(inputs: Sequence[str | Path], out: str | Path, *, runs_root: Pat
         raise UsageError(f"--entropy-split must be valid or test, not {entropy_split!r}")
     t0, timings = time.perf_counter(), {}
     current = ["loading the runs", t0]
-    out = Path(out)
-    _check_out(out)
+    out = check_report_out(out)
     runs = load_runs(*expand_inputs(inputs, runs_root))
     device = resolve_device(device)
     data = DataDir(runs.data_dir)
@@ -126,12 +125,16 @@ def make_report(inputs: Sequence[str | Path], out: str | Path, *, runs_root: Pat
     return summary
 
 
-def _check_out(out: Path) -> None:
+def check_report_out(out: str | Path) -> Path:
+    """Everything about ``--out`` that can be refused before any work: a file, a folder that
+    is not a bertune report (never replaced), a folder that cannot be written."""
+    out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file", "pass a folder for the report")
     if out.is_dir() and any(out.iterdir()) and not (out / "report.json").is_file():
         raise UsageError(f"--out {out} exists and is not a bertune report (no report.json); "
                          "refusing to replace it", "pass a new or empty folder")
+    return check_output_dir(out, "report folder")
 
 
 def _write(folder: Path, summary: dict, blocks, html: bool) -> None:

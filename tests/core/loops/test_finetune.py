@@ -226,5 +226,6 @@ def test_from_checkpoint_and_resume(runs, tmp_path):
     assert not (out / "DONE").exists() and (out / "checkpoint_last").is_dir()
     events = []
     summary = _finetune(runs, out, init_from=start, on_event=events.append)
-    assert events[0]["event"] == "start" and events[0]["resumed"] and events[0]["updates"] >= 1
+    begin = next(e for e in events if e["event"] == "start")
+    assert begin["resumed"] and begin["updates"] >= 1
     assert summary["updates"] == 3 and summary["init_from"] == str(start)

@@ -125,6 +125,27 @@ def test_resume_after_a_crash_mid_epoch_gives_identical_parameters(data_dir, tmp
     assert strip(tmp_path / "A" / "metrics.jsonl") == strip(tmp_path / "B" / "metrics.jsonl")
 
 
+def test_sigterm_finishes_the_update_saves_and_stops_like_ctrl_c(data_dir, tmp_path):
+    """SIGTERM (a scheduler's stop, `kill`) is handled like Ctrl-C: the update in progress
+    finishes, checkpoint_last is saved, then Terminated (exit 143 in the CLI). Before: SIGTERM
+    killed the process on the spot; the resume point was the last periodic save."""
+    import os
+    import signal
+
+    from bertune_cli.core.errors import Terminated
+
+    def term(event):
+        if event["event"] == "step" and event["update"] == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated):
+        train_baseline(recipe(), data_dir, tmp_path / "T", device="cpu", max_steps=10,
+                       on_event=term)
+    assert load_trainer_state(tmp_path / "T" / "checkpoint_last")["updates"] == 4
+    assert not is_complete(tmp_path / "T") and signal.getsignal(signal.SIGTERM) is before
+
+
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
     """From call 5 on every loss is NaN: five skipped updates in a row stop the run."""
     r = recipe()

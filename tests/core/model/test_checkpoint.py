@@ -166,3 +166,54 @@ def test_a_loaded_model_trains_exactly_the_parameters_a_built_one_does(run):
     trainable = {n for n, p in loaded.model.named_parameters() if p.requires_grad}
     assert trainable == {n for n, p in fresh.named_parameters() if p.requires_grad}
     assert not any("embed_positions" in n for n in trainable)
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_every_file_of_a_checkpoint_gets_the_umask_permissions(run, tmp_path):
+    """Before: model.safetensors (and trainer_state.safetensors) were 0600, every other file
+    0644 (safetensors writes through a private temporary file)."""
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    model, meta, vocab, source = ckpt.load_checkpoint(run / "checkpoint_last")
+    state = ckpt.load_trainer_state(run / "checkpoint_last")
+    ckpt.save_checkpoint(tmp_path / "c", model, vocab=vocab, source=source, meta=meta,
+                         trainer_state=state)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "c").rglob("*")
+             if p.is_file()}
+    assert {"model.safetensors", "trainer_state.safetensors", "bertune.json"} <= set(modes)
+    assert set(modes.values()) == {0o666 & ~mask}, modes
+
+
+def test_a_swap_killed_between_its_renames_is_repaired(run, tmp_path):
+    """The folder set aside by a process that died before renaming the new one in is put
+    back by the next load (and by the next save: never a checkpoint lost)."""
+    pid = _dead_pid()
+    shutil.copytree(run / "checkpoint_best", tmp_path / f".checkpoint_best.{pid}-0a1b2c3d.old")
+    shutil.copytree(run / "checkpoint_best", tmp_path / f".checkpoint_best.{pid}-99aa.tmp")
+    assert ckpt.resolve_checkpoint(tmp_path) == tmp_path / "checkpoint_best"
+    model, meta, vocab, source = ckpt.load_checkpoint(tmp_path / "checkpoint_best")
+    ckpt.save_checkpoint(tmp_path / "checkpoint_best", model, vocab=vocab, source=source,
+                         meta=meta)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_best"]
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "[" * 100_000 + "]" * 100_000, '{"format": "' +
+                                     "x" * 100_000 + '"}', "\udcff"])
+def test_a_planted_bertune_json_is_one_checkpoint_error(tmp_path, content):
+    """A run folder from someone else: a bertune.json that is not an object, nested to blow
+    the JSON parser's recursion, or with a huge value is a CheckpointError (before: an
+    AttributeError or RecursionError traceback)."""
+    (tmp_path / "bertune.json").write_text(content, encoding="utf-8", errors="surrogateescape")
+    with pytest.raises(CheckpointError) as info:
+        ckpt.read_meta(tmp_path)
+    assert len(str(info.value)) < 300
