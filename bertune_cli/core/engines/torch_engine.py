@@ -62,7 +62,10 @@ class TorchEngine:
                 num_return_sequences=n_best, max_new_tokens=max(max_new), do_sample=False,
                 stopping_criteria=StoppingCriteriaList([row_length_cap(max_new)]),
                 early_stopping=True if beam > 1 else None)              # (B·n, 1 + L)
-            seqs = [self.strip(row) for row in out[:, 1:].tolist()]
+            # a hypothesis stopped by its cap is followed by filler ([SEP] where [PAD] is 0):
+            # only its first caps[i] tokens are its own
+            caps = [cap for cap in max_new for _ in range(n_best)]
+            seqs = [self.strip(row[:cap]) for row, cap in zip(out[:, 1:].tolist(), caps)]
             logprobs = self.score(ids, mask, seqs, n_best) if scores else [None] * len(seqs)
         return list(zip(seqs, logprobs))
 
