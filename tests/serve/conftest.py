@@ -175,3 +175,42 @@ def browser():
     with contextlib.suppress(Exception):
         driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def serve_cli(tiny_run):
+    """``serve_cli(*options)`` starts `bertune serve --model <tiny_run>` in a subprocess on a
+    free port and returns ``(process, url)`` once /health answers (stdout+stderr piped)."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    def start(*extra: str):
+        port = free_port()
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+        if "--log-level" not in extra:
+            extra = (*extra, "--log-level", "warning")
+        proc = subprocess.Popen([sys.executable, "-m", "bertune_cli.main", "serve", "--model",
+                                 str(tiny_run), "--port", str(port), "--device", "cpu", *extra],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 300  # 2 workers on a loaded 2-core machine: minutes
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stdout.read().decode())
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    return proc, url
+            except httpx.TransportError:
+                time.sleep(0.2)
+        proc.kill()
+        raise AssertionError("bertune serve did not start")
+
+    return start
