@@ -193,6 +193,7 @@ async function showModel() {
     $("details-label").classList.add("off");
     $("legend").hidden = true;
     $("output-hint").textContent = "plain translation";
+    $("about").hidden = true;  // it explains numbers this engine does not give
     const note = $("engine-note");
     note.textContent = `This server decodes with the ${health.engine} engine, which cannot `
       + "explain its output: confidence, attention and uncertainty need the torch engine "
