@@ -22,7 +22,8 @@ import re
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPBearer
 
 from bertune_cli.serve.errors import ApiError, error_response
 from bertune_cli.serve.settings import ServeSettings
@@ -94,7 +95,15 @@ def key_matches(given: str | None, keys: tuple[str, ...]) -> bool:
     return ok
 
 
-async def require_key(request: Request) -> None:
+# Declared to OpenAPI, so that /docs has an "Authorize" button for every way to send a key;
+# ``require_key`` reads the request itself (the body too), so these never refuse on their own.
+_SCHEMES = (HTTPBearer(auto_error=False, description="Authorization: Bearer KEY"),
+            APIKeyHeader(name="X-API-Key", auto_error=False),
+            APIKeyQuery(name="api_key", auto_error=False))
+
+
+async def require_key(request: Request, _b=Depends(_SCHEMES[0]), _h=Depends(_SCHEMES[1]),
+                      _q=Depends(_SCHEMES[2])) -> None:
     keys = request.app.state.settings.api_keys
     if not keys:
         return
