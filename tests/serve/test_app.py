@@ -82,7 +82,13 @@ def test_languages_health_docs(client):
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/translate"]["post"]["requestBody"]["content"]["application/json"]
     assert {s["title"] for s in body["schema"]["anyOf"]} == {"BlogRequest", "LibreRequest"}
-    assert {"/translate", "/explain", "/languages", "/health", "/metrics"} <= set(spec["paths"])
+    assert {"/translate", "/explain", "/languages", "/health", "/metrics", "/detect",
+            "/translate_file", "/download_file/{url_name}"} <= set(spec["paths"])
+    # /docs can authorize its calls: every way to send a key is a declared security scheme
+    assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader",
+                                                          "APIKeyQuery"}
+    assert health["explain"] is True and health["corpus"].startswith("recipe demo: Embedded")
+    assert health["example"] == "Haben wir das süße Brot gebacken?"  # the test set's first
 
 
 def test_explain_returns_what_core_explain_returns(client, tiny_translator, test_lines):
