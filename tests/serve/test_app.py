@@ -206,3 +206,16 @@ def test_metrics_count_requests_latency_and_batch_sizes(fake):
     assert 'bertune_requests_total{route="/translate",status="400"} 1.0' in text
     assert 'bertune_request_duration_seconds_count{route="/translate"} 4.0' in text
     assert "bertune_batch_sentences_sum 6.0" in text and "bertune_queue_depth 0.0" in text
+
+
+def test_the_help_example_is_a_sentence_the_demo_model_knows(test_lines):
+    """`serve --help` shows a curl example: its sentence comes from the demo corpus (the
+    demo model translates that corpus, not everyday German)."""
+    from typer.testing import CliRunner
+
+    from bertune_cli.main import app
+
+    result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    example = re.search(r'\{"sentence": "([^"]+)"\}', result.output).group(1)
+    assert example in test_lines  # the demo data's test set (generated with the demo's seed)
+    assert "Guten Morgen" not in result.output
