@@ -15,8 +15,8 @@ during training calls exactly this, so validation BLEU equals what ``bertune sco
 ``bertune translate`` output.
 
 Bad input never stops a stream: empty lines give empty outputs; bytes that are not UTF-8 and
-unpaired surrogates in a string are replaced (U+FFFD) with a warning; sources longer than ``max_source_len`` tokens are truncated
-(keeping </s>) with a warning. Warnings go through ``logging`` (logger ``bertune.translate``).
+unpaired surrogates in a string are replaced (U+FFFD) with a warning; sources longer than
+``max_source_len`` tokens are truncated (keeping </s>) with a warning. Warnings go through ``logging`` (logger ``bertune.translate``).
 """
 from __future__ import annotations
 

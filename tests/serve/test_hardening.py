@@ -89,6 +89,32 @@ def test_a_model_failure_fails_only_its_own_request(live, fake):
     assert max(len(c) for c in fake.calls) > 2  # the failing request was batched with others
 
 
+class PickyTranslator:
+    """The core refuses text it cannot preprocess with a DataError (the input's fault)."""
+    device = "cpu"
+
+    def options(self, **given):
+        return {}
+
+    def translate(self, lines, **options):
+        from bertune_cli.core.errors import DataError
+
+        if any("\x00" in line for line in lines):
+            raise DataError("line 1 cannot be preprocessed (TypeError: ...)")
+        return [line.upper() for line in lines]
+
+
+def test_text_the_core_cannot_preprocess_is_a_400_for_its_request_only(live):
+    app = create_app(PickyTranslator(), ServeSettings(max_wait_ms=300))
+    with live(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            oks = [pool.submit(http.post, "/translate", json={"sentence": f"s{i}"})
+                   for i in range(5)]
+            bad = pool.submit(http.post, "/translate", json={"sentence": "a\x00b"})
+            _error(bad.result(), 400, "invalid_text")
+            assert [f.result().status_code for f in oks] == [200] * 5
+
+
 def test_a_body_nested_100000_deep_is_a_400(live, fake):
     deep = b"[" * 100_000 + b"]" * 100_000
     with live(create_app(fake, ServeSettings(max_body_bytes=1 << 20))) as server, \
