@@ -4,23 +4,26 @@
 ``translate`` applies the training-time source preprocessing (SourceEncoder.encode: Moses
 tokenization, lowercasing, BPE, </s>), sorts the sentences by length and cuts them into batches
 of at most ``batch_tokens`` padded source tokens, runs beam search with ``model.generate``
-(``num_beams``, ``length_penalty``, ``max_new_tokens = a·(longest source in the batch) + b`` as
-fairseq's ``--max-len-a/--max-len-b``), maps model ids -> LM ids -> text (TargetCodec.decode:
+(``num_beams``, ``length_penalty``, and for each sentence its own cap of ``a·(its source
+length) + b`` new tokens, fairseq's ``--max-len-a/--max-len-b``: no decision of the search
+depends on the other sentences of the batch, so a sentence gets the same output alone, in a
+list or in a server's batch), maps model ids -> LM ids -> text (TargetCodec.decode:
 WordPiece decode + Moses detokenization) and returns the outputs in input order. The search
 itself runs in an engine (core/engines): ``torch`` (``model.generate``, the default) or ``ct2``
 (CTranslate2 on a ``bertune export`` folder); everything around it is shared. Validation
 during training calls exactly this, so validation BLEU equals what ``bertune score`` reports on
 ``bertune translate`` output.
 
-Bad input never stops a stream: empty lines give empty outputs; bytes that are not UTF-8 are
-replaced (U+FFFD) with a warning; sources longer than ``max_source_len`` tokens are truncated
-(keeping </s>) with a warning. Warnings go through ``logging`` (logger ``bertune.translate``).
+Bad input never stops a stream: empty lines give empty outputs; bytes that are not UTF-8 and
+unpaired surrogates in a string are replaced (U+FFFD) with a warning; sources longer than
+``max_source_len`` tokens are truncated (keeping </s>) with a warning. Warnings go through ``logging`` (logger ``bertune.translate``).
 """
 from __future__ import annotations
 
 import logging
 import math
 import queue
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +146,14 @@ class Translator:
         """Source ids per line (None for empty lines), truncated to ``max_source_len``
         (``warn=False``: silently, for callers that re-encode what ``translate`` warned about)."""
         keep = [i for i, line in enumerate(lines) if line.strip()]
-        encoded = self.source.encode([lines[i] for i in keep]) if keep else []
+        texts = [valid_text(lines[i], first_line + i, warn) for i in keep]
+        try:
+            encoded = self.source.encode(texts) if keep else []
+        except Exception as exc:  # preprocessing one of these lines failed: the input's fault
+            from bertune_cli.core.errors import DataError
+            raise DataError(f"lines {first_line}-{first_line + len(lines) - 1} cannot be "
+                            f"preprocessed ({exc.__class__.__name__}: {exc})",
+                            "check the text for unusual characters") from exc
         out: list[list[int] | None] = [None] * len(lines)
         for i, ids in zip(keep, encoded):
             ids = list(ids)
@@ -157,15 +167,20 @@ class Translator:
 
     def _generate(self, srcs: list[list[int]], beam: int, lenpen: float, a: float, b: int,
                   n_best: int, scores: bool) -> list[list[Hypothesis]]:
-        longest = max(len(s) for s in srcs)
-        max_new = max(1, min(int(math.floor(a * longest + b)), self.max_target_len))
-        found = self.engine.generate(srcs, beam=beam, lenpen=lenpen, max_new=max_new,
+        found = self.engine.generate(srcs, beam=beam, lenpen=lenpen,
+                                     max_new=[self.length_cap(len(s), a, b) for s in srcs],
                                      n_best=n_best, scores=scores)   # B·n (ids, logprob)
         seqs, logprobs = [ids for ids, _ in found], [lp for _, lp in found]
         texts = self.codec.decode([self.vocab.to_lm(np.asarray(s, dtype=np.int64)).tolist()
                                    for s in seqs])
         hyps = [Hypothesis(t, lp, len(s), s) for t, lp, s in zip(texts, logprobs, seqs)]
         return [hyps[i * n_best:(i + 1) * n_best] for i in range(len(srcs))]
+
+    def length_cap(self, source_len: int, a: float, b: int) -> int:
+        """The most tokens ([SEP] included) decoded for a source of ``source_len`` tokens:
+        ``a·source_len + b`` (fairseq's ``--max-len-a/--max-len-b``), from the sentence's own
+        length, never its batch's, within the model's positions."""
+        return max(1, min(int(math.floor(a * source_len + b)), self.max_target_len))
 
     def _score(self, ids, mask, seqs: list[list[int]], n_best: int) -> list[float]:
         """Sentence log-probabilities of ``seqs`` by teacher forcing (exact, unnormalised)."""
@@ -263,6 +278,20 @@ class AtomicOutput:
     def __exit__(self, *exc) -> None:
         if self._file is not None:
             self._file.__exit__(*exc)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(line: str, lineno: int, warn: bool = True) -> str:
+    """``line`` with unpaired surrogates (U+D800-U+DFFF, which no UTF-8 text can hold but a
+    Python string, e.g. from JSON's ``"\\ud800"``, can) replaced by U+FFFD, as undecodable
+    bytes are, with a warning."""
+    if not _SURROGATE.search(line):
+        return line
+    if warn:
+        log.warning("line %d holds unpaired surrogates; replaced by U+FFFD", lineno)
+    return _SURROGATE.sub("\ufffd", line)
 
 
 def _to_text(line: str | bytes, lineno: int) -> str:

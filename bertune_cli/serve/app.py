@@ -1,7 +1,8 @@
 """The app factory: ``create_app(translator, settings)`` -> a FastAPI app (no global model).
 
-Layers, outermost first: metrics (counts every answer) -> origin guard (cross-origin 403) ->
-CORS (only with ``--cors``) -> the gate (drain 503, body size 413, unexpected errors -> JSON
+Layers, outermost first: metrics (counts every answer) -> host guard (a ``Host`` this server
+does not answer for: 403, hosts.py) -> origin guard (cross-origin 403) -> CORS (only with
+``--cors``) -> the gate (drain 503, body size 413, body time 408, unexpected errors -> JSON
 500; guards.py) -> routes (auth dependency, limits, then a job on the batcher's single model
 thread). The app's lifespan starts the batcher and, when run by uvicorn in the main thread,
 chains a SIGTERM/SIGINT handler in front of uvicorn's: from the signal on, new requests get 503
@@ -12,6 +13,7 @@ stops.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import signal
@@ -24,16 +26,20 @@ from fastapi.staticfiles import StaticFiles
 from bertune_cli import __version__
 from bertune_cli.serve.batcher import Batcher
 from bertune_cli.serve.errors import install_handlers
+from bertune_cli.serve.files import FileStore
 from bertune_cli.serve.guards import Gate, OriginGuard
+from bertune_cli.serve.hosts import HostGuard
 from bertune_cli.serve.metrics import Metrics, MetricsMiddleware
-from bertune_cli.serve.routes import explain, libre, ops, page, translate
+from bertune_cli.serve.routes import explain, files, libre, ops, page, translate
 from bertune_cli.serve.settings import ServeSettings
 
 log = logging.getLogger("bertune.serve")
 
 DESCRIPTION = """Translate with a bertune model. `POST /translate` accepts the blog's contract
-(`{"sentence"}`) and LibreTranslate's (`{"q", "source", "target", "format", "alternatives"}`);
-`POST /explain` adds confidence, attention and MC-dropout uncertainty. Errors are always
+(`{"sentence"}`) and LibreTranslate's (`{"q", "source", "target", "format", "alternatives"}`,
+with `POST /detect`, `POST /translate_file` and `GET /languages`); `POST /explain` adds
+confidence, attention and MC-dropout uncertainty. A sentence's translation never depends on
+the other sentences of its request or batch. Errors are always
 `{"error": code, "detail": text}`."""
 
 
@@ -68,12 +74,15 @@ def create_app(translator, settings: ServeSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.batcher.start()
         restore = _drain_on_signal(app)
+        sweeper = asyncio.create_task(_sweep(app.state.files))
         try:
             yield
         finally:
             app.state.draining = True
             restore()
+            sweeper.cancel()
             app.state.batcher.close(timeout=settings.timeout_s)
+            app.state.files.close()  # translated files are deleted on shutdown
 
     swagger = page.swagger_assets()  # None: FastAPI's /docs (Swagger UI from its CDN)
     app = FastAPI(title="bertune", version=__version__, description=DESCRIPTION,
@@ -86,9 +95,10 @@ def create_app(translator, settings: ServeSettings | None = None) -> FastAPI:
     metrics.queue.set_function(lambda: batcher.depth)
     app.state.settings, app.state.translator = settings, translator
     app.state.batcher, app.state.metrics, app.state.draining = batcher, metrics, False
+    app.state.files = FileStore(settings.file_ttl_s)
 
     install_handlers(app)
-    for module in (translate, libre, explain, ops, page):
+    for module in (translate, libre, files, explain, ops, page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
     if swagger:
@@ -106,8 +116,16 @@ def create_app(translator, settings: ServeSettings | None = None) -> FastAPI:
                            allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "Authorization", "X-API-Key"])
     app.add_middleware(OriginGuard, settings=settings)
+    app.add_middleware(HostGuard, bind=settings.host, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+async def _sweep(store: FileStore) -> None:
+    """Delete expired translated files every minute (or every TTL, if shorter)."""
+    while True:
+        await asyncio.sleep(max(0.05, min(60.0, store.ttl_s)))
+        store.sweep()
 
 
 def app_from_env() -> FastAPI:

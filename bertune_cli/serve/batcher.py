@@ -11,6 +11,9 @@ on the same thread, because MC dropout switches the model into train mode: the m
 never run on two threads at once. With ``batching=False`` every job is its own model call (the
 benchmark's baseline).
 
+A failing model call never fails its neighbours: the batch is split in halves and retried
+down to the single job that fails alone, which alone gets the error (``_call``).
+
 The queue is bounded (``max_queue`` requests waiting or running): beyond it ``submit`` raises
 ``QueueFull`` with a Retry-After estimate from the measured seconds per sentence. A job whose
 caller timed out (its future was cancelled) is skipped, not computed.
@@ -154,25 +157,38 @@ class Batcher:
         for j in batch:
             if j not in live:
                 self._finish(j)
-        if not live:
-            return
-        lines = [line for j in live for line in j.lines]
+        if live:
+            self._call(live)
+
+    def _call(self, jobs: list[Job]) -> None:
+        """One model call for ``jobs``. If it raises, the jobs are split in halves and each
+        half is run again, down to single jobs: only the job that fails alone gets the
+        error (a request can never fail the others batched with it), and since a sentence's
+        output does not depend on its batch, the others get exactly what they would have got.
+        """
+        lines = [line for j in jobs for line in j.lines]
         start = time.perf_counter()
         try:
-            if live[0].kind == "explain":
-                outputs = self._explain(lines, live[0].options)
+            if jobs[0].kind == "explain":
+                outputs = self._explain(lines, jobs[0].options)
             else:
-                outputs = self.translator.translate(lines, **live[0].options)
-        except Exception as exc:  # reported to each caller; the worker keeps running
+                outputs = self.translator.translate(lines, **jobs[0].options)
+        except Exception as exc:  # the worker keeps running whatever happens
+            if len(jobs) > 1:
+                log.warning("a batched model call of %d requests failed (%s); retrying them "
+                            "in smaller batches", len(jobs), exc.__class__.__name__)
+                half = len(jobs) // 2
+                self._call(jobs[:half])
+                self._call(jobs[half:])
+                return
             log.warning("model call failed: %s: %s", exc.__class__.__name__, exc)
-            for j in live:
-                self._resolve(j, None, exc)
+            self._resolve(jobs[0], None, exc)
             return
         seconds = time.perf_counter() - start
         self._sec_per_line = 0.8 * self._sec_per_line + 0.2 * seconds / max(1, len(lines))
         self.on_batch(len(lines), seconds)
         at = 0
-        for j in live:
+        for j in jobs:
             self._resolve(j, outputs[at:at + len(j.lines)], None)
             at += len(j.lines)
 

@@ -1,30 +1,35 @@
 """Access and limits: the API-key dependency, per-request limits, and the ASGI gate.
 
 - ``require_key`` (a FastAPI dependency): when keys are configured, a request must carry one as
-  ``Authorization: Bearer KEY``, ``X-API-Key: KEY`` or ``"api_key"`` in the body (where
-  LibreTranslate clients put it); otherwise 401. Keys are compared with
+  ``Authorization: Bearer KEY``, ``X-API-Key: KEY``, ``"api_key"`` in the body (JSON, form or
+  multipart: where LibreTranslate clients put it) or ``?api_key=KEY`` in the query string (as
+  LibreTranslate also reads it); otherwise 401. Keys are compared with
   ``secrets.compare_digest`` against every configured key (no early exit) and never logged.
 - ``check_lines``: sentences per request and characters per sentence (422).
 - ``OriginGuard`` (ASGI middleware, outermost but metrics): 403 for a cross-origin request
   from an origin not allowed by ``--cors``.
 - ``Gate`` (ASGI middleware, before routing): 503 + Retry-After while draining for shutdown,
-  and 413 for a body over ``max_body_bytes`` (Content-Length, or counted while reading a
-  chunked body); below it, any unexpected error becomes a JSON 500 and the connection stays
+  413 for a body over ``max_body_bytes`` (Content-Length, or counted while reading a chunked
+  body) and 408 for a body that does not arrive within ``read_timeout_s``; below it, any unexpected error becomes a JSON 500 and the connection stays
   usable.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import re
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPBearer
 
 from bertune_cli.serve.errors import ApiError, error_response
 from bertune_cli.serve.settings import ServeSettings
 
 log = logging.getLogger("bertune.serve")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -51,6 +56,9 @@ async def read_body(request: Request) -> dict:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "the request body is not valid JSON", "malformed_json") from exc
+    except RecursionError as exc:  # e.g. [[[[...]]]] 100,000 deep: the parser gives up
+        raise ApiError(400, "the request body is nested too deeply to be a request",
+                       "malformed_json") from exc
     if not isinstance(body, dict):
         raise ApiError(422, "the request body must be a JSON object", "invalid_request")
     return body
@@ -61,15 +69,19 @@ def _header_key(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return request.headers.get("x-api-key")
+    return request.headers.get("x-api-key") or request.query_params.get("api_key")
 
 
 async def _body_key(request: Request) -> str | None:
     if request.method not in _BODY_METHODS:
         return None
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
     try:
-        key = (await read_body(request)).get("api_key")
-    except ApiError:
+        if kind == "multipart/form-data":  # /translate_file
+            key = (await request.form()).get("api_key")
+        else:
+            key = (await read_body(request)).get("api_key")
+    except Exception:  # a malformed body carries no key (the route reports it, if reached)
         return None
     return key if isinstance(key, str) else None
 
@@ -83,29 +95,48 @@ def key_matches(given: str | None, keys: tuple[str, ...]) -> bool:
     return ok
 
 
-async def require_key(request: Request) -> None:
+# Declared to OpenAPI, so that /docs has an "Authorize" button for every way to send a key;
+# ``require_key`` reads the request itself (the body too), so these never refuse on their own.
+_SCHEMES = (HTTPBearer(auto_error=False, description="Authorization: Bearer KEY"),
+            APIKeyHeader(name="X-API-Key", auto_error=False),
+            APIKeyQuery(name="api_key", auto_error=False))
+
+
+async def require_key(request: Request, _b=Depends(_SCHEMES[0]), _h=Depends(_SCHEMES[1]),
+                      _q=Depends(_SCHEMES[2])) -> None:
     keys = request.app.state.settings.api_keys
     if not keys:
         return
     given = _header_key(request) or await _body_key(request)
     if not key_matches(given, keys):
         raise ApiError(401, "a valid API key is required: send 'Authorization: Bearer KEY', "
-                            "'X-API-Key: KEY' or \"api_key\" in the body", "unauthorized",
-                       {"WWW-Authenticate": "Bearer"})
+                            "'X-API-Key: KEY', \"api_key\" in the body or ?api_key=KEY",
+                       "unauthorized", {"WWW-Authenticate": "Bearer"})
 
 
 # ---------------------------------------------------------------------- limits
-def check_lines(lines: list[str], settings: ServeSettings) -> list[str]:
-    """The lines, each one sentence (line breaks inside become spaces), or 422 over a limit."""
+def check_lines(lines: list[str], settings: ServeSettings, field: str = "q",
+                listed: bool = True) -> list[str]:
+    """The lines, each one sentence (line breaks inside become spaces), or 422 over a limit,
+    or 400 for text that is not valid Unicode (an unpaired surrogate, which JSON's ``\\ud800``
+    can carry), naming the field: ``field[i]`` when the request sent a list (``listed``), else
+    ``field``."""
     if not lines:
         raise ApiError(422, "no sentence given", "invalid_request")
     if len(lines) > settings.max_sentences:
         raise ApiError(422, f"{len(lines)} sentences in one request; the limit is "
                             f"{settings.max_sentences}", "too_many_sentences")
     for i, line in enumerate(lines):
+        name = f"{field}[{i}]" if listed else field
         if len(line) > settings.max_chars:
             raise ApiError(422, f"sentence {i + 1} has {len(line)} characters; the limit is "
                                 f"{settings.max_chars}", "sentence_too_long")
+        bad = _SURROGATE.search(line)
+        if bad:
+            raise ApiError(400, f"{name}: character {bad.start() + 1} is an unpaired surrogate "
+                                f"(U+{ord(bad.group()):04X}), which is not text; send valid "
+                                "Unicode (a surrogate pair, or the character itself)",
+                           "invalid_text")
     return [" ".join(line.splitlines()) for line in lines]
 
 
@@ -161,8 +192,16 @@ class Gate:
         if length is not None and length.isdigit() and int(length) > limit:
             return await too_large(scope, receive, send)
         chunks, size, more = [], 0, True
-        while more:  # read the body here (bounded), then replay it to the app
-            message = await receive()
+        deadline = asyncio.get_running_loop().time() + self.settings.read_timeout_s
+        while more:  # read the body here (bounded in size and time), then replay it to the app
+            try:
+                message = await asyncio.wait_for(
+                    receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
+            except asyncio.TimeoutError:
+                return await error_response(
+                    408, "request_timeout", f"the request body did not arrive within "
+                    f"{self.settings.read_timeout_s:g} s", {"Connection": "close"}
+                )(scope, receive, send)
             if message["type"] != "http.request":
                 return  # the client went away
             chunks.append(message.get("body", b""))

@@ -29,15 +29,56 @@ def load_translator(path: Path, settings: ServeSettings):
 
 
 def describe_model(path: Path, settings: ServeSettings) -> ServeSettings:
-    """``settings`` with the model's path and language pair (from its bertune.json)."""
+    """``settings`` with the model's path, language pair, corpus and an example sentence (from
+    its bertune.json)."""
     from bertune_cli.core.errors import CheckpointError
     from bertune_cli.core.model.checkpoint import read_meta
 
     try:
-        config = read_meta(path).get("config", {})
+        meta = read_meta(path)
     except CheckpointError:
         if settings.engine == "torch":
             raise
-        config = {}  # e.g. a `bertune export` folder: the engine reads its own metadata
+        meta = _export_meta(path)  # a `bertune export` folder: its own bertune.json
+    config = meta.get("config", {})
     return replace(settings, model=str(path), source_lang=str(config.get("src", "de")),
-                   target_lang=str(config.get("tgt", "en")))
+                   target_lang=str(config.get("tgt", "en")), corpus=corpus_line(config),
+                   example=example_sentence(meta))
+
+
+def _export_meta(path: Path) -> dict:
+    """The bertune.json of a `bertune export` folder ({} if unreadable: the engine reports a
+    broken export when it loads it)."""
+    import json
+
+    from bertune_cli.core.export import META_FILE
+
+    try:
+        meta = json.loads((Path(path) / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def corpus_line(config: dict) -> str | None:
+    """What the model was trained on, from its recipe: ``recipe NAME: DESCRIPTION``."""
+    name, description = config.get("name"), config.get("description")
+    if not (name or description):
+        return None
+    return f"recipe {name}: {description}" if name and description else str(name or description)
+
+
+def example_sentence(meta: dict) -> str | None:
+    """The first sentence of the model's test set (its data folder, if it is still there): a
+    sentence the model was made for, for the page's placeholder."""
+    folder = (meta.get("data") or {}).get("path")
+    if not folder:
+        return None
+    try:
+        with open(Path(folder) / "test.src.txt", encoding="utf-8") as f:
+            for _, line in zip(range(50), f):
+                if 0 < len(line.strip()) <= 200:
+                    return line.strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None

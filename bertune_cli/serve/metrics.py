@@ -15,8 +15,8 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-ROUTES = ("/translate", "/explain", "/languages", "/health", "/metrics", "/", "/docs",
-          "/openapi.json")
+ROUTES = ("/translate", "/explain", "/detect", "/translate_file", "/languages", "/health",
+          "/metrics", "/", "/docs", "/openapi.json")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
@@ -26,6 +26,8 @@ def route_label(path: str) -> str:
         return path
     if path.startswith("/static/"):
         return "/static"
+    if path.startswith("/download_file/"):
+        return "/download_file"
     return "/swagger-ui" if path.startswith("/swagger-ui/") else "other"
 
 

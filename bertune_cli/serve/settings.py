@@ -23,9 +23,13 @@ class ServeSettings:
     engine: str = "torch"
     source_lang: str = "de"
     target_lang: str = "en"
+    corpus: str | None = None          # what the model was trained on (shown by the page)
+    example: str | None = None         # a sentence of its test set (the page's placeholder)
     # --- access
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     cors: tuple[str, ...] = ()         # origins allowed cross-origin; none = refuse all
+    host: str = "127.0.0.1"            # the bound address (an allowed Host)
+    allowed_hosts: tuple[str, ...] = ()  # more Host names answered ('*' = any)
     # --- limits
     max_body_bytes: int = 1 << 20      # 413 above
     max_sentences: int = 64            # per request, 422 above
@@ -34,6 +38,10 @@ class ServeSettings:
     timeout_s: float = 30.0            # per request, 504 after
     max_alternatives: int = 4          # LibreTranslate ``alternatives``
     max_mc_dropout: int = 32           # /explain ``mc_dropout``
+    read_timeout_s: float = 10.0       # a request's headers, then its body, must arrive within
+    max_header_bytes: int = 16 * 1024  # request line + headers, 431 above
+    max_file_lines: int = 2000         # /translate_file, 413 above
+    file_ttl_s: float = 1800.0         # translated files are deleted after this
     # --- dynamic batching
     batching: bool = True              # off: every request is its own model call
     max_batch_tokens: int = 0          # gathered source tokens per model call; 0 = device default

@@ -35,6 +35,32 @@ def tiny_run(tmp_path_factory, tiny_data):
     return root / "baseline"
 
 
+def _train_more(tiny_run, name: str, preset: str, updates: int):
+    """Another model on ``tiny_run``'s data: ``preset`` after ``updates`` updates."""
+    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.loops.train_baseline import train_baseline
+
+    recipe = load_recipe("demo", [f"model.preset={preset}", "train.max_tokens=512",
+                                  "train.lr=3e-3", "train.warmup_updates=10", "eval.beam=3"])
+    out = tiny_run.parent / name
+    train_baseline(recipe, tiny_run.parent / "data", out, device="cpu", max_steps=updates)
+    return out
+
+
+@pytest.fixture(scope="session")
+def runaway_tiny_run(tiny_run):
+    """A tiny model after 2 updates: its outputs run on to their length cap (beam 3), so
+    they show whether a sentence's cap depends on its batch (seconds)."""
+    return _train_more(tiny_run, "runaway-tiny", "transformer_tiny", 2)
+
+
+@pytest.fixture(scope="session")
+def demo_arch_run(tiny_run):
+    """The demo recipe's model (transformer_small) after 8 updates on the demo data: most
+    outputs run to their cap, with near-ties everywhere (~15 s)."""
+    return _train_more(tiny_run, "demo-arch", "transformer_small", 8)
+
+
 @pytest.fixture(scope="session")
 def tiny_translator(tiny_run):
     from bertune_cli.core.translate import Translator
@@ -81,17 +107,24 @@ def fake():
 
 
 class LiveServer:
-    """An app served by uvicorn on 127.0.0.1 (a free port) in a background thread."""
+    """An app served by uvicorn on 127.0.0.1 (a free port) in a background thread, with the
+    protocol `bertune serve` uses (slow-client and header-size bounds from the app's
+    settings)."""
 
     def __init__(self, app, graceful_s: int = 10):
         import uvicorn
+
+        from bertune_cli.serve.protocol import protocol_for
 
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=graceful_s)
+        s = app.state.settings
+        config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=graceful_s,
+                                http=protocol_for(s.read_timeout_s, s.max_header_bytes),
+                                h11_max_incomplete_event_size=s.max_header_bytes)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        daemon=True)
@@ -142,3 +175,42 @@ def browser():
     with contextlib.suppress(Exception):
         driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def serve_cli(tiny_run):
+    """``serve_cli(*options)`` starts `bertune serve --model <tiny_run>` in a subprocess on a
+    free port and returns ``(process, url)`` once /health answers (stdout+stderr piped)."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    def start(*extra: str):
+        port = free_port()
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+        if "--log-level" not in extra:
+            extra = (*extra, "--log-level", "warning")
+        proc = subprocess.Popen([sys.executable, "-m", "bertune_cli.main", "serve", "--model",
+                                 str(tiny_run), "--port", str(port), "--device", "cpu", *extra],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 300  # 2 workers on a loaded 2-core machine: minutes
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stdout.read().decode())
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    return proc, url
+            except httpx.TransportError:
+                time.sleep(0.2)
+        proc.kill()
+        raise AssertionError("bertune serve did not start")
+
+    return start

@@ -13,6 +13,7 @@ from bertune_cli.serve.loading import describe_model
 from bertune_cli.serve.settings import ServeSettings
 
 KEY = "s3cret-key-for-tests"
+LOCAL = "http://127.0.0.1"  # an allowed Host (TestClient's default, testserver, is not)
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def settings(tiny_run):
 
 @pytest.fixture(scope="module")
 def client(tiny_translator, settings):
-    with TestClient(create_app(tiny_translator, settings)) as c:
+    with TestClient(create_app(tiny_translator, settings), base_url=LOCAL) as c:
         yield c
 
 
@@ -81,7 +82,13 @@ def test_languages_health_docs(client):
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/translate"]["post"]["requestBody"]["content"]["application/json"]
     assert {s["title"] for s in body["schema"]["anyOf"]} == {"BlogRequest", "LibreRequest"}
-    assert {"/translate", "/explain", "/languages", "/health", "/metrics"} <= set(spec["paths"])
+    assert {"/translate", "/explain", "/languages", "/health", "/metrics", "/detect",
+            "/translate_file", "/download_file/{url_name}"} <= set(spec["paths"])
+    # /docs can authorize its calls: every way to send a key is a declared security scheme
+    assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader",
+                                                          "APIKeyQuery"}
+    assert health["explain"] is True and health["corpus"].startswith("recipe demo: Embedded")
+    assert health["example"] == "Haben wir das süße Brot gebacken?"  # the test set's first
 
 
 def test_explain_returns_what_core_explain_returns(client, tiny_translator, test_lines):
@@ -112,7 +119,7 @@ def test_every_bad_request_is_a_json_error_and_the_server_keeps_serving(client, 
     _error(client.post("/translate", json={"sentence": "a" * 301}), 422, "sentence_too_long")
     _error(client.post("/translate", json={"q": "x", "source": "fr", "target": "en"}), 400,
            "unsupported_language")
-    _error(client.post("/translate", json={"q": "x", "format": "html"}), 422)
+    _error(client.post("/translate", json={"q": "x", "format": "xml"}), 422)
     _error(client.post("/translate", content=b'{"sentence": "' + b"a" * 5000 + b'"}',
                        headers={"content-type": "application/json"}), 413, "payload_too_large")
 
@@ -137,7 +144,7 @@ def test_api_keys_are_required_compared_safely_and_never_logged(tiny_translator,
     keyed = replace(settings, api_keys=("other-key", KEY))
     assert KEY not in repr(keyed)
     caplog.set_level(logging.DEBUG)
-    with TestClient(create_app(tiny_translator, keyed)) as c:
+    with TestClient(create_app(tiny_translator, keyed), base_url=LOCAL) as c:
         body = {"sentence": "hallo"}
         _error(c.post("/translate", json=body), 401, "unauthorized")
         _error(c.post("/translate", json=body, headers={"Authorization": "Bearer wrong"}), 401)
@@ -158,12 +165,13 @@ def test_cross_origin_requests_are_refused_unless_allowed(tiny_translator, setti
     body = {"sentence": "hallo"}
     _error(client.post("/translate", json=body, headers={"Origin": "http://evil.example"}),
            403, "cors_refused")
-    same = client.post("/translate", json=body, headers={"Origin": "http://testserver"})
+    same = client.post("/translate", json=body, headers={"Origin": LOCAL})
     assert same.status_code == 200  # the page itself (same origin) is not cross-origin
     from dataclasses import replace
 
     with TestClient(create_app(tiny_translator, replace(settings,
-                                                        cors=("http://app.example",)))) as c:
+                                                        cors=("http://app.example",))),
+                    base_url=LOCAL) as c:
         pre = c.options("/translate", headers={"Origin": "http://app.example",
                                                "Access-Control-Request-Method": "POST",
                                                "Access-Control-Request-Headers": "content-type"})
@@ -178,7 +186,7 @@ def test_cross_origin_requests_are_refused_unless_allowed(tiny_translator, setti
 
 
 def test_draining_answers_503_with_retry_after(fake):
-    with TestClient(create_app(fake, ServeSettings())) as c:
+    with TestClient(create_app(fake, ServeSettings()), base_url=LOCAL) as c:
         assert c.post("/translate", json={"sentence": "a"}).status_code == 200
         c.app.state.draining = True
         r = c.post("/translate", json={"sentence": "a"})
@@ -187,7 +195,7 @@ def test_draining_answers_503_with_retry_after(fake):
 
 
 def test_metrics_count_requests_latency_and_batch_sizes(fake):
-    with TestClient(create_app(fake, ServeSettings())) as c:
+    with TestClient(create_app(fake, ServeSettings()), base_url=LOCAL) as c:
         for _ in range(3):
             c.post("/translate", json={"q": ["a", "b"]})
         c.post("/translate", content=b"{", headers={"content-type": "application/json"})
@@ -198,3 +206,16 @@ def test_metrics_count_requests_latency_and_batch_sizes(fake):
     assert 'bertune_requests_total{route="/translate",status="400"} 1.0' in text
     assert 'bertune_request_duration_seconds_count{route="/translate"} 4.0' in text
     assert "bertune_batch_sentences_sum 6.0" in text and "bertune_queue_depth 0.0" in text
+
+
+def test_the_help_example_is_a_sentence_the_demo_model_knows(test_lines):
+    """`serve --help` shows a curl example: its sentence comes from the demo corpus (the
+    demo model translates that corpus, not everyday German)."""
+    from typer.testing import CliRunner
+
+    from bertune_cli.main import app
+
+    result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    example = re.search(r'\{"sentence": "([^"]+)"\}', result.output).group(1)
+    assert example in test_lines  # the demo data's test set (generated with the demo's seed)
+    assert "Guten Morgen" not in result.output

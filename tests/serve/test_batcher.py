@@ -103,3 +103,27 @@ def test_a_cancelled_request_is_skipped_not_computed(fake):
     assert _run(main()) == (["FIRST"], ["NEXT"])
     batcher.close()
     assert ["given up"] not in fake.calls and batcher.depth == 0
+
+
+def test_a_failing_request_fails_alone_and_its_batch_neighbours_get_their_answers(fake):
+    """30 requests and one the model fails on share a model call: that call raises, the
+    batcher splits it in halves and retries, and only the failing request gets the error."""
+    fake.fail_on = "boom"
+    batcher = Batcher(fake, max_batch_tokens=10_000, max_wait_ms=300)
+
+    async def main():
+        jobs = [asyncio.ensure_future(batcher.translate([f"line {i}"])) for i in range(15)]
+        bad = asyncio.ensure_future(batcher.translate(["a boom b"]))
+        jobs += [asyncio.ensure_future(batcher.translate([f"line {i}"])) for i in range(15, 30)]
+        results = await asyncio.gather(*jobs)
+        with pytest.raises(RuntimeError, match="exploded"):
+            await bad
+        return results
+
+    results = _run(main())
+    batcher.close()
+    assert results == [[f"LINE {i}"] for i in range(30)]
+    assert len(fake.calls[0]) == 31  # one batch at first
+    assert fake.calls[-1] == ["a boom b"] or ["a boom b"] in fake.calls
+    assert len(fake.calls) <= 12  # halving: about 2·log2(31) calls, not one per request
+    assert batcher.depth == 0

@@ -6,8 +6,6 @@ import concurrent.futures
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import replace
@@ -163,39 +161,12 @@ def test_sigterm_lets_requests_in_flight_finish_and_refuses_new_ones(fake):
     assert ["late"] not in fake.calls
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_cli(tiny_run, *extra: str):
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "bertune_cli.main", "serve", "--model",
-                             str(tiny_run), "--port", str(port), "--device", "cpu",
-                             "--log-level", "warning", *extra],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(proc.stdout.read().decode())
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("bertune serve did not start")
-
-
 @pytest.mark.slow  # a subprocess that imports torch and loads the model: ~10-30 s
 @pytest.mark.integration
-def test_the_serve_command_serves_and_exits_cleanly_on_sigterm(tiny_run, tmp_path):
+def test_the_serve_command_serves_and_exits_cleanly_on_sigterm(serve_cli, tmp_path):
     keys = tmp_path / "keys.txt"
     keys.write_text("# team keys\nk-file\n", encoding="utf-8")
-    proc, url = _start_cli(tiny_run, "--api-key-file", str(keys))
+    proc, url = serve_cli("--api-key-file", str(keys))
     try:
         assert httpx.post(url + "/translate", json={"sentence": "hallo"}).status_code == 401
         r = httpx.post(url + "/translate", json={"sentence": "hallo"},
@@ -211,8 +182,8 @@ def test_the_serve_command_serves_and_exits_cleanly_on_sigterm(tiny_run, tmp_pat
 
 
 @pytest.mark.slow
-def test_several_workers(tiny_run):
-    proc, url = _start_cli(tiny_run, "--workers", "2")
+def test_several_workers(serve_cli):
+    proc, url = serve_cli("--workers", "2", "--read-timeout", "5")
     try:
         rs = [httpx.post(url + "/translate", json={"q": "hallo"}, timeout=30) for _ in range(4)]
         assert all(r.status_code == 200 for r in rs)

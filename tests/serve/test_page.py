@@ -1,6 +1,7 @@
 """The web page in a real browser (headless Chromium via chromedriver) against a live server."""
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from bertune_cli.serve.app import create_app
@@ -48,12 +49,41 @@ def test_ctrl_enter_translates_and_shows_confidence_and_the_heatmap(browser, liv
         assert float(cells[0].get_attribute("data-weight")) == pytest.approx(matrix[0][0])
         assert "MC-dropout" in browser.find_element(By.ID, "panel").text
         assert "German" in browser.find_element(By.ID, "pair").text
+        # what the model was trained on, and a sentence of its corpus to start from
+        model = browser.find_element(By.ID, "model").text
+        assert "Trained on: recipe demo: Embedded German->English demo corpus" in model
+        assert browser.find_element(By.ID, "source").get_attribute("placeholder") == \
+            f"e.g. {line}  (Ctrl+Enter)"
+        assert not browser.find_element(By.ID, "engine-note").is_displayed()
         # offline by construction: every resource the page loaded came from this server
         resources = browser.execute_script(
             "return performance.getEntriesByType('resource').map(e => e.name)")
         assert resources and all(r.startswith(server.url) for r in resources)
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
+
+
+def test_under_the_ct2_engine_the_page_translates_and_says_why_it_cannot_explain(
+        browser, live, tiny_run, test_lines, tmp_path, monkeypatch):
+    pytest.importorskip("ctranslate2")
+    from bertune_cli.core.translate import Translator
+
+    monkeypatch.setenv("BERTUNE_HOME", str(tmp_path))  # the on-the-fly export goes here
+    translator = Translator.load(tiny_run, "cpu", engine="ct2")
+    want = translator.translate(test_lines[:2], **translator.options())
+    app = create_app(translator, describe_model(tiny_run, ServeSettings(engine="ct2")))
+    with live(app) as server:
+        By = _translate_in_page(browser, server.url, "\n".join(test_lines[:2]), details=False)
+        assert [p.text for p in browser.find_elements(By.CSS_SELECTOR, "#output .sentence")] \
+            == want
+        assert not browser.find_element(By.ID, "details").is_enabled()
+        note = browser.find_element(By.ID, "engine-note")
+        assert note.is_displayed() and "need the torch engine" in note.text
+        assert "Trained on: recipe demo" in browser.find_element(By.ID, "model").text
+        assert "error" not in browser.find_element(By.ID, "status").get_attribute("class")
+        metrics = httpx.get(server.url + "/metrics").text
+    assert 'route="/explain"' not in metrics  # the page never asked for explanations
+    assert 'bertune_requests_total{route="/translate",status="200"} 1.0' in metrics
 
 
 def test_model_output_is_shown_as_text_never_as_markup(browser, live, fake, monkeypatch):

@@ -2,11 +2,13 @@
 (CTranslate2 on a folder written by ``bertune export``).
 
 ``Translator`` owns everything around the search — source preprocessing, length-sorted batches,
-the max-length rule ``a·(longest source in the batch) + b``, model ids -> LM ids -> text — and
+the max-length rule ``a·(source length) + b`` per sentence, model ids -> LM ids -> text — and
 hands each batch to its engine. An engine only runs beam search on model ids:
 
     engine.generate(srcs, beam=, lenpen=, max_new=, n_best=, scores=)
         srcs: list of B source id lists (each ending with </s>, no padding)
+        max_new: B caps, source i gets at most max_new[i] new tokens ([SEP] included), decoded
+           exactly as if alone: no decision of its search may depend on the other sources
         -> B·n_best (ids, score) pairs, n_best per source, best first; ``ids`` are predicted
            model ids up to and including the first [SEP] (no [CLS], no padding); ``score`` is
            the sentence log-probability (natural log, [SEP] included, under the decoding

@@ -17,7 +17,10 @@ checkpoint's suppressed tokens, removed before the softmax as by ``suppress_toke
 CTranslate2's returned score is ``logprob / length**lenpen``; multiplying back gives the
 sentence log-probability the torch engine reports (equal to ~1e-5 on the same weights).
 Each bertune batch goes to ``translate_batch`` as is (``max_batch_size=0``): CTranslate2 does
-not re-sort or re-split it, so the max-length rule sees the same longest source.
+not re-sort or re-split it. ``translate_batch`` takes one ``max_decoding_length`` per call,
+while bertune caps every source by its own length: ``capped_search`` decodes the batch up to
+the largest cap and decodes again, under its own cap, any source whose search reached its cap
+(rare: only outputs that run away), so a source's output never depends on its batch.
 """
 from __future__ import annotations
 
@@ -86,13 +89,12 @@ class CT2Engine:
         table = self.source_pieces
         return [[table[i] for i in s] for s in srcs]
 
-    def generate(self, srcs: list[list[int]], *, beam: int, lenpen: float, max_new: int,
+    def generate(self, srcs: list[list[int]], *, beam: int, lenpen: float, max_new: list[int],
                  n_best: int, scores: bool) -> list[tuple[list[int], float | None]]:
-        results = self.translator.translate_batch(
-            self.pieces(srcs), max_batch_size=0, beam_size=beam, patience=1,
-            num_hypotheses=n_best, length_penalty=lenpen, max_decoding_length=max_new,
-            min_decoding_length=0, return_end_token=True, suppress_sequences=self.suppress,
-            return_scores=scores, max_input_length=0)
+        """Per-source length caps on top of ``translate_batch``, which has one
+        ``max_decoding_length`` per call (see ``capped_search``)."""
+        results = capped_search(self._search, self.pieces(srcs), list(max_new), beam=beam,
+                                lenpen=lenpen, n_best=n_best, scores=scores)
         out: list[tuple[list[int], float | None]] = []
         ids_of = self.target_ids
         for result in results:
@@ -103,6 +105,52 @@ class CT2Engine:
                 score = result.scores[k] * max(len(ids), 1) ** lenpen if scores else None
                 out.append((ids, score))
         return out
+
+    def _search(self, pieces: list[list[str]], *, cap: int, hypotheses: int, beam: int,
+                lenpen: float, scores: bool) -> list:
+        return self.translator.translate_batch(
+            pieces, max_batch_size=0, beam_size=beam, patience=1,
+            num_hypotheses=hypotheses, length_penalty=lenpen, max_decoding_length=cap,
+            min_decoding_length=0, return_end_token=True, suppress_sequences=self.suppress,
+            return_scores=scores, max_input_length=0)
+
+
+def capped_search(search, pieces: list[list[str]], caps: list[int], *, beam: int,
+                  lenpen: float, n_best: int, scores: bool) -> list:
+    """Source i decoded exactly as alone with ``max_decoding_length = caps[i]``.
+
+    One ``search`` call decodes the whole batch up to the largest cap. CTranslate2's beam search
+    is per source: source i stops at the step s where ``beam`` hypotheses are finished
+    (``patience=1``), or at its last step, where every live beam is kept unfinished. A search
+    that stopped at s with ``s + 1 < caps[i]`` never saw its own last step, so it is exactly
+    the search with ``caps[i]``; otherwise source i is decoded again, with the sources of the
+    same cap, under its own cap. Whether s + 1 < caps[i] is read from the output: asked for
+    ``beam`` hypotheses, CTranslate2 returns the best ``beam`` of the finished ones, of which
+    at most ``beam - 1`` finished before step s, so the longest returned one finished at s
+    and has s + 1 tokens ([SEP] included, ``return_end_token``). Greedy search returns its one
+    hypothesis, ending at s. With ``length_penalty == 0`` CTranslate2 stops on other grounds
+    (the best beam finished and ``num_hypotheses`` found), so every source whose cap is not
+    the largest is decoded under its own cap."""
+    from itertools import groupby
+
+    top = max(caps)
+    readable = beam == 1 or lenpen != 0
+    wanted = max(n_best, beam) if beam > 1 and readable else n_best
+    results = list(search(pieces, cap=top, hypotheses=wanted, beam=beam, lenpen=lenpen,
+                          scores=scores))
+
+    def own_search(i: int) -> bool:
+        return caps[i] == top or (readable and
+                                  max(len(h) for h in results[i].hypotheses) < caps[i])
+
+    again = sorted((i for i in range(len(pieces)) if not own_search(i)), key=caps.__getitem__)
+    for cap, group in groupby(again, key=caps.__getitem__):
+        rows = list(group)
+        redone = search([pieces[i] for i in rows], cap=cap, hypotheses=n_best, beam=beam,
+                        lenpen=lenpen, scores=scores)
+        for i, result in zip(rows, redone):
+            results[i] = result
+    return results
 
 
 def _read_vocabulary(folder: Path, side: str) -> list[str]:

@@ -43,9 +43,10 @@ class TorchEngine:
 
         return f"engine:torch|torch:{torch.__version__}|transformers:{transformers.__version__}"
 
-    def generate(self, srcs: list[list[int]], *, beam: int, lenpen: float, max_new: int,
+    def generate(self, srcs: list[list[int]], *, beam: int, lenpen: float, max_new: list[int],
                  n_best: int, scores: bool) -> list[tuple[list[int], float | None]]:
         import torch
+        from transformers import StoppingCriteriaList
 
         longest = max(len(s) for s in srcs)
         ids = torch.zeros((len(srcs), longest), dtype=torch.long)       # (B, S), pad = 0
@@ -56,9 +57,13 @@ class TorchEngine:
         with torch.inference_mode():
             out = self.model.generate(
                 input_ids=ids, attention_mask=mask, num_beams=beam, length_penalty=lenpen,
-                num_return_sequences=n_best, max_new_tokens=max_new, do_sample=False,
+                num_return_sequences=n_best, max_new_tokens=max(max_new), do_sample=False,
+                stopping_criteria=StoppingCriteriaList([row_length_cap(max_new)]),
                 early_stopping=True if beam > 1 else None)              # (B·n, 1 + L)
-            seqs = [self.strip(row) for row in out[:, 1:].tolist()]
+            # a hypothesis stopped by its cap is followed by filler ([SEP] where [PAD] is 0):
+            # only its first caps[i] tokens are its own
+            caps = [cap for cap in max_new for _ in range(n_best)]
+            seqs = [self.strip(row[:cap]) for row, cap in zip(out[:, 1:].tolist(), caps)]
             logprobs = self.score(ids, mask, seqs, n_best) if scores else [None] * len(seqs)
         return list(zip(seqs, logprobs))
 
@@ -66,3 +71,27 @@ class TorchEngine:
         """Generated model ids up to and including the first [SEP]; padding dropped."""
         eos = self.vocab.eos_id
         return row[:row.index(eos) + 1] if eos in row else [t for t in row if t != 0]
+
+
+def row_length_cap(caps: list[int]):
+    """A stopping criterion that ends source i's hypotheses after ``caps[i]`` new tokens: the
+    per-row form of ``max_new_tokens``. transformers applies stopping criteria per sequence
+    (greedy: one row per source; beam search: the candidates of source i are rows
+    ``i·K .. i·K + K - 1`` of the flattened (B, K) candidates), and a candidate that hits one
+    is finished exactly as at ``max_new_tokens`` (kept, without [SEP], scored at its length).
+    So with ``max_new_tokens = max(caps)`` source i is decoded as alone with
+    ``max_new_tokens = caps[i]``: nothing about it depends on its batch neighbours."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class _RowLengthCap(StoppingCriteria):
+        def __init__(self) -> None:
+            self.caps = torch.as_tensor(caps, dtype=torch.long)
+
+        def __call__(self, input_ids, scores, **kwargs):
+            per_source = input_ids.shape[0] // len(self.caps)        # K candidates per source
+            generated = input_ids.shape[1] - 1                       # after the start token
+            done = self.caps.to(input_ids.device) <= generated
+            return done.repeat_interleave(per_source)
+
+    return _RowLengthCap()

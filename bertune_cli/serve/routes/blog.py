@@ -9,7 +9,8 @@ from bertune_cli.serve.schemas import BlogRequest, BlogResponse
 
 
 async def answer(body: BlogRequest, request: Request) -> BlogResponse:
-    lines = check_lines([body.sentence], request.app.state.settings)
+    lines = check_lines([body.sentence], request.app.state.settings, "sentence",
+                        listed=False)
     out = await run_model(request, request.app.state.batcher.translate(
         lines, **decode_options(request)))
     return BlogResponse(translated_sentence=out[0])

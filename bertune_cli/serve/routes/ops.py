@@ -1,5 +1,6 @@
-"""Operations: ``GET /health`` (model loaded, device, version) and ``GET /metrics``
-(Prometheus text format, see serve/metrics.py)."""
+"""Operations: ``GET /health`` (model loaded, device, version, what the page needs: whether
+``/explain`` works, the training corpus, an example sentence) and ``GET /metrics``
+(Prometheus text format, see serve/metrics.py; it needs the key when keys are set)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -17,7 +18,8 @@ async def health(request: Request) -> Health:
     device = str(getattr(state.translator, "device", s.device))  # resolved ("auto" -> "cpu")
     return Health(status="draining" if state.draining else "ok", model=s.model, device=device,
                   engine=s.engine, version=__version__, pair=f"{s.source_lang}-{s.target_lang}",
-                  queue=state.batcher.depth, batching=s.batching)
+                  queue=state.batcher.depth, batching=s.batching, explain=s.engine == "torch",
+                  corpus=s.corpus, example=s.example)
 
 
 @router.get("/metrics", response_class=Response, responses={401: ERRORS[401]},

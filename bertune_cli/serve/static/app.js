@@ -1,10 +1,14 @@
-// The bertune page: POST /explain, then draw the words (shaded by confidence), the MC-dropout
-// uncertainty and the attention heatmap. Model output is untrusted text: it only ever goes
-// into the page through textContent / createTextNode, never as markup.
+// The bertune page. With an engine that can explain (torch): POST /explain, then draw the
+// words (shaded by confidence), the MC-dropout uncertainty and the attention heatmap. With one
+// that cannot (ct2, as GET /health says): POST /translate, plain sentences, and a note saying
+// why there are no explanations. Model output is untrusted text: it only ever goes into the
+// page through textContent / createTextNode, never as markup.
 "use strict";
 
 const MC_PASSES = 8;
 const $ = (id) => document.getElementById(id);
+const server = { explain: true };  // filled from GET /health
+let serverKnown = Promise.resolve();
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -124,6 +128,7 @@ let busy = false;
 async function translate() {
   const lines = $("source").value.split("\n").map((l) => l.trim()).filter((l) => l);
   if (!lines.length || busy) return;
+  await serverKnown;  // which endpoint to call depends on the engine
   const withDetails = $("details").checked;
   busy = true;
   $("go").disabled = true;
@@ -133,18 +138,22 @@ async function translate() {
   const key = $("key").value.trim();
   if (key) headers["Authorization"] = `Bearer ${key}`;
   try {
-    const response = await fetch("/explain", {
-      method: "POST", headers,
-      body: JSON.stringify({ q: lines, confidence: true, attention: withDetails,
-                             mc_dropout: withDetails ? MC_PASSES : 0 }),
-    });
+    // POST /explain where the engine can explain, else LibreTranslate's POST /translate
+    const request = server.explain
+      ? { url: "/explain", body: { q: lines, confidence: true, attention: withDetails,
+                                   mc_dropout: withDetails ? MC_PASSES : 0 } }
+      : { url: "/translate", body: { q: lines } };
+    const response = await fetch(request.url, {
+      method: "POST", headers, body: JSON.stringify(request.body) });
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
       const retry = response.headers.get("Retry-After");
       throw new Error(`${response.status} ${data.error || ""}: ${data.detail || response.statusText}`
         + (retry ? ` (retry in ${retry} s)` : ""));
     }
-    render(data.results, withDetails);
+    const results = server.explain ? data.results
+      : data.translatedText.map((text) => ({ translation: text }));
+    render(results, withDetails && server.explain);
     setStatus(`${lines.length} sentence${lines.length > 1 ? "s" : ""} in `
       + `${((performance.now() - started) / 1000).toFixed(2)} s`);
   } catch (err) {
@@ -163,6 +172,36 @@ async function showPair() {
   } catch (err) { /* the pair label is decoration */ }
 }
 
+// What the server can do and what its model knows: GET /health.
+async function showModel() {
+  let health;
+  try {
+    health = await (await fetch("/health")).json();
+  } catch (err) { return; }  // keep the defaults: /explain
+  server.explain = health.explain !== false;
+  if (health.corpus) {
+    const info = $("model");
+    info.replaceChildren(el("b", null, "Trained on: "), document.createTextNode(
+      `${health.corpus} It translates text like its training corpus; other text comes out `
+      + "as nonsense."));
+    info.hidden = false;
+  }
+  if (health.example) $("source").placeholder = `e.g. ${health.example}  (Ctrl+Enter)`;
+  if (!server.explain) {
+    $("details").checked = false;
+    $("details").disabled = true;
+    $("details-label").classList.add("off");
+    $("legend").hidden = true;
+    $("output-hint").textContent = "plain translation";
+    $("about").hidden = true;  // it explains numbers this engine does not give
+    const note = $("engine-note");
+    note.textContent = `This server decodes with the ${health.engine} engine, which cannot `
+      + "explain its output: confidence, attention and uncertainty need the torch engine "
+      + "(bertune serve --engine torch).";
+    note.hidden = false;
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("go").addEventListener("click", translate);
   $("source").addEventListener("keydown", (event) => {
@@ -173,4 +212,5 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("details").addEventListener("change", () => { if ($("output").childElementCount) translate(); });
   showPair();
+  serverKnown = showModel();
 });
