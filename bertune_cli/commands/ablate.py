@@ -25,13 +25,17 @@ From = Annotated[Optional[Path], typer.Option(
 Out = Annotated[Optional[Path], typer.Option(
     "--out", parser=path, help="Study folder (default: <runs>/<recipe>/ablate): one run folder per arm and "
     "seed, ablate.md, ablate.json, ablate_curves.png.")]
+ReportOnly = Annotated[bool, typer.Option(
+    "--report-only", help="Train nothing: summarize the finished runs of --arms × --seeds (a "
+    "study in progress, or arms run with different seeds).")]
 
 
 def ablate(pair: Pair = "demo", arms: Arms = "ce,dense,sparsemax,gumbel", seeds: SeedList = "1",
            control: Control = "ce", init_from: From = None, out: Out = None,
            overrides: Overrides = None, runs_dir: RunsDir = None, data_dir: RawDataDir = None,
            max_epochs: MaxEpochs = None, max_steps: MaxSteps = None, max_time: MaxTime = None,
-           track: Track = None, device: Device = "auto", json_out: Json = False) -> None:
+           track: Track = None, device: Device = "auto", report_only: ReportOnly = False,
+           json_out: Json = False) -> None:
     """A controlled study: arms from one checkpoint, each tested against a control.
 
     All arms share the start, the data order, the update budget,
@@ -46,6 +50,7 @@ def ablate(pair: Pair = "demo", arms: Arms = "ce,dense,sparsemax,gumbel", seeds:
     Examples:
       [bold]bertune ablate --pair demo --arms ce,dense,gumbel --seeds 1,2[/]
       [bold]bertune ablate --pair multi30k-de-en --data-dir ../shared/data/multi30k --arms ce,ce-cont,dense,sparsemax,gumbel,gumbel-only,paper --seeds 1,2[/]
+      [bold]bertune ablate --pair demo --arms ce,dense,gumbel --seeds 1,2 --report-only[/]
     """
     from bertune_cli.commands.train_baseline import TrainProgress, with_trackers
     from bertune_cli.core.config import load_recipe
@@ -58,7 +63,7 @@ def ablate(pair: Pair = "demo", arms: Arms = "ce,dense,sparsemax,gumbel", seeds:
     with TrainProgress() as progress:
         summary = run_ablate(recipe, arm_list, seed_list, control=control, runs_root=runs_dir,
                              out=out, init_from=init_from, device=device,
-                             raw_data_dir=data_dir, on_event=progress,
+                             raw_data_dir=data_dir, on_event=progress, report_only=report_only,
                              say=lambda line: progress.console.print(line, markup=False),
                              max_epochs=max_epochs, max_steps=max_steps, max_time=max_time)
     _print(summary, json_out)

@@ -70,9 +70,11 @@ def run_ablate(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *,
                init_from: Path | None = None, device: str = "auto",
                raw_data_dir: Path | None = None, say: Say = lambda line: None,
                on_event: Callable[[dict[str, Any]], None] | None = None,
-               **limits: Any) -> dict[str, Any]:
+               report_only: bool = False, **limits: Any) -> dict[str, Any]:
     """Run (or resume, or report) every arm × seed, then summarize. ``limits``: max_epochs /
-    max_steps / max_time of each run. Returns the summary (``ablate.json``'s content)."""
+    max_steps / max_time of each run. ``report_only``: train nothing, summarize the runs that
+    are finished (a study in progress, or arms run with different seeds). Returns the summary
+    (``ablate.json``'s content)."""
     from bertune_cli.core.lm import resolve_device
     from bertune_cli.core.loops.finetune import finetune, init_checkpoint
     from bertune_cli.core.loops.pipeline import check_start, ensure_baseline, ensure_data
@@ -80,16 +82,23 @@ def run_ablate(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *,
 
     if control not in arms:
         raise UsageError(f"the control arm {control!r} is not among the arms")
-    check_runnable(recipe, "finetune", raw_data_dir, runs_root)
     data_dir = stage_dir(recipe.name, "data", runs_root)
     base_dir = stage_dir(recipe.name, "baseline", runs_root)
-    check_start(recipe, runs_root, init_from, base_dir)
+    study = study_dir(recipe, runs_root, out)
     device = resolve_device(device)
+    if report_only:
+        if not (data_dir / "manifest.json").is_file():
+            raise BertuneError(f"--report-only: no prepared data in {data_dir}",
+                               "run the study first (the same command without --report-only)")
+        start = init_checkpoint(recipe, runs_root, init_from)
+        return summarize(recipe, arms, seeds, control=control, study=study, start=start,
+                         data_dir=data_dir, device=device)
+    check_runnable(recipe, "finetune", raw_data_dir, runs_root)
+    check_start(recipe, runs_root, init_from, base_dir)
     ensure_data(recipe, data_dir, base_dir if init_from is None else None, say, raw_data_dir)
     if init_from is None:
         ensure_baseline(recipe, data_dir, base_dir, device, say, on_event)
     start = init_checkpoint(recipe, runs_root, init_from)
-    study = study_dir(recipe, runs_root, out)
     failed: list[dict[str, Any]] = []
     total = len(arms) * len(seeds)
     for i, (arm, seed) in enumerate(((a, s) for a in arms for s in seeds), 1):

@@ -189,3 +189,28 @@ def test_a_failing_arm_leaves_the_others_intact_and_is_listed(study, tmp_path):
     ce_cont = next(a for a in summary["arms"] if a["arm"] == "ce-cont")
     assert ce_cont["seeds"] == [] and "FAILED ce-cont seed 1" in \
         (tmp_path / "study" / "ablate.md").read_text()
+
+
+def test_report_only_summarizes_the_finished_runs_and_trains_nothing(study):
+    """Arms with different seeds: --seeds 1,2,3 with --report-only reports seeds 1 and 2 of
+    each arm (seed 3 was never run, and is not started), and tests them as the full run did."""
+    from bertune_cli.core.loops.ablate import run_ablate
+
+    root, summary, _ = study
+    before = sorted(p.name for p in (root / "demo" / "ablate").iterdir())
+    again = run_ablate(recipe(), ["ce", "ce-cont", "dense-only"], [1, 2, 3], runs_root=root,
+                       device="cpu", report_only=True)
+    assert sorted(p.name for p in (root / "demo" / "ablate").iterdir()) == before
+    assert [a["seeds"] for a in again["arms"]] == [[1, 2]] * 3
+    assert [a.get("vs_control") for a in again["arms"]] == \
+        [a.get("vs_control") for a in summary["arms"]]
+
+
+def test_report_only_without_a_finished_control_is_one_error(study, tmp_path):
+    from bertune_cli.core.errors import BertuneError
+    from bertune_cli.core.loops.ablate import run_ablate
+
+    root, _, _ = study
+    with pytest.raises(BertuneError, match="no finished run of the control arm 'ce'"):
+        run_ablate(recipe(), ["ce", "dense"], [7], runs_root=root, device="cpu",
+                   report_only=True, out=tmp_path / "empty")
