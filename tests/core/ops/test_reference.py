@@ -245,7 +245,7 @@ def test_shape_mismatches_raise_config_error():
                            mask=torch.ones(3, dtype=torch.bool))
 
 
-# ------------------------------------------------------------- float32 sparsemax (issue #17)
+# ---------------------------------------------------------------------- float32 sparsemax
 @pytest.mark.parametrize("v", [5000, 30522])
 def test_sparsemax_float32_mass_on_flat_tied_and_full_vocabulary_rows(v, degenerate_rows):
     """Sum p = 1 to 1e-6 in float32 and a finite backward: the threshold is computed on
