@@ -1,4 +1,4 @@
-"""Issue #17: benchmark defaults resolve against the repository, not one machine's folders."""
+"""Benchmark defaults resolve against the repository, not one machine's folders."""
 from __future__ import annotations
 
 import ast

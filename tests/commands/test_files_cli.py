@@ -1,4 +1,4 @@
-"""Issue #17, files that are not what they claim, from the command line (the corrupt
+"""Files that are not what they claim, from the command line (the corrupt
 checkpoint case lives beside the trained model, in test_train_translate_cli.py)."""
 from __future__ import annotations
 

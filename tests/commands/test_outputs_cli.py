@@ -1,4 +1,4 @@
-"""Issue #17, output paths: an output that cannot be written is one line naming the path and
+"""Output paths: an output that cannot be written is one line naming the path and
 the reason (exit 1, no traceback), checked before the work where it can be; `score` still
 prints its table when --sentence-level fails; writes are atomic (core/outputs.py)."""
 from __future__ import annotations

@@ -164,7 +164,7 @@ def test_translate_with_a_missing_input_file_is_a_usage_error(tmp_path):
 
 
 def test_translate_output_into_a_missing_folder_creates_it(trained, tmp_path):
-    """Issue #17: before, -o into a missing directory was a FileNotFoundError traceback."""
+    """Before, -o into a missing directory was a FileNotFoundError traceback."""
     runs, _ = trained
     out = tmp_path / "new" / "deeper" / "test.en"
     result = _invoke("translate", "--model", str(runs / "demo" / "baseline"), "-o", str(out),
@@ -175,7 +175,7 @@ def test_translate_output_into_a_missing_folder_creates_it(trained, tmp_path):
 
 
 def test_translate_with_a_corrupt_checkpoint_is_one_line(trained, tmp_path, capsys):
-    """Issue #17: a truncated model.safetensors gave a safetensors traceback."""
+    """Before, a truncated model.safetensors gave a safetensors traceback."""
     import shutil
 
     from bertune_cli.main import main

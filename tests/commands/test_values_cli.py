@@ -1,4 +1,4 @@
-"""Issue #17, values: every numeric option is checked at the CLI edge (usage error, exit 2),
+"""Values: every numeric option is checked at the CLI edge (usage error, exit 2),
 ``--set`` without ``=`` is a usage error, recipe values are range-checked before anything is
 created, and Ctrl-C prints main()'s one line and exits 130 (that test is in
 test_train_translate_cli.py: it interrupts a translate blocked on its open stdin)."""

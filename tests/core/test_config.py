@@ -30,7 +30,7 @@ def test_paper_settings_in_iwslt_recipes():
         "transformer_iwslt_de_en", 32000, "full")
     assert (r.train.lr, r.train.warmup_updates, r.train.label_smoothing) == (5e-4, 4000, 0.1)
     assert r.train.betas == (0.9, 0.98) and r.finetune.lr == 5e-5 and r.train.patience == 3
-    # issue 16 §3: hi-en (English target) runs offline on the bundled MiniLM; en-hi keeps
+    # hi-en (English target) runs offline on the bundled MiniLM; en-hi keeps
     # the blog's multilingual LM (and scores MoverScore with it)
     assert load_recipe("hi-en").lm.name == "minilm"
     en_hi = load_recipe("en-hi")

@@ -1,4 +1,4 @@
-"""Issue #17, concurrency: one writer per run directory (fcntl.flock), tested with real
+"""Concurrency: one writer per run directory (fcntl.flock), tested with real
 processes: the second is refused naming the holder's pid, a killed holder's lock is taken
 over, the lock is released on exit."""
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The metric protocol every evaluation metric implements (sacrebleu's shape, design.md).
+"""The metric protocol every evaluation metric implements (sacrebleu's shape; docs/design.md,
+"Adding a metric").
 
 A ``Metric`` is bound to fixed references. It reduces each hypothesis segment to a vector of
 sufficient statistics (``extract``); a corpus score is a function of their column sums

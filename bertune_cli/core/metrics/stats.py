@@ -1,9 +1,9 @@
 """BLEU, chrF and TER as ``protocol.Metric``: per-segment sufficient statistics, and corpus
 scores computed from their sums.
 
-Statistics (sacrebleu's design, design.md): BLEU ``[hyp_len, ref_len, correct_1..4,
-total_1..4]``, chrF ``[hyp, ref, match] × orders``, TER ``[edits, avg_ref_len]``. A corpus
-score is a function of the summed vectors, so resampling is indexing.
+Statistics (sacrebleu's design; design.md, "Adding a metric"): BLEU ``[hyp_len, ref_len,
+correct_1..4, total_1..4]``, chrF ``[hyp, ref, match] × orders``, TER ``[edits,
+avg_ref_len]``. A corpus score is a function of the summed vectors, so resampling is indexing.
 
 Exactness with sacrebleu 2.6:
 

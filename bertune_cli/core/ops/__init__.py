@@ -1,4 +1,4 @@
-"""Soft predictions over the vocabulary and the expected embedding fed to the frozen LM (§3).
+"""Soft predictions over the vocabulary and the expected embedding fed to the LM (method.md §3).
 
 One public API:
 
@@ -13,7 +13,7 @@ y = softmax((log softmax(z) + g) / tau) = softmax((z + g) / tau), fresh noise pe
 none with ``noise=False`` (evaluation), ``hard=True`` = straight-through. ``tau`` is used by
 ``gumbel`` only; ``hard`` is accepted for ``gumbel`` only.
 
-Choosing the implementation (design.md rule 6 — no silent fallback):
+Choosing the implementation (design.md, "House rules" 6: no silent fallback):
 ``impl="torch"`` always works. ``impl="triton"`` raises ``KernelUnavailable`` when Triton is not
 installed, or when the tensors are not on a CUDA device and ``TRITON_INTERPRET=1`` is not set
 (the interpreter runs the same kernels on CPU tensors, slowly; tests use it). ``impl="auto"``

@@ -9,7 +9,7 @@ Memory: autograd keeps one ``(N, V)`` tensor per mode — the output (softmax an
 backward need only their output, sparsemax also its (N, 1) support sizes; the Gumbel noise is
 folded in place into the scaled logits, so it is not kept either).
 
-Gumbel-softmax: method.md defines ``y = softmax((log p + g) / tau)`` with ``p = softmax(z)``.
+Gumbel-softmax: method.md §3 defines ``y = softmax((log p + g) / tau)`` with ``p = softmax(z)``.
 ``log softmax(z) = z - logsumexp(z)`` differs from ``z`` by a per-row constant, and softmax is
 shift-invariant, so ``y = softmax((z + g) / tau)`` *exactly* (up to rounding); both this module
 and the kernels use the second form. Without noise (evaluation) ``y = softmax(z / tau)`` — a

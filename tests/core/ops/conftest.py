@@ -1,4 +1,4 @@
-"""Rows that break a float32 sparsemax computed on unshifted logits (issue #17)."""
+"""Rows that break a float32 sparsemax computed on unshifted logits."""
 from __future__ import annotations
 
 import pytest
