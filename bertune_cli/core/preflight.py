@@ -32,6 +32,7 @@ def check_runnable(recipe: Recipe, stage: str = "finetune", raw_data_dir: Path |
                    runs_root: Path | None = None) -> None:
     """Raise one DataError (or LMUnavailable when only LMs are missing) naming every missing
     input of ``stage`` (prepare | train-baseline | finetune) for ``recipe``."""
+    check_layer(recipe)
     data = data_problems(recipe, stage, raw_data_dir, runs_root)
     lms = lm_problems(recipe, stage)
     extras = extra_problems(recipe, stage)
@@ -139,6 +140,28 @@ def lm_problems(recipe: Recipe, stage: str) -> list[str]:
             role = "MoverScore LM (eval.ms_lm)" if name != recipe.lm.name else "LM (lm.name)"
             out.append(f"the {role} {name}: {why}")
     return out
+
+
+def check_layer(recipe: Recipe) -> None:
+    """``lm.layer`` within the LM's encoder layers, read from its config.json when the LM is
+    here (LMChoiceError, exit 2) — before a stage trains anything, not when the LM loads."""
+    import json
+
+    from bertune_cli.core.errors import LMChoiceError
+    from bertune_cli.core.lm import DEFAULT_LM, minilm_path
+
+    layer = recipe.lm.layer
+    if layer is None:
+        return
+    try:
+        folder = minilm_path() if recipe.lm.name == DEFAULT_LM else Path(recipe.lm.name)
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+        total = int(config.get("num_hidden_layers") or config.get("n_layers"))
+    except (LMUnavailable, OSError, ValueError, TypeError):
+        return                      # not here (lm_problems says so) or not a BERT-like config
+    if not 1 <= layer <= total:
+        raise LMChoiceError(f"layer {layer} is out of range for {recipe.lm.name} ({total} "
+                            "layers)", f"pass --layer between 1 and {total}")
 
 
 def lm_missing(name: str) -> str | None:

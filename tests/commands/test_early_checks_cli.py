@@ -122,3 +122,17 @@ def test_an_unwritable_output_folder_is_refused_before_any_work(command, checkpo
     args = (["export", "-m", checkpoint] if command == "export" else ["report", tmp_path])
     code, err = _exit(capsys, *args, "--out", tmp_path / "out")
     assert code == 1 and "permission denied" in err and str(tmp_path / "out") in err
+
+
+@pytest.mark.parametrize("command", ["finetune", "train-baseline", "ablate"])
+def test_an_lm_layer_the_lm_does_not_have_is_refused_before_any_stage(command, capsys,
+                                                                       monkeypatch, tmp_path):
+    """Before: finetune --layer 99 prepared the data and trained the baseline, and failed only
+    when the fine-tuning loaded the LM (exit 1)."""
+    from bertune_cli.core.data import prepare
+
+    monkeypatch.setattr(prepare, "prepare_recipe", _never)
+    code, err = _exit(capsys, command, "--pair", "demo", "--set", "lm.layer=99",
+                      "--runs-dir", tmp_path / "runs")
+    assert code == 2 and "layer 99 is out of range for minilm (6 layers)" in err
+    assert not (tmp_path / "runs").exists()

@@ -70,7 +70,7 @@ class RawCorpus:
 def local_input(role: str, location: str, what: str = "file") -> Input:
     if io.is_url(location):
         return Input(role, location)
-    path = io.require_file(Path(location), what)
+    path = io.require_file(Path(location), what, io.RECIPE_PATH_HINT)
     return Input(role, str(path), io.sha256_file(path))
 
 

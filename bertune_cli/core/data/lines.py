@@ -31,13 +31,15 @@ from bertune_cli.core.errors import DataError, InputNotFound
 UTF8_HINT = "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)"
 
 
-def require_file(path: Path, what: str = "file") -> Path:
+RECIPE_PATH_HINT = "check the path (a recipe's relative paths are resolved against data.root " \
+                   "or --data-dir)"
+
+
+def require_file(path: Path, what: str = "file", hint: str = "check the path") -> Path:
     """``path`` as a Path when it is an existing regular file, else a DataError."""
     path = Path(path)
     if not path.exists():
-        raise InputNotFound(f"{what} not found: {path}",
-                            "check the path (relative paths are resolved against data.root or "
-                            "--data-dir)")
+        raise InputNotFound(f"{what} not found: {path}", hint)
     if path.is_dir():
         raise InputNotFound(f"{what} {path} is a directory, not a file",
                             "pass a text file with one segment per line")
