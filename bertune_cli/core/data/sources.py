@@ -20,7 +20,7 @@ from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 from bertune_cli.core.data.lines import (decode_lines, iter_raw_lines, read_lines,  # noqa: F401
-                                        require_file)
+                                        RECIPE_PATH_HINT, require_file)
 from bertune_cli.core.errors import DownloadError
 from bertune_cli.core.paths import data_home
 
