@@ -81,7 +81,7 @@ def ct2_direct(engine, pieces: list[list[str]], beam, batch_tokens, a, b) -> lis
 
 def whole_path(translator, src: Path, out: Path, **options) -> None:
     """What ``bertune translate -i src -o out`` does after loading the model."""
-    from bertune_cli.core.translate import AtomicOutput, format_result
+    from bertune_cli.core.translation import AtomicOutput, format_result
 
     with open(src, "rb") as f, AtomicOutput(out) as o:
         for result in translator.stream(f, **options):
@@ -111,7 +111,7 @@ def main() -> None:
     from bertune_cli.core.export import export_ctranslate2
     from bertune_cli.core.metrics.sacre import corpus_metric
     from bertune_cli.core.model.checkpoint import read_meta
-    from bertune_cli.core.translate import Translator, auto_batch_tokens
+    from bertune_cli.core.translation import Translator, auto_batch_tokens
 
     threads = args.threads or cpu_cores()
     torch.set_num_threads(threads)

@@ -80,7 +80,7 @@ def translate(model: ModelOpt, input: InputOpt = None, output: OutputOpt = None,
     import logging
     import sys
 
-    from bertune_cli.core.translate import AtomicOutput, Translator, format_result
+    from bertune_cli.core.translation import AtomicOutput, Translator, format_result
 
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
     explain = dict(confidence=confidence, mc_dropout=mc_dropout, attention_matrix=attention_matrix,
@@ -98,13 +98,13 @@ def translate(model: ModelOpt, input: InputOpt = None, output: OutputOpt = None,
         if any(explain.values()) or attention:
             from bertune_cli.core.explain import explain_stream, format_explained
 
-            results = explain_stream(translator, source, attention=attention_matrix,
+            results = explain_stream(translator, source, options, attention=attention_matrix,
                                      attention_dir=attention, attention_layer=attention_layer,
                                      attribution_steps=attribution_steps, seed=seed or 0,
-                                     **explain, **options)
+                                     **explain)
             lines = (format_explained(r, scored, json_out) for r in results)
         else:
-            lines = (format_result(r, scored, json_out) for r in translator.stream(source, **options))
+            lines = (format_result(r, scored, json_out) for r in translator.stream(source, options))
         for line in lines:
             out.write(line)
             out.flush()

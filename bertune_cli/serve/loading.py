@@ -10,14 +10,14 @@ from bertune_cli.serve.settings import ServeSettings
 
 def engine_supported() -> bool:
     """Whether ``Translator.load`` takes ``engine=`` (the CTranslate2 engine is optional)."""
-    from bertune_cli.core.translate import Translator
+    from bertune_cli.core.translation import Translator
 
     return "engine" in inspect.signature(Translator.load).parameters
 
 
 def load_translator(path: Path, settings: ServeSettings):
     """The ``Translator`` for ``path`` on ``settings.device`` (and engine, when supported)."""
-    from bertune_cli.core.translate import Translator
+    from bertune_cli.core.translation import Translator
 
     if engine_supported():
         return Translator.load(path, settings.device, engine=settings.engine)

@@ -10,7 +10,7 @@ import torch
 
 from bertune_cli.core.config import load_recipe
 from bertune_cli.core.errors import CheckpointError
-from bertune_cli.core.translate import Translator, format_result
+from bertune_cli.core.translation import Translator, format_result
 
 
 # Tiny models gain nothing from a second thread, and spinning OpenMP threads on shared cores
@@ -42,7 +42,7 @@ def test_validation_output_is_what_translate_gives(trained):
     """The last validation decoded through Translator.translate: same text, line for line."""
     data, run = trained
     last = Translator.load(run / "checkpoint_last", "cpu")
-    hyps = last.translate(_lines(data, "valid"), **last.options())
+    hyps = last.translate(_lines(data, "valid"), options=last.options())
     assert hyps == (run / "valid.hyp.txt").read_text(encoding="utf-8").splitlines()
 
 
