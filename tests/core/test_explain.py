@@ -268,3 +268,21 @@ def test_mc_dropout_agreement_of_identical_outputs_is_100_exactly():
     assert bleu.sentence_score("a man walks .", ["a man walks ."]).score != 100.0
     assert mean_sentence_bleu(bleu, ["a man walks ."] * 3, "a man walks .") == 100.0
     assert mean_sentence_bleu(bleu, ["a man walks .", "zzz"], "a man walks .") == 50.0
+
+
+def test_explain_uses_only_the_translators_public_api():
+    """No module of core/explain reaches into a Translator's private attributes (``tr._x``),
+    so the Translator can change inside without breaking explanations."""
+    import ast
+    from pathlib import Path
+
+    import bertune_cli.core.explain as package
+
+    names = {"tr", "translator", "twin", "eager"}
+    folder = Path(package.__file__).parent
+    private = [f"{path.name}:{node.lineno} {node.value.id}.{node.attr}"
+               for path in sorted(folder.glob("*.py"))
+               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.Attribute) and node.attr.startswith("_")
+               and isinstance(node.value, ast.Name) and node.value.id in names]
+    assert len(list(folder.glob("*.py"))) >= 7 and private == []
