@@ -79,12 +79,12 @@ def ct2_direct(engine, pieces: list[list[str]], beam, batch_tokens, a, b) -> lis
     return [r.hypotheses[0] for r in results]
 
 
-def whole_path(translator, src: Path, out: Path, **options) -> None:
+def whole_path(translator, src: Path, out: Path, options) -> None:
     """What ``bertune translate -i src -o out`` does after loading the model."""
-    from bertune_cli.core.translate import AtomicOutput, format_result
+    from bertune_cli.core.translation import AtomicOutput, format_result
 
     with open(src, "rb") as f, AtomicOutput(out) as o:
-        for result in translator.stream(f, **options):
+        for result in translator.stream(f, options):
             o.write(format_result(result))
 
 
@@ -111,7 +111,7 @@ def main() -> None:
     from bertune_cli.core.export import export_ctranslate2
     from bertune_cli.core.metrics.sacre import corpus_metric
     from bertune_cli.core.model.checkpoint import read_meta
-    from bertune_cli.core.translate import Translator, auto_batch_tokens
+    from bertune_cli.core.translation import DecodeOptions, Translator, auto_batch_tokens
 
     threads = args.threads or cpu_cores()
     torch.set_num_threads(threads)
@@ -131,7 +131,7 @@ def main() -> None:
     evaluation = meta["config"]["eval"]
     a, b = evaluation.get("max_len_a", 1.2), evaluation.get("max_len_b", 10)
     tokens = args.batch_tokens or auto_batch_tokens("cpu")
-    options = dict(beam=args.beam, batch_tokens=tokens, max_len_a=a, max_len_b=b)
+    options = DecodeOptions(beam=args.beam, batch_tokens=tokens, max_len_a=a, max_len_b=b)
 
     def bleu(hyps):
         if not ref:
@@ -160,12 +160,12 @@ def main() -> None:
             lambda: plain_loop(engines["torch"], lines, args.beam, args.plain_batch, a, b))
     for name, translator in engines.items():
         calls[f"bertune, {name} engine"] = (
-            lambda t=translator: t.translate(lines, **options))
+            lambda t=translator: t.translate(lines, options))
     pieces = int8.engine.pieces(int8.source.encode(lines))  # pre-tokenized, not timed
     calls["CTranslate2 translate_batch, pre-tokenized (int8)"] = (
         lambda: ct2_direct(int8.engine, pieces, args.beam, tokens, a, b))
     calls["bertune whole path, file -> file (ct2 int8)"] = (
-        lambda: whole_path(int8, src_file, work / "output.txt", **options))
+        lambda: whole_path(int8, src_file, work / "output.txt", options))
     engines["torch"].translate(lines[:16], beam=args.beam)
     for name, call in calls.items():
         if "plain" in name:

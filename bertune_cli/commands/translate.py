@@ -80,7 +80,7 @@ def translate(model: ModelOpt, input: InputOpt = None, output: OutputOpt = None,
     import logging
     import sys
 
-    from bertune_cli.core.translate import AtomicOutput, Translator, format_result
+    from bertune_cli.core.translation import AtomicOutput, Translator, format_result
 
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
     explain = dict(confidence=confidence, mc_dropout=mc_dropout, attention_matrix=attention_matrix,
@@ -98,13 +98,13 @@ def translate(model: ModelOpt, input: InputOpt = None, output: OutputOpt = None,
         if any(explain.values()) or attention:
             from bertune_cli.core.explain import explain_stream, format_explained
 
-            results = explain_stream(translator, source, attention=attention_matrix,
+            results = explain_stream(translator, source, options, attention=attention_matrix,
                                      attention_dir=attention, attention_layer=attention_layer,
                                      attribution_steps=attribution_steps, seed=seed or 0,
-                                     **explain, **options)
+                                     **explain)
             lines = (format_explained(r, scored, json_out) for r in results)
         else:
-            lines = (format_result(r, scored, json_out) for r in translator.stream(source, **options))
+            lines = (format_result(r, scored, json_out) for r in translator.stream(source, options))
         for line in lines:
             out.write(line)
             out.flush()
@@ -141,6 +141,7 @@ def _check_request(model: Path, engine: str, explain: dict, json_out: bool,
     from bertune_cli.core.engines import ENGINES
     from bertune_cli.core.errors import UsageError
     from bertune_cli.core.model.checkpoint import model_config, read_meta
+    from bertune_cli.core.translation import from_eval
 
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine[:40]!r}", f"use one of: {', '.join(ENGINES)}")
@@ -154,11 +155,8 @@ def _check_request(model: Path, engine: str, explain: dict, json_out: bool,
                          "drop --engine ct2 (use the run directory with the torch engine)")
     if attention is not None and attention.exists() and not attention.is_dir():
         raise UsageError(f"--attention {attention} is a file", "pass a folder for the PNGs")
-    meta = read_meta(model)
-    beam = beam or meta.get("config", {}).get("eval", {}).get("beam", 5)
-    if n_best > beam:
-        raise UsageError(f"--n-best {n_best} is larger than the beam ({beam})",
-                         "use --n-best <= --beam")
+    meta = read_meta(model)  # the checkpoint recipe's options, as Translator.load reads them
+    from_eval(meta.get("config", {}).get("eval")).with_(beam=beam, n_best=n_best).check()
     if explaining:
         layers = int(model_config(model).get("decoder_layers", 0))
         if layers and not -layers <= attention_layer < layers:

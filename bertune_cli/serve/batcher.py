@@ -1,8 +1,9 @@
 """Dynamic batching: requests that arrive together share one model call, on one worker thread.
 
-Handlers ``await batcher.translate(lines, **options)``; the job goes into a queue and the
-handler's coroutine waits on an asyncio future, so the event loop keeps serving while the model
-runs. The single worker thread takes the oldest job, then keeps taking jobs for at most
+Handlers ``await batcher.translate(lines, options=DecodeOptions(...))`` (keyword arguments of
+``Translator.translate``; for /explain, of ``core.explain.explain``); the job goes into a
+queue and the handler's coroutine waits on an asyncio future, so the event loop keeps serving
+while the model runs. The single worker thread takes the oldest job, then keeps taking jobs for at most
 ``max_wait_ms`` or until ``max_batch_tokens`` estimated source tokens are gathered, concatenates
 the lines of the jobs that share the same decoding options, runs ``Translator.translate`` once
 (it length-sorts and cuts the lines into its own padded batches) and resolves each job's future

@@ -1,31 +1,18 @@
 """Loading the model a server serves, and the settings that describe it."""
 from __future__ import annotations
 
-import inspect
 from dataclasses import replace
 from pathlib import Path
 
 from bertune_cli.serve.settings import ServeSettings
 
 
-def engine_supported() -> bool:
-    """Whether ``Translator.load`` takes ``engine=`` (the CTranslate2 engine is optional)."""
-    from bertune_cli.core.translate import Translator
-
-    return "engine" in inspect.signature(Translator.load).parameters
-
-
 def load_translator(path: Path, settings: ServeSettings):
-    """The ``Translator`` for ``path`` on ``settings.device`` (and engine, when supported)."""
-    from bertune_cli.core.translate import Translator
+    """The ``Translator`` for ``path`` on ``settings.device`` with ``settings.engine`` (its
+    decoding options: the checkpoint recipe's)."""
+    from bertune_cli.core.translation import Translator
 
-    if engine_supported():
-        return Translator.load(path, settings.device, engine=settings.engine)
-    if settings.engine != "torch":
-        from bertune_cli.core.errors import UsageError
-        raise UsageError(f"engine {settings.engine!r} is not available in this bertune",
-                         "use --engine torch")
-    return Translator.load(path, settings.device)
+    return Translator.load(path, settings.device, engine=settings.engine)
 
 
 def describe_model(path: Path, settings: ServeSettings) -> ServeSettings:

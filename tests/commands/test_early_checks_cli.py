@@ -30,7 +30,7 @@ def _exit(capsys, *args) -> tuple[int, str]:
 @pytest.fixture()
 def model(tmp_path, monkeypatch):
     """A checkpoint's small JSON files only (beam 2, 3 decoder layers); loading it fails."""
-    from bertune_cli.core.translate import Translator
+    from bertune_cli.core.translation import Translator
 
     folder = tmp_path / "ckpt"
     folder.mkdir()

@@ -8,7 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from bertune_cli.core.config import load_recipe
-from bertune_cli.core.translate import Translator
+from bertune_cli.core.translation import Translator
 from bertune_cli.main import app
 
 pytest.importorskip("ctranslate2")

@@ -131,7 +131,7 @@ def test_errors_name_the_run_and_leave_the_old_report_alone(made, tmp_path, caps
 def test_translations_a_report_made_are_reused_by_the_next_one(made, tmp_path, monkeypatch):
     from bertune_cli.core.report.build import Decoder
     from bertune_cli.core.report.runs import RunSet, load_run
-    from bertune_cli.core.translate import Translator
+    from bertune_cli.core.translation import Translator
 
     runs, _, summary = made
     assert "finetune-dense.test.hyp.txt" in summary["outputs_cache"]

@@ -11,7 +11,7 @@ import torch
 
 from bertune_cli.core.errors import UsageError
 from bertune_cli.core.explain import explain, explain_stream, format_explained, words_of
-from bertune_cli.core.translate import Translator, format_result
+from bertune_cli.core.translation import Translator, format_result
 
 torch.set_num_threads(1)  # tiny models; spinning OpenMP threads crawl on shared cores
 LINES = ["ein kleiner hund läuft im park .", "", "die frau trägt ein rotes hemd ."]
@@ -157,7 +157,7 @@ def test_attention_rows_sum_to_one_batched_or_alone(tr, tmp_path):
 def test_a_plot_that_fails_to_render_leaves_neither_png_nor_temporary(monkeypatch, tmp_path):
     from matplotlib.figure import Figure
 
-    from bertune_cli.core.explain_plot import save_attention
+    from bertune_cli.core.explain.plots import save_attention
 
     att = {"source": ["ein", "</s>"], "target": ["a", "[SEP]"], "matrix": [[0.9, 0.1], [0.2, 0.8]],
            "layer": 0, "layers": 1, "heads": 2}
@@ -223,7 +223,7 @@ def test_no_dropout_model_warns(data, minilm_tokenizer, caplog):
 def test_fonts_cover_scripts_or_name_what_is_missing(monkeypatch):
     from matplotlib import font_manager
 
-    from bertune_cli.core import explain_plot
+    from bertune_cli.core.explain import plots as explain_plot
 
     families, missing = explain_plot.pick_fonts("hund ünd")
     assert families == ["DejaVu Sans"] and missing == ""
@@ -268,3 +268,21 @@ def test_mc_dropout_agreement_of_identical_outputs_is_100_exactly():
     assert bleu.sentence_score("a man walks .", ["a man walks ."]).score != 100.0
     assert mean_sentence_bleu(bleu, ["a man walks ."] * 3, "a man walks .") == 100.0
     assert mean_sentence_bleu(bleu, ["a man walks .", "zzz"], "a man walks .") == 50.0
+
+
+def test_explain_uses_only_the_translators_public_api():
+    """No module of core/explain reaches into a Translator's private attributes (``tr._x``),
+    so the Translator can change inside without breaking explanations."""
+    import ast
+    from pathlib import Path
+
+    import bertune_cli.core.explain as package
+
+    names = {"tr", "translator", "twin", "eager"}
+    folder = Path(package.__file__).parent
+    private = [f"{path.name}:{node.lineno} {node.value.id}.{node.attr}"
+               for path in sorted(folder.glob("*.py"))
+               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.Attribute) and node.attr.startswith("_")
+               and isinstance(node.value, ast.Name) and node.value.id in names]
+    assert len(list(folder.glob("*.py"))) >= 7 and private == []

@@ -10,7 +10,7 @@ import torch
 from bertune_cli.core.config import load_recipe
 from bertune_cli.core.errors import BertuneError, CheckpointError, UsageError
 from bertune_cli.core.export import cached_export, export_ctranslate2, is_export
-from bertune_cli.core.translate import Translator
+from bertune_cli.core.translation import Translator
 
 pytest.importorskip("ctranslate2")
 

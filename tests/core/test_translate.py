@@ -10,7 +10,7 @@ import torch
 
 from bertune_cli.core.config import load_recipe
 from bertune_cli.core.errors import CheckpointError
-from bertune_cli.core.translate import Translator, format_result
+from bertune_cli.core.translation import Translator, format_result
 
 
 # Tiny models gain nothing from a second thread, and spinning OpenMP threads on shared cores
@@ -42,7 +42,7 @@ def test_validation_output_is_what_translate_gives(trained):
     """The last validation decoded through Translator.translate: same text, line for line."""
     data, run = trained
     last = Translator.load(run / "checkpoint_last", "cpu")
-    hyps = last.translate(_lines(data, "valid"), **last.options())
+    hyps = last.translate(_lines(data, "valid"), options=last.options())
     assert hyps == (run / "valid.hyp.txt").read_text(encoding="utf-8").splitlines()
 
 
@@ -134,3 +134,49 @@ def test_a_shortlist_model_detokenizes_like_the_full_vocabulary_model(translator
 def test_missing_checkpoint_is_a_checkpoint_error(tmp_path):
     with pytest.raises(CheckpointError):
         Translator.load(tmp_path / "missing")
+
+
+def test_the_torch_engine_scores_its_own_outputs(trained, translator):
+    """An engine on its own (no Translator around it) returns the sentence log-probabilities
+    the Translator reports: the teacher-forced pass is the engine's."""
+    from bertune_cli.core.engines.torch_engine import TorchEngine
+
+    lines = _lines(trained[0])[:4]
+    want = translator.translate(lines, beam=3, n_best=2, return_scores=True)
+    engine = TorchEngine(translator.model, translator.vocab)
+    srcs = translator.encode(lines)
+    caps = [translator.length_cap(len(s), 1.2, 10) for s in srcs]
+    got = engine.generate(srcs, beam=3, lenpen=1.0, max_new=caps, n_best=2, scores=True)
+    assert [ids for ids, _ in got] == [h.ids for hyps in want for h in hyps]
+    assert [lp for _, lp in got] == pytest.approx([h.score for hyps in want for h in hyps],
+                                                  abs=1e-5)
+    with torch.no_grad():
+        lp, _ = engine.teacher_forced([got[0][0]], None, input_ids=torch.tensor([srcs[0]]),
+                                      attention_mask=torch.ones(1, len(srcs[0]), dtype=torch.long))
+    assert float(lp.sum()) == pytest.approx(got[0][1], abs=1e-5)
+
+
+def test_generate_is_one_batch_of_translate(trained, translator):
+    """The public steps: ``encode`` then ``generate`` on any batch give ``translate``'s output."""
+    lines = _lines(trained[0])[:6]
+    opts = translator.options(beam=2)
+    hyps = translator.generate(translator.encode(lines)[::-1], opts)[::-1]
+    assert [h[0].text for h in hyps] == translator.translate(lines, opts)
+
+
+def test_validation_decodes_with_one_translator_per_loop(trained, translator):
+    """LoopDecoder: the recipe's options, one Translator for every validation of a model, and
+    the same output as a Translator made for the call."""
+    from types import SimpleNamespace
+
+    from bertune_cli.core.config import EvalConfig
+    from bertune_cli.core.loops.validation import LoopDecoder
+
+    lines = _lines(trained[0], "valid")[:8]
+    ctx = SimpleNamespace(vocab=translator.vocab, source=translator.source,
+                          codec=translator.codec, eval=EvalConfig(beam=2, max_len_b=6))
+    decoder = LoopDecoder(ctx, "cpu")
+    first = decoder(translator.model, lines)
+    made = decoder.translator
+    assert decoder(translator.model, lines) == first and decoder.translator is made
+    assert first == translator.translate(lines, beam=2, max_len_b=6)

@@ -63,7 +63,7 @@ def demo_arch_run(tiny_run):
 
 @pytest.fixture(scope="session")
 def tiny_translator(tiny_run):
-    from bertune_cli.core.translate import Translator
+    from bertune_cli.core.translation import Translator
 
     return Translator.load(tiny_run, "cpu")
 
@@ -85,9 +85,12 @@ class FakeTranslator:
         self.calls: list[list[str]] = []
 
     def options(self, **given):
-        return {k: v for k, v in given.items() if v is not None}
+        from bertune_cli.core.translation import DecodeOptions
 
-    def translate(self, lines, n_best: int = 1, **options):
+        return DecodeOptions().with_(**given)
+
+    def translate(self, lines, options=None, **given):
+        n_best = (options or self.options()).with_(**given).n_best
         self.calls.append(list(lines))
         if self.gate is not None:
             self.gate.wait(10)
@@ -96,7 +99,7 @@ class FakeTranslator:
         if self.fail_on and any(self.fail_on in line for line in lines):
             raise RuntimeError("model exploded")
         if n_best > 1:
-            from bertune_cli.core.translate import Hypothesis
+            from bertune_cli.core.translation import Hypothesis
             return [[Hypothesis(line.upper() + "!" * k) for k in range(n_best)] for line in lines]
         return [line.upper() for line in lines]
 

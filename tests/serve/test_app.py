@@ -38,7 +38,7 @@ def _error(response, status: int, error: str | None = None) -> dict:
 
 
 def test_blog_contract_gives_what_translate_gives(client, tiny_translator, test_lines):
-    expected = tiny_translator.translate(test_lines[:2], **tiny_translator.options())
+    expected = tiny_translator.translate(test_lines[:2], options=tiny_translator.options())
     for line, want in zip(test_lines, expected):
         r = client.post("/translate", json={"sentence": line})
         assert r.status_code == 200 and r.json() == {"translated_sentence": want}
@@ -46,7 +46,7 @@ def test_blog_contract_gives_what_translate_gives(client, tiny_translator, test_
 
 def test_libretranslate_contract_string_list_form_and_alternatives(client, tiny_translator,
                                                                    test_lines):
-    want = tiny_translator.translate(test_lines[:3], **tiny_translator.options())
+    want = tiny_translator.translate(test_lines[:3], options=tiny_translator.options())
     r = client.post("/translate", json={"q": test_lines[0], "source": "de", "target": "en",
                                         "format": "text"})
     assert r.json() == {"translatedText": want[0]}
@@ -99,7 +99,7 @@ def test_explain_returns_what_core_explain_returns(client, tiny_translator, test
     assert r.status_code == 200, r.text
     got = r.json()["results"]
     want = explain(tiny_translator, test_lines[:2], confidence=True, attention=True,
-                   mc_dropout=2, seed=3, **tiny_translator.options())
+                   mc_dropout=2, seed=3, options=tiny_translator.options())
     assert got == want
     assert got[0]["confidence"]["words"] and got[0]["attention"]["matrix"]
     _error(client.post("/explain", json={"q": "x", "mc_dropout": 999}), 422, "too_many_passes")

@@ -13,7 +13,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from bertune_cli.core.translate import Translator
+from bertune_cli.core.translation import Translator
 from bertune_cli.serve.app import create_app
 from bertune_cli.serve.loading import describe_model
 from bertune_cli.serve.settings import ServeSettings
@@ -53,21 +53,21 @@ def _check(translator: Translator, lines: list[str]) -> int:
     line is the same (ids; scores to float rounding of the padded teacher-forced pass).
     Returns how many lines decode up to their own length cap (so that the cap decides them)."""
     opts = translator.options()
-    alone = [translator.translate([line], return_scores=True, **opts)[0][0] for line in lines]
-    listed = [h[0] for h in translator.translate(lines, return_scores=True, **opts)]
+    alone = [translator.translate([line], opts, return_scores=True)[0][0] for line in lines]
+    listed = [h[0] for h in translator.translate(lines, opts, return_scores=True)]
     assert [h.ids for h in listed] == [h.ids for h in alone]
     assert [h.score for h in listed] == pytest.approx([h.score for h in alone], abs=1e-3)
     texts = [h.text for h in alone]
     longest = max(lines, key=len)
-    others = {"reversed list": translator.translate(lines[::-1], **opts)[::-1],
-              "next to the longest": [translator.translate([line, longest], **opts)[0]
+    others = {"reversed list": translator.translate(lines[::-1], opts)[::-1],
+              "next to the longest": [translator.translate([line, longest], opts)[0]
                                       for line in lines]}
     for mode, got in others.items():
         differ = [i for i, (a, b) in enumerate(zip(got, texts)) if a != b]
         assert not differ, f"{mode}: {len(differ)} lines differ from alone, e.g. line " \
                            f"{differ[0] + 1}: {got[differ[0]]!r} vs {texts[differ[0]]!r}"
-    caps = [translator.length_cap(len(s), opts["max_len_a"], opts["max_len_b"])
-            for s in translator._encode(lines, 1, warn=False)]
+    caps = [translator.length_cap(len(s), opts.max_len_a, opts.max_len_b)
+            for s in translator.encode(lines, 1, warn=False)]
     assert all(h.tokens <= cap for h, cap in zip(alone, caps))
     return sum(h.tokens == cap for h, cap in zip(alone, caps))
 
@@ -102,7 +102,7 @@ def test_the_cli_writes_what_each_sentence_gets_alone(runaway_tiny_run, test_lin
                                       "-o", str(out), "--device", "cpu", "--batch-tokens", "64"])
     assert result.exit_code == 0, result.output
     translator = Translator.load(runaway_tiny_run, "cpu")
-    alone = [translator.translate([line], **translator.options())[0] for line in test_lines]
+    alone = [translator.translate([line], options=translator.options())[0] for line in test_lines]
     assert out.read_text(encoding="utf-8").splitlines() == alone
 
 
@@ -110,7 +110,7 @@ def test_the_server_answers_what_each_sentence_gets_alone(live, demo_arch_run, t
     """One-sentence requests from 10 concurrent clients (batched together by the server), and
     one request with the whole list, give each sentence its solo translation."""
     translator = Translator.load(demo_arch_run, "cpu")
-    alone = [translator.translate([line], **translator.options())[0] for line in test_lines]
+    alone = [translator.translate([line], options=translator.options())[0] for line in test_lines]
     settings = replace(describe_model(demo_arch_run, ServeSettings()), max_wait_ms=200,
                        max_queue=1024)
     app = create_app(translator, settings)

@@ -35,7 +35,7 @@ def _error(response, status: int, error: str | None = None) -> dict:
 
 def test_an_unpaired_surrogate_is_a_400_naming_the_field_and_fails_no_one_else(
         live, tiny_translator, settings, test_lines):
-    want = {line: tiny_translator.translate([line], **tiny_translator.options())[0]
+    want = {line: tiny_translator.translate([line], options=tiny_translator.options())[0]
             for line in test_lines}
     json_type = {"content-type": "application/json"}
     with live(create_app(tiny_translator, settings)) as server, \
@@ -68,9 +68,9 @@ def test_the_core_replaces_unpaired_surrogates_with_a_warning(tiny_translator, c
     crash of the whole batch."""
     opts = tiny_translator.options()
     with caplog.at_level(logging.WARNING, logger="bertune.translate"):
-        out = tiny_translator.translate(["Wir \ud800 essen.", "Wir essen."], **opts)
-    assert out[1] == tiny_translator.translate(["Wir essen."], **opts)[0]
-    assert out[0] == tiny_translator.translate(["Wir \ufffd essen."], **opts)[0]
+        out = tiny_translator.translate(["Wir \ud800 essen.", "Wir essen."], opts)
+    assert out[1] == tiny_translator.translate(["Wir essen."], opts)[0]
+    assert out[0] == tiny_translator.translate(["Wir \ufffd essen."], opts)[0]
     assert "line 1 holds unpaired surrogates; replaced by U+FFFD" in caplog.text
 
 

@@ -32,7 +32,7 @@ def server(live, tiny_translator, settings):
 
 
 def _solo(translator, lines):
-    return [translator.translate([line], **translator.options())[0] for line in lines]
+    return [translator.translate([line], options=translator.options())[0] for line in lines]
 
 
 def test_the_libretranslate_client_translates_detects_and_lists_languages(server,

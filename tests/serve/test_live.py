@@ -26,7 +26,7 @@ def settings(tiny_run):
 
 def test_both_contracts_and_every_error_code_over_http(live, tiny_translator, settings,
                                                        test_lines):
-    want = tiny_translator.translate(test_lines[:2], **tiny_translator.options())
+    want = tiny_translator.translate(test_lines[:2], options=tiny_translator.options())
     auth = {"Authorization": "Bearer k-live"}
     with live(create_app(tiny_translator, settings)) as server, \
             httpx.Client(base_url=server.url, headers=auth, timeout=30) as http:
@@ -93,7 +93,7 @@ def _load(url: str, lines: list[str], requests: int, parallel: int) -> list[http
 
 def _check_load(tiny_translator, settings, test_lines, live, requests, parallel):
     want = dict(zip(test_lines, tiny_translator.translate(test_lines,
-                                                          **tiny_translator.options())))
+                                                          options=tiny_translator.options())))
     app = create_app(tiny_translator, replace(settings, api_keys=(), max_queue=1024))
     start = time.monotonic()
     with live(app) as server:

@@ -35,7 +35,7 @@ def test_ctrl_enter_translates_and_shows_confidence_and_the_heatmap(browser, liv
     from bertune_cli.core.explain import explain
 
     line = test_lines[0]
-    want = explain(tiny_translator, [line], attention=True, **tiny_translator.options())[0]
+    want = explain(tiny_translator, [line], attention=True, options=tiny_translator.options())[0]
     app = create_app(tiny_translator, describe_model(tiny_run, ServeSettings()))
     with live(app) as server:
         By = _translate_in_page(browser, server.url, line, details=True)
@@ -66,11 +66,11 @@ def test_ctrl_enter_translates_and_shows_confidence_and_the_heatmap(browser, liv
 def test_under_the_ct2_engine_the_page_translates_and_says_why_it_cannot_explain(
         browser, live, tiny_run, test_lines, tmp_path, monkeypatch):
     pytest.importorskip("ctranslate2")
-    from bertune_cli.core.translate import Translator
+    from bertune_cli.core.translation import Translator
 
     monkeypatch.setenv("BERTUNE_HOME", str(tmp_path))  # the on-the-fly export goes here
     translator = Translator.load(tiny_run, "cpu", engine="ct2")
-    want = translator.translate(test_lines[:2], **translator.options())
+    want = translator.translate(test_lines[:2], options=translator.options())
     app = create_app(translator, describe_model(tiny_run, ServeSettings(engine="ct2")))
     with live(app) as server:
         By = _translate_in_page(browser, server.url, "\n".join(test_lines[:2]), details=False)

@@ -12,7 +12,9 @@ hands each batch to its engine. An engine only runs beam search on model ids:
         -> B·n_best (ids, score) pairs, n_best per source, best first; ``ids`` are predicted
            model ids up to and including the first [SEP] (no [CLS], no padding); ``score`` is
            the sentence log-probability (natural log, [SEP] included, under the decoding
-           distribution: suppressed ids excluded), or None when ``scores`` is False.
+           distribution: suppressed ids excluded), or None when ``scores`` is False. Each
+           engine computes its own scores (torch: a teacher-forced pass over the outputs,
+           ``TorchEngine.score``; ct2: CTranslate2's normalised score times length**lenpen).
 
 Both engines suppress the checkpoint's ``generation_config.suppress_tokens`` ([PAD], [CLS]),
 stop a beam search when ``beam`` hypotheses are finished (HF ``early_stopping=True`` =

@@ -2,27 +2,26 @@
 and what validation uses, so validation BLEU is exactly what ``translate`` gives).
 
 Scores are not the beam-search scores but an exact teacher-forced pass over the chosen
-hypotheses (one extra forward, ``Translator._score``), with the suppressed ids' logits at -inf
-as during decoding.
+hypotheses (one extra forward, ``TorchEngine.score``), with the suppressed ids' logits at -inf
+as during decoding. The same pass (``teacher_forced``) is what core/explain reads its
+per-token probabilities, attention and attributions from.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 
 class TorchEngine:
-    """Beam search on a MarianMTModel (see ``bertune_cli.core.engines``).
-
-    ``score(ids, mask, seqs, n_best)`` computes the sentence log-probabilities when asked:
-    ``Translator._score``, the teacher-forced pass that core/explain.py shares.
-    """
+    """Beam search on a MarianMTModel (see ``bertune_cli.core.engines``), and its own
+    scoring: ``score`` sums the ``teacher_forced`` log-probabilities of the chosen outputs."""
 
     name = "torch"
 
-    def __init__(self, model, vocab, device: str = "cpu", score=None):
+    def __init__(self, model, vocab, device: str = "cpu"):
         # denormals make CPU matmuls 100x slower: the entry point flushes them (core/runtime.py)
         self.model = model.to(device).eval()
-        self.vocab, self.device, self.score = vocab, device, score
+        self.vocab, self.device = vocab, device
         self.max_positions = int(model.config.max_position_embeddings)
 
     @classmethod
@@ -71,6 +70,44 @@ class TorchEngine:
         """Generated model ids up to and including the first [SEP]; padding dropped."""
         eos = self.vocab.eos_id
         return row[:row.index(eos) + 1] if eos in row else [t for t in row if t != 0]
+
+    def score(self, ids, mask, seqs: list[list[int]], n_best: int) -> list[float]:
+        """Sentence log-probabilities of ``seqs`` (``n_best`` per source row of ``ids``) by
+        teacher forcing: exact, unnormalised."""
+        import torch
+
+        rows = torch.arange(len(seqs), device=ids.device) // n_best
+        lp, _ = self.teacher_forced(seqs, rows, input_ids=ids, attention_mask=mask)
+        return lp.sum(-1).tolist()
+
+    def teacher_forced(self, seqs: list[list[int]], rows=None, **inputs):
+        """Teacher forcing on N output sequences (model ids, [SEP] included, no [CLS]).
+
+        ``inputs``: the model's keyword inputs for B sources — ``input_ids``/``attention_mask``
+        (B, S) or ``inputs_embeds`` (B, S, d) — plus any flag such as ``output_attentions``;
+        ``rows`` (N,) picks each sequence's source row (default: sequence i reads source i).
+        Returns ``(lp, out)``: lp (N, T) float32, each token's log-probability under the
+        distribution beam search samples from (suppressed ids at -inf), 0 at padding; ``out``
+        the model output. Differentiable (no in-place ops) when grad is enabled.
+        """
+        import torch
+
+        first = next(v for v in inputs.values() if torch.is_tensor(v))
+        if rows is not None:
+            inputs = {k: v[rows] if torch.is_tensor(v) else v for k, v in inputs.items()}
+        width = max(len(s) for s in seqs)
+        tgt = torch.zeros((len(seqs), width), dtype=torch.long, device=first.device)  # (N, T)
+        for r, s in zip(tgt, seqs):
+            r[:len(s)] = torch.as_tensor(s)
+        dec_in = torch.cat([torch.full_like(tgt[:, :1], self.vocab.bos_id), tgt[:, :-1]], 1)
+        out = self.model(decoder_input_ids=dec_in, **inputs)
+        logits = out.logits.float()                                          # (N, T, V)
+        suppressed = self.model.generation_config.suppress_tokens or []
+        if suppressed:  # the distribution decoding samples from
+            logits = logits.index_fill(-1, torch.as_tensor(suppressed, device=first.device),
+                                       -math.inf)
+        lp = logits.log_softmax(-1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+        return lp.masked_fill(tgt.eq(0), 0.0), out
 
 
 def row_length_cap(caps: list[int]):

@@ -208,7 +208,7 @@ def _baseline_hyps(init: Path, ft_dir: Path, test, recipe: Recipe, device: str, 
     from bertune_cli.core.loops.trainer import is_complete
     from bertune_cli.core.lm import resolve_device
     from bertune_cli.core.model.checkpoint import BEST
-    from bertune_cli.core.translate import Translator
+    from bertune_cli.core.translation import Translator, from_eval
 
     init = Path(init)
     run = init if is_complete(init) else init.parent if init.name == BEST else None
@@ -218,9 +218,7 @@ def _baseline_hyps(init: Path, ft_dir: Path, test, recipe: Recipe, device: str, 
             return done
     out = ft_dir / "test.init.hyp.txt"
     say(f"translating the test set with the starting checkpoint {init}")
-    e = recipe.eval
-    hyps = Translator.load(init, resolve_device(device)).translate(
-        test.src_text, beam=e.beam, lenpen=e.lenpen, max_len_a=e.max_len_a,
-        max_len_b=e.max_len_b, batch_tokens=e.batch_tokens)
+    hyps = Translator.load(init, resolve_device(device)).translate(test.src_text,
+                                                                   from_eval(recipe.eval))
     write_text_atomic(out, "".join(h + "\n" for h in hyps), "the starting model's translations")
     return out

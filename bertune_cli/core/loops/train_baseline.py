@@ -141,14 +141,12 @@ def evaluate_split(run_dir: Path, data: DataDir, split: str, ctx: RunContext,
                    device: str, score: bool = True) -> dict[str, Any]:
     """Translate ``split`` with the run's checkpoint_best; write ``<split>.hyp.txt``; its
     BLEU unless ``score`` is False (a fine-tune: the pipeline's report scores it)."""
-    from bertune_cli.core.translate import Translator
+    from bertune_cli.core.translation import Translator, from_eval
 
     translator = Translator.load(run_dir, device)
     pairs = data.split(split)
     e = ctx.eval
-    hyps = translator.translate(pairs.src_text, beam=e.beam, lenpen=e.lenpen,
-                                max_len_a=e.max_len_a, max_len_b=e.max_len_b,
-                                batch_tokens=e.batch_tokens)
+    hyps = translator.translate(pairs.src_text, from_eval(e))
     _replace(run_dir / f"{split}.hyp.txt", "".join(h + "\n" for h in hyps))
     if not score:
         return {"split": split, "hyp_file": str(run_dir / f"{split}.hyp.txt")}

@@ -55,8 +55,8 @@ import numpy as np
 
 from bertune_cli.core.data.batching import EpochBatches, collate
 from bertune_cli.core.errors import CheckpointError, ConfigError, Terminated, TrainingError
-from bertune_cli.core.loops.validation import (MetricFn, Selection, append_row, bleu_metric,
-                                              checkpoint_meta, validate_and_select)
+from bertune_cli.core.loops.validation import (LoopDecoder, MetricFn, Selection, append_row,
+                                              bleu_metric, checkpoint_meta, validate_and_select)
 from bertune_cli.core.outputs import AtomicFile, write_text_atomic
 from bertune_cli.core.model.checkpoint import (BEST, LAST, load_trainer_state, load_weights,
                                                read_meta, save_checkpoint)
@@ -235,13 +235,16 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
                                 settings=dataclasses.asdict(settings)))
         last_save = time.time()
 
+    decoder = LoopDecoder(ctx, device)  # one Translator for every validation of this loop
+
     def validate_now(for_epoch: int) -> str | None:
         return validate_and_select(model, valid, loss_fn, ctx, metric_fns, settings, run_dir,
                                     device, for_epoch, updates, sel, world, emit,
                                     optimizer_state=lambda: dict(
                                         optimizer=optimizer.state_dict(),
                                         scaler=scaler.state_dict(), updates=updates,
-                                        settings=dataclasses.asdict(settings), best_only=True))
+                                        settings=dataclasses.asdict(settings), best_only=True),
+                                    decoder=decoder)
 
     stop = None
     if state is not None and pos == 0 and 0 < updates != sel.last_valid:

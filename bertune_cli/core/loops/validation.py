@@ -2,9 +2,10 @@
 
 Validation = the loss on the validation split (teacher forcing, eval mode) plus metrics of the
 beam-search translations produced by ``Translator.translate`` — the code path of
-``bertune translate`` — scored by sacreBLEU through ``metrics.sacre.corpus_metric``, exactly as
-``bertune score`` does, so the BLEU in ``metrics.jsonl`` is the BLEU ``score`` reports on the
-same output. Other metrics (e.g. BERTScore for fine-tuning) plug in as ``fn(hyps, refs)``
+``bertune translate``, with the recipe's ``eval`` section as its ``DecodeOptions`` and one
+``Translator`` for all the validations of a training loop (``LoopDecoder``) — scored by
+sacreBLEU through ``metrics.sacre.corpus_metric``, exactly as ``bertune score`` does, so the
+BLEU in ``metrics.jsonl`` is the BLEU ``score`` reports on the same output. Other metrics (e.g. BERTScore for fine-tuning) plug in as ``fn(hyps, refs)``
 returning a float or a MetricResult. Higher is better for the selection metric.
 """
 from __future__ import annotations
@@ -44,14 +45,34 @@ def bleu_metric(eval_config) -> MetricFn:
     return bleu
 
 
-def validate(model, valid, loss_fn, ctx, metric_fns: dict[str, MetricFn],
-             device: str, max_tokens: int) -> dict[str, Any]:
-    """Validation loss (teacher forcing, no dropout) and metrics of beam decoding through
-    ``Translator.translate`` — the code path of ``bertune translate``. Returns the numbers plus
-    ``hyps`` (the translations)."""
-    import torch
+class LoopDecoder:
+    """Translates the validation split for one training loop: the recipe's decoding options
+    and one ``Translator`` for all of the loop's validations, made at the first one (making it
+    switches the model to eval mode, as validation does) and reused while the model is the
+    same."""
 
-    from bertune_cli.core.translate import Translator
+    def __init__(self, ctx, device: str):
+        from bertune_cli.core.translation import from_eval
+
+        self.ctx, self.device, self.options = ctx, device, from_eval(ctx.eval)
+        self.translator = None
+
+    def __call__(self, model, lines: list[str]) -> list[str]:
+        if self.translator is None or self.translator.model is not model:
+            from bertune_cli.core.translation import Translator
+
+            c = self.ctx
+            self.translator = Translator(model, c.vocab, c.source, c.codec, self.device)
+        return self.translator.translate(lines, self.options)
+
+
+def validate(model, valid, loss_fn, ctx, metric_fns: dict[str, MetricFn],
+             device: str, max_tokens: int, decoder: LoopDecoder | None = None
+             ) -> dict[str, Any]:
+    """Validation loss (teacher forcing, no dropout) and metrics of beam decoding through
+    ``Translator.translate`` — the code path of ``bertune translate`` — by ``decoder`` (the
+    loop's; default: a new one). Returns the numbers plus ``hyps`` (the translations)."""
+    import torch
 
     model.eval()
     sums = np.zeros(4)
@@ -60,10 +81,7 @@ def validate(model, valid, loss_fn, ctx, metric_fns: dict[str, MetricFn],
             batch = collate(valid, idx, ctx.vocab.from_lm).to(device)
             loss, logs = loss_fn(model, batch)
             sums += (logs["sample_size"], loss.item(), logs.get("nll", 0.0), batch.ntokens)
-    e = ctx.eval
-    hyps = Translator(model, ctx.vocab, ctx.source, ctx.codec, device).translate(
-        valid.src_text, beam=e.beam, lenpen=e.lenpen, max_len_a=e.max_len_a,
-        max_len_b=e.max_len_b, batch_tokens=e.batch_tokens)
+    hyps = (decoder or LoopDecoder(ctx, device))(model, valid.src_text)
     out: dict[str, Any] = {"valid_loss": sums[1] / max(sums[0], 1),
                            "valid_nll": sums[2] / max(sums[3], 1)}
     for name, fn in metric_fns.items():
@@ -77,16 +95,19 @@ def validate(model, valid, loss_fn, ctx, metric_fns: dict[str, MetricFn],
 
 def validate_and_select(model, valid, loss_fn, ctx, metric_fns, settings, run_dir: Path,
                         device, epoch, updates, sel: Selection, world, emit,
-                        optimizer_state: Callable[[], dict[str, Any]] | None = None) -> str | None:
-    """Validate (rank 0), update ``sel``, save checkpoint_best on improvement (with
-    ``optimizer_state()``: the optimizer and schedule position there, which a continuation
-    without re-warm-up starts from); return ``"early_stopping"`` when patience is exhausted."""
+                        optimizer_state: Callable[[], dict[str, Any]] | None = None,
+                        decoder: LoopDecoder | None = None) -> str | None:
+    """Validate (rank 0; translating with ``decoder``, the loop's), update ``sel``, save
+    checkpoint_best on improvement (with ``optimizer_state()``: the optimizer and schedule
+    position there, which a continuation without re-warm-up starts from); return
+    ``"early_stopping"`` when patience is exhausted."""
     import torch.distributed as dist
 
     master = not dist.is_initialized() or dist.get_rank() == 0
     result = None
     if master:
-        result = validate(model, valid, loss_fn, ctx, metric_fns, device, settings.max_tokens)
+        result = validate(model, valid, loss_fn, ctx, metric_fns, device, settings.max_tokens,
+                          decoder)
         hyps = result.pop("hyps")
         write_text_atomic(run_dir / "valid.hyp.txt", "".join(h + "\n" for h in hyps),
                           "the validation translations")

@@ -187,11 +187,9 @@ class Decoder:
         if self.old.get(name) == key and (self.old_dir / name).is_file():
             shutil.copyfile(self.old_dir / name, path)
             return path
-        from bertune_cli.core.translate import Translator
+        from bertune_cli.core.translation import Translator, from_eval
 
-        hyps = Translator.load(run.checkpoint, device).translate(
-            src, beam=ev["beam"], lenpen=ev["lenpen"], max_len_a=ev["max_len_a"],
-            max_len_b=ev["max_len_b"], batch_tokens=ev["batch_tokens"])
+        hyps = Translator.load(run.checkpoint, device).translate(src, from_eval(ev))
         path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
         return path
 

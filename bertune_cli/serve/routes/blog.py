@@ -12,5 +12,5 @@ async def answer(body: BlogRequest, request: Request) -> BlogResponse:
     lines = check_lines([body.sentence], request.app.state.settings, "sentence",
                         listed=False)
     out = await run_model(request, request.app.state.batcher.translate(
-        lines, **decode_options(request)))
+        lines, options=decode_options(request)))
     return BlogResponse(translated_sentence=out[0])

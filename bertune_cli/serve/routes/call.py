@@ -32,12 +32,10 @@ async def run_model(request: Request, job: Awaitable[Any], timeout: float | None
         raise ApiError(422, str(exc), "invalid_request") from exc
 
 
-def decode_options(request: Request, n_best: int = 1) -> dict[str, Any]:
-    """The checkpoint recipe's decoding options (as `bertune translate` uses them), with a beam
-    wide enough for ``n_best`` hypotheses."""
-    translator = request.app.state.translator
-    options = translator.options()
+def decode_options(request: Request, n_best: int = 1):
+    """A request's ``DecodeOptions``: the checkpoint recipe's (as `bertune translate` uses
+    them), with ``n_best`` hypotheses and a beam wide enough for them."""
+    options = request.app.state.translator.options()
     if n_best > 1:
-        options["n_best"] = n_best
-        options["beam"] = max(int(options.get("beam", 5)), n_best)
+        options = options.with_(n_best=n_best, beam=max(int(options.beam), n_best))
     return options

@@ -38,5 +38,5 @@ async def explain(request: Request) -> ExplainResponse:
                        "too_many_passes")
     flags = body.model_dump(exclude={"q", "api_key"})
     results = await run_model(request, request.app.state.batcher.explain(
-        lines, **flags, **decode_options(request)))
+        lines, options=decode_options(request), **flags))
     return ExplainResponse(results=results)

@@ -111,7 +111,7 @@ async def _translate_lines(lines: list[str], what: list[str], request: Request) 
     parts = [lines[i:i + step] for i in range(0, len(lines), step)]
     options, timeout = decode_options(request), s.timeout_s * len(parts)
     outs = await asyncio.gather(*(run_model(request, request.app.state.batcher.translate(
-        part, **options), timeout) for part in parts))
+        part, options=options), timeout) for part in parts))
     return [line for out in outs for line in out]
 
 

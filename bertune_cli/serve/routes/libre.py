@@ -109,7 +109,7 @@ async def answer(body: LibreRequest, request: Request) -> LibreResponse:
     detected = await _auto_source(lines, request) if body.source == "auto" else None
     k = body.alternatives if docs is None else 0  # HTML: no alternatives (as LibreTranslate)
     out = await run_model(request, request.app.state.batcher.translate(
-        lines, **decode_options(request, n_best=k + 1))) if lines else []
+        lines, options=decode_options(request, n_best=k + 1))) if lines else []
     texts = [o[0].text for o in out] if k else list(out)
     alts = [[h.text for h in o[1:]] for o in out] if k else None
     if docs is not None:

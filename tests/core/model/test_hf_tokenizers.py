@@ -72,7 +72,7 @@ def test_the_documented_snippet_translates_like_bertune_translate(checkpoint):
     from sacremoses import MosesDetokenizer
 
     from bertune_cli.core.data.target import TargetCodec
-    from bertune_cli.core.translate import Translator
+    from bertune_cli.core.translation import Translator
 
     ckpt, data = checkpoint
     lines = (data / "test.src.txt").read_text(encoding="utf-8").splitlines()[:8]
@@ -92,7 +92,7 @@ def test_the_documented_snippet_translates_like_bertune_translate(checkpoint):
         runs.append(scope)
 
     translator = Translator.load(ckpt, "cpu")
-    hyps = [translator.translate([line], return_scores=True, **translator.options())[0][0]
+    hyps = [translator.translate([line], return_scores=True, options=translator.options())[0][0]
             for line in lines]
     generated = [[t for t in s["out"][0, 1:].tolist() if t != 0] for s in runs]
     assert generated == [h.ids for h in hyps]                    # the same search, same ids

@@ -1,4 +1,4 @@
-"""Attention heatmaps (matplotlib, Agg) for core/explain.py: one PNG per input line.
+"""Attention heatmaps (matplotlib, Agg) for core/explain: one PNG per input line.
 
 The figure draws the data ``explain`` computed (it never recomputes attention): rows are the
 output WordPieces, columns the source BPE pieces, colour the cross-attention weight (each row
