@@ -86,8 +86,7 @@ def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir
             "finetune.hard": hard,
             "finetune.ce_weight": ce_weight, "finetune.impl": impl, "lm.name": lm,
             "lm.layer": layer}
-    recipe = load_recipe(pair, [*(overrides or []), *(f"{k}={_yaml(v)}" for k, v in sets.items()
-                                                      if v is not None)])
+    recipe = load_recipe(pair, overrides or [], values=sets)   # typed: never read as YAML
     recipe = with_trackers(recipe, track)
     with TrainProgress() as progress:
         common = dict(runs_root=runs_dir, init_from=init_from, device=device,
@@ -147,12 +146,6 @@ def print_grid(grid: dict[str, Any], json_out: bool) -> None:
 
         typer.echo(render_markdown(summary))
         typer.echo(f"summary: {summary['files']['markdown']} (and {summary['files']['json']})")
-
-
-def _yaml(value: Any) -> str:
-    if isinstance(value, Enum):
-        return value.value
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def print_result(result: dict[str, Any], json_out: bool) -> None:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from bertune_cli.core.config import Recipe
+from bertune_cli.core.config import Recipe, resolve_finetune
 from bertune_cli.core.errors import CheckpointError
 from bertune_cli.core.loops.train_baseline import (add_test_report, evaluate_split, open_data,
                                                    run_context)
@@ -33,9 +33,6 @@ from bertune_cli.core.loops.trainer import (DONE, LoopSettings, bleu_metric, ini
 
 # What a fine-tuning run *is*: a run directory refuses to resume or report with other values.
 OBJECTIVE_KEYS = ("soft", "tau", "hard", "ce_weight", "reduction")
-# Settings the fine-tuning section does not have are the baseline's (method.md §5).
-FROM_TRAIN = ("warmup_init_lr", "betas", "weight_decay", "clip_norm", "update_freq",
-              "log_every", "seed", "precision")
 
 
 @functools.lru_cache(maxsize=1)
@@ -136,14 +133,9 @@ def stage_name(recipe: Recipe) -> str:
 
 
 def loop_settings(recipe: Recipe, **overrides: Any) -> LoopSettings:
-    """The finetune section over the train section's optimiser details."""
-    train = dataclasses.asdict(recipe.train)
-    base = {k: train[k] for k in FROM_TRAIN}
-    if recipe.finetune.seed is not None:
-        base["seed"] = recipe.finetune.seed
-    settings = LoopSettings.from_config(recipe.finetune, **overrides)
-    return dataclasses.replace(settings, **{k: v for k, v in base.items()
-                                            if k not in overrides or overrides[k] is None})
+    """The loop settings of ``recipe``'s fine-tuning: its finetune section with the unset keys
+    taken from the train section (``config.resolve_finetune``), then ``overrides``."""
+    return LoopSettings.from_config(resolve_finetune(recipe).finetune, **overrides)
 
 
 def init_checkpoint(recipe: Recipe, runs_root: Path | None, init_from: Path | None) -> Path:
@@ -210,6 +202,8 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
     from bertune_cli.core.ops import choose_impl
 
     out_dir = Path(out_dir)
+    stage = stage_name(recipe)   # before resolution: only a seed set in the recipe names it
+    recipe = resolve_finetune(recipe)   # the train section's values where finetune has none
     cfg = recipe.finetune
     objective = {k: getattr(cfg, k) for k in OBJECTIVE_KEYS}
     if arm is not None:
@@ -235,19 +229,19 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
     if (out_dir / LAST).is_dir():
         _check_same_run(out_dir, {**objective, "init_from": str(init)})
 
-    ctx = run_context(recipe, data, loaded.vocab, stage_name(recipe))
+    ctx = run_context(recipe, data, loaded.vocab, stage)
     ctx.meta["lm"]["layer"] = lm.layer
     ctx.meta["model"] = loaded.meta.get("model", {})
     ctx.meta["finetune"] = {**objective, "init_from": str(init), "impl": impl}
     loop = loop_settings(recipe, max_epochs=max_epochs, max_steps=max_steps, max_time=max_time,
                          **settings)
-    loss_fn = fbert_objective(lm, loaded.vocab, cfg, recipe.train.label_smoothing)
+    loss_fn = fbert_objective(lm, loaded.vocab, cfg, cfg.label_smoothing)
     metrics = {"bleu": bleu_metric(recipe.eval), "bertscore": fbert_metric(lm)}
     if cfg.select_metric == "moverscore":   # else not computed: it costs another LM pass
         metrics["moverscore"] = moverscore_metric(recipe.eval.ms_lm, device)
     from bertune_cli.core.tracking import track
 
-    tracker = track(recipe, out_dir, stage=stage_name(recipe), data_dir=data.path, init=init,
+    tracker = track(recipe, out_dir, stage=stage, data_dir=data.path, init=init,
                     runs_root=runs_root, on_event=on_event)
     timer = _StepTimer(tracker)
     model = loaded.model
