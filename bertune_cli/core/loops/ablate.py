@@ -76,7 +76,8 @@ def run_ablate(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *,
     are finished (a study in progress, or arms run with different seeds). Returns the summary
     (``ablate.json``'s content)."""
     from bertune_cli.core.lm import resolve_device
-    from bertune_cli.core.loops.finetune import finetune, init_checkpoint
+    from bertune_cli.core.loops.finetune import finetune
+    from bertune_cli.core.loops.services import LMCache, init_checkpoint
     from bertune_cli.core.loops.pipeline import check_start, ensure_baseline, ensure_data
     from bertune_cli.core.preflight import check_runnable
 
@@ -99,6 +100,7 @@ def run_ablate(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *,
     if init_from is None:
         ensure_baseline(recipe, data_dir, base_dir, device, say, on_event)
     start = init_checkpoint(recipe, runs_root, init_from)
+    lms = LMCache()            # every run and the summary share the loaded LMs
     failed: list[dict[str, Any]] = []
     total = len(arms) * len(seeds)
     for i, (arm, seed) in enumerate(((a, s) for a in arms for s in seeds), 1):
@@ -108,14 +110,14 @@ def run_ablate(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *,
             overrides, optimizer = arm_loop(recipe, ARMS[arm], start)
             finetune(arm_recipe(recipe, ARMS[arm], seed), data_dir, folder, init_from=start,
                      runs_root=runs_root, device=device, on_event=on_event, arm=arm,
-                     start_optimizer=optimizer, **limits, **overrides)
+                     start_optimizer=optimizer, lms=lms, **limits, **overrides)
         except BertuneError as exc:   # one failed arm leaves the others to run and report
             say(f"ablate: arm {arm} seed {seed} failed: {exc}")
             failed.append({"arm": arm, "seed": seed, "run_dir": str(folder), "error": str(exc)})
     say("ablate: scoring every run's test translations and testing each arm against "
         f"the control {control!r}")
     return summarize(recipe, arms, seeds, control=control, study=study, start=start,
-                     data_dir=data_dir, device=device, failed=failed)
+                     data_dir=data_dir, device=device, failed=failed, lms=lms)
 
 
 # ----------------------------------------------------------------------------- summary
@@ -124,7 +126,7 @@ def run_ablate(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *,
 def summarize(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *, control: str,
               study: Path, start: Path, data_dir: Path, device: str = "cpu",
               failed: Sequence[dict[str, Any]] = (), n_samples: int = N_SAMPLES,
-              seed: int = SEED) -> dict[str, Any]:
+              seed: int = SEED, lms=None) -> dict[str, Any]:
     """Score, test (seed-paired bootstrap, Holm) and write ablate.json / .md / .png."""
     from bertune_cli.core.data.store import DataDir
     from bertune_cli.core.loops.trainer import is_complete
@@ -142,7 +144,7 @@ def summarize(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *, cont
     for a, ss in runs.items():
         for s in ss:
             systems[(a, s)] = _lines(study / run_name(a, s) / "test.hyp.txt")
-    metrics, stats, signatures = _statistics(recipe, test.tgt_text, systems, device)
+    metrics, stats, signatures = _statistics(recipe, test.tgt_text, systems, device, lms)
     scores = {key: {m.name: m.corpus_score(stats[key][j]) for j, m in enumerate(metrics)}
               for key in systems}
     entropy = {key: _entropy(study / run_name(*key) if key[0] != "start" else start, data,
@@ -197,17 +199,15 @@ def summarize(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *, cont
     return summary
 
 
-def _statistics(recipe: Recipe, refs: list[str], systems: dict, device: str):
+def _statistics(recipe: Recipe, refs: list[str], systems: dict, device: str, lms=None):
     """(metrics, {system: [stats per metric]}, signatures): one ``evaluate`` call with the
-    recipe's evaluation settings over every system's test output."""
-    from bertune_cli.core.evaluation import EvalCache, evaluate, recipe_settings
-    from bertune_cli.core.loops.finetune import shared_lm, shared_ms_lm
+    recipe's evaluation settings over every system's test output (the LMs of ``lms``, an
+    ``LMCache``: those the fine-tuning runs loaded)."""
+    from bertune_cli.core.evaluation import evaluate, recipe_settings
+    from bertune_cli.core.loops.services import LMCache
 
     settings = recipe_settings(recipe, device)
-    cache = EvalCache()        # the LMs the fine-tuning already loaded in this process
-    cache.keep_lm("fbert", settings.lm, settings.layer,
-                  shared_lm(recipe.lm.name, recipe.lm.layer, device))
-    cache.keep_lm("moverscore", settings.ms_lm, None, shared_ms_lm(settings.ms_lm, device))
+    cache = (lms if lms is not None else LMCache()).eval_cache(recipe, settings)
     keys = list(systems)
     ev = evaluate(ABLATE_METRICS, [refs], [systems[k] for k in keys],
                   names=[f"{a}-seed{s}" if s is not None else a for a, s in keys],

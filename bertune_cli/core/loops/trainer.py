@@ -54,7 +54,9 @@ from typing import Any, Callable
 import numpy as np
 
 from bertune_cli.core.data.batching import EpochBatches, collate
+from bertune_cli.core.distributed import is_master, rank_and_world
 from bertune_cli.core.errors import CheckpointError, ConfigError, Terminated, TrainingError
+from bertune_cli.core.loops.settings import BASELINE_ONLY, LoopSettings  # noqa: F401
 from bertune_cli.core.loops.validation import (MetricFn, Selection, append_row, bleu_metric,
                                               checkpoint_meta, validate_and_select)
 from bertune_cli.core.outputs import AtomicFile, write_text_atomic
@@ -63,65 +65,6 @@ from bertune_cli.core.model.checkpoint import (BEST, LAST, load_trainer_state, l
 
 DONE = "DONE"
 LossFn = Callable[[Any, Any], tuple[Any, dict[str, float]]]
-
-
-# What the baseline stage fixes (the train section has no such keys): it validates by BLEU
-# (the only metric it computes) and does not validate its random starting weights.
-BASELINE_ONLY: dict[str, Any] = {"select_metric": "bleu", "validate_start": False}
-
-
-@dataclass(frozen=True)
-class LoopSettings:
-    """Optimisation, schedule, limits and bookkeeping of one training run.
-
-    No field has a default of its own: ``from_config`` takes every value from a recipe
-    section (core/config.py's dataclasses are the one set of defaults), so a setting cannot
-    silently differ between the recipe and the loop."""
-
-    lr: float
-    warmup_updates: int
-    warmup_init_lr: float
-    betas: tuple[float, float]
-    weight_decay: float
-    clip_norm: float
-    max_tokens: int
-    update_freq: int
-    max_epochs: int
-    max_steps: int                # 0: no limit
-    max_time: float               # seconds of training (cumulative over resumes); 0: no limit
-    patience: int                 # validations without improvement; 0: never stop early
-    valid_every_steps: int        # 0: validate at the end of every epoch only
-    save_every_steps: int         # extra checkpoint_last saves (resume points); 0: none
-    autosave_seconds: float       # checkpoint_last at least this often (wall time)
-    log_every: int
-    seed: int
-    precision: str                # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
-    select_metric: str            # a key of the validation metrics, higher is better
-    max_bad_updates: int          # consecutive non-finite updates (skipped) before stopping
-    # validate the starting weights (update 0) before the first update, so the start competes
-    # for checkpoint_best: a fine-tune that never beats it on validation returns its start
-    validate_start: bool
-    # not a recipe setting: updates done before this run, for the learning-rate schedule only
-    # (a continuation that carries the baseline's schedule on: lr at update u =
-    # schedule(schedule_offset + u))
-    schedule_offset: int = 0
-
-    @classmethod
-    def from_config(cls, section: Any, **overrides: Any) -> "LoopSettings":
-        """The settings of a run on a recipe section: ``recipe.train`` (the baseline, with
-        ``BASELINE_ONLY``) or ``config.resolve_finetune(recipe).finetune``; ``overrides``
-        (None: not given) replace section values. A field neither gives is a TypeError, an
-        unset (None) inherited fine-tuning key a ValueError: there is no fallback default."""
-        values = {f.name: getattr(section, f.name) for f in dataclasses.fields(cls)
-                  if hasattr(section, f.name)}
-        for key, value in BASELINE_ONLY.items():
-            values.setdefault(key, value)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        unset = [k for k, v in values.items() if v is None]
-        if unset:
-            raise ValueError(f"{', '.join(unset)} unset: resolve the section first "
-                             "(config.resolve_finetune)")
-        return cls(**values)
 
 
 @dataclass
@@ -176,13 +119,11 @@ def train_loop(model, *, run_dir: Path, **kwargs: Any) -> dict[str, Any]:
 
     Rank 0 holds the run directory's lock (core/rundir.py) for the whole run: a second process
     on the same directory is refused (RunLocked, naming the holder's pid)."""
-    import torch.distributed as dist
-
     from bertune_cli.core.allocator import keep_freed_memory
     from bertune_cli.core.rundir import run_lock
 
     with keep_freed_memory():  # no page faults for the (B, T, V) tensors of every update
-        if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+        if not is_master():
             return _train_loop(model, run_dir=Path(run_dir), **kwargs)
         with run_lock(run_dir):
             return _train_loop(model, run_dir=Path(run_dir), **kwargs)
@@ -198,7 +139,7 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
     run_dir = Path(run_dir)
     if is_complete(run_dir):
         return {**json.loads((run_dir / DONE).read_text()), "already_complete": True}
-    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    rank, world = rank_and_world()
     master = rank == 0
     emit = on_event if (on_event is not None and master) else (lambda event: None)
     metric_fns = metrics if metrics is not None else {"bleu": bleu_metric(ctx.eval)}
