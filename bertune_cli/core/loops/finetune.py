@@ -9,7 +9,7 @@ computes BLEU *and* F_BERT (beam search through ``Translator``, F_BERT equal to
 ``checkpoint_best`` and drives early stopping. Logs, resume (re-run the same call), DDP and the
 ``DONE`` marker are the training loop's. Finally the test split is translated with
 ``checkpoint_best`` into ``test.hyp.txt`` (named in the DONE summary); the stage does not score
-it: the pipeline's report does, once (``loops/pipeline.py``).
+it: the pipeline's report does, once (``pipeline/run.py``).
 
 Refusals (CheckpointError): a checkpoint whose decoder vocabulary belongs to another LM than
 the recipe's (``--lm``), or whose F_BERT layer differs (``--layer``); data prepared for another
@@ -119,7 +119,7 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
 
     ``init_from``: a checkpoint or run folder (default: ``<runs>/<recipe>/baseline``).
     ``settings``: LoopSettings overrides (e.g. ``valid_every_steps``, ``schedule_offset``).
-    ``arm``: the study arm this run belongs to (core/loops/arms.py; recorded, and a run
+    ``arm``: the study arm this run belongs to (core/pipeline/arms.py; recorded, and a run
     directory refuses another arm); ``start_optimizer``: an optimizer state to start from.
     ``lms``: the caller's LM cache (the pipeline evaluates with the same LMs afterwards).
     """

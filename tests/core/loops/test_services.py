@@ -2,6 +2,7 @@
 definition of "this process is rank 0"."""
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -35,3 +36,17 @@ def test_rank_zero_is_decided_in_one_place():
     found = [f"{p.relative_to(root)}" for p in root.rglob("*.py") if p != own and
              re.search(r"def _?is_master\b|get_rank\(\)\s*[!=]=\s*0", p.read_text("utf-8"))]
     assert found == []
+
+
+def test_stages_never_import_the_orchestration():
+    """core/loops (the training loop, the stages, their services) sits below core/pipeline
+    (the main job, grid, ablation), which calls it: never the other way round."""
+    loops = Path(services.__file__).resolve().parent
+    found = []
+    for path in loops.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.name}: {n}" for n in names
+                      if n.startswith("bertune_cli.core.pipeline")]
+    assert found == [] and len(list(loops.glob("*.py"))) >= 6

@@ -52,7 +52,7 @@ def run_grid(recipe: Recipe, softs: Sequence[str], seeds: Sequence[int | None], 
     on_event, lms, limits). Returns ``{"runs": [run_pipeline results], "summary": ...}``.
     Every run uses one LM cache (``pipeline["lms"]``, else a new one): the LMs load once.
     """
-    from bertune_cli.core.loops.pipeline import run_pipeline
+    from bertune_cli.core.pipeline.run import run_pipeline
     from bertune_cli.core.loops.services import LMCache
 
     pipeline["lms"] = pipeline.get("lms") or LMCache()

@@ -1,6 +1,6 @@
 """``bertune ablate``: named arms from one starting checkpoint, each tested against a control.
 
-``run_ablate(recipe, arms, seeds)`` runs every arm × seed (core/loops/arms.py) as an ordinary
+``run_ablate(recipe, arms, seeds)`` runs every arm × seed (core/pipeline/arms.py) as an ordinary
 fine-tuning run directory ``<study>/<arm>-seed<k>`` (default study folder:
 ``runs/<recipe>/ablate``): resumable, locked, tracked like ``finetune``; finished runs are only
 reported, and a run that fails leaves the others intact (the failure is listed). All arms share
@@ -31,7 +31,7 @@ import numpy as np
 from bertune_cli.core.config import Recipe
 from bertune_cli.core.config_ranges import SEED as SEED_RANGE
 from bertune_cli.core.errors import BertuneError, UsageError
-from bertune_cli.core.loops.arms import ARMS, arm_loop, arm_recipe, run_name
+from bertune_cli.core.pipeline.arms import ARMS, arm_loop, arm_recipe, run_name
 from bertune_cli.core.outputs import AtomicFile
 from bertune_cli.core.paths import run_dir, stage_dir
 
@@ -78,7 +78,7 @@ def run_ablate(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *,
     from bertune_cli.core.lm import resolve_device
     from bertune_cli.core.loops.finetune import finetune
     from bertune_cli.core.loops.services import LMCache, init_checkpoint
-    from bertune_cli.core.loops.pipeline import check_start, ensure_baseline, ensure_data
+    from bertune_cli.core.pipeline.run import check_start, ensure_baseline, ensure_data
     from bertune_cli.core.preflight import check_runnable
 
     if control not in arms:
@@ -189,7 +189,7 @@ def summarize(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *, cont
                    "validation set, teacher forced, checkpoint_best",
         "signatures": signatures}
     _write(study / ABLATE_JSON, json.dumps(summary, indent=1))
-    from bertune_cli.core.loops.ablate_report import render_markdown, render_curves
+    from bertune_cli.core.pipeline.ablate_report import render_markdown, render_curves
 
     _write(study / ABLATE_MD, render_markdown(summary))
     summary["files"] = {"json": str(study / ABLATE_JSON), "markdown": str(study / ABLATE_MD)}
@@ -241,7 +241,7 @@ def _entropy(where: Path, data, device: str) -> float:
 
 
 def _start_hyps(start: Path, study: Path, test, recipe: Recipe, device: str) -> list[str]:
-    from bertune_cli.core.loops.pipeline import _baseline_hyps
+    from bertune_cli.core.pipeline.run import _baseline_hyps
 
     study.mkdir(parents=True, exist_ok=True)
     return _lines(_baseline_hyps(start, study, test, recipe, device, lambda line: None))
