@@ -162,7 +162,7 @@ class Setup:
 
         from bertune_cli.core.config import load_recipe
         from bertune_cli.core.data.batching import EpochBatches, collate
-        from bertune_cli.core.loops.finetune import shared_lm
+        from bertune_cli.core.loops.services import LMCache
 
         torch.set_num_threads(args.threads)
         torch.set_flush_denormal(True)             # as finetune() and the training loop do
@@ -173,7 +173,7 @@ class Setup:
         self.model, self.vocab, self.source = load_model(self.recipe, data, args.from_)
         self.model.train()
         self.init = copy.deepcopy(self.model.state_dict())
-        self.lm = shared_lm(self.recipe.lm.name, self.recipe.lm.layer, "cpu")
+        self.lm = LMCache().lm(self.recipe.lm.name, self.recipe.lm.layer, "cpu")
         E = self.lm.embeddings
         self.rows = E if self.vocab.kind == "full" else \
             E[torch.as_tensor(self.vocab.lm_ids)].detach()
@@ -233,7 +233,7 @@ def keep_freed_memory():
 
 def open_or_prepare(recipe, data_dir: Path, raw: Path):
     """The prepared data for ``recipe`` (prepared from ``raw`` into ``data_dir`` if missing)."""
-    from bertune_cli.core.loops.train_baseline import open_data
+    from bertune_cli.core.loops.services import open_data
 
     if not (data_dir / "manifest.json").is_file():
         from bertune_cli.core.data.prepare import prepare

@@ -54,8 +54,8 @@ def ablate(pair: Pair = "demo", arms: Arms = "ce,dense,sparsemax,gumbel", seeds:
     """
     from bertune_cli.commands.train_baseline import TrainProgress, with_trackers
     from bertune_cli.core.config import load_recipe
-    from bertune_cli.core.loops.ablate import parse_seeds, run_ablate
-    from bertune_cli.core.loops.arms import parse_arms
+    from bertune_cli.core.pipeline.ablate import parse_seeds, run_ablate
+    from bertune_cli.core.pipeline.arms import parse_arms
 
     arm_list = parse_arms(arms, control)      # usage errors before anything is created
     seed_list = parse_seeds(seeds)
@@ -81,7 +81,7 @@ def _print(summary: dict[str, Any], json_out: bool) -> None:
     if json_out:
         typer.echo(json.dumps(summary, indent=1, default=str))
         return
-    from bertune_cli.core.loops.ablate_report import render_markdown
+    from bertune_cli.core.pipeline.ablate_report import render_markdown
 
     typer.echo(render_markdown(summary))
     for kind, path in summary["files"].items():

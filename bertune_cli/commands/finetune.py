@@ -79,15 +79,14 @@ def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir
     """
     from bertune_cli.commands.train_baseline import TrainProgress, with_trackers
     from bertune_cli.core.config import load_recipe
-    from bertune_cli.core.loops.pipeline import run_pipeline
+    from bertune_cli.core.pipeline.run import run_pipeline
 
     softs, seed_list = _grid_values(soft, seeds)
     sets = {"finetune.soft": softs[0] if len(softs) == 1 else None, "finetune.tau": tau,
             "finetune.hard": hard,
             "finetune.ce_weight": ce_weight, "finetune.impl": impl, "lm.name": lm,
             "lm.layer": layer}
-    recipe = load_recipe(pair, [*(overrides or []), *(f"{k}={_yaml(v)}" for k, v in sets.items()
-                                                      if v is not None)])
+    recipe = load_recipe(pair, overrides or [], values=sets)   # typed: never read as YAML
     recipe = with_trackers(recipe, track)
     with TrainProgress() as progress:
         common = dict(runs_root=runs_dir, init_from=init_from, device=device,
@@ -95,7 +94,7 @@ def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir
                       max_steps=max_steps, max_time=max_time,
                       say=lambda line: progress.console.print(line, markup=False))
         if len(softs) > 1 or seed_list:
-            from bertune_cli.core.loops.grid import run_grid
+            from bertune_cli.core.pipeline.grid import run_grid
 
             grid = run_grid(recipe, softs or [recipe.finetune.soft], seed_list or [None],
                             **common)
@@ -143,16 +142,10 @@ def print_grid(grid: dict[str, Any], json_out: bool) -> None:
         typer.echo(f"{run['soft']} seed {run['seed']}: {run['updates']} updates "
                    f"({run['reason']}); {run['run_dir']}")
     if summary:
-        from bertune_cli.core.loops.grid import render_markdown
+        from bertune_cli.core.pipeline.grid import render_markdown
 
         typer.echo(render_markdown(summary))
         typer.echo(f"summary: {summary['files']['markdown']} (and {summary['files']['json']})")
-
-
-def _yaml(value: Any) -> str:
-    if isinstance(value, Enum):
-        return value.value
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def print_result(result: dict[str, Any], json_out: bool) -> None:

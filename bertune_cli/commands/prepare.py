@@ -36,8 +36,10 @@ def prepare(pair: Pair = "demo", overrides: Overrides = None, data_dir: RawDataD
     from bertune_cli.core.data.prepare import prepare as run
     from bertune_cli.core.paths import stage_dir
 
-    extra = file_overrides(src_file or [], "src") + file_overrides(tgt_file or [], "tgt")
-    recipe = load_recipe(pair, list(overrides or []) + extra)
+    from bertune_cli.core.config import with_values
+
+    recipe = load_recipe(pair, list(overrides or []))
+    recipe = with_values(recipe, file_values(recipe, src_file or [], tgt_file or []))
     # everything missing (corpus, LM), named at once before any work; for prepare it does
     # not depend on where the data goes, so --out is checked the same way
     from bertune_cli.core.preflight import check_runnable
@@ -49,20 +51,24 @@ def prepare(pair: Pair = "demo", overrides: Overrides = None, data_dir: RawDataD
     print_result(result, json_out)
 
 
-def file_overrides(items: list[str], side: str) -> list[str]:
-    """``train=PATH`` -> recipe overrides (absolute paths, so data.root does not apply)."""
+def file_values(recipe, src: list[str], tgt: list[str]) -> dict[str, Any]:
+    """``--src-file/--tgt-file SPLIT=PATH`` -> typed recipe values (``data.files`` merged
+    over the recipe's, absolute paths so data.root does not apply, ``data.source: files``)."""
+    import dataclasses
+
     from bertune_cli.core.data.sources import is_url
     from bertune_cli.core.errors import UsageError
 
-    out = []
-    for item in items:
-        split, sep, path = item.partition("=")
-        if not sep or split not in ("train", "valid", "test") or not path:
-            raise UsageError(f"--{side}-file {item!r}: expected SPLIT=PATH with SPLIT one of "
-                             "train, valid, test", "e.g. --src-file train=corpus.de.gz")
-        where = path if is_url(path) else str(Path(path).expanduser().absolute())
-        out.append(f"data.files.{split}.{side}='" + where.replace("'", "''") + "'")
-    return out + (["data.source=files"] if out else [])
+    files = {k: dataclasses.asdict(v) for k, v in recipe.data.files.items()}
+    for side, items in (("src", src), ("tgt", tgt)):
+        for item in items:
+            split, sep, path = item.partition("=")
+            if not sep or split not in ("train", "valid", "test") or not path:
+                raise UsageError(f"--{side}-file {item!r}: expected SPLIT=PATH with SPLIT one "
+                                 "of train, valid, test", "e.g. --src-file train=corpus.de.gz")
+            where = path if is_url(path) else str(Path(path).expanduser().absolute())
+            files.setdefault(split, {})[side] = where
+    return {"data.files": files, "data.source": "files"} if src or tgt else {}
 
 
 def print_result(result: Any, json_out: bool) -> None:

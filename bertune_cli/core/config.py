@@ -8,13 +8,14 @@ same way, and every problem (unknown key, wrong type, bad value) is reported in 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import hashlib
 import json
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Mapping, Optional
 
 from bertune_cli.core.config_input import (check_value, is_name, listed, parse_yaml,
                                            read_yaml_text, shown)
@@ -113,6 +114,22 @@ class TrainConfig:
     log_every: int = 50
     seed: int = 1
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    # resume points: checkpoint_last is also written every `save_every_steps` updates (0: only
+    # at validations) and every `autosave_seconds` of wall time; `max_bad_updates` skipped
+    # (non-finite) updates in a row stop training (core/loops/trainer.py)
+    save_every_steps: int = 0
+    autosave_seconds: float = 600.0
+    max_bad_updates: int = 5
+
+
+# The fine-tuning settings that default to the train section's value (method.md §5): a
+# `finetune` key left unset (None) takes `train.<key>`, in one place (``resolve_finetune``),
+# and a fine-tuning run's config.yaml shows the resolved values. `seed` also names the run
+# folder when it is set in the recipe (``finetune-<soft>-seed<k>``), so the folder name is
+# decided before resolution.
+INHERITED_FROM_TRAIN = ("warmup_init_lr", "betas", "weight_decay", "label_smoothing",
+                        "clip_norm", "update_freq", "log_every", "precision", "seed",
+                        "save_every_steps", "autosave_seconds", "max_bad_updates")
 
 
 @dataclass(frozen=True)
@@ -144,6 +161,18 @@ class FinetuneConfig:
     # run seed (batch order, dropout, Gumbel noise); None: train.seed. A set seed names the run
     # directory finetune-<soft>-seed<k>, so independent runs of one mode sit side by side.
     seed: Optional[int] = None
+    # None: the train section's value (INHERITED_FROM_TRAIN, ``resolve_finetune``)
+    warmup_init_lr: Optional[float] = None
+    betas: Optional[tuple[float, float]] = None
+    weight_decay: Optional[float] = None
+    label_smoothing: Optional[float] = None   # of the CE term (ce_weight > 0)
+    clip_norm: Optional[float] = None
+    update_freq: Optional[int] = None
+    log_every: Optional[int] = None
+    precision: Optional[Literal["fp32", "bf16", "fp16"]] = None
+    save_every_steps: Optional[int] = None
+    autosave_seconds: Optional[float] = None
+    max_bad_updates: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +219,17 @@ class Recipe:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def resolve_finetune(recipe: Recipe) -> Recipe:
+    """``recipe`` with every unset (None) ``finetune`` key of ``INHERITED_FROM_TRAIN`` taken
+    from the ``train`` section: the fine-tuning settings as they run (and as a fine-tuning
+    run's config.yaml shows them). Idempotent."""
+    ft = recipe.finetune
+    inherited = {k: getattr(recipe.train, k) for k in INHERITED_FROM_TRAIN
+                 if getattr(ft, k) is None}
+    return dataclasses.replace(recipe, finetune=dataclasses.replace(ft, **inherited)) \
+        if inherited else recipe
+
+
 # ----------------------------------------------------------------------------- loading
 
 
@@ -226,8 +266,14 @@ def resolve_recipe_path(pair_or_path: str) -> Path:
                       "path to a .yaml file")
 
 
-def load_recipe(pair_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
-    """Load, override (``key.sub=value``) and validate a recipe; all problems reported at once."""
+def load_recipe(pair_or_path: str, overrides: list[str] | tuple[str, ...] = (),
+                values: Mapping[str, Any] | None = None) -> Recipe:
+    """Load, override and validate a recipe; all problems reported at once.
+
+    ``overrides``: ``key.sub=value`` strings, the value read as YAML (``--set``). ``values``:
+    typed values by key (a command's options, e.g. ``{"lm.name": "yes", "finetune.tau":
+    0.2}``; None: not given), applied after them with ``dataclasses.replace`` and never read
+    as YAML, so ``--lm yes`` names a folder ``yes``, not the boolean true."""
     path = resolve_recipe_path(pair_or_path)
     raw = _read_with_base(path)
     raw.setdefault("name", path.stem)
@@ -235,6 +281,8 @@ def load_recipe(pair_or_path: str, overrides: list[str] | tuple[str, ...] = ()) 
     for item in overrides:
         _apply_override(raw, item, problems)
     recipe = _build(Recipe, raw, "", problems)
+    if recipe is not None and values:
+        recipe = _replace_values(recipe, values, problems)
     if recipe is not None:  # value ranges: one table, core/config_ranges.py
         from bertune_cli.core.config_ranges import range_problems
 
@@ -247,6 +295,43 @@ def load_recipe(pair_or_path: str, overrides: list[str] | tuple[str, ...] = ()) 
                           listed(problems, 10, "; ", "more problems"),
                           "fix the recipe or the --set overrides", problems=problems)
     return recipe
+
+
+def with_values(recipe: Recipe, values: Mapping[str, Any]) -> Recipe:
+    """``recipe`` with typed ``section.key`` values (see ``load_recipe``), checked as the
+    loader checks a recipe (type, range): ConfigError listing every problem."""
+    from bertune_cli.core.config_ranges import range_problems
+
+    problems: list[str] = []
+    out = _replace_values(recipe, values, problems)
+    problems = problems or range_problems(out)
+    if problems:
+        raise ConfigError(f"invalid recipe {recipe.name}: " +
+                          listed(problems, 10, "; ", "more problems"),
+                          "fix the options or the recipe", problems=problems)
+    return out
+
+
+def _replace_values(recipe: Recipe, values: Mapping[str, Any], problems: list[str]) -> Recipe:
+    """``recipe`` with typed ``section.key`` values (None: skipped), type-checked like a
+    recipe's own (an Enum option stands for its value; a mapping for a nested dataclass)."""
+    by_section: dict[str, dict[str, Any]] = {}
+    for key, value in values.items():
+        if value is not None:
+            section, _, name = key.partition(".")
+            by_section.setdefault(section, {})[name] = \
+                value.value if isinstance(value, enum.Enum) else value
+    changes = {}
+    for section, items in by_section.items():
+        cfg = getattr(recipe, section)
+        hints = typing.get_type_hints(type(cfg))
+        unknown = [f"{section}.{name}" for name in items if name not in hints]
+        if unknown:
+            raise KeyError(f"not recipe settings: {', '.join(unknown)}")
+        changes[section] = dataclasses.replace(cfg, **{
+            name: _coerce(hints[name], value, f"{section}.{name}", problems)
+            for name, value in items.items()})
+    return dataclasses.replace(recipe, **changes)
 
 
 def recipe_from_dict(raw: dict[str, Any]) -> Recipe:

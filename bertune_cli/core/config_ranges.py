@@ -34,17 +34,25 @@ RANGES: dict[str, Bound] = {
     "train.clip_norm": NATURAL, "train.max_tokens": COUNT, "train.update_freq": COUNT,
     "train.max_epochs": COUNT, "train.max_steps": NATURAL, "train.max_time": NATURAL,
     "train.patience": NATURAL, "train.valid_every_steps": NATURAL, "train.log_every": COUNT,
-    "train.seed": SEED,
+    "train.seed": SEED, "train.save_every_steps": NATURAL, "train.autosave_seconds": POSITIVE,
+    "train.max_bad_updates": COUNT,
     "finetune.tau": POSITIVE, "finetune.ce_weight": UNIT, "finetune.lr": POSITIVE,
     "finetune.warmup_updates": NATURAL, "finetune.max_tokens": COUNT,
     "finetune.max_epochs": COUNT, "finetune.max_steps": NATURAL, "finetune.max_time": NATURAL,
     "finetune.patience": NATURAL, "finetune.valid_every_steps": NATURAL, "finetune.seed": SEED,
     "finetune.ref_cache_mb": NATURAL,
+    # inherited from train when unset (config.INHERITED_FROM_TRAIN): the train section's ranges
+    "finetune.warmup_init_lr": NATURAL, "finetune.weight_decay": NATURAL,
+    "finetune.label_smoothing": UNIT_RIGHT_OPEN, "finetune.clip_norm": NATURAL,
+    "finetune.update_freq": COUNT, "finetune.log_every": COUNT,
+    "finetune.save_every_steps": NATURAL, "finetune.autosave_seconds": POSITIVE,
+    "finetune.max_bad_updates": COUNT,
     "eval.beam": COUNT, "eval.lenpen": FINITE, "eval.max_len_a": NATURAL,
     "eval.max_len_b": NATURAL, "eval.batch_tokens": NATURAL,
 }
 # Each element of these tuples, each value of these mappings.
 ELEMENT_RANGES: dict[str, Bound] = {"train.betas": UNIT_RIGHT_OPEN,
+                                    "finetune.betas": UNIT_RIGHT_OPEN,
                                     "data.csv_split": UNIT, "data.demo_sizes": NATURAL}
 # Numeric settings deliberately without a range, and why.
 EXEMPT: dict[str, str] = {}

@@ -27,6 +27,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from bertune_cli.core.distributed import is_master
 from bertune_cli.core.outputs import AtomicFile
 from bertune_cli.core.trackers import TRACKERS, RunInfo
 
@@ -199,12 +200,6 @@ def _warn(name: str, exc: BaseException, run_dir: Path) -> None:
                 f"{Path(run_dir) / 'metrics.jsonl'} has every number")
 
 
-def _is_master() -> bool:
-    import torch.distributed as dist
-
-    return not dist.is_initialized() or dist.get_rank() == 0
-
-
 def track(recipe, run_dir: Path, *, stage: str, data_dir: Path | None = None,
           init: Path | None = None, runs_root: Path | None = None,
           on_event: Callable[[dict[str, Any]], None] | None = None) -> Tracking:
@@ -214,7 +209,7 @@ def track(recipe, run_dir: Path, *, stage: str, data_dir: Path | None = None,
     tag); ``runs_root``: where the default MLflow store lives (default ``$BERTUNE_RUNS``)."""
     from bertune_cli.core.paths import runs_root as default_root
 
-    names = tuple(recipe.tracking) if _is_master() else ()
+    names = tuple(recipe.tracking) if is_master() else ()
     info = RunInfo(recipe.to_dict(), Path(run_dir), stage, Path(runs_root or default_root()),
                    data_dir, init)
     return Tracking(names, info, on_event)
@@ -226,7 +221,7 @@ def attach_report(recipe, run_dir: Path, report: dict[str, Any], *, stage: str,
     tracked run of the fine-tuning in ``run_dir``; nothing when that run was not tracked."""
     stored = read_state(run_dir)
     tracked = [n for n in recipe.tracking if n in stored]
-    if not tracked or not report or not _is_master():
+    if not tracked or not report or not is_master():
         return
     flat = {f"{who}_{metric}": value for who, scores in report.get("scores", {}).items()
             for metric, value in scores.items()}

@@ -84,6 +84,19 @@ def test_lm_or_layer_mismatch_is_one_red_line(done):
     assert len(lines) == 1 and lines[0].startswith("error:") and "layer 5" in lines[0]
 
 
+def test_lm_option_names_a_folder_even_when_it_reads_as_a_yaml_word(tmp_path):
+    """`--lm yes` is the folder `yes`, not the YAML boolean true: the one-line refusal names
+    the folder (it holds no model), and nothing is created."""
+    (tmp_path / "yes").mkdir()
+    out = subprocess.run([sys.executable, "-m", "bertune_cli.main", "finetune", "--pair", "demo",
+                          "--lm", "yes", "--runs-dir", str(tmp_path / "runs")],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 1 and len(lines) == 1, out.stderr
+    assert "yes is not a model folder" in lines[0] and "expected a string" not in lines[0]
+    assert not (tmp_path / "runs").exists()
+
+
 def test_bad_soft_mode_is_a_usage_error():
     result = CliRunner().invoke(app, ["finetune", "--pair", "demo", "--soft", "hardmax"])
     assert result.exit_code == 2

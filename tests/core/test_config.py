@@ -90,7 +90,7 @@ def test_list_recipes_has_descriptions():
 def test_every_shipped_recipe_has_an_f_bert_layer(name):
     """finetune needs the layer before it loads the LM: the recipe names it or bert_score's
     table (or bertune's) knows the LM's default."""
-    from bertune_cli.core.loops.finetune import recipe_layer
+    from bertune_cli.core.loops.services import recipe_layer
 
     assert recipe_layer(load_recipe(name)) >= 1
 

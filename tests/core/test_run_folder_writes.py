@@ -9,8 +9,8 @@ from pathlib import Path
 
 import bertune_cli
 
-WRITERS = ["core/loops/trainer.py", "core/loops/validation.py", "core/loops/pipeline.py",
-           "core/loops/train_baseline.py", "core/loops/finetune.py", "core/loops/grid.py",
+WRITERS = ["core/loops/trainer.py", "core/loops/validation.py", "core/pipeline/run.py",
+           "core/loops/train_baseline.py", "core/loops/finetune.py", "core/pipeline/grid.py",
            "core/model/checkpoint.py", "core/model/trainer_state.py", "core/tracking.py"]
 PLAIN = re.compile(r"\.write_text\(|\.write_bytes\(|os\.replace\(|os\.rename\(|shutil\.rmtree\("
                    r"|open\([^)]*[\"'][wx]b?[\"']")

@@ -193,7 +193,7 @@ def test_a_failing_tracker_warns_once_and_training_finishes(runs, monkeypatch, t
 def test_a_finetune_is_tagged_with_its_soft_mode_and_baseline_hash(runs, store):
     """Through the pipeline: fine-tuning metrics (valid F_BERT), tags, and the before/after
     report attached to the same run."""
-    from bertune_cli.core.loops.pipeline import run_pipeline
+    from bertune_cli.core.pipeline.run import run_pipeline
 
     client = store[0]()
     root, _ = runs

@@ -2,8 +2,8 @@
 of the registry and, optionally, test each against a base system (core/significance.py).
 
 Every evaluation in bertune is one call to it: ``score`` and ``significance`` (files,
-``core.evaluation.files``), the fine-tune report (``loops/pipeline.py``), the grid summary
-(``loops/grid.py``) and ``report`` (``report/results.py``). Statistics are computed once per
+``core.evaluation.files``), the fine-tune report (``pipeline/run.py``), the grid summary
+(``pipeline/grid.py``) and ``report`` (``report/results.py``). Statistics are computed once per
 (metric signature, references, hypotheses) in an ``EvalCache``; each metric with an LM scores
 all systems in one pass.
 """

@@ -9,7 +9,7 @@ computes BLEU *and* F_BERT (beam search through ``Translator``, F_BERT equal to
 ``checkpoint_best`` and drives early stopping. Logs, resume (re-run the same call), DDP and the
 ``DONE`` marker are the training loop's. Finally the test split is translated with
 ``checkpoint_best`` into ``test.hyp.txt`` (named in the DONE summary); the stage does not score
-it: the pipeline's report does, once (``loops/pipeline.py``).
+it: the pipeline's report does, once (``pipeline/run.py``).
 
 Refusals (CheckpointError): a checkpoint whose decoder vocabulary belongs to another LM than
 the recipe's (``--lm``), or whose F_BERT layer differs (``--layer``); data prepared for another
@@ -18,42 +18,22 @@ LM or other data; a run directory holding a run with other fine-tuning settings.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from bertune_cli.core.config import Recipe
+from bertune_cli.core.config import Recipe, resolve_finetune
+from bertune_cli.core.distributed import is_master
 from bertune_cli.core.errors import CheckpointError
-from bertune_cli.core.loops.train_baseline import (add_test_report, evaluate_split, open_data,
-                                                   run_context)
+from bertune_cli.core.loops.services import (LMCache, add_test_report, check_lm, evaluate_split,
+                                             init_checkpoint, open_data, recipe_layer,
+                                             run_context, stage_name)
 from bertune_cli.core.loops.trainer import (DONE, LoopSettings, bleu_metric, init_distributed,
                                             is_complete, train_loop)
 
 # What a fine-tuning run *is*: a run directory refuses to resume or report with other values.
 OBJECTIVE_KEYS = ("soft", "tau", "hard", "ce_weight", "reduction")
-# Settings the fine-tuning section does not have are the baseline's (method.md §5).
-FROM_TRAIN = ("warmup_init_lr", "betas", "weight_decay", "clip_norm", "update_freq",
-              "log_every", "seed", "precision")
-
-
-@functools.lru_cache(maxsize=1)
-def shared_lm(name: str, layer: int | None, device: str):
-    """``load_lm``, kept for the next caller in this process (fine-tuning, then the test
-    comparison). Safe to share: the LM is frozen and never modified. transformers' weight
-    loading bar is kept off the terminal (the command draws its own progress)."""
-    from transformers.utils import logging as hf_logging
-
-    from bertune_cli.core.lm import load_lm
-
-    shown = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        return load_lm(name, layer, device)
-    finally:
-        if shown:
-            hf_logging.enable_progress_bar()
 
 
 def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1):
@@ -110,83 +90,23 @@ def fbert_metric(lm) -> Callable[[list[str], list[str]], Any]:
     return bertscore
 
 
-@functools.lru_cache(maxsize=1)
-def shared_ms_lm(name: str, device: str):
-    """MoverScore's LM with all its layers (``eval.ms_lm``), kept for the next caller."""
-    from bertune_cli.core.metrics.moverscore import load_moverscore_lm
-
-    return load_moverscore_lm(name, device)
-
-
-def moverscore_metric(name: str, device: str) -> Callable[[list[str], list[str]], Any]:
+def moverscore_metric(name: str, device: str, lms: LMCache | None = None
+                      ) -> Callable[[list[str], list[str]], Any]:
     """Validation MoverScore of texts (100 × mean), equal to ``bertune score -m moverscore
-    --ms-lm NAME``'s; the LM is loaded at the first validation."""
+    --ms-lm NAME``'s; the LM is loaded (into ``lms``) at the first validation."""
     from bertune_cli.core.metrics.moverscore import score_moverscore
 
+    lms = lms if lms is not None else LMCache()
+
     def moverscore(hyps: list[str], refs: list[str]):
-        return score_moverscore(hyps, [refs], shared_ms_lm(name, device)).corpus()
+        return score_moverscore(hyps, [refs], lms.ms_lm(name, device)).corpus()
     return moverscore
 
 
-def stage_name(recipe: Recipe) -> str:
-    """The run directory of a fine-tuning run: ``finetune-<soft>`` (``-seed<k>`` when
-    ``finetune.seed`` is set)."""
-    cfg = recipe.finetune
-    return f"finetune-{cfg.soft}" + ("" if cfg.seed is None else f"-seed{cfg.seed}")
-
-
 def loop_settings(recipe: Recipe, **overrides: Any) -> LoopSettings:
-    """The finetune section over the train section's optimiser details."""
-    train = dataclasses.asdict(recipe.train)
-    base = {k: train[k] for k in FROM_TRAIN}
-    if recipe.finetune.seed is not None:
-        base["seed"] = recipe.finetune.seed
-    settings = LoopSettings.from_config(recipe.finetune, **overrides)
-    return dataclasses.replace(settings, **{k: v for k, v in base.items()
-                                            if k not in overrides or overrides[k] is None})
-
-
-def init_checkpoint(recipe: Recipe, runs_root: Path | None, init_from: Path | None) -> Path:
-    """The checkpoint fine-tuning starts from: ``init_from`` or the baseline's best."""
-    from bertune_cli.core.model.checkpoint import resolve_checkpoint
-    from bertune_cli.core.paths import stage_dir
-
-    path = Path(init_from) if init_from else stage_dir(recipe.name, "baseline", runs_root)
-    try:
-        return resolve_checkpoint(path)
-    except CheckpointError as exc:
-        if init_from:
-            raise
-        raise CheckpointError(f"no baseline checkpoint for recipe {recipe.name!r} at {path}",
-                              f"run `bertune train-baseline --pair {recipe.name}` first, or "
-                              "pass --from CHECKPOINT") from exc
-
-
-def recipe_layer(recipe: Recipe) -> int:
-    """The recipe's F_BERT layer (``lm.layer``, else the LM's default), without loading it."""
-    from bertune_cli.core.lm import default_layer
-
-    return recipe.lm.layer if recipe.lm.layer is not None else default_layer(recipe.lm.name)
-
-
-def check_lm(meta: dict[str, Any], recipe: Recipe, layer: int, where: Path) -> None:
-    """Refuse an LM or layer other than the checkpoint's (its vocabulary is that LM's)."""
-    from bertune_cli.core.lm import default_layer, resolve_lm
-
-    ckpt = meta.get("lm", {})
-    name = ckpt.get("name")
-    if name is None or (name != recipe.lm.name and resolve_lm(name) != resolve_lm(recipe.lm.name)):
-        raise CheckpointError(
-            f"{where} was trained with the vocabulary of LM {name!r}, not {recipe.lm.name!r}: "
-            "p·E is only meaningful with the embeddings of the LM the decoder predicts",
-            f"drop --lm (or pass --lm {name}), or train a baseline for {recipe.lm.name!r}")
-    ckpt_layer = ckpt.get("layer")
-    ckpt_layer = default_layer(name) if ckpt_layer is None else ckpt_layer
-    if ckpt_layer != layer:
-        raise CheckpointError(
-            f"{where} belongs to a recipe that scores F_BERT at layer {ckpt_layer} of {name}, "
-            f"not {layer}", f"drop --layer (or pass --layer {ckpt_layer}); to use another layer, "
-            "set lm.layer in the recipe and train its baseline")
+    """The loop settings of ``recipe``'s fine-tuning: its finetune section with the unset keys
+    taken from the train section (``config.resolve_finetune``), then ``overrides``."""
+    return LoopSettings.from_config(resolve_finetune(recipe).finetune, **overrides)
 
 
 def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path | None = None,
@@ -194,13 +114,14 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
              max_steps: int | None = None, max_time: float | None = None,
              on_event: Callable[[dict[str, Any]], None] | None = None,
              arm: str | None = None, start_optimizer: dict[str, Any] | None = None,
-             **settings: Any) -> dict[str, Any]:
+             lms: LMCache | None = None, **settings: Any) -> dict[str, Any]:
     """Fine-tune (or resume, or report) ``recipe``'s BERTTune run; returns the DONE summary.
 
     ``init_from``: a checkpoint or run folder (default: ``<runs>/<recipe>/baseline``).
     ``settings``: LoopSettings overrides (e.g. ``valid_every_steps``, ``schedule_offset``).
-    ``arm``: the study arm this run belongs to (core/loops/arms.py; recorded, and a run
+    ``arm``: the study arm this run belongs to (core/pipeline/arms.py; recorded, and a run
     directory refuses another arm); ``start_optimizer``: an optimizer state to start from.
+    ``lms``: the caller's LM cache (the pipeline evaluates with the same LMs afterwards).
     """
     import torch
 
@@ -210,6 +131,8 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
     from bertune_cli.core.ops import choose_impl
 
     out_dir = Path(out_dir)
+    stage = stage_name(recipe)   # before resolution: only a seed set in the recipe names it
+    recipe = resolve_finetune(recipe)   # the train section's values where finetune has none
     cfg = recipe.finetune
     objective = {k: getattr(cfg, k) for k in OBJECTIVE_KEYS}
     if arm is not None:
@@ -226,28 +149,29 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
     # the soft-embedding implementation, resolved once: said (an "impl" event) and recorded
     # in bertune.json and DONE as what ran, not as "auto"
     impl, impl_reason = choose_impl(cfg.impl, device)
-    if on_event is not None and _is_master():
+    if on_event is not None and is_master():
         on_event({"event": "impl", "impl": impl, "requested": cfg.impl, "reason": impl_reason})
     cfg = dataclasses.replace(cfg, impl=impl)
     loaded = load_checkpoint(init, "cpu")
-    lm = shared_lm(recipe.lm.name, recipe.lm.layer, device)
+    lms = lms if lms is not None else LMCache()
+    lm = lms.lm(recipe.lm.name, recipe.lm.layer, device)
     check_data_compatible(loaded.meta, data.lm_name, data.fingerprint, f"data directory {data_dir}")
     if (out_dir / LAST).is_dir():
         _check_same_run(out_dir, {**objective, "init_from": str(init)})
 
-    ctx = run_context(recipe, data, loaded.vocab, stage_name(recipe))
+    ctx = run_context(recipe, data, loaded.vocab, stage)
     ctx.meta["lm"]["layer"] = lm.layer
     ctx.meta["model"] = loaded.meta.get("model", {})
     ctx.meta["finetune"] = {**objective, "init_from": str(init), "impl": impl}
     loop = loop_settings(recipe, max_epochs=max_epochs, max_steps=max_steps, max_time=max_time,
                          **settings)
-    loss_fn = fbert_objective(lm, loaded.vocab, cfg, recipe.train.label_smoothing)
+    loss_fn = fbert_objective(lm, loaded.vocab, cfg, cfg.label_smoothing)
     metrics = {"bleu": bleu_metric(recipe.eval), "bertscore": fbert_metric(lm)}
     if cfg.select_metric == "moverscore":   # else not computed: it costs another LM pass
-        metrics["moverscore"] = moverscore_metric(recipe.eval.ms_lm, device)
+        metrics["moverscore"] = moverscore_metric(recipe.eval.ms_lm, device, lms)
     from bertune_cli.core.tracking import track
 
-    tracker = track(recipe, out_dir, stage=stage_name(recipe), data_dir=data.path, init=init,
+    tracker = track(recipe, out_dir, stage=stage, data_dir=data.path, init=init,
                     runs_root=runs_root, on_event=on_event)
     timer = _StepTimer(tracker)
     model = loaded.model
@@ -262,7 +186,7 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
         summary.setdefault("impl", impl)
         summary.setdefault("steps_per_s", timer.rate())
         summary.setdefault("ref_cache", loss_fn.ref_cache.stats())   # sentences, MiB, hits
-        if "test" in data.splits and "test" not in summary and _is_master():
+        if "test" in data.splits and "test" not in summary and is_master():
             # test.hyp.txt only: the pipeline's report scores the test set (once)
             add_test_report(out_dir, summary, lambda: evaluate_split(
                 out_dir, data, "test", ctx, device, score=False))
@@ -304,9 +228,3 @@ class _StepTimer:
 
     def rate(self) -> float | None:
         return round(self.steps / self.seconds, 3) if self.seconds > 0 else None
-
-
-def _is_master() -> bool:
-    import torch.distributed as dist
-
-    return not dist.is_initialized() or dist.get_rank() == 0

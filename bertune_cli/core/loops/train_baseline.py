@@ -8,15 +8,14 @@ interrupted run; a finished one (``DONE`` exists) returns its summary at once.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable
 
 from bertune_cli.core.config import Recipe
-from bertune_cli.core.data.store import DataDir
-from bertune_cli.core.errors import CheckpointError
-from bertune_cli.core.loops.trainer import (DONE, LoopSettings, RunContext, bleu_metric,
-                                            train_loop)
+from bertune_cli.core.distributed import is_master
+from bertune_cli.core.loops.services import (add_test_report, evaluate_split, open_data,
+                                             run_context)
+from bertune_cli.core.loops.trainer import LoopSettings, train_loop
 from bertune_cli.core.losses import label_smoothed_nll_loss
 
 
@@ -30,33 +29,6 @@ def ce_loss(epsilon: float, pad_id: int = 0):
         loss, nll = label_smoothed_nll_loss(logits, batch.tgt_out, epsilon, pad_id)
         return loss, {"sample_size": batch.ntokens, "nll": nll.item()}
     return loss_fn
-
-
-def open_data(recipe: Recipe, data_dir: Path) -> DataDir:
-    """The prepared data for ``recipe``, checked against its LM."""
-    if not (Path(data_dir) / "manifest.json").is_file():
-        raise CheckpointError(f"no prepared data directory at {data_dir}",
-                              f"run `bertune prepare --pair {recipe.name}` first (or pass --data)")
-    data = DataDir(Path(data_dir))
-    if data.lm_name != recipe.lm.name:
-        raise CheckpointError(f"{data_dir} was prepared for LM {data.lm_name!r} but the recipe "
-                              f"uses {recipe.lm.name!r} (the decoder vocabulary must match)",
-                              f"re-run `bertune prepare --pair {recipe.name}` for this LM")
-    return data
-
-
-def run_context(recipe: Recipe, data: DataDir, vocab, stage: str) -> RunContext:
-    """Everything checkpoints and validation need, for a run on ``data``."""
-    from bertune_cli.core.data.source import SourceEncoder
-    from bertune_cli.core.data.target import TargetCodec
-
-    meta = {"config": recipe.to_dict(),
-            "lm": {"name": recipe.lm.name, "layer": recipe.lm.layer},
-            "data": {"fingerprint": data.fingerprint, "path": str(data.path)},
-            "training": {"stage": stage}}
-    return RunContext(vocab=vocab, source=SourceEncoder.load(data.path),
-                      codec=TargetCodec.from_lm(recipe.lm.name, recipe.tgt), eval=recipe.eval,
-                      meta=meta)
 
 
 def setup_baseline(recipe: Recipe, data_dir: Path):
@@ -102,61 +74,8 @@ def train_baseline(recipe: Recipe, data_dir: Path, out_dir: Path, device: str = 
                              loss_fn=ce_loss(recipe.train.label_smoothing), settings=loop,
                              run_dir=Path(out_dir), ctx=ctx, device=device, on_event=tracker)
         summary["parameters"] = ctx.meta["model"]["parameters"]
-        if "test" in data.splits and "test" not in summary and _is_master():
+        if "test" in data.splits and "test" not in summary and is_master():
             add_test_report(Path(out_dir), summary,
                             lambda: evaluate_split(Path(out_dir), data, "test", ctx, device))
         tracker.finish(summary)
     return summary
-
-
-def add_test_report(out_dir: Path, summary: dict[str, Any],
-                    compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Put the test-set evaluation into a finished run's DONE summary, under the run lock.
-
-    The training loop releases the lock when it writes DONE; the test translation comes after.
-    Taking the lock again means a second process on the same run is refused (RunLocked), not
-    translating the same test set at the same time, and one that waited sees the first one's
-    result in DONE and reuses it. DONE and ``test.hyp.txt`` are replaced atomically, so a reader
-    (a fine-tune reusing the baseline's test translations) never sees half a file."""
-    from bertune_cli.core.rundir import run_lock
-
-    with run_lock(out_dir):
-        done = json.loads((out_dir / DONE).read_text(encoding="utf-8"))
-        if "test" in done:
-            summary["test"] = done["test"]
-            return summary
-        summary["test"] = compute()
-        _replace(out_dir / DONE, json.dumps(summary, indent=1))
-    return summary
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    from bertune_cli.core.outputs import write_text_atomic
-
-    write_text_atomic(path, text, f"{path.name} of the run")
-
-
-def evaluate_split(run_dir: Path, data: DataDir, split: str, ctx: RunContext,
-                   device: str, score: bool = True) -> dict[str, Any]:
-    """Translate ``split`` with the run's checkpoint_best; write ``<split>.hyp.txt``; its
-    BLEU unless ``score`` is False (a fine-tune: the pipeline's report scores it)."""
-    from bertune_cli.core.translation import Translator, from_eval
-
-    translator = Translator.load(run_dir, device)
-    pairs = data.split(split)
-    e = ctx.eval
-    hyps = translator.translate(pairs.src_text, from_eval(e))
-    _replace(run_dir / f"{split}.hyp.txt", "".join(h + "\n" for h in hyps))
-    if not score:
-        return {"split": split, "hyp_file": str(run_dir / f"{split}.hyp.txt")}
-    result = bleu_metric(e)(hyps, pairs.tgt_text)
-    return {"split": split, "bleu": float(getattr(result, "score", result)),
-            "signature": str(getattr(result, "signature", "")),
-            "hyp_file": str(run_dir / f"{split}.hyp.txt")}
-
-
-def _is_master() -> bool:
-    import torch.distributed as dist
-
-    return not dist.is_initialized() or dist.get_rank() == 0

@@ -54,7 +54,9 @@ from typing import Any, Callable
 import numpy as np
 
 from bertune_cli.core.data.batching import EpochBatches, collate
+from bertune_cli.core.distributed import is_master, rank_and_world
 from bertune_cli.core.errors import CheckpointError, ConfigError, Terminated, TrainingError
+from bertune_cli.core.loops.settings import BASELINE_ONLY, LoopSettings  # noqa: F401
 from bertune_cli.core.loops.validation import (LoopDecoder, MetricFn, Selection, append_row,
                                               bleu_metric, checkpoint_meta, validate_and_select)
 from bertune_cli.core.outputs import AtomicFile, write_text_atomic
@@ -63,45 +65,6 @@ from bertune_cli.core.model.checkpoint import (BEST, LAST, load_trainer_state, l
 
 DONE = "DONE"
 LossFn = Callable[[Any, Any], tuple[Any, dict[str, float]]]
-
-
-@dataclass(frozen=True)
-class LoopSettings:
-    """Optimisation, schedule, limits and bookkeeping of one training run."""
-
-    lr: float
-    warmup_updates: int = 4000
-    warmup_init_lr: float = 1e-7
-    betas: tuple[float, float] = (0.9, 0.98)
-    weight_decay: float = 0.0
-    clip_norm: float = 0.0
-    max_tokens: int = 4096
-    update_freq: int = 1
-    max_epochs: int = 100
-    max_steps: int = 0            # 0: no limit
-    max_time: float = 0.0         # seconds of training (cumulative over resumes); 0: no limit
-    patience: int = 3             # validations without improvement; 0: never stop early
-    valid_every_steps: int = 0    # 0: validate at the end of every epoch only
-    save_every_steps: int = 0     # extra checkpoint_last saves (resume points)
-    autosave_seconds: float = 600.0
-    log_every: int = 50
-    seed: int = 1
-    precision: str = "fp32"       # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
-    select_metric: str = "bleu"   # a key of the validation metrics, higher is better
-    max_bad_updates: int = 5      # consecutive non-finite updates (skipped) before stopping
-    # validate the starting weights (update 0) before the first update, so the start competes
-    # for checkpoint_best: a fine-tune that never beats it on validation returns its start
-    validate_start: bool = False
-    # updates done before this run, for the learning-rate schedule only: a continuation that
-    # carries the baseline's schedule on (lr at update u = schedule(schedule_offset + u))
-    schedule_offset: int = 0
-
-    @classmethod
-    def from_config(cls, section: Any, **overrides: Any) -> "LoopSettings":
-        """From a recipe section (``recipe.train``; ``recipe.finetune`` fills what it has)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in dataclasses.asdict(section).items() if k in names}
-        return cls(**{**values, **{k: v for k, v in overrides.items() if v is not None}})
 
 
 @dataclass
@@ -156,13 +119,11 @@ def train_loop(model, *, run_dir: Path, **kwargs: Any) -> dict[str, Any]:
 
     Rank 0 holds the run directory's lock (core/rundir.py) for the whole run: a second process
     on the same directory is refused (RunLocked, naming the holder's pid)."""
-    import torch.distributed as dist
-
     from bertune_cli.core.allocator import keep_freed_memory
     from bertune_cli.core.rundir import run_lock
 
     with keep_freed_memory():  # no page faults for the (B, T, V) tensors of every update
-        if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+        if not is_master():
             return _train_loop(model, run_dir=Path(run_dir), **kwargs)
         with run_lock(run_dir):
             return _train_loop(model, run_dir=Path(run_dir), **kwargs)
@@ -178,7 +139,7 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
     run_dir = Path(run_dir)
     if is_complete(run_dir):
         return {**json.loads((run_dir / DONE).read_text()), "already_complete": True}
-    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    rank, world = rank_and_world()
     master = rank == 0
     emit = on_event if (on_event is not None and master) else (lambda event: None)
     metric_fns = metrics if metrics is not None else {"bleu": bleu_metric(ctx.eval)}

@@ -103,7 +103,9 @@ def validate_and_select(model, valid, loss_fn, ctx, metric_fns, settings, run_di
     ``"early_stopping"`` when patience is exhausted."""
     import torch.distributed as dist
 
-    master = not dist.is_initialized() or dist.get_rank() == 0
+    from bertune_cli.core.distributed import is_master
+
+    master = is_master()
     result = None
     if master:
         result = validate(model, valid, loss_fn, ctx, metric_fns, device, settings.max_tokens,

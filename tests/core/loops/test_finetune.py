@@ -114,6 +114,18 @@ def test_finetune_writes_its_run_and_scores_bleu_and_fbert(runs, tmp_path):
     meta = json.loads((out / "checkpoint_best" / "bertune.json").read_text())
     assert meta["finetune"]["soft"] == "dense" and meta["lm"] == {"name": "minilm", "layer": 5}
     assert meta["finetune"]["init_from"].endswith("checkpoint_best")
+    # config.yaml shows the settings the fine-tuning ran with: the keys the finetune section
+    # leaves unset are the train section's, written out resolved (and the loop used them)
+    import yaml
+
+    ft = yaml.safe_load((out / "config.yaml").read_text())["finetune"]
+    assert (ft["log_every"], ft["weight_decay"], ft["seed"], ft["betas"]) == (2, 1e-4, 1,
+                                                                            [0.9, 0.98])
+    assert (ft["save_every_steps"], ft["autosave_seconds"], ft["max_bad_updates"]) == (0, 600, 5)
+    from bertune_cli.core.model.checkpoint import load_trainer_state
+
+    settings = load_trainer_state(out / "checkpoint_last")["settings"]
+    assert settings["log_every"] == 2 and settings["weight_decay"] == 1e-4
     # fresh optimizer and schedule: the first update uses the fine-tuning warm-up from ~0
     first = next(e for e in events if e["event"] == "step")
     assert first["lr"] < 1e-5

@@ -357,7 +357,7 @@ def test_the_test_report_is_written_under_the_run_lock(tmp_path):
     refused instead of translating the same test set at the same time, a result already in DONE
     is reused, and DONE is replaced atomically (no temporary file is left)."""
     from bertune_cli.core.errors import RunLocked
-    from bertune_cli.core.loops.train_baseline import add_test_report
+    from bertune_cli.core.loops.services import add_test_report
 
     run = tmp_path / "run"
     run.mkdir()

@@ -49,10 +49,13 @@ def run_grid(recipe: Recipe, softs: Sequence[str], seeds: Sequence[int | None], 
     """Run (or resume, or report) every (soft, seed) fine-tuning of ``recipe`` and summarize.
 
     ``pipeline``: keyword arguments of ``run_pipeline`` (init_from, device, raw_data_dir,
-    on_event, limits). Returns ``{"runs": [run_pipeline results], "summary": ...}``.
+    on_event, lms, limits). Returns ``{"runs": [run_pipeline results], "summary": ...}``.
+    Every run uses one LM cache (``pipeline["lms"]``, else a new one): the LMs load once.
     """
-    from bertune_cli.core.loops.pipeline import run_pipeline
+    from bertune_cli.core.pipeline.run import run_pipeline
+    from bertune_cli.core.loops.services import LMCache
 
+    pipeline["lms"] = pipeline.get("lms") or LMCache()
     recipes = grid_recipes(recipe, softs, seeds)
     results = []
     for i, r in enumerate(recipes, 1):
@@ -139,7 +142,7 @@ def render_markdown(summary: dict[str, Any], alpha: float = 0.05) -> str:
 
 
 def _stage(recipe: Recipe) -> str:
-    from bertune_cli.core.loops.finetune import stage_name
+    from bertune_cli.core.loops.services import stage_name
 
     return stage_name(recipe)
 

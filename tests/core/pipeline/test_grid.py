@@ -1,5 +1,5 @@
 """The paper's protocol: every soft mode x seed in its own run, then mean ± sd over seeds with a
-paired bootstrap of every run against the baseline (core/loops/grid.py, `finetune --seeds`)."""
+paired bootstrap of every run against the baseline (core/pipeline/grid.py, `finetune --seeds`)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import pytest
 
 from bertune_cli.core.config import load_recipe
 from bertune_cli.core.errors import UsageError
-from bertune_cli.core.loops.grid import grid_recipes, run_grid
+from bertune_cli.core.pipeline.grid import grid_recipes, run_grid
 from bertune_cli.core.evaluation.files import significance_from_files
 
 TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",

@@ -9,7 +9,7 @@ import pytest
 
 from bertune_cli.core.config import load_recipe
 from bertune_cli.core.errors import CheckpointError
-from bertune_cli.core.loops.pipeline import run_pipeline, stage_status
+from bertune_cli.core.pipeline.run import run_pipeline, stage_status
 
 TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
         "train.lr=3e-3", "train.max_epochs=1", "eval.beam=2",
@@ -127,7 +127,7 @@ def test_the_data_stage_reads_the_raw_corpus_from_data_dir(tmp_path):
     --data-dir later is a cache hit (the data is keyed by content, not by location)."""
     import gzip
 
-    from bertune_cli.core.loops.pipeline import ensure_data
+    from bertune_cli.core.pipeline.run import ensure_data
 
     raw = tmp_path / "m30k"
     raw.mkdir()

@@ -1,6 +1,6 @@
 """``bertune ablate``: named arms from one starting checkpoint, each tested against a control.
 
-``run_ablate(recipe, arms, seeds)`` runs every arm × seed (core/loops/arms.py) as an ordinary
+``run_ablate(recipe, arms, seeds)`` runs every arm × seed (core/pipeline/arms.py) as an ordinary
 fine-tuning run directory ``<study>/<arm>-seed<k>`` (default study folder:
 ``runs/<recipe>/ablate``): resumable, locked, tracked like ``finetune``; finished runs are only
 reported, and a run that fails leaves the others intact (the failure is listed). All arms share
@@ -31,7 +31,7 @@ import numpy as np
 from bertune_cli.core.config import Recipe
 from bertune_cli.core.config_ranges import SEED as SEED_RANGE
 from bertune_cli.core.errors import BertuneError, UsageError
-from bertune_cli.core.loops.arms import ARMS, arm_loop, arm_recipe, run_name
+from bertune_cli.core.pipeline.arms import ARMS, arm_loop, arm_recipe, run_name
 from bertune_cli.core.outputs import AtomicFile
 from bertune_cli.core.paths import run_dir, stage_dir
 
@@ -76,8 +76,9 @@ def run_ablate(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *,
     are finished (a study in progress, or arms run with different seeds). Returns the summary
     (``ablate.json``'s content)."""
     from bertune_cli.core.lm import resolve_device
-    from bertune_cli.core.loops.finetune import finetune, init_checkpoint
-    from bertune_cli.core.loops.pipeline import check_start, ensure_baseline, ensure_data
+    from bertune_cli.core.loops.finetune import finetune
+    from bertune_cli.core.loops.services import LMCache, init_checkpoint
+    from bertune_cli.core.pipeline.run import check_start, ensure_baseline, ensure_data
     from bertune_cli.core.preflight import check_runnable
 
     if control not in arms:
@@ -99,6 +100,7 @@ def run_ablate(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *,
     if init_from is None:
         ensure_baseline(recipe, data_dir, base_dir, device, say, on_event)
     start = init_checkpoint(recipe, runs_root, init_from)
+    lms = LMCache()            # every run and the summary share the loaded LMs
     failed: list[dict[str, Any]] = []
     total = len(arms) * len(seeds)
     for i, (arm, seed) in enumerate(((a, s) for a in arms for s in seeds), 1):
@@ -108,14 +110,14 @@ def run_ablate(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *,
             overrides, optimizer = arm_loop(recipe, ARMS[arm], start)
             finetune(arm_recipe(recipe, ARMS[arm], seed), data_dir, folder, init_from=start,
                      runs_root=runs_root, device=device, on_event=on_event, arm=arm,
-                     start_optimizer=optimizer, **limits, **overrides)
+                     start_optimizer=optimizer, lms=lms, **limits, **overrides)
         except BertuneError as exc:   # one failed arm leaves the others to run and report
             say(f"ablate: arm {arm} seed {seed} failed: {exc}")
             failed.append({"arm": arm, "seed": seed, "run_dir": str(folder), "error": str(exc)})
     say("ablate: scoring every run's test translations and testing each arm against "
         f"the control {control!r}")
     return summarize(recipe, arms, seeds, control=control, study=study, start=start,
-                     data_dir=data_dir, device=device, failed=failed)
+                     data_dir=data_dir, device=device, failed=failed, lms=lms)
 
 
 # ----------------------------------------------------------------------------- summary
@@ -124,7 +126,7 @@ def run_ablate(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *,
 def summarize(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *, control: str,
               study: Path, start: Path, data_dir: Path, device: str = "cpu",
               failed: Sequence[dict[str, Any]] = (), n_samples: int = N_SAMPLES,
-              seed: int = SEED) -> dict[str, Any]:
+              seed: int = SEED, lms=None) -> dict[str, Any]:
     """Score, test (seed-paired bootstrap, Holm) and write ablate.json / .md / .png."""
     from bertune_cli.core.data.store import DataDir
     from bertune_cli.core.loops.trainer import is_complete
@@ -142,7 +144,7 @@ def summarize(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *, cont
     for a, ss in runs.items():
         for s in ss:
             systems[(a, s)] = _lines(study / run_name(a, s) / "test.hyp.txt")
-    metrics, stats, signatures = _statistics(recipe, test.tgt_text, systems, device)
+    metrics, stats, signatures = _statistics(recipe, test.tgt_text, systems, device, lms)
     scores = {key: {m.name: m.corpus_score(stats[key][j]) for j, m in enumerate(metrics)}
               for key in systems}
     entropy = {key: _entropy(study / run_name(*key) if key[0] != "start" else start, data,
@@ -187,7 +189,7 @@ def summarize(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *, cont
                    "validation set, teacher forced, checkpoint_best",
         "signatures": signatures}
     _write(study / ABLATE_JSON, json.dumps(summary, indent=1))
-    from bertune_cli.core.loops.ablate_report import render_markdown, render_curves
+    from bertune_cli.core.pipeline.ablate_report import render_markdown, render_curves
 
     _write(study / ABLATE_MD, render_markdown(summary))
     summary["files"] = {"json": str(study / ABLATE_JSON), "markdown": str(study / ABLATE_MD)}
@@ -197,17 +199,15 @@ def summarize(recipe: Recipe, arms: Sequence[str], seeds: Sequence[int], *, cont
     return summary
 
 
-def _statistics(recipe: Recipe, refs: list[str], systems: dict, device: str):
+def _statistics(recipe: Recipe, refs: list[str], systems: dict, device: str, lms=None):
     """(metrics, {system: [stats per metric]}, signatures): one ``evaluate`` call with the
-    recipe's evaluation settings over every system's test output."""
-    from bertune_cli.core.evaluation import EvalCache, evaluate, recipe_settings
-    from bertune_cli.core.loops.finetune import shared_lm, shared_ms_lm
+    recipe's evaluation settings over every system's test output (the LMs of ``lms``, an
+    ``LMCache``: those the fine-tuning runs loaded)."""
+    from bertune_cli.core.evaluation import evaluate, recipe_settings
+    from bertune_cli.core.loops.services import LMCache
 
     settings = recipe_settings(recipe, device)
-    cache = EvalCache()        # the LMs the fine-tuning already loaded in this process
-    cache.keep_lm("fbert", settings.lm, settings.layer,
-                  shared_lm(recipe.lm.name, recipe.lm.layer, device))
-    cache.keep_lm("moverscore", settings.ms_lm, None, shared_ms_lm(settings.ms_lm, device))
+    cache = (lms if lms is not None else LMCache()).eval_cache(recipe, settings)
     keys = list(systems)
     ev = evaluate(ABLATE_METRICS, [refs], [systems[k] for k in keys],
                   names=[f"{a}-seed{s}" if s is not None else a for a, s in keys],
@@ -241,7 +241,7 @@ def _entropy(where: Path, data, device: str) -> float:
 
 
 def _start_hyps(start: Path, study: Path, test, recipe: Recipe, device: str) -> list[str]:
-    from bertune_cli.core.loops.pipeline import _baseline_hyps
+    from bertune_cli.core.pipeline.run import _baseline_hyps
 
     study.mkdir(parents=True, exist_ok=True)
     return _lines(_baseline_hyps(start, study, test, recipe, device, lambda line: None))

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bertune_cli.core.config import Recipe
+from bertune_cli.core.loops.services import (LMCache, check_lm, init_checkpoint, recipe_layer,
+                                             stage_name)
 from bertune_cli.core.outputs import write_text_atomic
 from bertune_cli.core.paths import stage_dir
 
@@ -33,14 +35,16 @@ def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
                  raw_data_dir: Path | None = None,
                  say: Say = lambda line: None,
                  on_event: Callable[[dict[str, Any]], None] | None = None,
-                 **limits: Any) -> dict[str, Any]:
+                 lms: LMCache | None = None, **limits: Any) -> dict[str, Any]:
     """prepare → train-baseline → finetune → test comparison; returns
     ``{"stages": [...], "finetune": DONE summary, "report": comparison}``.
-    ``raw_data_dir`` is prepare's ``--data-dir`` (where the raw corpus lies); ``limits``:
+    ``raw_data_dir`` is prepare's ``--data-dir`` (where the raw corpus lies); ``lms``: the LMs
+    already loaded (a grid's earlier runs; default: a new cache for this call); ``limits``:
     max_epochs / max_steps / max_time (and other LoopSettings) of the fine-tuning."""
     import torch.distributed as dist
 
-    from bertune_cli.core.loops.finetune import finetune, stage_name
+    from bertune_cli.core.distributed import is_master
+    from bertune_cli.core.loops.finetune import finetune
     from bertune_cli.core.loops.trainer import init_distributed
     from bertune_cli.core.lm import resolve_device
 
@@ -52,7 +56,8 @@ def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
     ft_dir = stage_dir(recipe.name, stage_name(recipe), runs_root)
     check_start(recipe, runs_root, init_from, base_dir)
     device = init_distributed(resolve_device(device))   # torchrun: every rank runs this
-    master = not dist.is_initialized() or dist.get_rank() == 0
+    master = is_master()
+    lms = lms if lms is not None else LMCache()
     say = say if master else (lambda line: None)
     stages = [ensure_data(recipe, data_dir, base_dir if init_from is None else None, say,
                           raw_data_dir)
@@ -68,7 +73,7 @@ def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
     say(f"finetune: {why}")
     stages.append({"stage": "finetune", "action": action, "reason": why, "dir": str(ft_dir)})
     summary = finetune(recipe, data_dir, ft_dir, init_from=init_from, runs_root=runs_root,
-                       device=device, on_event=on_event, **limits)
+                       device=device, on_event=on_event, lms=lms, **limits)
     if not master:
         return {"stages": stages, "finetune": summary, "report": {}}
     stored = ft_dir / REPORT
@@ -77,7 +82,7 @@ def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
         report = {**json.loads(stored.read_text(encoding="utf-8")), "report_file": str(stored)}
     else:
         report = compare(recipe, data_dir, base_dir if init_from is None else Path(init_from),
-                         ft_dir, summary, device, say)
+                         ft_dir, summary, device, say, lms)
     if not summary.get("already_complete"):  # else the tracked run holds this report already
         from bertune_cli.core.tracking import attach_report
 
@@ -89,7 +94,6 @@ def check_start(recipe: Recipe, runs_root: Path | None, init_from: Path | None,
                 base_dir: Path) -> None:
     """Refuse an LM/layer mismatch with an existing starting checkpoint *before* any stage
     runs (prepare would otherwise rebuild the data for the other LM first)."""
-    from bertune_cli.core.loops.finetune import check_lm, init_checkpoint, recipe_layer
     from bertune_cli.core.model.checkpoint import BEST, LAST, read_meta
 
     if init_from is None and not any((base_dir / n).is_dir() for n in (BEST, LAST)):
@@ -157,13 +161,12 @@ REPORT_METRICS = ("bleu", "bertscore", "moverscore")   # the paper's three
 
 
 def compare(recipe: Recipe, data_dir: Path, init: Path, ft_dir: Path, summary: dict[str, Any],
-            device: str, say: Say) -> dict[str, Any]:
+            device: str, say: Say, lms: LMCache | None = None) -> dict[str, Any]:
     """Test BLEU, F_BERT and MoverScore (LM ``eval.ms_lm``) of the starting model and the
-    fine-tuned one (+ paired bootstrap), one ``evaluate`` call with the recipe's settings;
-    written to ``<ft_dir>/report.json``."""
+    fine-tuned one (+ paired bootstrap), one ``evaluate`` call with the recipe's settings and
+    the LMs of ``lms`` (those the fine-tuning loaded); written to ``<ft_dir>/report.json``."""
     from bertune_cli.core.data.store import DataDir
-    from bertune_cli.core.evaluation import EvalCache, evaluate, recipe_settings
-    from bertune_cli.core.loops.finetune import shared_lm, shared_ms_lm
+    from bertune_cli.core.evaluation import evaluate, recipe_settings
     from bertune_cli.core.lm import resolve_device
 
     data = DataDir(data_dir)
@@ -176,11 +179,7 @@ def compare(recipe: Recipe, data_dir: Path, init: Path, ft_dir: Path, summary: d
     hyps = {k: p.read_text(encoding="utf-8").splitlines() for k, p in files.items()}
     say("scoring the test set (BLEU, F_BERT, MoverScore) before and after fine-tuning")
     settings = recipe_settings(recipe, resolve_device(device))
-    cache = EvalCache()        # the LMs the fine-tuning already loaded
-    cache.keep_lm("fbert", settings.lm, settings.layer,
-                  shared_lm(recipe.lm.name, recipe.lm.layer, settings.device))
-    cache.keep_lm("moverscore", settings.ms_lm, None, shared_ms_lm(settings.ms_lm,
-                                                                   settings.device))
+    cache = (lms if lms is not None else LMCache()).eval_cache(recipe, settings)
     ev = evaluate(REPORT_METRICS, [refs], list(hyps.values()), names=list(hyps),
                   settings=settings, test="bs", cache=cache)
     sig = ev.significance

@@ -13,9 +13,9 @@ import torch
 
 from bertune_cli.core.config import load_recipe
 from bertune_cli.core.errors import UsageError
-from bertune_cli.core.loops.ablate import parse_seeds
+from bertune_cli.core.pipeline.ablate import parse_seeds
 from bertune_cli.core.significance import holm, seed_paired_bootstrap
-from bertune_cli.core.loops.arms import ARMS, arm_loop, arm_recipe, parse_arms
+from bertune_cli.core.pipeline.arms import ARMS, arm_loop, arm_recipe, parse_arms
 
 TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
         "train.lr=3e-3", "train.log_every=1", "train.max_epochs=1", "eval.beam=2",
@@ -33,7 +33,7 @@ def recipe(*extra: str):
 def study(tmp_path_factory):
     """A tiny baseline, then arms ce, ce-cont, dense-only × seeds 1, 2 (one run fails)."""
     from bertune_cli.core.data.prepare import prepare_recipe
-    from bertune_cli.core.loops.ablate import run_ablate
+    from bertune_cli.core.pipeline.ablate import run_ablate
     from bertune_cli.core.loops.train_baseline import train_baseline
 
     torch.set_num_threads(1)
@@ -160,7 +160,7 @@ def test_ce_cont_carries_the_start_optimizer_and_schedule_on(study):
 
 
 def test_a_rerun_reports_without_training_again(study):
-    from bertune_cli.core.loops.ablate import run_ablate
+    from bertune_cli.core.pipeline.ablate import run_ablate
 
     root, summary, _ = study
     done = {p: p.stat().st_mtime_ns for p in (root / "demo" / "ablate").glob("*/DONE")}
@@ -172,7 +172,7 @@ def test_a_rerun_reports_without_training_again(study):
 
 def test_a_failing_arm_leaves_the_others_intact_and_is_listed(study, tmp_path):
     """ce-cont from a start without optimizer state fails; ce still runs and is reported."""
-    from bertune_cli.core.loops.ablate import run_ablate
+    from bertune_cli.core.pipeline.ablate import run_ablate
 
     root, _, _ = study
     start = tmp_path / "start"
@@ -194,7 +194,7 @@ def test_a_failing_arm_leaves_the_others_intact_and_is_listed(study, tmp_path):
 def test_report_only_summarizes_the_finished_runs_and_trains_nothing(study):
     """Arms with different seeds: --seeds 1,2,3 with --report-only reports seeds 1 and 2 of
     each arm (seed 3 was never run, and is not started), and tests them as the full run did."""
-    from bertune_cli.core.loops.ablate import run_ablate
+    from bertune_cli.core.pipeline.ablate import run_ablate
 
     root, summary, _ = study
     before = sorted(p.name for p in (root / "demo" / "ablate").iterdir())
@@ -208,7 +208,7 @@ def test_report_only_summarizes_the_finished_runs_and_trains_nothing(study):
 
 def test_report_only_without_a_finished_control_is_one_error(study, tmp_path):
     from bertune_cli.core.errors import BertuneError
-    from bertune_cli.core.loops.ablate import run_ablate
+    from bertune_cli.core.pipeline.ablate import run_ablate
 
     root, _, _ = study
     with pytest.raises(BertuneError, match="no finished run of the control arm 'ce'"):
