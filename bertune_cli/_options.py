@@ -161,10 +161,12 @@ RawDataDir = Annotated[Optional[Path], typer.Option(
     "downloaded.")]
 
 # --- training budgets (train-baseline, finetune) ---
+# one wording for every command: train-baseline trains train.*, finetune and ablate's arms finetune.*
 MaxEpochs = Annotated[Optional[int], typer.Option(
-    "--max-epochs", min=1, help="Override the recipe's max_epochs.")]
+    "--max-epochs", min=1, help="Override the recipe's max_epochs for the stage this command "
+    "trains (train.max_epochs for train-baseline, finetune.max_epochs for fine-tuning).")]
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", min=1,
                                                  help="Stop after N updates.")]
 MaxTime = Annotated[Optional[float], typer.Option(
     "--max-time", parser=number(0, low_open=True),
-    help="Stop after N seconds of training (counted over resumes).")]
+    help="Stop after N seconds of training or fine-tuning (counted over resumes).")]

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from bertune_cli._options import (SEED_MAX, Device, Json, Layer, Lm, Overrides, Pair,
-                                  RawDataDir, RunsDir, number, path)
+from bertune_cli._options import (SEED_MAX, Device, Json, Layer, Lm, MaxEpochs, MaxSteps,
+                                  MaxTime, Overrides, Pair, RawDataDir, RunsDir, number, path)
 from bertune_cli.commands.train_baseline import Track
 
 
@@ -45,13 +45,6 @@ From = Annotated[Optional[Path], typer.Option(
          "best checkpoint, trained first if missing).")]
 Impl = Annotated[Optional[ImplChoice], typer.Option(
     "--impl", help="Soft-embedding kernels: torch reference, Triton (GPU), or auto.")]
-MaxEpochs = Annotated[Optional[int], typer.Option("--max-epochs", min=1,
-                                                  help="Override finetune.max_epochs.")]
-MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", min=1,
-                                                 help="Stop after N updates.")]
-MaxTime = Annotated[Optional[float], typer.Option(
-    "--max-time", parser=number(0, low_open=True),
-    help="Stop after N seconds of fine-tuning (counted over resumes).")]
 
 
 def finetune(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir = None,

@@ -7,19 +7,13 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from bertune_cli._options import Device, Json, Overrides, Pair, RunsDir, number, path
+from bertune_cli._options import (Device, Json, MaxEpochs, MaxSteps, MaxTime, Overrides, Pair,
+                                  RunsDir, path)
 
 DataOpt = Annotated[Optional[Path], typer.Option(
     "--data", parser=path, help="Prepared data directory (default: <runs>/<recipe>/data).")]
 OutOpt = Annotated[Optional[Path], typer.Option(
     "--out", parser=path, help="Run directory (default: <runs>/<recipe>/baseline).")]
-MaxEpochs = Annotated[Optional[int], typer.Option("--max-epochs", min=1,
-                                                  help="Override train.max_epochs.")]
-MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", min=1,
-                                                 help="Stop after N updates.")]
-MaxTime = Annotated[Optional[float], typer.Option(
-    "--max-time", parser=number(0, low_open=True),
-    help="Stop after N seconds of training (counted over resumes).")]
 
 
 class TrackerChoice(str, Enum):

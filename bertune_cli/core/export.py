@@ -57,16 +57,23 @@ def is_export(path: Path) -> bool:
     return (path / "model.bin").is_file() and (path / META_FILE).is_file()
 
 
+def export_meta(path: Path) -> dict[str, Any]:
+    """The bertune.json of an export folder, leniently: {} when it is missing, unreadable or
+    not a JSON object (``read_export`` is the strict reader)."""
+    from bertune_cli.core.model.checkpoint import read_json_object
+
+    try:
+        return read_json_object(Path(path) / META_FILE, "")
+    except CheckpointError:
+        return {}
+
+
 def is_bertune_export(path: Path) -> bool:
     """``is_export`` and its bertune.json says so (a folder ``export --force`` may replace)."""
     if not is_export(path):
         return False
-    try:
-        meta = json.loads((Path(path) / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(meta, dict) and isinstance(meta.get("export"), dict) and \
-        meta["export"].get("format") == FORMAT
+    export = export_meta(path).get("export")
+    return isinstance(export, dict) and export.get("format") == FORMAT
 
 
 def read_export(folder: Path):
@@ -74,13 +81,12 @@ def read_export(folder: Path):
     from bertune_cli.core.data.source import SourceEncoder
     from bertune_cli.core.model.vocab import TargetVocab
 
+    from bertune_cli.core.model.checkpoint import read_json_object
+
     folder = Path(folder)
-    try:
-        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
-        raise CheckpointError(f"{folder / META_FILE} is unreadable ({exc.__class__.__name__})",
-                              "re-export the checkpoint with `bertune export`") from exc
-    if meta.get("export", {}).get("format") != FORMAT:
+    meta = read_json_object(folder / META_FILE, "re-export the checkpoint with `bertune export`")
+    export = meta.get("export")
+    if not isinstance(export, dict) or export.get("format") != FORMAT:
         raise CheckpointError(f"{folder} is not a bertune CTranslate2 export",
                               "write one with `bertune export --format ctranslate2`")
     return meta, TargetVocab.from_dict(meta["target_vocab"]), SourceEncoder.load(folder / "source")

@@ -102,14 +102,6 @@ class _SmoothedNLL(torch.autograd.Function):
 FBERT_REDUCTIONS = ("sentence", "token")
 
 
-def fbert_weights(attention: torch.Tensor) -> torch.Tensor:
-    """(B, T+1) bool mask of ``[CLS] y_1 … y_n [SEP]`` rows -> float weights: 1 on y_1 … y_n,
-    0 on [CLS], [SEP] and padding (they still take part in the greedy max)."""
-    lengths = attention.sum(1, keepdim=True)                             # (B, 1)
-    slots = torch.arange(attention.size(1), device=attention.device)     # (T+1,)
-    return (attention & (slots > 0) & (slots < lengths - 1)).float()
-
-
 def fbert_hypothesis(logits: torch.Tensor, embedding_rows: torch.Tensor,
                      cls_embedding: torch.Tensor, attention: torch.Tensor, *, soft: str,
                      tau: float = 0.1, hard: bool = False, training: bool = True,
@@ -151,7 +143,7 @@ def fbert_scores(logits: torch.Tensor, tgt_lm_ids: torch.Tensor, lm,
     ``ref_cache``: a ``refcache.ReferenceCache`` for ``lm`` that keeps them across calls (the
     same values, computed once).
     """
-    from bertune_cli.core.matching import greedy_match, lm_hidden
+    from bertune_cli.core.matching import greedy_match, lm_hidden, special_token_weights
     from bertune_cli.core.refcache import reference_hidden
 
     if tgt_lm_ids.size(0) != logits.size(0) or tgt_lm_ids.size(1) != logits.size(1) + 1:
@@ -160,7 +152,7 @@ def fbert_scores(logits: torch.Tensor, tgt_lm_ids: torch.Tensor, lm,
     E = lm.embeddings                                                    # (V_LM, D)
     rows = E if embedding_rows is None else embedding_rows              # (V', D)
     attention = tgt_lm_ids.ne(lm.pad_id)                                 # (B, T+1)
-    weight = fbert_weights(attention)                                    # (B, T+1)
+    weight = special_token_weights(attention)                            # (B, T+1)
     hyp_in = fbert_hypothesis(logits, rows, E[lm.cls_id], attention, soft=soft, tau=tau,
                               hard=hard, training=training, seed=seed, impl=impl)
     ref = reference_hidden(lm, tgt_lm_ids, ref_cache)                    # (B, T+1, D)

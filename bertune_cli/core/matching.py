@@ -42,6 +42,19 @@ def lm_hidden(lm, attention_mask: torch.Tensor, input_ids: torch.Tensor | None =
     return out.last_hidden_state
 
 
+def padded_hidden(lm, seqs: list, device) -> torch.Tensor:
+    """Hidden states (B, T, D) of the id sequences ``seqs`` (lists of LM ids, e.g. ``[CLS] …
+    [SEP]``), right-padded with the LM's [PAD] to the longest (T) and run as one batch on
+    ``device``. Row i's first ``len(seqs[i])`` positions are its states."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), lm.pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, :len(s)] = torch.tensor(s)
+        mask[i, :len(s)] = 1
+    return lm_hidden(lm, mask.to(device), input_ids=ids.to(device))
+
+
 def special_token_weights(mask: torch.Tensor) -> torch.Tensor:
     """Default weights for ``[CLS] y_1 … y_n [SEP]`` rows: 1 on y_1 … y_n, 0 elsewhere.
 

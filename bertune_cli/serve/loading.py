@@ -26,25 +26,15 @@ def describe_model(path: Path, settings: ServeSettings) -> ServeSettings:
     except CheckpointError:
         if settings.engine == "torch":
             raise
-        meta = _export_meta(path)  # a `bertune export` folder: its own bertune.json
+        from bertune_cli.core.export import export_meta
+
+        # a `bertune export` folder: its own bertune.json ({} if unreadable: the engine
+        # reports a broken export when it loads it)
+        meta = export_meta(path)
     config = meta.get("config", {})
     return replace(settings, model=str(path), source_lang=str(config.get("src", "de")),
                    target_lang=str(config.get("tgt", "en")), corpus=corpus_line(config),
                    example=example_sentence(meta))
-
-
-def _export_meta(path: Path) -> dict:
-    """The bertune.json of a `bertune export` folder ({} if unreadable: the engine reports a
-    broken export when it loads it)."""
-    import json
-
-    from bertune_cli.core.export import META_FILE
-
-    try:
-        meta = json.loads((Path(path) / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
 
 
 def corpus_line(config: dict) -> str | None:

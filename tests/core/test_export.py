@@ -71,7 +71,7 @@ def test_the_export_folder_holds_vocabularies_in_model_id_order(trained, exporte
 
 
 def test_float32_ct2_gives_the_torch_engines_output_on_the_test_file(trained, engines):
-    """The issue's bar is >= 95% identical lines; on this model it is 40/40 (ties between
+    """The bar is >= 95% identical lines; on this model it is 40/40 (ties between
     hypotheses of equal score are the only expected source of differences)."""
     torch_engine, ct2_engine = engines
     lines = _lines(trained[0])
@@ -181,3 +181,16 @@ def test_exporter_errors_are_one_line(trained, exported, tmp_path):
             call()
         assert isinstance(info.value, BertuneError) and "\n" not in str(info.value)
     assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".*tmp*"))
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "not json", "\xff"])
+def test_a_damaged_export_bertune_json_is_one_checkpoint_error(tmp_path, content):
+    """An export folder whose bertune.json is not a JSON object: the strict reader says so in
+    one line; the lenient one (``export --force``, serve's page) sees no bertune export."""
+    from bertune_cli.core.export import export_meta, is_bertune_export, read_export
+
+    (tmp_path / "model.bin").write_bytes(b"")
+    (tmp_path / "bertune.json").write_bytes(content.encode("latin-1"))
+    with pytest.raises(CheckpointError, match="bertune.json is (not a JSON object|unreadable)"):
+        read_export(tmp_path)
+    assert export_meta(tmp_path) == {} and not is_bertune_export(tmp_path)

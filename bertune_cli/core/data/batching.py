@@ -15,12 +15,39 @@ ranks r — exactly what a single process would see with the concatenated batch.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from bertune_cli.core.data.store import Split
+
+
+def length_groups(sizes, max_tokens: int, max_items: int = 0,
+                  slack: float = math.inf) -> list[tuple[int, int]]:
+    """Cut a sequence of item sizes, in the order given, into consecutive groups ``[lo, hi)``:
+    the rule every length-capped batcher uses (training and validation batches, translation,
+    the LM passes of F_BERT and MoverScore).
+
+    A new item starts a new group when, added to the current one, the group would hold more
+    than ``max_tokens`` padded tokens (its largest size × its count), more than ``max_items``
+    items (0: no limit), or would pad its earlier items by more than ``slack`` tokens in all.
+    An item larger than ``max_tokens`` gets a group of its own.
+    """
+    groups: list[tuple[int, int]] = []
+    start, longest = 0, 0
+    for i, size in enumerate(sizes):
+        size = int(size)
+        wider, count = max(longest, size), i - start + 1
+        if i > start and (wider * count > max_tokens or (max_items and count > max_items)
+                          or (count - 1) * (wider - longest) > slack):
+            groups.append((start, i))
+            start, wider = i, size
+        longest = wider
+    if start < len(sizes):
+        groups.append((start, len(sizes)))
+    return groups
 
 
 def length_batches(src_lens: np.ndarray, tgt_lens: np.ndarray, max_tokens: int,
@@ -37,19 +64,7 @@ def length_batches(src_lens: np.ndarray, tgt_lens: np.ndarray, max_tokens: int,
     perm = rng.permutation(n) if rng is not None else np.arange(n)
     order = perm[np.lexsort((src_lens[perm], tgt_lens[perm]))]
     size = np.maximum(src_lens, tgt_lens)[order]
-    batches: list[np.ndarray] = []
-    start, longest = 0, 0
-    for i in range(n):
-        longest_i = max(longest, int(size[i]))
-        count = i - start + 1
-        too_many = (longest_i * count > max_tokens) or (max_sentences and count > max_sentences)
-        if too_many and i > start:
-            batches.append(order[start:i])
-            start, longest_i = i, int(size[i])
-        longest = longest_i
-    if start < n:
-        batches.append(order[start:n])
-    return batches
+    return [order[lo:hi] for lo, hi in length_groups(size.tolist(), max_tokens, max_sentences)]
 
 
 class EpochBatches:

@@ -9,7 +9,6 @@ every metric's signature carries them (BLEU ``case:lc|tok:13a``, F_BERT ``minilm
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from bertune_cli.core.errors import CheckpointError
@@ -36,13 +35,11 @@ def command_settings(model: str | Path | None = None, *, need_lm: bool = True,
     if model is None:
         return EvalSettings(lowercase=bool(lowercase), tokenize=tokenize, lm=lm, layer=layer,
                             ms_lm=ms_lm, **options)
+    from bertune_cli.core.model.checkpoint import read_json_object
+
     path = find_run_json(Path(model))
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not readable JSON ({exc})",
-                              "pass a checkpoint or run directory written by bertune") from exc
-    name, run_layer = lm_from_meta(meta if isinstance(meta, dict) else {})
+    meta = read_json_object(path, "pass a checkpoint or run directory written by bertune")
+    name, run_layer = lm_from_meta(meta)
     if name is None and need_lm:
         raise CheckpointError(f"{path} does not name an LM (expected config.lm.name)",
                               "pass --lm and --layer instead")

@@ -249,7 +249,7 @@ def _embed(lm, ids, which: np.ndarray, batch_size: int, max_tokens: int, bf16: b
     """Hidden states of layer L for the sentences ``which``: {sentence: (T_i, D) float32}."""
     import torch
 
-    from bertune_cli.core.matching import lm_hidden
+    from bertune_cli.core.matching import padded_hidden
 
     clock = _tick()
     device = next(lm.model.parameters()).device
@@ -259,14 +259,9 @@ def _embed(lm, ids, which: np.ndarray, batch_size: int, max_tokens: int, bf16: b
         width = max(len(ids[s]) for s in batch)
         stats["padded_tokens"] += width * len(batch)
         stats["tokens"] += sum(len(ids[s]) for s in batch)
-        x = torch.full((len(batch), width), lm.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, s in enumerate(batch):
-            x[i, :len(ids[s])] = torch.tensor(ids[s])
-            mask[i, :len(ids[s])] = 1
         start = _tick()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            h = lm_hidden(lm, mask.to(device), input_ids=x.to(device)).float()   # (B, T, D)
+            h = padded_hidden(lm, [ids[s] for s in batch], device).float()       # (B, T, D)
         _tock(stats, "forward", start)
         for i, s in enumerate(batch):
             out[s] = h[i, :len(ids[s])]
@@ -291,17 +286,10 @@ def _batches(items: list, lengths: list[int], batch_size: int, max_tokens: int,
     (``lengths`` ascending, so a group's width is its last length). A longer item starts a
     new group unless widening the current one pads fewer than ``slack`` tokens, so batches
     are of one length wherever there are enough sentences of it (no padding)."""
-    batch: list = []
-    width = 0
-    for item, length in zip(items, lengths):
-        if batch and (len(batch) >= batch_size or (len(batch) + 1) * length > max_tokens
-                      or len(batch) * (length - width) > slack):
-            yield batch
-            batch = []
-        batch.append(item)
-        width = length
-    if batch:
-        yield batch
+    from bertune_cli.core.data.batching import length_groups
+
+    for lo, hi in length_groups(lengths, max_tokens, batch_size, slack):
+        yield items[lo:hi]
 
 
 def _match(emb: dict, ids, weights, hyp_s: np.ndarray, ref_s: np.ndarray,

@@ -214,28 +214,18 @@ def _embed(lm, ids, batch_size: int, max_tokens: int, progress: Progress | None 
     does: ``[(T_i, D) float32]``."""
     import torch
 
+    from bertune_cli.core.data.batching import length_groups
+    from bertune_cli.core.matching import padded_hidden
+
     device = next(lm.model.parameters()).device
     order = sorted(range(len(ids)), key=lambda s: len(ids[s]))
     out: list = [None] * len(ids)
-    start = 0
-    while start < len(order):
-        stop = start + 1
-        while (stop < len(order) and stop - start < batch_size
-               and (stop - start + 1) * len(ids[order[stop]]) <= max_tokens):
-            stop += 1
+    for start, stop in length_groups([len(ids[s]) for s in order], max_tokens, batch_size):
         batch = order[start:stop]
-        width = len(ids[batch[-1]])
-        x = torch.full((len(batch), width), lm.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, s in enumerate(batch):
-            x[i, :len(ids[s])] = torch.tensor(ids[s])
-            mask[i, :len(ids[s])] = 1
-        h = lm.model(input_ids=x.to(device), attention_mask=mask.to(device),
-                     return_dict=True).last_hidden_state.float()              # (B, T, D)
+        h = padded_hidden(lm, [ids[s] for s in batch], device).float()           # (B, T, D)
         h = h / (torch.norm(h, dim=-1, keepdim=True) + 1e-30)
         for i, s in enumerate(batch):
             out[s] = h[i, :len(ids[s])].cpu()
-        start = stop
         if progress is not None:
             progress(stop, total)
     return out

@@ -122,16 +122,21 @@ def resolve_checkpoint(path: Path) -> Path:
                              "train one with `bertune train-baseline`, or check the path")
 
 
+def read_json_object(file: Path, remedy: str) -> dict[str, Any]:
+    """The JSON object in ``file`` (a ``bertune.json``): CheckpointError with ``remedy`` when
+    the file is missing, unreadable, not JSON or not an object."""
+    try:
+        meta = json.loads(Path(file).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or UTF-8
+        raise CheckpointError(f"{file} is unreadable ({exc.__class__.__name__})", remedy) from exc
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{file} is not a JSON object", remedy)
+    return meta
+
+
 def read_meta(path: Path) -> dict[str, Any]:
     path = resolve_checkpoint(path)
-    try:
-        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or UTF-8
-        raise CheckpointError(f"{path / META_FILE} is unreadable ({exc.__class__.__name__})",
-                              "the checkpoint is damaged; use another one") from exc
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{path / META_FILE} is not a JSON object",
-                              "the checkpoint is damaged; use another one")
+    meta = read_json_object(path / META_FILE, "the checkpoint is damaged; use another one")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} has checkpoint format {shown(meta.get('format'))}; "
                               f"this bertune reads format {FORMAT}", "use a matching bertune")

@@ -56,3 +56,19 @@ def test_collate_pads_and_shifts_targets():
     assert batch.tgt_in.tolist() == [[101, 13, 102], [101, 11, 12]]
     assert batch.tgt_out.tolist() == [[13, 102, 0], [11, 12, 102]]
     assert batch.ntokens == 5 and batch.nsentences == 2
+
+
+def test_length_groups_cap_tokens_items_and_padding():
+    from bertune_cli.core.data.batching import length_groups
+
+    # tokens: the largest size times the count stays within the budget
+    assert length_groups([2, 3, 3, 4, 10], 12) == [(0, 3), (3, 4), (4, 5)]
+    # items: at most max_items per group (0: no limit)
+    assert length_groups([1] * 5, 100, max_items=2) == [(0, 2), (2, 4), (4, 5)]
+    assert length_groups([1] * 5, 100) == [(0, 5)]
+    # slack: widening a group that would pad its earlier items by more than `slack` tokens
+    # starts a new one (3 items padded by 2 each = 6 > 5)
+    assert length_groups([4, 4, 4, 6, 6], 100, slack=5) == [(0, 3), (3, 5)]
+    assert length_groups([4, 4, 4, 6, 6], 100, slack=6) == [(0, 5)]
+    # an item over the budget stands alone; nothing is lost for empty input
+    assert length_groups([50, 1], 10) == [(0, 1), (1, 2)] and length_groups([], 10) == []
