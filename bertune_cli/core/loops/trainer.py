@@ -42,9 +42,6 @@ import dataclasses
 import json
 import math
 import os
-import random
-import signal
-import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -55,7 +52,9 @@ import numpy as np
 
 from bertune_cli.core.data.batching import EpochBatches, collate
 from bertune_cli.core.distributed import is_master, rank_and_world
-from bertune_cli.core.errors import CheckpointError, ConfigError, Terminated, TrainingError
+from bertune_cli.core.errors import CheckpointError, ConfigError, TrainingError
+from bertune_cli.core.loops.process import (InterruptFlag, gather, precision_autocast,
+                                           rng_state, set_rng_state)
 from bertune_cli.core.loops.settings import BASELINE_ONLY, LoopSettings  # noqa: F401
 from bertune_cli.core.loops.validation import (LoopDecoder, MetricFn, Selection, append_row,
                                               bleu_metric, checkpoint_meta, validate_and_select)
@@ -162,14 +161,14 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
     optimizer = torch.optim.AdamW(params, lr=settings.lr, betas=tuple(settings.betas), eps=1e-8,
                                   weight_decay=settings.weight_decay)
     scaler = torch.amp.GradScaler(enabled=settings.precision == "fp16")
-    autocast = _autocast(settings.precision, device)
+    autocast = precision_autocast(settings.precision, device)
     epoch, pos, updates, elapsed, sel = 1, 0, 0, 0.0, Selection()
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         epoch, pos, updates, elapsed = state["epoch"], state["pos"], state["updates"], state["elapsed"]
         sel = Selection(**state["selection"])
-        _set_rng_state(state["rng"][rank])
+        set_rng_state(state["rng"][rank])
     else:
         if start_optimizer is not None:  # a continuation: the start's optimizer moments
             optimizer.load_state_dict(start_optimizer)
@@ -185,7 +184,7 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
 
     def save_last() -> None:
         nonlocal last_save
-        rngs = _gather(_rng_state(), world)
+        rngs = gather(rng_state(), world)
         if master:
             save_checkpoint(run_dir / LAST, model, vocab=ctx.vocab, source=ctx.source,
                             meta=checkpoint_meta(ctx, epoch, updates, sel), trainer_state=dict(
@@ -215,7 +214,7 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
     # sample_size, loss, nll, ntokens, seconds in updates (not validation or saves), updates
     window = np.zeros(6)  # since the last train row
     bad_run = 0           # consecutive skipped (non-finite) updates
-    with _InterruptFlag() as interrupted:
+    with InterruptFlag() as interrupted:
         while stop is None:
             if epoch > settings.max_epochs:
                 stop = "max_epochs"
@@ -387,80 +386,3 @@ def _saved_update(run_dir: Path) -> str:
 def _total_updates(settings: LoopSettings, per_epoch: int) -> int:
     by_epochs = settings.max_epochs * per_epoch
     return min(by_epochs, settings.max_steps) if settings.max_steps else by_epochs
-
-
-def _autocast(precision: str, device: str):
-    import torch
-
-    if precision == "fp32":
-        return nullcontext()
-    device_type = "cuda" if "cuda" in str(device) else "cpu"
-    if precision == "fp16" and device_type == "cpu":
-        raise ConfigError("train.precision=fp16 needs a GPU", "use bf16 or fp32 on CPU")
-    return torch.autocast(device_type=device_type,
-                          dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
-
-
-def _rng_state() -> dict[str, Any]:
-    import torch
-
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    return {"torch": torch.get_rng_state(),
-            "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
-                      float(cached)),
-            "python": random.getstate(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    import torch
-
-    torch.set_rng_state(state["torch"])
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    random.setstate(state["python"])
-    if state.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _gather(obj: Any, world: int) -> list[Any]:
-    if world == 1:
-        return [obj]
-    import torch.distributed as dist
-
-    out: list[Any] = [None] * world
-    dist.all_gather_object(out, obj)
-    return out
-
-
-class _InterruptFlag:
-    """First Ctrl-C (or SIGTERM): finish the current update, save checkpoint_last, stop.
-    Second: abort. ``error()`` is the exception to stop with (Terminated for SIGTERM)."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self._flag = threading.Event()
-        self._previous: dict[int, Any] = {}
-        self._signum = signal.SIGINT
-
-    def __enter__(self) -> "_InterruptFlag":
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
-
-    def _handle(self, signum, frame) -> None:
-        if self._flag.is_set():
-            raise self.error()
-        self._signum = signum
-        self._flag.set()
-
-    def is_set(self) -> bool:
-        return self._flag.is_set()
-
-    def error(self) -> KeyboardInterrupt:
-        return Terminated() if self._signum == signal.SIGTERM else KeyboardInterrupt()
