@@ -164,7 +164,7 @@ def test_translate_with_a_missing_input_file_is_a_usage_error(tmp_path):
 
 
 def test_translate_output_into_a_missing_folder_creates_it(trained, tmp_path):
-    """Before, -o into a missing directory was a FileNotFoundError traceback."""
+    """-o into a missing directory creates it (no FileNotFoundError traceback)."""
     runs, _ = trained
     out = tmp_path / "new" / "deeper" / "test.en"
     result = _invoke("translate", "--model", str(runs / "demo" / "baseline"), "-o", str(out),
@@ -175,7 +175,7 @@ def test_translate_output_into_a_missing_folder_creates_it(trained, tmp_path):
 
 
 def test_translate_with_a_corrupt_checkpoint_is_one_line(trained, tmp_path, capsys):
-    """Before, a truncated model.safetensors gave a safetensors traceback."""
+    """A truncated model.safetensors is one CheckpointError line, not a safetensors traceback."""
     import shutil
 
     from bertune_cli.main import main

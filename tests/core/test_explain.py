@@ -132,7 +132,10 @@ def test_mc_dropout_is_seeded_reproducible_and_leaves_the_model_alone(short):
     mc = a[0]["mc_dropout"]
     assert mc["passes"] == 4 and len(mc["outputs"]) == 4 and mc["logprob_var"] > 0
     assert mc["logprob_var"] != c[0]["mc_dropout"]["logprob_var"]
-    assert 0 <= mc["exact_match"] <= 1 and 0 <= mc["bleu_mean"] <= 100
+    import sacrebleu
+
+    assert mc["bleu_mean"] == pytest.approx(np.mean([  # sentence BLEU against the main output
+        sacrebleu.sentence_bleu(o, [a[0]["translation"]]).score for o in mc["outputs"]]))
     assert mc["exact_match"] == np.mean([o == a[0]["translation"] for o in mc["outputs"]])
     assert a[1]["mc_dropout"]["logprob_mean"] is None and a[1]["mc_dropout"]["outputs"] == []
     assert "mc:4|seed:1" in a[0]["explain_signature"]

@@ -53,7 +53,7 @@ def test_default_layers():
 @pytest.mark.parametrize("name", ["/no/such/folder", "./missing-lm", "../x", "~/nope",
                                   "models/bert/base", "missing/"])
 def test_a_local_looking_path_that_does_not_exist_says_so(name, tmp_path, monkeypatch):
-    """Before, a missing folder was taken for an HF id and `hf download` advised.
+    """A missing local folder is "not found", not taken for an HF id (`hf download` advised).
 
     Relative paths and ~ are resolved inside an empty folder: from the repository root, "../x"
     is the checkout itself when the clone is named x (as CI's was)."""

@@ -105,7 +105,7 @@ def test_http_error_and_unreachable_server_explain_what_to_do(http_server, data_
     http_server.close = lambda: None  # already closed
 
 
-# -------------------------------------------------------- one line reader (core/data/lines.py)
+# ------------------------------------------------- one line reader (core/data/lines.py)
 def test_one_reader_for_corpora_and_score_inputs(tmp_path):
     """prepare and score read through core/data/lines.py: gzip by magic bytes (not by name),
     one error format, lone CR and empty files as the callers' policies."""

@@ -54,7 +54,7 @@ def _one_batch(runs: Path):
 
 @pytest.mark.parametrize("soft", ["dense", "sparsemax", "gumbel"])
 def test_a_few_finetune_steps_raise_the_training_batch_fbert(runs, minilm, soft):
-    """Gradient test (issue 7): the objective's gradient improves F_BERT on the batch it sees."""
+    """Gradient test: the objective's gradient improves F_BERT on the batch it sees."""
     from bertune_cli.core.loops.finetune import fbert_objective
 
     loaded, batch = _one_batch(runs)

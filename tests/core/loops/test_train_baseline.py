@@ -94,7 +94,13 @@ def test_training_writes_the_run_directory_and_a_done_marker(data_dir, tmp_path)
     assert train_rows[-1]["loss"] < train_rows[0]["loss"]
     assert {e["event"] for e in events} == {"start", "step", "valid", "done"}
     assert "model:" in (run / "config.yaml").read_text()
-    assert summary["test"]["bleu"] >= 0 and "nrefs:1" in summary["test"]["signature"]
+    import sacrebleu  # the test BLEU is sacrebleu's on test.hyp.txt (the recipe lowercases)
+
+    assert "nrefs:1" in summary["test"]["signature"] and "case:lc" in summary["test"]["signature"]
+    ref = [(data_dir / "test.tgt.txt").read_text(encoding="utf-8").splitlines()]
+    hyps = (run / "test.hyp.txt").read_text(encoding="utf-8").splitlines()
+    assert summary["test"]["bleu"] == pytest.approx(
+        sacrebleu.corpus_bleu(hyps, ref, lowercase=True).score)
     # a finished run is reported, not retrained
     again = train_baseline(recipe(), data_dir, run, device="cpu", max_epochs=3)
     assert again["already_complete"] and again["updates"] == summary["updates"]
@@ -329,8 +335,8 @@ def test_sigkill_mid_epoch_then_the_same_command_resumes(data_dir, tmp_path):
 
 
 def test_a_run_directory_held_by_another_process_is_refused(data_dir, tmp_path):
-    """Issue #17: two training processes on one run directory both ran and wrote every row of
-    metrics.jsonl twice; now the second is refused with the holder's pid, before writing."""
+    """A second training process on a run directory someone holds is refused with the holder's
+    pid, before it writes anything (two writers would write every metrics.jsonl row twice)."""
     from bertune_cli.core.errors import RunLocked
 
     holder = subprocess.Popen([sys.executable, "-c", (

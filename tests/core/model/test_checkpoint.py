@@ -111,7 +111,7 @@ def test_data_prepared_for_another_lm_is_refused(run):
         ckpt.check_data_compatible(meta, "minilm", "0123abcd")
 
 
-# ------------------------------------------------------------------------------ integrity
+# ----------------------------------------------------------------- integrity
 @pytest.mark.parametrize("damage", ["truncate", "random", "empty"])
 def test_a_corrupt_weights_file_names_the_file_and_the_intact_sibling(run, tmp_path, damage):
     """Before: a safetensors traceback. Now one CheckpointError on load (translate, --from)

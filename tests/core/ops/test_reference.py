@@ -145,7 +145,7 @@ def test_gumbel_same_seed_same_output_different_seed_different():
 
 @pytest.mark.parametrize("tau", [1.0, 0.1, 0.01])
 def test_gumbel_without_noise_is_softmax_of_scaled_logits(tau):
-    """method.md §3: y = softmax((log p + g)/tau), p = softmax(z). With g = 0 this is
+    """method.md: y = softmax((log p + g)/tau), p = softmax(z). With g = 0 this is
     softmax(log_softmax(z)/tau) = softmax(z/tau) (shift invariance), NOT softmax(z)."""
     z = torch.randn(5, 40, dtype=torch.float64) * 3
     y = ops.soft_probs(z, "gumbel", tau=tau, noise=False)
@@ -245,7 +245,7 @@ def test_shape_mismatches_raise_config_error():
                            mask=torch.ones(3, dtype=torch.bool))
 
 
-# ---------------------------------------------------------------------- float32 sparsemax
+# ------------------------------------------------------------- float32 sparsemax
 @pytest.mark.parametrize("v", [5000, 30522])
 def test_sparsemax_float32_mass_on_flat_tied_and_full_vocabulary_rows(v, degenerate_rows):
     """Sum p = 1 to 1e-6 in float32 and a finite backward: the threshold is computed on
