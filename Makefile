@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch 2.13.0 first: on CPU machines a local CPU wheel; a looser spec pulls a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test test-all clean
+.PHONY: install demo test test-all lint clean
 
 $(BIN)/bertune: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: install
 	@echo "           (the 3 browser tests: chromium + chromedriver) skip, each listed with its reason above the"
 	@echo "           last line; see docs/development.md"
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check bertune_cli benchmarks
 
 test-all: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not gpu"
