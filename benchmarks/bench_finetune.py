@@ -1,4 +1,5 @@
-"""Seconds per BERTTune update: bertune's objective vs a plain eager PyTorch update of the same math.
+"""Seconds per BERTTune update: bertune's objective vs a plain eager PyTorch update of the same
+math.
 
 Same recipe (default multi30k-de-en: its model, LM (the bundled MiniLM), F_BERT layer,
 ``finetune.max_tokens`` batches, ``ce_weight``, tau), same batches (the first ``--updates`` of
@@ -35,6 +36,7 @@ updates hitting the cache for the share of the train references ``ref_cache_mb``
     python benchmarks/bench_finetune.py --quick            # about two minutes on 2 idle cores
     python benchmarks/bench_finetune.py --json --from runs/multi30k-de-en/baseline
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,13 +96,14 @@ def plain_objective(lm, rows, vocab, cfg, eps: float):
         return torch.softmax((z - torch.log(-torch.log(u))) / cfg.tau, -1)
 
     def loss_fn(model, batch):
-        logits = model(input_ids=batch.src, attention_mask=batch.src_mask,
-                       decoder_input_ids=batch.tgt_in).logits                   # (B, T, V')
+        logits = model(
+            input_ids=batch.src, attention_mask=batch.src_mask, decoder_input_ids=batch.tgt_in
+        ).logits  # (B, T, V')
         ref_ids = vocab.to_lm(torch.cat([batch.tgt_in[:, :1], batch.tgt_out], 1))  # (B, T+1)
         mask = ref_ids.ne(lm.pad_id)
         B, T = batch.tgt_out.shape
         emb = logits.new_zeros(B, T, E.size(1))
-        emb[mask[:, 1:]] = probs(logits[mask[:, 1:]]) @ rows                   # p·E
+        emb[mask[:, 1:]] = probs(logits[mask[:, 1:]]) @ rows  # p·E
         hyp_in = torch.cat([E[lm.cls_id].expand(B, 1, -1), emb], 1)
         hyp = lm.model(inputs_embeds=hyp_in, attention_mask=mask.long()).last_hidden_state
         with torch.no_grad():
@@ -111,7 +114,7 @@ def plain_objective(lm, rows, vocab, cfg, eps: float):
         sim = sim.masked_fill(~(mask[:, :, None] & mask[:, None, :]), -2.0)
         n = mask.sum(1, keepdim=True)
         pos = torch.arange(T + 1)
-        w = (mask & (pos > 0) & (pos < n - 1)).float()                         # y_1..y_n
+        w = (mask & (pos > 0) & (pos < n - 1)).float()  # y_1..y_n
         P = (sim.max(2).values * w).sum(1) / w.sum(1)
         R = (sim.max(1).values * w).sum(1) / w.sum(1)
         F = 2 * P * R / (P + R)
@@ -122,6 +125,7 @@ def plain_objective(lm, rows, vocab, cfg, eps: float):
         ce = (1 - eps - eps_i) * nll + eps_i * (-lp.sum(-1)[keep].sum())
         lam = cfg.ce_weight
         return ((1 - lam) * -F.sum() + lam * ce * (B / batch.ntokens)) / B
+
     return loss_fn
 
 
@@ -165,8 +169,8 @@ class Setup:
         from bertune_cli.core.loops.services import LMCache
 
         torch.set_num_threads(args.threads)
-        torch.set_flush_denormal(True)             # as finetune() and the training loop do
-        if args.allocator == "bertune":            # as the training loop does (both sides)
+        torch.set_flush_denormal(True)  # as finetune() and the training loop do
+        if args.allocator == "bertune":  # as the training loop does (both sides)
             keep_freed_memory().__enter__()
         self.recipe = load_recipe(args.pair)
         data = open_or_prepare(self.recipe, Path(args.data), Path(args.raw))
@@ -175,16 +179,22 @@ class Setup:
         self.init = copy.deepcopy(self.model.state_dict())
         self.lm = LMCache().lm(self.recipe.lm.name, self.recipe.lm.layer, "cpu")
         E = self.lm.embeddings
-        self.rows = E if self.vocab.kind == "full" else \
-            E[torch.as_tensor(self.vocab.lm_ids)].detach()
+        self.rows = (
+            E if self.vocab.kind == "full" else E[torch.as_tensor(self.vocab.lm_ids)].detach()
+        )
         train = data.split("train", with_text=False)
         ft = self.recipe.finetune
-        sampler = EpochBatches(train.src.lengths(), train.tgt.lengths() - 1, ft.max_tokens,
-                               ft.seed if ft.seed is not None else self.recipe.train.seed)
+        sampler = EpochBatches(
+            train.src.lengths(),
+            train.tgt.lengths() - 1,
+            ft.max_tokens,
+            ft.seed if ft.seed is not None else self.recipe.train.seed,
+        )
         self.per_epoch = len(sampler)
-        self.batches = [collate(train, idx, self.vocab.from_lm)
-                        for idx in sampler.batches(1)[:args.updates]]
-        self.ref_tokens = int(train.tgt.lengths().sum())    # [CLS] y [SEP] tokens, all pairs
+        self.batches = [
+            collate(train, idx, self.vocab.from_lm) for idx in sampler.batches(1)[: args.updates]
+        ]
+        self.ref_tokens = int(train.tgt.lengths().sum())  # [CLS] y [SEP] tokens, all pairs
         self.seed = args.seed
 
     def objective(self, side: str, mode: str):
@@ -201,8 +211,13 @@ class Setup:
         import torch
 
         ft, tr = self.recipe.finetune, self.recipe.train
-        return torch.optim.AdamW(self.model.parameters(), lr=ft.lr, betas=tuple(tr.betas),
-                                 eps=1e-8, weight_decay=tr.weight_decay)
+        return torch.optim.AdamW(
+            self.model.parameters(),
+            lr=ft.lr,
+            betas=tuple(tr.betas),
+            eps=1e-8,
+            weight_decay=tr.weight_decay,
+        )
 
     def run(self, update, loss_fn, around=None) -> tuple[float, float]:
         """Wall and CPU seconds per update over the batches, from the initial weights;
@@ -277,28 +292,41 @@ def same_math(setup: Setup, mode: str) -> dict:
             loss, logs = loss_fn(setup.model, batch)
             (loss / logs["sample_size"]).backward()
             value = loss.item() / logs["sample_size"]
-        out[side] = (value, [p.grad.clone() for p in setup.model.parameters()
-                             if p.grad is not None])
+        out[side] = (
+            value,
+            [p.grad.clone() for p in setup.model.parameters() if p.grad is not None],
+        )
     setup.model.zero_grad(set_to_none=True)
     (a, ga), (b, gb) = out["plain"], out["cold"]
     scale = max(float(g.abs().max()) for g in ga)
     diff = max(float((x - y).abs().max()) for x, y in zip(ga, gb))
-    return {"loss_plain": a, "loss_bertune": b, "loss_diff": abs(a - b),
-            "grad_max_diff": diff, "grad_max": scale}
+    return {
+        "loss_plain": a,
+        "loss_bertune": b,
+        "loss_diff": abs(a - b),
+        "grad_max_diff": diff,
+        "grad_max": scale,
+    }
 
 
 def summary(times: list[float]) -> dict:
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
-            "rounds_s": [round(t, 4) for t in times]}
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
+        "rounds_s": [round(t, 4) for t in times],
+    }
 
 
 def bench_mode(setup: Setup, mode: str, rounds: int) -> dict:
     check = same_math(setup, mode)
     if not check["loss_diff"] <= 1e-5:
-        sys.exit(f"{mode}: plain and bertune losses differ by {check['loss_diff']:.2e} "
-                 "(> 1e-5): not the same computation")
+        sys.exit(
+            f"{mode}: plain and bertune losses differ by {check['loss_diff']:.2e} "
+            "(> 1e-5): not the same computation"
+        )
     warm_update, warm_fn = setup.objective("warm", mode)
-    setup.run(warm_update, warm_fn)                      # untimed: fills the reference cache
+    setup.run(warm_update, warm_fn)  # untimed: fills the reference cache
     plain_update_, plain_fn = setup.objective("plain", mode)
     times: dict[str, list[tuple[float, float]]] = {s: [] for s in SIDES}
     for _ in range(rounds):
@@ -314,7 +342,7 @@ def bench_mode(setup: Setup, mode: str, rounds: int) -> dict:
             paired = [p[clock] / b[clock] for p, b in zip(times["plain"], times[side])]
             out[f"ratio_{side}{suffix}"] = statistics.median(paired)
             out[f"ratio_{side}{suffix}_range"] = [min(paired), max(paired)]
-    cache = getattr(warm_fn, "ref_cache", None)          # (absent before the cache existed)
+    cache = getattr(warm_fn, "ref_cache", None)  # (absent before the cache existed)
     out["cache"] = cache.stats() if cache is not None else None
     return out
 
@@ -336,17 +364,36 @@ def memory_worker(args) -> dict:
     setup.run(update, loss_fn)
     if side == "warm":
         setup.run(update, loss_fn)
-    return {"side": side, "mode": mode, "before_mb": before / 1024,
-            "peak_mb": rss_kb("VmHWM") / 1024}
+    return {
+        "side": side,
+        "mode": mode,
+        "before_mb": before / 1024,
+        "peak_mb": rss_kb("VmHWM") / 1024,
+    }
 
 
 def memory(args, mode: str) -> dict:
     out = {}
     for side in ("plain", "warm"):
-        cmd = [sys.executable, __file__, "--worker", side, mode, "--pair", args.pair,
-               "--data", args.data, "--raw", args.raw, "--updates", str(args.updates),
-               "--threads", str(args.threads), "--allocator", args.allocator] + \
-            (["--from", args.from_] if args.from_ else [])
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            side,
+            mode,
+            "--pair",
+            args.pair,
+            "--data",
+            args.data,
+            "--raw",
+            args.raw,
+            "--updates",
+            str(args.updates),
+            "--threads",
+            str(args.threads),
+            "--allocator",
+            args.allocator,
+        ] + (["--from", args.from_] if args.from_ else [])
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
         if res.returncode != 0:
             sys.exit(f"memory worker {side}/{mode} failed:\n{res.stderr[-2000:]}")
@@ -355,7 +402,8 @@ def memory(args, mode: str) -> dict:
 
 
 def profile(setup: Setup, mode: str, side: str, top: int) -> str:
-    from torch.profiler import ProfilerActivity, profile as torch_profile
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
 
     update, loss_fn = setup.objective(side, mode)
     if side == "warm":
@@ -369,26 +417,46 @@ def profile(setup: Setup, mode: str, side: str, top: int) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pair", default="multi30k-de-en", help="recipe (default multi30k-de-en)")
-    ap.add_argument("--data", default=str(REPO / "runs" / "multi30k-de-en" / "data"),
-                    help="prepared data directory (default: runs/multi30k-de-en/data of the "
-                         "repository; prepared from --raw when missing)")
-    ap.add_argument("--raw", default=str(REPO.parent / "shared" / "data" / "multi30k"),
-                    help="raw Multi30k files (default: ../shared/data/multi30k of the repository)")
-    ap.add_argument("--from", dest="from_", default=None,
-                    help="checkpoint to start from (default: a freshly initialised model)")
+    ap.add_argument(
+        "--data",
+        default=str(REPO / "runs" / "multi30k-de-en" / "data"),
+        help="prepared data directory (default: runs/multi30k-de-en/data of the "
+        "repository; prepared from --raw when missing)",
+    )
+    ap.add_argument(
+        "--raw",
+        default=str(REPO.parent / "shared" / "data" / "multi30k"),
+        help="raw Multi30k files (default: ../shared/data/multi30k of the repository)",
+    )
+    ap.add_argument(
+        "--from",
+        dest="from_",
+        default=None,
+        help="checkpoint to start from (default: a freshly initialised model)",
+    )
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (>= 5)")
     ap.add_argument("--updates", type=int, default=3, help="updates per round")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--allocator", choices=("bertune", "default"), default="bertune",
-                    help="bertune: glibc keeps freed blocks, as the training loop sets it "
-                         "(both sides); default: glibc's defaults (both sides)")
-    ap.add_argument("--quick", action="store_true",
-                    help="the recipe's mode only, 1 update per round")
+    ap.add_argument(
+        "--allocator",
+        choices=("bertune", "default"),
+        default="bertune",
+        help="bertune: glibc keeps freed blocks, as the training loop sets it "
+        "(both sides); default: glibc's defaults (both sides)",
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="the recipe's mode only, 1 update per round"
+    )
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-RSS subprocesses")
-    ap.add_argument("--profile", type=int, default=0, metavar="N",
-                    help="print the top N torch.profiler entries of each side (recipe's mode)")
+    ap.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print the top N torch.profiler entries of each side (recipe's mode)",
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--worker", nargs=2, metavar=("SIDE", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -404,13 +472,21 @@ def main() -> None:
     modes = [recipe_mode] if args.quick else args.modes.split(",")
     import torch
 
-    result = {"benchmark": "bench_finetune", "recipe": setup.recipe.name, "mode": recipe_mode,
-              "model": setup.source, "threads": args.threads, "rounds": args.rounds,
-              "allocator": args.allocator,
-              "updates_per_round": len(setup.batches),
-              "sentences_per_update": [b.nsentences for b in setup.batches],
-              "torch": torch.__version__, "cpus": os.cpu_count(),
-              "loadavg_start": list(os.getloadavg()), "modes": {}}
+    result = {
+        "benchmark": "bench_finetune",
+        "recipe": setup.recipe.name,
+        "mode": recipe_mode,
+        "model": setup.source,
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "allocator": args.allocator,
+        "updates_per_round": len(setup.batches),
+        "sentences_per_update": [b.nsentences for b in setup.batches],
+        "torch": torch.__version__,
+        "cpus": os.cpu_count(),
+        "loadavg_start": list(os.getloadavg()),
+        "modes": {},
+    }
     for mode in modes:
         result["modes"][mode] = bench_mode(setup, mode, args.rounds)
         if not args.json:
@@ -423,7 +499,7 @@ def main() -> None:
     result["ratio_cpu"] = main_row["ratio_warm_cpu"]
     result["ratio_cold_cpu"] = main_row["ratio_cold_cpu"]
     D = setup.lm.embeddings.size(1)
-    result["references_mb"] = setup.ref_tokens * D * 4 / 2 ** 20     # the whole train split
+    result["references_mb"] = setup.ref_tokens * D * 4 / 2**20  # the whole train split
     result["ref_cache_mb"] = getattr(setup.recipe.finetune, "ref_cache_mb", 0.0)
     cached = min(1.0, result["ref_cache_mb"] / result["references_mb"])
     result["cached_share"], result["warm_share_of_run"] = cached, warm_share
@@ -431,13 +507,15 @@ def main() -> None:
     for suffix, clock in (("", lambda row: row), ("_cpu", lambda row: row["cpu"])):
         t = {k: clock(main_row[k])["median_s"] for k in SIDES}
         later = cached * t["warm"] + (1 - cached) * t["cold"]
-        result["ratio_run" + suffix] = t["plain"] / (warm_share * later +
-                                                     (1 - warm_share) * t["cold"])
+        result["ratio_run" + suffix] = t["plain"] / (
+            warm_share * later + (1 - warm_share) * t["cold"]
+        )
     if not args.no_memory:
         result["memory"] = memory(args, recipe_mode)
     if args.profile:
-        result["profile"] = {side: profile(setup, recipe_mode, side, args.profile)
-                             for side in ("plain", "warm")}
+        result["profile"] = {
+            side: profile(setup, recipe_mode, side, args.profile) for side in ("plain", "warm")
+        }
     if args.json:
         print(json.dumps(result, indent=1))
         return
@@ -447,49 +525,67 @@ def main() -> None:
 def warm_share_of_run(setup: Setup) -> float:
     """Share of the recipe's updates that see a warm cache: every epoch after the first."""
     ft = setup.recipe.finetune
-    total = min(ft.max_steps or 10 ** 9, ft.max_epochs * setup.per_epoch)
+    total = min(ft.max_steps or 10**9, ft.max_epochs * setup.per_epoch)
     return max(total - setup.per_epoch, 0) / total
 
 
 def report_mode(mode: str, r: dict) -> None:
-    print(f"\n{mode}: one update from the same weights and seed: loss plain {r['loss_plain']:.6f}"
-          f", bertune {r['loss_bertune']:.6f} (|d| {r['loss_diff']:.1e}); max |d grad| "
-          f"{r['grad_max_diff']:.1e} (max |grad| {r['grad_max']:.1e})")
-    for side, name in (("plain", "plain eager PyTorch"), ("cold", "bertune, cache cold"),
-                       ("warm", "bertune, cache warm")):
+    print(
+        f"\n{mode}: one update from the same weights and seed: loss plain {r['loss_plain']:.6f}"
+        f", bertune {r['loss_bertune']:.6f} (|d| {r['loss_diff']:.1e}); max |d grad| "
+        f"{r['grad_max_diff']:.1e} (max |grad| {r['grad_max']:.1e})"
+    )
+    for side, name in (
+        ("plain", "plain eager PyTorch"),
+        ("cold", "bertune, cache cold"),
+        ("warm", "bertune, cache warm"),
+    ):
         s, c = r[side], r[side]["cpu"]
-        ratio = "" if side == "plain" else (
-            f"  {r[f'ratio_{side}']:.2f}x ({r[f'ratio_{side}_range'][0]:.2f}–"
-            f"{r[f'ratio_{side}_range'][1]:.2f}), CPU {r[f'ratio_{side}_cpu']:.2f}x "
-            f"({r[f'ratio_{side}_cpu_range'][0]:.2f}–{r[f'ratio_{side}_cpu_range'][1]:.2f})")
-        print(f"  {name:21s} wall {s['median_s']:6.3f} s ({s['min_s']:.2f}–{s['max_s']:.2f}), "
-              f"CPU {c['median_s']:6.3f} s ({c['min_s']:.2f}–{c['max_s']:.2f}){ratio}")
+        ratio = (
+            ""
+            if side == "plain"
+            else (
+                f"  {r[f'ratio_{side}']:.2f}x ({r[f'ratio_{side}_range'][0]:.2f}–"
+                f"{r[f'ratio_{side}_range'][1]:.2f}), CPU {r[f'ratio_{side}_cpu']:.2f}x "
+                f"({r[f'ratio_{side}_cpu_range'][0]:.2f}–{r[f'ratio_{side}_cpu_range'][1]:.2f})"
+            )
+        )
+        print(
+            f"  {name:21s} wall {s['median_s']:6.3f} s ({s['min_s']:.2f}–{s['max_s']:.2f}), "
+            f"CPU {c['median_s']:6.3f} s ({c['min_s']:.2f}–{c['max_s']:.2f}){ratio}"
+        )
 
 
 def report_end(r: dict) -> None:
-    print(f"\nrecipe {r['recipe']} ({r['mode']}), model: {r['model']}; {r['threads']} thread(s), "
-          f"allocator {r['allocator']}, "
-          f"{r['rounds']} interleaved rounds of {r['updates_per_round']} update(s) "
-          f"({r['sentences_per_update']} sentences); load average {r['loadavg_start'][0]:.1f} "
-          f"-> {r['loadavg_end'][0]:.1f} on {r['cpus']} CPUs")
-    print(f"ratio plain / bertune ({r['mode']}), median of paired rounds: warm cache "
-          f"{r['ratio']:.2f}x (CPU time {r['ratio_cpu']:.2f}x), cold {r['ratio_cold']:.2f}x "
-          f"(CPU {r['ratio_cold_cpu']:.2f}x); over a recipe run "
-          f"({100 * r['warm_share_of_run']:.0f}% of updates after epoch 1, "
-          f"ref_cache_mb {r['ref_cache_mb']:.0f} of {r['references_mb']:.0f} MiB = "
-          f"{100 * r['cached_share']:.0f}% of the references cached) {r['ratio_run']:.2f}x "
-          f"(CPU {r['ratio_run_cpu']:.2f}x)")
+    print(
+        f"\nrecipe {r['recipe']} ({r['mode']}), model: {r['model']}; {r['threads']} thread(s), "
+        f"allocator {r['allocator']}, "
+        f"{r['rounds']} interleaved rounds of {r['updates_per_round']} update(s) "
+        f"({r['sentences_per_update']} sentences); load average {r['loadavg_start'][0]:.1f} "
+        f"-> {r['loadavg_end'][0]:.1f} on {r['cpus']} CPUs"
+    )
+    print(
+        f"ratio plain / bertune ({r['mode']}), median of paired rounds: warm cache "
+        f"{r['ratio']:.2f}x (CPU time {r['ratio_cpu']:.2f}x), cold {r['ratio_cold']:.2f}x "
+        f"(CPU {r['ratio_cold_cpu']:.2f}x); over a recipe run "
+        f"({100 * r['warm_share_of_run']:.0f}% of updates after epoch 1, "
+        f"ref_cache_mb {r['ref_cache_mb']:.0f} of {r['references_mb']:.0f} MiB = "
+        f"{100 * r['cached_share']:.0f}% of the references cached) {r['ratio_run']:.2f}x "
+        f"(CPU {r['ratio_run_cpu']:.2f}x)"
+    )
     if "memory" in r:
         m = r["memory"]
         full = min(r["ref_cache_mb"], r["references_mb"])
-        print(f"peak RSS ({r['mode']}, own process each): plain {m['plain']['peak_mb']:.0f} MB, "
-              f"bertune {m['warm']['peak_mb']:.0f} MB, + {full:.0f} MiB once the cache is full "
-              f"= {100 * ((m['warm']['peak_mb'] + full) / m['plain']['peak_mb'] - 1):+.0f}%")
+        print(
+            f"peak RSS ({r['mode']}, own process each): plain {m['plain']['peak_mb']:.0f} MB, "
+            f"bertune {m['warm']['peak_mb']:.0f} MB, + {full:.0f} MiB once the cache is full "
+            f"= {100 * ((m['warm']['peak_mb'] + full) / m['plain']['peak_mb'] - 1):+.0f}%"
+        )
     for side, table in r.get("profile", {}).items():
         print(f"\ntorch.profiler, {side}, {r['mode']} ({r['updates_per_round']} updates):\n{table}")
 
 
 if __name__ == "__main__":
-    if not os.environ.get("PYTHONPATH"):     # PYTHONPATH set: measure that code (e.g. a commit)
+    if not os.environ.get("PYTHONPATH"):  # PYTHONPATH set: measure that code (e.g. a commit)
         sys.path.insert(0, str(REPO))
     main()

@@ -19,6 +19,7 @@ the max |triton - eager| of the forward output (gumbel: without noise). Prints a
     python benchmarks/bench_kernels.py                      # N=4096, V=30522, D=384,768, fp32+bf16
     python benchmarks/bench_kernels.py --d 384 --dtypes bf16 --no-compile
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,9 +40,11 @@ def _require_gpu():
     import torch
 
     if not torch.cuda.is_available():
-        sys.exit("bench_kernels.py needs a CUDA GPU and none is visible "
-                 "(torch.cuda.is_available() is False).\n"
-                 "For the CPU path run: python benchmarks/bench_soft.py")
+        sys.exit(
+            "bench_kernels.py needs a CUDA GPU and none is visible "
+            "(torch.cuda.is_available() is False).\n"
+            "For the CPU path run: python benchmarks/bench_soft.py"
+        )
     if os.environ.get("TRITON_INTERPRET") == "1":
         sys.exit("TRITON_INTERPRET=1 is set: unset it to benchmark compiled kernels.")
     try:
@@ -55,17 +58,19 @@ def _eager(mode: str):
     import torch
     import torch.nn.functional as F
 
-    def sort_sparsemax(z):                                               # (N, V) -> (N, V)
+    def sort_sparsemax(z):  # (N, V) -> (N, V)
         zs, _ = torch.sort(z, dim=-1, descending=True)
         cs = zs.cumsum(dim=-1) - 1
         r = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype, device=z.device)
         k = (zs - cs / r > 0).sum(dim=-1, keepdim=True)
         return (z - cs.gather(-1, k - 1) / k).clamp_min(0)
 
-    probs = {"dense": lambda z: torch.softmax(z.float(), dim=-1),
-             "sparsemax": lambda z: sort_sparsemax(z.float()),
-             "gumbel": lambda z: F.gumbel_softmax(z.float(), tau=TAU)}[mode]
-    return lambda z, e: probs(z) @ e                                     # bf16: autocast
+    probs = {
+        "dense": lambda z: torch.softmax(z.float(), dim=-1),
+        "sparsemax": lambda z: sort_sparsemax(z.float()),
+        "gumbel": lambda z: F.gumbel_softmax(z.float(), tau=TAU),
+    }[mode]
+    return lambda z, e: probs(z) @ e  # bf16: autocast
 
 
 def _triton(mode: str):
@@ -82,7 +87,7 @@ def _measure(fn, z, e, up, dtype, iters: int, warmup: int):
 
     def step():
         with autocast:
-            out = fn(z, e)                                               # (N, D)
+            out = fn(z, e)  # (N, D)
         (dz,) = torch.autograd.grad(out, z, up.to(out.dtype))
         return dz
 
@@ -143,18 +148,21 @@ def _forward_diff(mode, z, e, dtype) -> float | None:
 
 def run(a) -> dict:
     import torch
-
     import triton
 
     peak_bw = _copy_bandwidth()
     gpu = torch.cuda.get_device_name()
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
     rows = []
-    print(f"bench_kernels: {gpu}, N={a.n} V={a.v}, torch {torch.__version__}, triton "
-          f"{triton.__version__}, tf32 matmul {torch.backends.cuda.matmul.allow_tf32}, "
-          f"copy bandwidth {peak_bw / 1e9:.0f} GB/s, median of {a.iters}")
-    head = (f"{'mode':<10}{'D':>5} {'dtype':<5} {'variant':<9}{'ms':>9}{'peak MB':>9}"
-            f"{'GB/s':>8}{'%copy':>7}{'TFLOP/s':>9}{'vs eager':>9}{'fwd maxdiff':>12}")
+    print(
+        f"bench_kernels: {gpu}, N={a.n} V={a.v}, torch {torch.__version__}, triton "
+        f"{triton.__version__}, tf32 matmul {torch.backends.cuda.matmul.allow_tf32}, "
+        f"copy bandwidth {peak_bw / 1e9:.0f} GB/s, median of {a.iters}"
+    )
+    head = (
+        f"{'mode':<10}{'D':>5} {'dtype':<5} {'variant':<9}{'ms':>9}{'peak MB':>9}"
+        f"{'GB/s':>8}{'%copy':>7}{'TFLOP/s':>9}{'vs eager':>9}{'fwd maxdiff':>12}"
+    )
     print(head)
     for d in a.d:
         for dname in a.dtypes:
@@ -173,11 +181,24 @@ def run(a) -> dict:
                     variants["compiled"] = torch.compile(_eager(mode))
                 eager_ms = None
                 for name, fn in variants.items():
-                    row = {"mode": mode, "D": d, "dtype": dname, "variant": name,
-                           "N": a.n, "V": a.v}
+                    row = {
+                        "mode": mode,
+                        "D": d,
+                        "dtype": dname,
+                        "variant": name,
+                        "N": a.n,
+                        "V": a.v,
+                    }
                     try:
-                        ms, peak = _measure(fn, z, e, up, dtype, a.iters,
-                                            a.warmup + (3 if name == "compiled" else 0))
+                        ms, peak = _measure(
+                            fn,
+                            z,
+                            e,
+                            up,
+                            dtype,
+                            a.iters,
+                            a.warmup + (3 if name == "compiled" else 0),
+                        )
                     except Exception as exc:  # reported in the table and the JSON, not hidden
                         row["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
                         rows.append(row)
@@ -186,25 +207,47 @@ def run(a) -> dict:
                         continue
                     eager_ms = ms if name == "eager" else eager_ms
                     gbps = min_bytes / (ms / 1000) / 1e9
-                    row.update(ms=ms, peak_mb=peak, gbps=gbps, frac_copy=gbps * 1e9 / peak_bw,
-                               tflops=None if flops is None else flops / (ms / 1000) / 1e12,
-                               fwd_maxdiff=diff if name == "triton" else None)
+                    row.update(
+                        ms=ms,
+                        peak_mb=peak,
+                        gbps=gbps,
+                        frac_copy=gbps * 1e9 / peak_bw,
+                        tflops=None if flops is None else flops / (ms / 1000) / 1e12,
+                        fwd_maxdiff=diff if name == "triton" else None,
+                    )
                     rows.append(row)
                     tf = "" if row["tflops"] is None else f"{row['tflops']:.1f}"
                     ratio = "" if eager_ms is None or name == "eager" else f"{ms / eager_ms:.2f}x"
                     md = "" if name != "triton" else f"{diff:.2e}"
-                    print(f"{mode:<10}{d:>5} {dname:<5} {name:<9}{ms:>9.2f}{peak:>9.0f}"
-                          f"{gbps:>8.0f}{100 * row['frac_copy']:>6.0f}%{tf:>9}{ratio:>9}{md:>12}")
+                    print(
+                        f"{mode:<10}{d:>5} {dname:<5} {name:<9}{ms:>9.2f}{peak:>9.0f}"
+                        f"{gbps:>8.0f}{100 * row['frac_copy']:>6.0f}%{tf:>9}{ratio:>9}{md:>12}"
+                    )
                 del z, e, up
                 torch.cuda.empty_cache()
-    signature = {"gpu": gpu, "torch": torch.__version__, "triton": triton.__version__,
-                 "python": platform.python_version(), "N": a.n, "V": a.v, "tau": TAU,
-                 "iters": a.iters, "tf32": torch.backends.cuda.matmul.allow_tf32,
-                 "copy_GBps": peak_bw / 1e9}
+    signature = {
+        "gpu": gpu,
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+        "python": platform.python_version(),
+        "N": a.n,
+        "V": a.v,
+        "tau": TAU,
+        "iters": a.iters,
+        "tf32": torch.backends.cuda.matmul.allow_tf32,
+        "copy_GBps": peak_bw / 1e9,
+    }
     for row in rows:  # ratios against eager for every variant, now that all ran
-        ref = next((r for r in rows if r.get("ms") and r["variant"] == "eager"
-                    and (r["mode"], r["D"], r["dtype"]) == (row["mode"], row["D"], row["dtype"])),
-                   None)
+        ref = next(
+            (
+                r
+                for r in rows
+                if r.get("ms")
+                and r["variant"] == "eager"
+                and (r["mode"], r["D"], r["dtype"]) == (row["mode"], row["D"], row["dtype"])
+            ),
+            None,
+        )
         if ref and row.get("ms"):
             row["ratio_vs_eager"] = row["ms"] / ref["ms"]
             row["mem_ratio_vs_eager"] = row["peak_mb"] / max(ref["peak_mb"], 1e-9)
@@ -220,8 +263,9 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--no-compile", dest="compile", action="store_false",
-                    help="skip the torch.compile variant")
+    ap.add_argument(
+        "--no-compile", dest="compile", action="store_false", help="skip the torch.compile variant"
+    )
     ap.add_argument("--out", type=Path, default=None, help="JSON path (default: results/...)")
     a = ap.parse_args()
     _require_gpu()

@@ -14,6 +14,7 @@ Needs the reference installed (test-only): ``pip install --no-deps moverscore==1
 
     python benchmarks/bench_moverscore.py [--data ../shared/data/multi30k] [--n 1000] [--threads 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def _shim():
     spec = importlib.util.spec_from_file_location(
-        "moverscore_shim", REPO / "tests" / "core" / "metrics" / "moverscore_shim.py")
+        "moverscore_shim", REPO / "tests" / "core" / "metrics" / "moverscore_shim.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -42,12 +44,16 @@ def _shim():
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "multi30k"),
-                    help="folder with test_2016_flickr.en.gz")
+    ap.add_argument(
+        "--data",
+        default=str(REPO.parent / "shared" / "data" / "multi30k"),
+        help="folder with test_2016_flickr.en.gz",
+    )
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=0,
-                    help="torch threads for both (0: torch's default)")
+    ap.add_argument(
+        "--threads", type=int, default=0, help="torch threads for both (0: torch's default)"
+    )
     args = ap.parse_args()
 
     import numpy as np
@@ -68,20 +74,33 @@ def main() -> None:
     lm = load_moverscore_lm("minilm", "cpu")
 
     def run_reference(float64=False):
-        ref.batched_cdist_l2 = ((lambda a, b: cdist32(a.double(), b.double())) if float64
-                                else cdist32)
+        ref.batched_cdist_l2 = (
+            (lambda a, b: cdist32(a.double(), b.double())) if float64 else cdist32
+        )
         idf_ref, idf_hyp = ref.get_idf_dict(refs), ref.get_idf_dict(hyps)
-        return np.array(ref.word_mover_score(refs, hyps, idf_ref, idf_hyp, stop_words=[],
-                                             n_gram=1, remove_subwords=True, batch_size=256,
-                                             device="cpu"))
+        return np.array(
+            ref.word_mover_score(
+                refs,
+                hyps,
+                idf_ref,
+                idf_hyp,
+                stop_words=[],
+                n_gram=1,
+                remove_subwords=True,
+                batch_size=256,
+                device="cpu",
+            )
+        )
 
     def run_bertune():
         return score_moverscore(hyps, [refs], lm).scores
 
     run_reference()  # warm-up (allocator, file cache), untimed
     run_bertune()
-    print(f"pairs: {len(hyps)}  LM: bundled MiniLM, last layer (6)  device: cpu  "
-          f"torch threads: {torch.get_num_threads()}")
+    print(
+        f"pairs: {len(hyps)}  LM: bundled MiniLM, last layer (6)  device: cpu  "
+        f"torch threads: {torch.get_num_threads()}"
+    )
     best = {"reference": float("inf"), "bertune": float("inf")}
     for _ in range(args.repeat):
         for name, fn in (("reference", run_reference), ("bertune", run_bertune)):
@@ -94,14 +113,20 @@ def main() -> None:
                 ours = out
     theirs64 = run_reference(float64=True)
     d32, d64 = np.abs(ours - theirs), np.abs(ours - theirs64)
-    print(f"moverscore_v2 (shim): {best['reference']:.2f} s   bertune: {best['bertune']:.2f} s"
-          f"   ratio {best['reference'] / best['bertune']:.2f}x")
+    print(
+        f"moverscore_v2 (shim): {best['reference']:.2f} s   bertune: {best['bertune']:.2f} s"
+        f"   ratio {best['reference'] / best['bertune']:.2f}x"
+    )
     print(f"system score: reference {100 * theirs.mean():.4f}  bertune {100 * ours.mean():.4f}")
-    print(f"max |Δ| vs reference with float64 distances: {d64.max():.2e}  "
-          f"(pairs within 1e-6: {int((d64 <= 1e-6).sum())}/{len(d64)})")
-    print(f"max |Δ| vs unmodified reference (float32 distances): {d32.max():.2e}  "
-          f"(pairs within 1e-6: {int((d32 <= 1e-6).sum())}/{len(d32)}; its own float32 error "
-          f"max {np.abs(theirs - theirs64).max():.2e})")
+    print(
+        f"max |Δ| vs reference with float64 distances: {d64.max():.2e}  "
+        f"(pairs within 1e-6: {int((d64 <= 1e-6).sum())}/{len(d64)})"
+    )
+    print(
+        f"max |Δ| vs unmodified reference (float32 distances): {d32.max():.2e}  "
+        f"(pairs within 1e-6: {int((d32 <= 1e-6).sum())}/{len(d32)}; its own float32 error "
+        f"max {np.abs(theirs - theirs64).max():.2e})"
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Two measurements:
 
     python benchmarks/bench_prepare.py [--data ../shared/data/multi30k] [--repeat 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,23 +45,26 @@ def best(fn, repeat: int):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"
-                                          / "multi30k"),
-                    help="raw Multi30k folder (default: ../shared/data/multi30k from the "
-                         "repository root, whatever the current directory)")
+    ap.add_argument(
+        "--data",
+        default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "multi30k"),
+        help="raw Multi30k folder (default: ../shared/data/multi30k from the "
+        "repository root, whatever the current directory)",
+    )
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     data = Path(args.data)
 
     start = time.perf_counter()
     from bertune_cli.core.lm import load_tokenizer
+
     lm_tok = load_tokenizer("minilm")
     import_s = time.perf_counter() - start
 
-    from bertune_cli.core.config import load_recipe
-    from bertune_cli.core.data.prepare import prepare
     from sacremoses import MosesTokenizer
 
+    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.data.prepare import prepare
     from bertune_cli.core.data.source import SourceEncoder
     from bertune_cli.core.data.target import TargetCodec
     from bertune_cli.core.data.tokenization import moses_tokenize, moses_tokenize_many
@@ -69,14 +73,18 @@ def main() -> None:
 
     recipe = load_recipe("multi30k-de-en")
     with tempfile.TemporaryDirectory() as tmp:
-        e2e, result = best(lambda: prepare(recipe, Path(tmp) / "data", data_dir=data,
-                                           force=True), args.repeat)
+        e2e, result = best(
+            lambda: prepare(recipe, Path(tmp) / "data", data_dir=data, force=True), args.repeat
+        )
     pairs = sum(v["pairs"] for v in result.manifest["splits"].values())
     read_pairs = result.manifest["cleaning"]["train"]["read"] + sum(
-        v["pairs"] for k, v in result.manifest["splits"].items() if k != "train")
-    print(f"end to end: prepare multi30k-de-en ({read_pairs:,} pairs read, {pairs:,} written) "
-          f"in {e2e:.2f} s = {read_pairs / e2e:,.0f} pairs/s  [target: < 30 s]  "
-          f"(+ {import_s:.1f} s one-off import of transformers/torch + tokenizer load)")
+        v["pairs"] for k, v in result.manifest["splits"].items() if k != "train"
+    )
+    print(
+        f"end to end: prepare multi30k-de-en ({read_pairs:,} pairs read, {pairs:,} written) "
+        f"in {e2e:.2f} s = {read_pairs / e2e:,.0f} pairs/s  [target: < 30 s]  "
+        f"(+ {import_s:.1f} s one-off import of transformers/torch + tokenizer load)"
+    )
 
     de, en = read(data / "train.de.gz"), read(data / "train.en.gz")
     codec = TargetCodec(lm_tok, "en", "minilm")
@@ -90,8 +98,10 @@ def main() -> None:
         src_tok = [moses_de.tokenize(s, return_str=True, escape=False) for s in de]
         [moses_en.tokenize(s, return_str=True, escape=False) for s in en]  # for cleaning counts
         enc = SourceEncoder.train(src_tok, "de", True, recipe.data.bpe_vocab, pretokenized=True)
-        return ([enc.tokenizer.encode(s).ids for s in src_tok],
-                [lm_tok(s)["input_ids"] for s in en])
+        return (
+            [enc.tokenizer.encode(s).ids for s in src_tok],
+            [lm_tok(s)["input_ids"] for s in en],
+        )
 
     t_batched, out_b = best(batched, args.repeat)
     t_naive, out_n = best(naive, args.repeat)
@@ -99,27 +109,36 @@ def main() -> None:
     n = len(de)
     print(f"batched (bertune):      {t_batched:6.2f} s  {n / t_batched:8,.0f} sentence pairs/s")
     print(f"per-sentence loop:      {t_naive:6.2f} s  {n / t_naive:8,.0f} sentence pairs/s")
-    print(f"ratio (per-sentence time / bertune time): {t_naive / t_batched:.2f}x on {n:,} pairs "
-          f"(same libraries, identical outputs; {os.cpu_count()} CPUs)")
+    print(
+        f"ratio (per-sentence time / bertune time): {t_naive / t_batched:.2f}x on {n:,} pairs "
+        f"(same libraries, identical outputs; {os.cpu_count()} CPUs)"
+    )
     print("per stage (bertune vs per-sentence):")
     src_tok = moses_tokenize(de, "de")
     enc = SourceEncoder.train(src_tok, "de", True, recipe.data.bpe_vocab, pretokenized=True)
     stages = {
-        "Moses (both sides)": (lambda: moses_tokenize_many([("de", de, "de"), ("en", en, "en")]),
-                               lambda: ([moses_de.tokenize(s, return_str=True, escape=False)
-                                         for s in de],
-                                        [moses_en.tokenize(s, return_str=True, escape=False)
-                                         for s in en])),
-        "source BPE encode": (lambda: enc.encode_tokenized(src_tok),
-                              lambda: [enc.tokenizer.encode(s).ids for s in src_tok]),
-        "target WordPiece encode": (lambda: codec.encode(en),
-                                    lambda: [lm_tok(s)["input_ids"] for s in en]),
+        "Moses (both sides)": (
+            lambda: moses_tokenize_many([("de", de, "de"), ("en", en, "en")]),
+            lambda: (
+                [moses_de.tokenize(s, return_str=True, escape=False) for s in de],
+                [moses_en.tokenize(s, return_str=True, escape=False) for s in en],
+            ),
+        ),
+        "source BPE encode": (
+            lambda: enc.encode_tokenized(src_tok),
+            lambda: [enc.tokenizer.encode(s).ids for s in src_tok],
+        ),
+        "target WordPiece encode": (
+            lambda: codec.encode(en),
+            lambda: [lm_tok(s)["input_ids"] for s in en],
+        ),
     }
     for name, (fast, slow) in stages.items():
         t_fast, a = best(fast, args.repeat)
         t_slow, b = best(slow, args.repeat)
         assert list(a) == list(b), name
         print(f"  {name:24s} {t_fast:5.2f} s vs {t_slow:5.2f} s  ({t_slow / t_fast:.1f}x)")
+
 
 if __name__ == "__main__":
     main()

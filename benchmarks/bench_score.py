@@ -21,6 +21,7 @@ Printed, in one run:
 
     python benchmarks/bench_score.py [--data ../shared/data/multi30k] [--n 1000] [--threads 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,14 +70,21 @@ class Clock:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "multi30k"),
-                    help="folder with test_2016_flickr.en.gz (default: ../shared/data/multi30k "
-                         "from the repository root)")
+    ap.add_argument(
+        "--data",
+        default=str(REPO.parent / "shared" / "data" / "multi30k"),
+        help="folder with test_2016_flickr.en.gz (default: ../shared/data/multi30k "
+        "from the repository root)",
+    )
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads for both (0: torch's "
-                    "default; 1 is steadier on a shared machine)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for both (0: torch's default; 1 is steadier on a shared machine)",
+    )
     ap.add_argument("--skip-startup", action="store_true", help="skip section 5")
     args = ap.parse_args()
 
@@ -92,18 +100,19 @@ def main() -> None:
     rnd = random.Random(1234)
     systems = [[perturb(r, rnd) for r in refs]]
     systems.append([perturb(r, rnd) for r in refs])
-    systems.append([perturb(r, rnd) if rnd.random() < 0.3 else h
-                    for r, h in zip(refs, systems[1])])
+    systems.append([perturb(r, rnd) if rnd.random() < 0.3 else h for r, h in zip(refs, systems[1])])
     path, layer = resolve_lm("minilm"), 5
     lm = load_lm("minilm", layer, args.device)
-    print(f"pairs: {len(refs)}  LM: bundled MiniLM, layer {layer}  device: {args.device}  "
-          f"torch {torch.__version__} threads: {torch.get_num_threads()}  "
-          f"bert_score {bert_score.__version__}  (best of {args.repeat}; wall / process CPU)")
+    print(
+        f"pairs: {len(refs)}  LM: bundled MiniLM, layer {layer}  device: {args.device}  "
+        f"torch {torch.__version__} threads: {torch.get_num_threads()}  "
+        f"bert_score {bert_score.__version__}  (best of {args.repeat}; wall / process CPU)"
+    )
 
     bs = BertScoreRun(path, layer, args.device)
     bt = BertuneRun(layer, args.device)
-    BertScoreRun(path, layer, args.device)([systems[0][:32]], refs[:32])   # warm-up: imports,
-    BertuneRun(layer, args.device)([systems[0][:32]], refs[:32])           # allocator, caches
+    BertScoreRun(path, layer, args.device)([systems[0][:32]], refs[:32])  # warm-up: imports,
+    BertuneRun(layer, args.device)([systems[0][:32]], refs[:32])  # allocator, caches
 
     # 1-3: one system, breakdowns, limit, ratios
     outs = {}
@@ -122,25 +131,35 @@ def main() -> None:
     diff = float(np.abs(outs["bertune"] - outs["bert_score"]).max())
     worst = max(worst, diff)
     print("\n[3. three systems, same references (bertune: one score_systems call)]")
-    print(f"  bert_score.score x3: {bs3.clock}\n  bertune:             {bt3.clock}\n"
-          f"  LM-forward limit:    {limit3}")
-    print(f"  speed-up bertune vs bert_score: {bs3.clock.wall / bt3.clock.wall:.2f}x wall, "
-          f"{bs3.clock.cpu / bt3.clock.cpu:.2f}x CPU;  bertune / limit: "
-          f"{bt3.clock.cpu / limit3.cpu:.2f}x CPU;  max |ΔF| {diff:.1e}")
+    print(
+        f"  bert_score.score x3: {bs3.clock}\n  bertune:             {bt3.clock}\n"
+        f"  LM-forward limit:    {limit3}"
+    )
+    print(
+        f"  speed-up bertune vs bert_score: {bs3.clock.wall / bt3.clock.wall:.2f}x wall, "
+        f"{bs3.clock.cpu / bt3.clock.cpu:.2f}x CPU;  bertune / limit: "
+        f"{bt3.clock.cpu / limit3.cpu:.2f}x CPU;  max |ΔF| {diff:.1e}"
+    )
 
     worst = max(worst, report_cache(lm, refs, systems, args.repeat))
     if not args.skip_startup:
         report_startup(path, refs, systems[0], args.threads)
-    print(f"\nmax |F_bertune - F_bert_score| over every comparison: {worst:.2e} "
-          f"({'OK' if worst < 1e-6 else 'FAIL'}: < 1e-6)")
+    print(
+        f"\nmax |F_bertune - F_bert_score| over every comparison: {worst:.2e} "
+        f"({'OK' if worst < 1e-6 else 'FAIL'}: < 1e-6)"
+    )
     sys.exit(0 if worst < 1e-6 else 1)
 
 
 class BertScoreRun:
     """``bert_score.score`` per system, timed, with its phases timed by wrapping its helpers."""
 
-    PHASES = {"sent_encode": "tokenize", "padding": "padding", "bert_encode": "LM forward",
-              "greedy_cos_idf": "matching"}
+    PHASES = {
+        "sent_encode": "tokenize",
+        "padding": "padding",
+        "bert_encode": "LM forward",
+        "greedy_cos_idf": "matching",
+    }
 
     def __init__(self, path, layer, device):
         self.path, self.layer, self.device = path, layer, device
@@ -160,6 +179,7 @@ class BertScoreRun:
                     return fn(*a, **k)
                 finally:
                     self._now[name] += time.process_time() - start
+
             return wrapper
 
         self._now = defaultdict(float)
@@ -167,13 +187,18 @@ class BertScoreRun:
             setattr(bu, name, timed(name, fn))
         try:
             with self.clock:
-                out = np.concatenate([bert_score.score(
-                    h, refs, model_type=self.path, num_layers=self.layer,
-                    device=self.device)[2].numpy() for h in hyp_sets])
+                out = np.concatenate(
+                    [
+                        bert_score.score(
+                            h, refs, model_type=self.path, num_layers=self.layer, device=self.device
+                        )[2].numpy()
+                        for h in hyp_sets
+                    ]
+                )
         finally:
             for name, fn in originals.items():
                 setattr(bu, name, fn)
-        if self.clock.runs[-1][1] <= self.clock.cpu:          # phases of the best run
+        if self.clock.runs[-1][1] <= self.clock.cpu:  # phases of the best run
             self.phases = dict(self._now)
         return out
 
@@ -192,8 +217,15 @@ class BertuneRun:
 
         stats = {}
         with self.clock:
-            out = score_systems(hyp_sets, [refs], lm_name="minilm", layer=self.layer,
-                                device=self.device, stats=stats, **kw)
+            out = score_systems(
+                hyp_sets,
+                [refs],
+                lm_name="minilm",
+                layer=self.layer,
+                device=self.device,
+                stats=stats,
+                **kw,
+            )
         if self.clock.runs[-1][1] <= self.clock.cpu:
             self.stats = stats
         return np.concatenate([o.F for o in out])
@@ -209,9 +241,11 @@ def forward_limit(lm, texts, repeat: int, max_tokens: int = 8192) -> Clock:
     by_len = defaultdict(list)
     for s in ids:
         by_len[len(s)].append(s)
-    batches = [torch.tensor(group[lo:lo + max(1, max_tokens // length)])
-               for length, group in sorted(by_len.items())
-               for lo in range(0, len(group), max(1, max_tokens // length))]
+    batches = [
+        torch.tensor(group[lo : lo + max(1, max_tokens // length)])
+        for length, group in sorted(by_len.items())
+        for lo in range(0, len(group), max(1, max_tokens // length))
+    ]
     clock = Clock()
     with torch.inference_mode():
         for _ in range(repeat):
@@ -229,8 +263,9 @@ def bert_score_padding(lm, texts) -> tuple[int, int]:
 
     sentences = sorted(set(texts), key=lambda x: len(x.split(" ")), reverse=True)
     lengths = [len(s) for s in _tokenize(lm, [s.strip() for s in sentences])[0]]
-    padded = sum(max(lengths[i:i + 64]) * len(lengths[i:i + 64])
-                 for i in range(0, len(lengths), 64))
+    padded = sum(
+        max(lengths[i : i + 64]) * len(lengths[i : i + 64]) for i in range(0, len(lengths), 64)
+    )
     return sum(lengths), padded
 
 
@@ -255,12 +290,19 @@ def report_one(bs, bt, limit, outs, lm, refs, hyps, io) -> float:
     print(f"  bertune ({bt.clock}):")
     batching = st["embed_cpu"] - st["forward_cpu"]
     rest = bt.clock.cpu - st["tokenize_cpu"] - st["embed_cpu"] - st["match_cpu"]
-    for name, value in (("tokenize (fast, once)", st["tokenize_cpu"]), ("batching", batching),
-                        ("LM forward", st["forward_cpu"]), ("matching", st["match_cpu"]),
-                        ("LM load + rest", rest), ("I/O (read files)", io)):
+    for name, value in (
+        ("tokenize (fast, once)", st["tokenize_cpu"]),
+        ("batching", batching),
+        ("LM forward", st["forward_cpu"]),
+        ("matching", st["match_cpu"]),
+        ("LM load + rest", rest),
+        ("I/O (read files)", io),
+    ):
         print(f"    {name:<22} {value:6.3f} s  {100 * value / bt.clock.cpu:5.1f} %")
-    print(f"    sentences {st['sentences']}, tokens {st['tokens']}, padded {st['padded_tokens']} "
-          f"(padding waste {100 * (st['padded_tokens'] / st['tokens'] - 1):.1f} %)")
+    print(
+        f"    sentences {st['sentences']}, tokens {st['tokens']}, padded {st['padded_tokens']} "
+        f"(padding waste {100 * (st['padded_tokens'] / st['tokens'] - 1):.1f} %)"
+    )
     print(f"  bert_score ({bs.clock}):")
     for fn, name in bs.PHASES.items():
         value = bs.phases.get(fn, 0.0)
@@ -272,18 +314,26 @@ def report_one(bs, bt, limit, outs, lm, refs, hyps, io) -> float:
     share = limit.cpu / bs.clock.cpu
     print("\n[2. the limit: LM forward over the distinct sentences, no padding]")
     print(f"  {limit}  ({limit.tokens} tokens)")
-    print(f"  limit / bert_score total: {100 * share:.0f} % -> 2x bert_score would need "
-          f"{'less than the limit' if share > 0.5 else 'half its time'}")
-    print(f"  bertune total / limit:    {bt.clock.cpu / limit.cpu:.3f}x CPU, "
-          f"{bt.clock.wall / limit.wall:.3f}x wall  (target <= 1.2x)")
-    print(f"  bertune forward / limit:  {st['forward_cpu'] / limit.cpu:.3f}x CPU (padding, "
-          "batch shapes)")
+    print(
+        f"  limit / bert_score total: {100 * share:.0f} % -> 2x bert_score would need "
+        f"{'less than the limit' if share > 0.5 else 'half its time'}"
+    )
+    print(
+        f"  bertune total / limit:    {bt.clock.cpu / limit.cpu:.3f}x CPU, "
+        f"{bt.clock.wall / limit.wall:.3f}x wall  (target <= 1.2x)"
+    )
+    print(
+        f"  bertune forward / limit:  {st['forward_cpu'] / limit.cpu:.3f}x CPU (padding, "
+        "batch shapes)"
+    )
     print(f"  bert_score total / limit: {bs.clock.cpu / limit.cpu:.3f}x CPU")
     print("\n[3. one system]")
     print(f"  bert_score.score: {bs.clock}\n  bertune:          {bt.clock}")
-    print(f"  speed-up bertune vs bert_score: {bs.clock.wall / bt.clock.wall:.2f}x wall, "
-          f"{bs.clock.cpu / bt.clock.cpu:.2f}x CPU;  max |ΔF| {diff:.1e}  (mean F_BERT "
-          f"{100 * outs['bertune'].mean():.4f} vs {100 * outs['bert_score'].mean():.4f})")
+    print(
+        f"  speed-up bertune vs bert_score: {bs.clock.wall / bt.clock.wall:.2f}x wall, "
+        f"{bs.clock.cpu / bt.clock.cpu:.2f}x CPU;  max |ΔF| {diff:.1e}  (mean F_BERT "
+        f"{100 * outs['bertune'].mean():.4f} vs {100 * outs['bert_score'].mean():.4f})"
+    )
     return diff
 
 
@@ -301,17 +351,22 @@ def report_cache(lm, refs, systems, repeat: int) -> float:
             cold([systems[0]], refs, cache=EmbeddingCache(tmp))
             got = warm([systems[1]], refs, cache=EmbeddingCache(tmp))
             worst = max(worst, float(np.abs(got - ref_b).max()))
-    hyp_only = forward_limit(lm, [h for h in systems[1] if h.strip() not in
-                                  {r.strip() for r in refs}], repeat)
+    hyp_only = forward_limit(
+        lm, [h for h in systems[1] if h.strip() not in {r.strip() for r in refs}], repeat
+    )
     print("\n[4. reference-embedding cache: score system A, then system B (--cache)]")
     print(f"  call 1 (A, empty cache, stores refs): {cold.clock}")
-    print(f"  call 2 (B, refs from the cache):      {warm.clock}  "
-          f"({warm.stats['cached_sentences']} sentences read, not embedded)")
+    print(
+        f"  call 2 (B, refs from the cache):      {warm.clock}  "
+        f"({warm.stats['cached_sentences']} sentences read, not embedded)"
+    )
     print(f"  B without the cache:                  {plain.clock}")
-    print(f"  call 2 speed-up vs uncached: {plain.clock.cpu / warm.clock.cpu:.2f}x CPU;  "
-          f"B's own LM-forward limit (its non-reference lines) {hyp_only.cpu:.2f} s CPU -> "
-          f"call 2 / that limit {warm.clock.cpu / hyp_only.cpu:.2f}x;  |ΔF| vs uncached "
-          f"{worst:.1e}")
+    print(
+        f"  call 2 speed-up vs uncached: {plain.clock.cpu / warm.clock.cpu:.2f}x CPU;  "
+        f"B's own LM-forward limit (its non-reference lines) {hyp_only.cpu:.2f} s CPU -> "
+        f"call 2 / that limit {warm.clock.cpu / hyp_only.cpu:.2f}x;  |ΔF| vs uncached "
+        f"{worst:.1e}"
+    )
     return worst
 
 
@@ -319,32 +374,58 @@ def report_startup(lm_path: str, refs, hyps, threads: int) -> None:
     """Fresh processes, best of 3: wall and CPU (user + sys of the child)."""
     bertune = Path(sys.executable).with_name("bertune")
     cli = [str(bertune)] if bertune.exists() else [sys.executable, "-m", "bertune_cli.main"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(threads or ""),
-           "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": str(threads or ""),
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    }
     if not threads:
         env.pop("OMP_NUM_THREADS")
-    load = ("import transformers, torch; "
-            f"transformers.AutoTokenizer.from_pretrained({lm_path!r}); "
-            f"transformers.AutoModel.from_pretrained({lm_path!r})")
+    load = (
+        "import transformers, torch; "
+        f"transformers.AutoTokenizer.from_pretrained({lm_path!r}); "
+        f"transformers.AutoModel.from_pretrained({lm_path!r})"
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        for name, lines in (("hyp10", hyps[:10]), ("ref10", refs[:10]),
-                            ("hyp", hyps), ("ref", refs)):
+        for name, lines in (
+            ("hyp10", hyps[:10]),
+            ("ref10", refs[:10]),
+            ("hyp", hyps),
+            ("ref", refs),
+        ):
             Path(tmp, name).write_text("".join(s + "\n" for s in lines), encoding="utf-8")
-        cmds = {"import transformers, torch": [sys.executable, "-c",
-                                               "import transformers, torch"],
-                "+ load the LM": [sys.executable, "-c", load],
-                "bertune score, 10 lines": [*cli, "score", f"{tmp}/hyp10", f"{tmp}/ref10",
-                                            "-m", "bertscore"],
-                "bertune score, 1000 lines": [*cli, "score", f"{tmp}/hyp", f"{tmp}/ref",
-                                              "-m", "bertscore"]}
-        times = {name: child_time(cmd, env, 1 if "1000" in name else 3)
-                 for name, cmd in cmds.items()}
+        cmds = {
+            "import transformers, torch": [sys.executable, "-c", "import transformers, torch"],
+            "+ load the LM": [sys.executable, "-c", load],
+            "bertune score, 10 lines": [
+                *cli,
+                "score",
+                f"{tmp}/hyp10",
+                f"{tmp}/ref10",
+                "-m",
+                "bertscore",
+            ],
+            "bertune score, 1000 lines": [
+                *cli,
+                "score",
+                f"{tmp}/hyp",
+                f"{tmp}/ref",
+                "-m",
+                "bertscore",
+            ],
+        }
+        times = {
+            name: child_time(cmd, env, 1 if "1000" in name else 3) for name, cmd in cmds.items()
+        }
     print("\n[5. start-up, fresh processes (best of 3; 1000 lines: 1 run)]")
     for name, (wall, cpu) in times.items():
         print(f"  {name:<28} {wall:6.2f} s wall {cpu:6.2f} s CPU")
     base, mine = times["+ load the LM"], times["bertune score, 10 lines"]
-    print(f"  gap bertune score (10 lines) - (import + load): {mine[0] - base[0]:+.2f} s wall, "
-          f"{mine[1] - base[1]:+.2f} s CPU")
+    print(
+        f"  gap bertune score (10 lines) - (import + load): {mine[0] - base[0]:+.2f} s wall, "
+        f"{mine[1] - base[1]:+.2f} s CPU"
+    )
 
 
 def child_time(cmd, env, runs: int) -> tuple[float, float]:
@@ -352,8 +433,9 @@ def child_time(cmd, env, runs: int) -> tuple[float, float]:
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run(
+            cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

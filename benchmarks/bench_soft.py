@@ -15,6 +15,7 @@ once the inputs exist, minus the resident set at that moment: the extra memory o
     python benchmarks/bench_soft.py                   # N=512, V=30522, D=384 (CPU-scaled)
     python benchmarks/bench_soft.py --n 4096          # the paper's size (slow on CPU)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,9 +56,11 @@ def _naive(mode: str):
             g = g * s
             return (g - g.sum(-1, keepdim=True) / s.sum(-1, keepdim=True)) * s
 
-    probs = {"dense": lambda z: torch.softmax(z, dim=-1),
-             "sparsemax": SortSparsemax.apply,
-             "gumbel": lambda z: F.gumbel_softmax(z, tau=TAU)}[mode]
+    probs = {
+        "dense": lambda z: torch.softmax(z, dim=-1),
+        "sparsemax": SortSparsemax.apply,
+        "gumbel": lambda z: F.gumbel_softmax(z, tau=TAU),
+    }[mode]
     return lambda z, e: probs(z) @ e
 
 
@@ -80,27 +83,31 @@ def worker(mode: str, variant: str, n: int, v: int, d: int, repeats: int, thread
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    z = (torch.randn(n, v) * 3).requires_grad_()                         # (N, V)
-    e = torch.randn(v, d) * 0.05                                         # (V, D), frozen LM
-    up = torch.randn(n, d)                                               # dL/d e_bar
+    z = (torch.randn(n, v) * 3).requires_grad_()  # (N, V)
+    e = torch.randn(v, d) * 0.05  # (V, D), frozen LM
+    up = torch.randn(n, d)  # dL/d e_bar
     fn = (_bertune if variant == "bertune" else _naive)(mode)
 
     def step():
-        out = fn(z, e)                                                   # (N, D)
+        out = fn(z, e)  # (N, D)
         out.backward(up)
         z.grad = None
 
-    Path("/proc/self/clear_refs").write_text("5")                        # reset the peak RSS
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS
     base = _rss_kb("VmRSS")
-    step()                                                               # warm-up, and the peak
+    step()  # warm-up, and the peak
     peak_mb = (_rss_kb("VmHWM") - base) / 1024
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    return {"mode": mode, "variant": variant, "ms": 1000 * statistics.median(times),
-            "peak_mb": peak_mb}
+    return {
+        "mode": mode,
+        "variant": variant,
+        "ms": 1000 * statistics.median(times),
+        "peak_mb": peak_mb,
+    }
 
 
 def main() -> None:
@@ -119,22 +126,47 @@ def main() -> None:
 
     import torch
 
-    print(f"bench_soft: N={a.n} V={a.v} D={a.d} fp32, fwd+bwd, median of {a.repeats}, "
-          f"{a.threads} threads, torch {torch.__version__}")
-    print("memory: peak RSS above the post-input baseline (Linux VmHWM after clear_refs=5), "
-          "one subprocess per row; one (N, V) fp32 tensor is "
-          f"{a.n * a.v * 4 / 2**20:.0f} MB")
-    print(f"{'mode':<10} {'variant':<28} {'fwd+bwd ms':>11} {'peak MB':>9} "
-          f"{'time ratio':>11} {'mem ratio':>10}")
-    names = {"bertune": "bertune (impl=torch)",
-             "naive": {"dense": "softmax @ E", "sparsemax": "sort sparsemax @ E",
-                       "gumbel": "F.gumbel_softmax @ E"}}
+    print(
+        f"bench_soft: N={a.n} V={a.v} D={a.d} fp32, fwd+bwd, median of {a.repeats}, "
+        f"{a.threads} threads, torch {torch.__version__}"
+    )
+    print(
+        "memory: peak RSS above the post-input baseline (Linux VmHWM after clear_refs=5), "
+        "one subprocess per row; one (N, V) fp32 tensor is "
+        f"{a.n * a.v * 4 / 2**20:.0f} MB"
+    )
+    print(
+        f"{'mode':<10} {'variant':<28} {'fwd+bwd ms':>11} {'peak MB':>9} "
+        f"{'time ratio':>11} {'mem ratio':>10}"
+    )
+    names = {
+        "bertune": "bertune (impl=torch)",
+        "naive": {
+            "dense": "softmax @ E",
+            "sparsemax": "sort sparsemax @ E",
+            "gumbel": "F.gumbel_softmax @ E",
+        },
+    }
     for mode in a.modes.split(","):
         res = {}
         for variant in ("naive", "bertune"):
-            cmd = [sys.executable, __file__, "--worker", mode, variant, "--n", str(a.n),
-                   "--v", str(a.v), "--d", str(a.d), "--repeats", str(a.repeats),
-                   "--threads", str(a.threads)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--worker",
+                mode,
+                variant,
+                "--n",
+                str(a.n),
+                "--v",
+                str(a.v),
+                "--d",
+                str(a.d),
+                "--repeats",
+                str(a.repeats),
+                "--threads",
+                str(a.threads),
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
             if out.returncode != 0:
                 sys.exit(f"worker {mode}/{variant} failed:\n{out.stderr}")
@@ -142,9 +174,12 @@ def main() -> None:
         for variant in ("naive", "bertune"):
             r = res[variant]
             label = names[variant] if variant == "bertune" else names["naive"][mode]
-            ratio = ("" if variant == "naive" else
-                     f"{r['ms'] / res['naive']['ms']:>10.2f}x "
-                     f"{r['peak_mb'] / max(res['naive']['peak_mb'], 1e-9):>9.2f}x")
+            ratio = (
+                ""
+                if variant == "naive"
+                else f"{r['ms'] / res['naive']['ms']:>10.2f}x "
+                f"{r['peak_mb'] / max(res['naive']['peak_mb'], 1e-9):>9.2f}x"
+            )
             print(f"{mode:<10} {label:<28} {r['ms']:>11.1f} {r['peak_mb']:>9.0f} {ratio}")
     print("ratios: bertune / straightforward (below 1 = bertune faster / smaller)")
 

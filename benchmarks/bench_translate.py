@@ -23,6 +23,7 @@ Usage (after `bertune train-baseline --pair demo`):
     nice python benchmarks/bench_translate.py runs/demo/baseline
     nice python benchmarks/bench_translate.py runs/multi30k/baseline --lines 1000 --skip-plain
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,19 +47,24 @@ def plain_loop(translator, lines, beam, batch, a, b):
 
     outs = []
     for start in range(0, len(lines), batch):
-        chunk = lines[start:start + batch]
+        chunk = lines[start : start + batch]
         ids = translator.source.encode(chunk)
         longest = max(len(s) for s in ids)
         x = torch.zeros((len(ids), longest), dtype=torch.long)
         for row, s in zip(x, ids):
-            row[:len(s)] = torch.as_tensor(s)
+            row[: len(s)] = torch.as_tensor(s)
         with torch.inference_mode():
             gen = translator.model.generate(
-                input_ids=x, attention_mask=x.ne(0).long(), num_beams=beam,
-                max_new_tokens=int(math.floor(a * longest + b)), early_stopping=True)
+                input_ids=x,
+                attention_mask=x.ne(0).long(),
+                num_beams=beam,
+                max_new_tokens=int(math.floor(a * longest + b)),
+                early_stopping=True,
+            )
         seqs = [translator.engine.strip(r) for r in gen[:, 1:].tolist()]
-        outs += translator.codec.decode([translator.vocab.to_lm(np.asarray(s)).tolist()
-                                         for s in seqs])
+        outs += translator.codec.decode(
+            [translator.vocab.to_lm(np.asarray(s)).tolist() for s in seqs]
+        )
     return outs
 
 
@@ -73,9 +79,15 @@ def ct2_direct(engine, pieces: list[list[str]], beam, batch_tokens, a, b) -> lis
     the best hypotheses' pieces."""
     longest = max(len(p) for p in pieces)
     results = engine.translator.translate_batch(
-        pieces, max_batch_size=batch_tokens, batch_type="tokens", beam_size=beam,
-        max_decoding_length=int(math.floor(a * longest + b)), min_decoding_length=0,
-        suppress_sequences=engine.suppress, return_end_token=True)
+        pieces,
+        max_batch_size=batch_tokens,
+        batch_type="tokens",
+        beam_size=beam,
+        max_decoding_length=int(math.floor(a * longest + b)),
+        min_decoding_length=0,
+        suppress_sequences=engine.suppress,
+        return_end_token=True,
+    )
     return [r.hypotheses[0] for r in results]
 
 
@@ -90,15 +102,20 @@ def whole_path(translator, src: Path, out: Path, options) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("model", nargs="?", default="runs/demo/baseline",
-                        help="run directory or checkpoint (default: runs/demo/baseline)")
+    parser.add_argument(
+        "model",
+        nargs="?",
+        default="runs/demo/baseline",
+        help="run directory or checkpoint (default: runs/demo/baseline)",
+    )
     parser.add_argument("--input", help="source lines (default: <data>/test.src.txt)")
     parser.add_argument("--ref", help="references (default: <data>/test.tgt.txt)")
     parser.add_argument("--lines", type=int, default=500)
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--plain-batch", type=int, default=32)
-    parser.add_argument("--batch-tokens", type=int, default=0,
-                        help="0: bertune's default for the device")
+    parser.add_argument(
+        "--batch-tokens", type=int, default=0, help="0: bertune's default for the device"
+    )
     parser.add_argument("--threads", type=int, default=0, help="0: the cores available")
     parser.add_argument("--skip-plain", action="store_true", help="no plain HF loop row")
     parser.add_argument("--repeat", type=int, default=3, help="runs per row (best time kept)")
@@ -118,12 +135,14 @@ def main() -> None:
     try:
         meta = read_meta(Path(args.model))
     except CheckpointError as exc:
-        sys.exit(f"{exc}\nMake one first: bertune prepare --pair demo && "
-                 "bertune train-baseline --pair demo")
+        sys.exit(
+            f"{exc}\nMake one first: bertune prepare --pair demo && "
+            "bertune train-baseline --pair demo"
+        )
     data = Path(meta["data"]["path"])
     src = Path(args.input) if args.input else data / "test.src.txt"
     ref = Path(args.ref) if args.ref else (None if args.input else data / "test.tgt.txt")
-    sources = src.read_text(encoding="utf-8").splitlines()[:args.lines]
+    sources = src.read_text(encoding="utf-8").splitlines()[: args.lines]
     targets = ref.read_text(encoding="utf-8").splitlines() if ref else [""] * len(sources)
     pairs = list(zip(sources, targets))
     pairs = [(s, r) for s, r in pairs if s.strip()]
@@ -136,8 +155,13 @@ def main() -> None:
     def bleu(hyps):
         if not ref:
             return float("nan"), "no references"
-        result = corpus_metric("bleu", hyps, [refs], lowercase=evaluation.get("lowercase", False),
-                               tokenize=evaluation.get("bleu_tokenize", "13a"))
+        result = corpus_metric(
+            "bleu",
+            hyps,
+            [refs],
+            lowercase=evaluation.get("lowercase", False),
+            tokenize=evaluation.get("bleu_tokenize", "13a"),
+        )
         return result.score, result.signature
 
     work = Path(tempfile.mkdtemp(prefix="bench-translate-"))
@@ -156,22 +180,24 @@ def main() -> None:
     # --repeat times in turn and each keeps its fastest time (the machine is shared).
     calls = {}
     if not args.skip_plain:
-        calls[f"plain HF generate loop (batches of {args.plain_batch})"] = (
-            lambda: plain_loop(engines["torch"], lines, args.beam, args.plain_batch, a, b))
+        calls[f"plain HF generate loop (batches of {args.plain_batch})"] = lambda: plain_loop(
+            engines["torch"], lines, args.beam, args.plain_batch, a, b
+        )
     for name, translator in engines.items():
-        calls[f"bertune, {name} engine"] = (
-            lambda t=translator: t.translate(lines, options))
+        calls[f"bertune, {name} engine"] = lambda t=translator: t.translate(lines, options)
     pieces = int8.engine.pieces(int8.source.encode(lines))  # pre-tokenized, not timed
-    calls["CTranslate2 translate_batch, pre-tokenized (int8)"] = (
-        lambda: ct2_direct(int8.engine, pieces, args.beam, tokens, a, b))
-    calls["bertune whole path, file -> file (ct2 int8)"] = (
-        lambda: whole_path(int8, src_file, work / "output.txt", options))
+    calls["CTranslate2 translate_batch, pre-tokenized (int8)"] = lambda: ct2_direct(
+        int8.engine, pieces, args.beam, tokens, a, b
+    )
+    calls["bertune whole path, file -> file (ct2 int8)"] = lambda: whole_path(
+        int8, src_file, work / "output.txt", options
+    )
     engines["torch"].translate(lines[:16], beam=args.beam)
     for name, call in calls.items():
         if "plain" in name:
             plain_loop(engines["torch"], lines[:16], args.beam, args.plain_batch, a, b)
         elif name.startswith("bertune, "):
-            engines[name[len("bertune, "):-len(" engine")]].translate(lines[:16], beam=args.beam)
+            engines[name[len("bertune, ") : -len(" engine")]].translate(lines[:16], beam=args.beam)
     best: dict[str, float] = {}
     outputs: dict[str, list[str]] = {}
     for _ in range(args.repeat):
@@ -179,21 +205,23 @@ def main() -> None:
             outputs[name], seconds = timed(call)
             best[name] = min(best.get(name, math.inf), seconds)
     outputs["bertune whole path, file -> file (ct2 int8)"] = (
-        work / "output.txt").read_text(encoding="utf-8").splitlines()
+        (work / "output.txt").read_text(encoding="utf-8").splitlines()
+    )
     direct_pieces = outputs.pop("CTranslate2 translate_batch, pre-tokenized (int8)")
     outputs["CTranslate2 translate_batch, pre-tokenized (int8)"] = int8.codec.decode(
-        [int8.vocab.to_lm([int8.engine.target_ids[t] for t in h]).tolist()
-         for h in direct_pieces])
+        [int8.vocab.to_lm([int8.engine.target_ids[t] for t in h]).tolist() for h in direct_pieces]
+    )
 
-    print(f"{len(lines)} sentences of {src}, beam {args.beam}, {tokens} source tokens/batch, "
-          f"{threads} threads, best of {args.repeat}, model {args.model}")
+    print(
+        f"{len(lines)} sentences of {src}, beam {args.beam}, {tokens} source tokens/batch, "
+        f"{threads} threads, best of {args.repeat}, model {args.model}"
+    )
     print(f"{'':52s} {'sent/s':>8s} {'BLEU':>7s} {'same as torch':>14s}")
     torch_name = "bertune, torch engine"
     for name in calls:
         score, signature = bleu(outputs[name])
         same = sum(x == y for x, y in zip(outputs[name], outputs[torch_name]))
-        print(f"{name:52s} {len(lines) / best[name]:8.1f} {score:7.2f} "
-              f"{same:8d}/{len(lines)}")
+        print(f"{name:52s} {len(lines) / best[name]:8.1f} {score:7.2f} {same:8d}/{len(lines)}")
     print(f"BLEU signature: {signature}")
     for name, translator in engines.items():
         print(f"{name}: {translator.engine.signature()}")
@@ -204,13 +232,17 @@ def main() -> None:
         print(f"torch engine vs plain HF loop: {best[plain] / t_torch:.2f}x (target >= 1.5x)")
     f32, i8 = "bertune, ct2 float32 engine", "bertune, ct2 int8 engine"
     print(f"ct2 float32 vs torch engine: {t_torch / best[f32]:.2f}x")
-    print(f"ct2 int8 vs torch engine: {t_torch / best[i8]:.2f}x (target >= 3x); BLEU int8 - "
-          f"torch {bleu(outputs[i8])[0] - bleu(outputs[torch_name])[0]:+.2f}, int8 - float32 "
-          f"{bleu(outputs[i8])[0] - bleu(outputs[f32])[0]:+.2f} (target within 0.5)")
+    print(
+        f"ct2 int8 vs torch engine: {t_torch / best[i8]:.2f}x (target >= 3x); BLEU int8 - "
+        f"torch {bleu(outputs[i8])[0] - bleu(outputs[torch_name])[0]:+.2f}, int8 - float32 "
+        f"{bleu(outputs[i8])[0] - bleu(outputs[f32])[0]:+.2f} (target within 0.5)"
+    )
     whole = best["bertune whole path, file -> file (ct2 int8)"]
     direct = best["CTranslate2 translate_batch, pre-tokenized (int8)"]
-    print(f"bertune whole path / translate_batch on pre-tokenized input: {whole / direct:.2f}x "
-          f"time (target <= 1.1x)")
+    print(
+        f"bertune whole path / translate_batch on pre-tokenized input: {whole / direct:.2f}x "
+        f"time (target <= 1.1x)"
+    )
     shutil.rmtree(work, ignore_errors=True)
 
 

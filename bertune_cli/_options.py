@@ -8,6 +8,7 @@ finetune.tau=0`` are refused alike); every path option through ``path`` (an empt
 refused instead of meaning the current folder). tests/commands/test_options_cli.py checks that
 every float and path option of every command goes through them.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,7 +16,6 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 import typer.core
-
 
 SEED_MAX = 2**32 - 1  # numpy's and torch's seeds are unsigned 32-bit
 
@@ -28,8 +28,12 @@ def _check_number(value: float, bound: tuple) -> float:
     return value
 
 
-def number(low: float | None = None, high: float | None = None, low_open: bool = False,
-           high_open: bool = False) -> Callable[[str], float]:
+def number(
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Callable[[str], float]:
     """The parser of a float option: a finite number within the bound (None: unbounded)."""
     bound = (low, high, low_open, high_open)
 
@@ -43,8 +47,9 @@ def number(low: float | None = None, high: float | None = None, low_open: bool =
     return parse
 
 
-def bounded(low: float | None, high: float | None = None, low_open: bool = False,
-            high_open: bool = False) -> Callable[[Any], Any]:
+def bounded(
+    low: float | None, high: float | None = None, low_open: bool = False, high_open: bool = False
+) -> Callable[[Any], Any]:
     """The same check as an option callback (None passes: option not given)."""
     bound = (low, high, low_open, high_open)
     return lambda value: value if value is None else _check_number(value, bound)
@@ -112,61 +117,138 @@ def _check_overrides(items: Optional[list[str]]) -> Optional[list[str]]:
 def _check_metrics(items: Optional[list[str]]) -> Optional[list[str]]:
     for item in items or []:
         if any(not name.strip() for name in item.split(",")):
-            raise typer.BadParameter(f"{_shown(item)} names an empty metric; use bleu, chrf, "
-                                     "chrf++, ter or bertscore (or leave -m out for the defaults)")
+            raise typer.BadParameter(
+                f"{_shown(item)} names an empty metric; use bleu, chrf, "
+                "chrf++, ter or bertscore (or leave -m out for the defaults)"
+            )
     return items
 
 
-Pair = Annotated[str, typer.Option("--pair", "-p", help="Recipe name (see `bertune recipes`) "
-                                   "or path to a recipe .yaml file.")]
-Overrides = Annotated[Optional[list[str]], typer.Option(
-    "--set", "-s", callback=_check_overrides,
-    help="Override a recipe value, e.g. --set train.lr=3e-4 (repeatable).")]
-RunsDir = Annotated[Optional[Path], typer.Option(
-    "--runs-dir", parser=path,
-    help="Root of run directories (default: $BERTUNE_RUNS or ./runs).")]
+Pair = Annotated[
+    str,
+    typer.Option(
+        "--pair", "-p", help="Recipe name (see `bertune recipes`) or path to a recipe .yaml file."
+    ),
+]
+Overrides = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--set",
+        "-s",
+        callback=_check_overrides,
+        help="Override a recipe value, e.g. --set train.lr=3e-4 (repeatable).",
+    ),
+]
+RunsDir = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--runs-dir",
+        parser=path,
+        help="Root of run directories (default: $BERTUNE_RUNS or ./runs).",
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON object.")]
-Lm = Annotated[Optional[str], typer.Option(
-    "--lm", help="LM: 'minilm' (bundled, offline), an HF model id or a local folder.")]
-Layer = Annotated[Optional[int], typer.Option(
-    "--layer", min=1, help="LM layer for BERTScore (bert_score's num_layers; default per LM).")]
+Lm = Annotated[
+    Optional[str],
+    typer.Option("--lm", help="LM: 'minilm' (bundled, offline), an HF model id or a local folder."),
+]
+Layer = Annotated[
+    Optional[int],
+    typer.Option(
+        "--layer", min=1, help="LM layer for BERTScore (bert_score's num_layers; default per LM)."
+    ),
+]
 Device = Annotated[str, typer.Option("--device", help="torch device: cpu, cuda, cuda:1, ...")]
-Seed = Annotated[Optional[int], typer.Option("--seed", min=0, max=SEED_MAX,
-                                             help="Random seed (0 ... 2^32-1).")]
+Seed = Annotated[
+    Optional[int], typer.Option("--seed", min=0, max=SEED_MAX, help="Random seed (0 ... 2^32-1).")
+]
 
 # --- evaluation (score, significance) ---
-Metrics = Annotated[Optional[list[str]], typer.Option(
-    "--metrics", "-m", callback=_check_metrics, help="Metric: bleu, chrf, chrf++, ter, bertscore (repeat -m or separate "
-    "by commas; default: bleu and bertscore).")]
-LmRun = Annotated[Optional[Path], typer.Option(
-    "--model", parser=existing_path, help="Run directory or checkpoint whose bertune.json names "
-    "the LM and layer (--lm/--layer override it).")]
-Idf = Annotated[bool, typer.Option("--idf", help="F_BERT with idf weights from the references "
-                                   "(bert_score semantics).")]
-Rescale = Annotated[Optional[Path], typer.Option(
-    "--rescale", parser=existing_file,
-    help="Rescale F_BERT with a bert_score baseline CSV (LAYER,P,R,F).")]
-Lowercase = Annotated[Optional[bool], typer.Option(
-    "--lowercase/--no-lowercase", show_default=False,
-    help="Case-insensitive BLEU/chrF (sacrebleu -lc). Default: as the run's recipe with "
-    "--model, else case-sensitive.")]
-Tokenize = Annotated[Optional[str], typer.Option(
-    "--tokenize", help="sacrebleu BLEU tokenizer: 13a (default; with --model the run's "
-    "recipe's), intl, none, char, zh, ...")]
-BatchSize = Annotated[int, typer.Option("--batch-size", min=1,
-                                        help="Sentences per LM batch (F_BERT).")]
-RawDataDir = Annotated[Optional[Path], typer.Option(
-    "--data-dir", parser=existing_path, help="Local folder with the raw inputs: replaces "
-    "data.root (files), holds the archive or its extracted folder (wit3) or the CSV; nothing is "
-    "downloaded.")]
+Metrics = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--metrics",
+        "-m",
+        callback=_check_metrics,
+        help="Metric: bleu, chrf, chrf++, ter, bertscore (repeat -m or separate "
+        "by commas; default: bleu and bertscore).",
+    ),
+]
+LmRun = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--model",
+        parser=existing_path,
+        help="Run directory or checkpoint whose bertune.json names "
+        "the LM and layer (--lm/--layer override it).",
+    ),
+]
+Idf = Annotated[
+    bool,
+    typer.Option(
+        "--idf", help="F_BERT with idf weights from the references (bert_score semantics)."
+    ),
+]
+Rescale = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--rescale",
+        parser=existing_file,
+        help="Rescale F_BERT with a bert_score baseline CSV (LAYER,P,R,F).",
+    ),
+]
+Lowercase = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--lowercase/--no-lowercase",
+        show_default=False,
+        help="Case-insensitive BLEU/chrF (sacrebleu -lc). Default: as the run's recipe with "
+        "--model, else case-sensitive.",
+    ),
+]
+Tokenize = Annotated[
+    Optional[str],
+    typer.Option(
+        "--tokenize",
+        help="sacrebleu BLEU tokenizer: 13a (default; with --model the run's "
+        "recipe's), intl, none, char, zh, ...",
+    ),
+]
+BatchSize = Annotated[
+    int, typer.Option("--batch-size", min=1, help="Sentences per LM batch (F_BERT).")
+]
+RawDataDir = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--data-dir",
+        parser=existing_path,
+        help="Local folder with the raw inputs: replaces "
+        "data.root (files), holds the archive or its extracted folder (wit3) or the CSV; "
+        "nothing is "
+        "downloaded.",
+    ),
+]
 
 # --- training budgets (train-baseline, finetune) ---
-# one wording for every command: train-baseline trains train.*, finetune and ablate's arms finetune.*
-MaxEpochs = Annotated[Optional[int], typer.Option(
-    "--max-epochs", min=1, help="Override the recipe's max_epochs for the stage this command "
-    "trains (train.max_epochs for train-baseline, finetune.max_epochs for fine-tuning).")]
-MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", min=1,
-                                                 help="Stop after N updates.")]
-MaxTime = Annotated[Optional[float], typer.Option(
-    "--max-time", parser=number(0, low_open=True),
-    help="Stop after N seconds of training or fine-tuning (counted over resumes).")]
+# one wording for every command: train-baseline trains train.*, finetune and ablate's arms
+# finetune.*
+MaxEpochs = Annotated[
+    Optional[int],
+    typer.Option(
+        "--max-epochs",
+        min=1,
+        help="Override the recipe's max_epochs for the stage this command "
+        "trains (train.max_epochs for train-baseline, finetune.max_epochs for fine-tuning).",
+    ),
+]
+MaxSteps = Annotated[
+    Optional[int], typer.Option("--max-steps", min=1, help="Stop after N updates.")
+]
+MaxTime = Annotated[
+    Optional[float],
+    typer.Option(
+        "--max-time",
+        parser=number(0, low_open=True),
+        help="Stop after N seconds of training or fine-tuning (counted over resumes).",
+    ),
+]

@@ -11,6 +11,7 @@ per stage change and a last ``done`` line — e.g.::
 
 ``BERTUNE_PROGRESS_EVERY=0`` writes a line at every update (what the tests use).
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,10 @@ def progress_every() -> float:
     if not value >= 0:  # also NaN
         from bertune_cli.core.errors import UsageError
 
-        raise UsageError(f"{EVERY_ENV}={raw!r} is not a number of seconds >= 0",
-                         f"unset it (default {DEFAULT_EVERY:g}) or set e.g. {EVERY_ENV}=30")
+        raise UsageError(
+            f"{EVERY_ENV}={raw!r} is not a number of seconds >= 0",
+            f"unset it (default {DEFAULT_EVERY:g}) or set e.g. {EVERY_ENV}=30",
+        )
     return value
 
 
@@ -53,9 +56,16 @@ class Progress:
     stage is still running); False: only on progress (translate waiting on an open stdin).
     """
 
-    def __init__(self, name: str, unit: str = "", total: int | None = None,
-                 description: str = "", console: Any = None, every: float | None = None,
-                 idle_lines: bool = True):
+    def __init__(
+        self,
+        name: str,
+        unit: str = "",
+        total: int | None = None,
+        description: str = "",
+        console: Any = None,
+        every: float | None = None,
+        idle_lines: bool = True,
+    ):
         from rich.console import Console
 
         self.name, self.unit, self.total, self.description = name, unit, total, description
@@ -72,8 +82,9 @@ class Progress:
         if self.console.is_terminal:
             self._start_bar()
         elif self.every > 0:
-            self._thread = threading.Thread(target=self._heartbeat, daemon=True,
-                                            name=f"{self.name}-progress")
+            self._thread = threading.Thread(
+                target=self._heartbeat, daemon=True, name=f"{self.name}-progress"
+            )
             self._thread.start()
         return self
 
@@ -84,19 +95,32 @@ class Progress:
         if self._bar is not None:
             self._bar.__exit__(exc_type, *exc)
         elif exc_type is None and self.last is not None:  # a log that started also ends
-            self._line(f"done, {clock(time.monotonic() - self.t0)}" + (
-                f", {self.completed:,} {self.unit}" if self.unit else ""))
+            self._line(
+                f"done, {clock(time.monotonic() - self.t0)}"
+                + (f", {self.completed:,} {self.unit}" if self.unit else "")
+            )
 
-    def update(self, *, completed: int | None = None, advance: int = 0,
-               total: int | None = None, description: str | None = None) -> None:
+    def update(
+        self,
+        *,
+        completed: int | None = None,
+        advance: int = 0,
+        total: int | None = None,
+        description: str | None = None,
+    ) -> None:
         with self._lock:
             self.completed = (self.completed if completed is None else completed) + advance
             self.total = self.total if total is None else total
             changed = description is not None and description != self.description
             self.description = self.description if description is None else description
             if self._bar is not None:
-                self._bar.update(self._task, completed=self.completed, total=self.total,
-                                 description=self._label(), rate=self._rate_text())
+                self._bar.update(
+                    self._task,
+                    completed=self.completed,
+                    total=self.total,
+                    description=self._label(),
+                    rate=self._rate_text(),
+                )
                 return
             now = time.monotonic()
             due = now - (self.t0 if self.last is None else self.last) >= self.every
@@ -105,18 +129,37 @@ class Progress:
 
     # ------------------------------------------------------------------ drawing
     def _start_bar(self) -> None:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import (
+            Progress as Bar,
+        )
 
-        count = [MofNCompleteColumn(), TextColumn("{task.fields[rate]}")] if self.unit else \
-            [MofNCompleteColumn()]
-        self._bar = Bar(TextColumn("{task.description}"), BarColumn(), *count,
-                        TimeElapsedColumn(), *([TimeRemainingColumn()] if self.unit else []),
-                        console=self.console, transient=True, redirect_stdout=False,
-                        redirect_stderr=False)
+        count = (
+            [MofNCompleteColumn(), TextColumn("{task.fields[rate]}")]
+            if self.unit
+            else [MofNCompleteColumn()]
+        )
+        self._bar = Bar(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            *count,
+            TimeElapsedColumn(),
+            *([TimeRemainingColumn()] if self.unit else []),
+            console=self.console,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
         self._bar.__enter__()
-        self._task = self._bar.add_task(self._label(), total=self.total,
-                                        completed=self.completed, rate=self._rate_text())
+        self._task = self._bar.add_task(
+            self._label(), total=self.total, completed=self.completed, rate=self._rate_text()
+        )
 
     def _label(self) -> str:
         from rich.markup import escape
@@ -132,8 +175,9 @@ class Progress:
         (and, unless ``idle_lines``, something moved)."""
         with self._lock:
             moved = self._shown != (self.completed, self.description)
-            if (moved or self.idle_lines) and \
-                    now - (self.t0 if self.last is None else self.last) >= self.every:
+            if (moved or self.idle_lines) and now - (
+                self.t0 if self.last is None else self.last
+            ) >= self.every:
                 self._line(self._status(now), now)
 
     def _rate(self, now: float | None = None) -> float | None:

@@ -9,6 +9,7 @@ shown. Heavy imports (torch, transformers) happen inside command bodies, so ``--
 instant; the runtime settings (core/runtime.py) are applied once, after the arguments are
 parsed and before the command body runs.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,20 +22,27 @@ import typer
 
 from bertune_cli import __version__
 from bertune_cli._options import FlagsAsFlags
-from bertune_cli.commands import (finetune, prepare, recipes, score, significance,
-                                  train_baseline, translate)
-from bertune_cli.commands import serve
-from bertune_cli.commands import report
-from bertune_cli.commands import export
-from bertune_cli.commands import ablate
+from bertune_cli.commands import (
+    ablate,
+    export,
+    finetune,
+    prepare,
+    recipes,
+    report,
+    score,
+    serve,
+    significance,
+    train_baseline,
+    translate,
+)
 from bertune_cli.core.errors import BertuneError, Terminated
 
 app = typer.Typer(
     name="bertune",
     cls=FlagsAsFlags,
     help="BERTTune for neural machine translation: prepare data, train a Transformer whose "
-         "decoder vocabulary is a pretrained LM's WordPiece vocabulary, fine-tune it on a "
-         "differentiable BERTScore, translate, score and test significance.",
+    "decoder vocabulary is a pretrained LM's WordPiece vocabulary, fine-tune it on a "
+    "differentiable BERTScore, translate, score and test significance.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -49,14 +57,20 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False
-          ) -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
     """BERTTune for neural machine translation."""
 
 
 def _started(function: Callable[..., Any]) -> Callable[..., Any]:
     """``function`` run after the process-wide runtime settings (core/runtime.py)."""
+
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> Any:
         from bertune_cli.core.runtime import configure
@@ -67,38 +81,50 @@ def _started(function: Callable[..., Any]) -> Callable[..., Any]:
         except Terminated:  # also when the training loop stopped gracefully on SIGTERM
             _terminated.append(True)
             raise
+
     return run
 
 
 for _name, _function in (
-        ("prepare", prepare.prepare), ("train-baseline", train_baseline.train_baseline),
-        ("finetune", finetune.finetune), ("ablate", ablate.ablate),
-        ("translate", translate.translate),
-        ("export", export.export), ("score", score.score),
-        ("significance", significance.significance), ("recipes", recipes.recipes),
-        ("report", report.report), ("serve", serve.serve)):
+    ("prepare", prepare.prepare),
+    ("train-baseline", train_baseline.train_baseline),
+    ("finetune", finetune.finetune),
+    ("ablate", ablate.ablate),
+    ("translate", translate.translate),
+    ("export", export.export),
+    ("score", score.score),
+    ("significance", significance.significance),
+    ("recipes", recipes.recipes),
+    ("report", report.report),
+    ("serve", serve.serve),
+):
     app.command(_name)(_started(_function))
 
 
 # What an interruption leaves and what a re-run does, per command (one line, truthful).
 RESUME = "re-run the same command to resume where it stopped"
 AFTER_INTERRUPT = {
-    "train-baseline": RESUME, "finetune": RESUME, "ablate": RESUME,
+    "train-baseline": RESUME,
+    "finetune": RESUME,
+    "ablate": RESUME,
     "prepare": "the data directory is unchanged; re-run the same command to prepare it",
     "translate": "translate does not resume; re-run it on the whole input (an -o file is "
-                 "written only when complete)",
+    "written only when complete)",
     "serve": "the server has stopped",
 }
-AFTER_INTERRUPT_DEFAULT = "nothing was written (outputs are written only when complete); " \
-                          "re-run the same command"
+AFTER_INTERRUPT_DEFAULT = (
+    "nothing was written (outputs are written only when complete); re-run the same command"
+)
 
 
 def _interrupted(argv: list[str]) -> None:
     """Exit after Ctrl-C (130) or SIGTERM (143) with one line saying what a re-run does."""
     command = next((a for a in argv if not a.startswith("-")), "")
     what = "terminated (SIGTERM)" if _terminated else "interrupted"
-    _fail(f"{what} — {AFTER_INTERRUPT.get(command, AFTER_INTERRUPT_DEFAULT)}",
-          143 if _terminated else 130)
+    _fail(
+        f"{what} — {AFTER_INTERRUPT.get(command, AFTER_INTERRUPT_DEFAULT)}",
+        143 if _terminated else 130,
+    )
 
 
 _terminated: list[bool] = []  # SIGTERM seen (Typer turns KeyboardInterrupts into code 130)
@@ -118,12 +144,13 @@ def _fail(message: str, code: int) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    message = " ".join(message.split())   # one line, whatever a message embeds
+    message = " ".join(message.split())  # one line, whatever a message embeds
     if len(message) > MAX_MESSAGE:
-        message = message[:MAX_MESSAGE - 25] + " ... (message truncated)"
+        message = message[: MAX_MESSAGE - 25] + " ... (message truncated)"
 
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]error:[/] {escape(message)}")
+        f"[bold red]error:[/] {escape(message)}"
+    )
     sys.exit(code)
 
 

@@ -1,4 +1,5 @@
 """`bertune export`: convert a checkpoint for a faster inference engine (CTranslate2)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,20 +9,43 @@ import typer
 
 from bertune_cli._options import Json, path
 
-ModelOpt = Annotated[Path, typer.Option(
-    "--model", "-m", parser=path, help="Run directory (uses its checkpoint_best) or a checkpoint folder.")]
+ModelOpt = Annotated[
+    Path,
+    typer.Option(
+        "--model",
+        "-m",
+        parser=path,
+        help="Run directory (uses its checkpoint_best) or a checkpoint folder.",
+    ),
+]
 Format = Annotated[str, typer.Option("--format", help="Target format: ctranslate2.")]
-Quantization = Annotated[str, typer.Option(
-    "--quantization", "-q", help="Weights: float32 (exact), int8, int8_float32, float16.")]
-Out = Annotated[Path, typer.Option("--out", "-o", parser=path,
-                                   help="Folder to write (atomically).")]
-Force = Annotated[bool, typer.Option("--force", help="Replace --out when it holds a bertune "
-                                     "export (a folder of anything else is never replaced).")]
+Quantization = Annotated[
+    str,
+    typer.Option(
+        "--quantization", "-q", help="Weights: float32 (exact), int8, int8_float32, float16."
+    ),
+]
+Out = Annotated[
+    Path, typer.Option("--out", "-o", parser=path, help="Folder to write (atomically).")
+]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace --out when it holds a bertune "
+        "export (a folder of anything else is never replaced).",
+    ),
+]
 
 
-def export(model: ModelOpt, out: Out, format: Format = "ctranslate2",
-           quantization: Quantization = "float32", force: Force = False,
-           json_out: Json = False) -> None:
+def export(
+    model: ModelOpt,
+    out: Out,
+    format: Format = "ctranslate2",
+    quantization: Quantization = "float32",
+    force: Force = False,
+    json_out: Json = False,
+) -> None:
     """Export a trained model to CTranslate2 for `translate --engine ct2` / `serve --engine ct2`.
 
     Writes the converted weights, the source and target vocabularies (a shortlist model lists
@@ -44,5 +68,6 @@ def export(model: ModelOpt, out: Out, format: Format = "ctranslate2",
     if json_out:
         typer.echo(json.dumps(record, indent=2))
     else:
-        typer.echo(f"wrote {record['out']} ({record['quantization']}); signature: "
-                   f"{record['signature']}")
+        typer.echo(
+            f"wrote {record['out']} ({record['quantization']}); signature: {record['signature']}"
+        )

@@ -1,4 +1,5 @@
 """`bertune prepare`: raw parallel text -> the data directory that training reads."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,19 +9,39 @@ import typer
 
 from bertune_cli._options import Json, Overrides, Pair, RawDataDir, RunsDir, path
 
-SrcFile = Annotated[Optional[list[str]], typer.Option(
-    "--src-file", metavar="SPLIT=PATH", help="Source file of a split (train/valid/test; .gz "
-    "or URL accepted), repeatable; switches the recipe to data.source=files.")]
-TgtFile = Annotated[Optional[list[str]], typer.Option(
-    "--tgt-file", metavar="SPLIT=PATH", help="Target file of a split, as --src-file.")]
-OutOpt = Annotated[Optional[Path], typer.Option(
-    "--out", parser=path, help="Data directory to write (default: <runs>/<recipe>/data).")]
+SrcFile = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--src-file",
+        metavar="SPLIT=PATH",
+        help="Source file of a split (train/valid/test; .gz "
+        "or URL accepted), repeatable; switches the recipe to data.source=files.",
+    ),
+]
+TgtFile = Annotated[
+    Optional[list[str]],
+    typer.Option("--tgt-file", metavar="SPLIT=PATH", help="Target file of a split, as --src-file."),
+]
+OutOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--out", parser=path, help="Data directory to write (default: <runs>/<recipe>/data)."
+    ),
+]
 Force = Annotated[bool, typer.Option("--force", help="Rebuild even when the data is up to date.")]
 
 
-def prepare(pair: Pair = "demo", overrides: Overrides = None, data_dir: RawDataDir = None,
-            src_file: SrcFile = None, tgt_file: TgtFile = None, out: OutOpt = None,
-            runs_dir: RunsDir = None, force: Force = False, json_out: Json = False) -> None:
+def prepare(
+    pair: Pair = "demo",
+    overrides: Overrides = None,
+    data_dir: RawDataDir = None,
+    src_file: SrcFile = None,
+    tgt_file: TgtFile = None,
+    out: OutOpt = None,
+    runs_dir: RunsDir = None,
+    force: Force = False,
+    json_out: Json = False,
+) -> None:
     """Prepare a recipe's corpus: read/download, Moses-tokenize, clean (empty, > 175 tokens,
     ratio > 1.5), learn the source BPE, encode the target with the LM's WordPiece vocabulary,
     and write a data directory with a manifest. Re-running with the same inputs is a no-op.
@@ -32,11 +53,9 @@ def prepare(pair: Pair = "demo", overrides: Overrides = None, data_dir: RawDataD
       [bold]bertune prepare --pair hi-en --set data.csv=Hindi_English_Truncated_Corpus.csv[/]
       [bold]bertune prepare --pair demo --src-file train=c.de.gz --tgt-file train=c.en.gz[/]
     """
-    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.config import load_recipe, with_values
     from bertune_cli.core.data.prepare import prepare as run
     from bertune_cli.core.paths import stage_dir
-
-    from bertune_cli.core.config import with_values
 
     recipe = load_recipe(pair, list(overrides or []))
     recipe = with_values(recipe, file_values(recipe, src_file or [], tgt_file or []))
@@ -46,8 +65,13 @@ def prepare(pair: Pair = "demo", overrides: Overrides = None, data_dir: RawDataD
 
     check_runnable(recipe, "prepare", data_dir, runs_dir)
     with PrepareProgress(enabled=not json_out) as progress:
-        result = run(recipe, out or stage_dir(recipe.name, "data", runs_dir), data_dir=data_dir,
-                     progress=progress, force=force)
+        result = run(
+            recipe,
+            out or stage_dir(recipe.name, "data", runs_dir),
+            data_dir=data_dir,
+            progress=progress,
+            force=force,
+        )
     print_result(result, json_out)
 
 
@@ -64,8 +88,11 @@ def file_values(recipe, src: list[str], tgt: list[str]) -> dict[str, Any]:
         for item in items:
             split, sep, path = item.partition("=")
             if not sep or split not in ("train", "valid", "test") or not path:
-                raise UsageError(f"--{side}-file {item!r}: expected SPLIT=PATH with SPLIT one "
-                                 "of train, valid, test", "e.g. --src-file train=corpus.de.gz")
+                raise UsageError(
+                    f"--{side}-file {item!r}: expected SPLIT=PATH with SPLIT one "
+                    "of train, valid, test",
+                    "e.g. --src-file train=corpus.de.gz",
+                )
             where = path if is_url(path) else str(Path(path).expanduser().absolute())
             files.setdefault(split, {})[side] = where
     return {"data.files": files, "data.source": "files"} if src or tgt else {}
@@ -80,8 +107,17 @@ def print_result(result: Any, json_out: bool) -> None:
 
     m = result.manifest
     if json_out:
-        typer.echo(json.dumps({"out_dir": str(result.out_dir), "cached": result.cached,
-                               "elapsed_s": round(result.elapsed, 2), "manifest": m}, indent=1))
+        typer.echo(
+            json.dumps(
+                {
+                    "out_dir": str(result.out_dir),
+                    "cached": result.cached,
+                    "elapsed_s": round(result.elapsed, 2),
+                    "manifest": m,
+                },
+                indent=1,
+            )
+        )
         return
     state = "up to date, nothing to do" if result.cached else f"prepared in {result.elapsed:.1f}s"
     table = Table(title=f"{result.out_dir}: {state}", title_justify="left")
@@ -89,17 +125,27 @@ def print_result(result: Any, json_out: bool) -> None:
         table.add_column(col, justify="left" if col in ("split", "dropped") else "right")
     for name, split in m["splits"].items():
         clean = m["cleaning"].get(name)
-        drops = ", ".join(f"{s['step'].replace('_', ' ')} {s['dropped']:,}"
-                          for s in (clean["steps"][1:] if clean else []) if s["dropped"])
-        table.add_row(name, f"{clean['read']:,}" if clean else "from train",
-                      drops or "-", f"{split['pairs']:,}", f"{split['src_tokens']:,}",
-                      f"{split['tgt_tokens']:,}")
+        drops = ", ".join(
+            f"{s['step'].replace('_', ' ')} {s['dropped']:,}"
+            for s in (clean["steps"][1:] if clean else [])
+            if s["dropped"]
+        )
+        table.add_row(
+            name,
+            f"{clean['read']:,}" if clean else "from train",
+            drops or "-",
+            f"{split['pairs']:,}",
+            f"{split['src_tokens']:,}",
+            f"{split['tgt_tokens']:,}",
+        )
     console = Console(highlight=False)
     console.print(table)
     v = m["vocab"]
-    console.print(f"source BPE vocab {v['source']:,} · target vocab {v['target']:,} "
-                  f"({m['lm']['name']}) · shortlist {v['shortlist']:,} · settings "
-                  f"{m['settings_hash']}")
+    console.print(
+        f"source BPE vocab {v['source']:,} · target vocab {v['target']:,} "
+        f"({m['lm']['name']}) · shortlist {v['shortlist']:,} · settings "
+        f"{m['settings_hash']}"
+    )
 
 
 class PrepareProgress:
@@ -111,13 +157,23 @@ class PrepareProgress:
 
     def __enter__(self) -> "PrepareProgress":
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
-        self.progress = Progress(TextColumn("{task.description:<24}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(),
-                                 console=Console(stderr=True), transient=True,
-                                 disable=not self.enabled)
+        self.progress = Progress(
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+            disable=not self.enabled,
+        )
         self.progress.__enter__()
         return self
 

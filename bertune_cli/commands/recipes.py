@@ -1,4 +1,5 @@
 """`bertune recipes`: list the shipped recipes and the pair names that resolve to them."""
+
 from __future__ import annotations
 
 from bertune_cli._options import Json
@@ -21,10 +22,17 @@ def recipes(json_out: Json = False) -> None:
 
     rows = [(name, desc, aliases_of(name)) for name, desc in list_recipes()]
     if json_out:  # one object, as every --json: {recipes_dir, recipes: [...], pairs: {...}}
-        print(json.dumps({"recipes_dir": str(RECIPES_DIR),
-                          "recipes": [{"name": n, "description": d, "aliases": a}
-                                      for n, d, a in rows],
-                          "pairs": dict(PAIR_ALIASES)}, indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "recipes_dir": str(RECIPES_DIR),
+                    "recipes": [{"name": n, "description": d, "aliases": a} for n, d, a in rows],
+                    "pairs": dict(PAIR_ALIASES),
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return
     table = Table(title=f"recipes in {RECIPES_DIR}", title_justify="left")
     table.add_column("name", style="bold cyan", no_wrap=True)
@@ -34,5 +42,8 @@ def recipes(json_out: Json = False) -> None:
         table.add_row(name, ", ".join(aliases), desc)
     console = Console()
     console.print(table)
-    console.print("--pair PAIR runs the recipe of that row: " + ", ".join(
-        f"{a} → {r}" for a, r in PAIR_ALIASES.items() if a != r), highlight=False)
+    console.print(
+        "--pair PAIR runs the recipe of that row: "
+        + ", ".join(f"{a} → {r}" for a, r in PAIR_ALIASES.items() if a != r),
+        highlight=False,
+    )

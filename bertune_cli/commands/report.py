@@ -1,37 +1,70 @@
 """`bertune report`: learning curves, sparsity, results and error analysis of runs."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from bertune_cli._options import Device, Json, RunsDir, Seed, path
 
-Runs = Annotated[list[str], typer.Argument(
-    help="Run directories (a baseline and fine-tunes), a runs/<recipe> folder (all its runs) "
-    "or a recipe name.", show_default=False)]
-Out = Annotated[Path, typer.Option("--out", "-o", parser=path,
-                                   help="Folder for report.md, the PNGs and "
-                                   "report.json (replaced if it holds an older report).")]
-Html = Annotated[bool, typer.Option("--html", help="Also write report.html, one self-contained "
-                                    "file with the images inlined.")]
-MaxSentences = Annotated[int, typer.Option(
-    "--max-sentences", min=1, help="Sentences used for the entropy analysis (CPU budget).")]
-EntropySplit = Annotated[str, typer.Option(
-    "--entropy-split", help="Split of the entropy analysis: valid or test.")]
-Top = Annotated[int, typer.Option("--top", min=0, help="Largest gains/losses to show per "
-                                  "fine-tune.")]
+Runs = Annotated[
+    list[str],
+    typer.Argument(
+        help="Run directories (a baseline and fine-tunes), a runs/<recipe> folder (all its runs) "
+        "or a recipe name.",
+        show_default=False,
+    ),
+]
+Out = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        "-o",
+        parser=path,
+        help="Folder for report.md, the PNGs and "
+        "report.json (replaced if it holds an older report).",
+    ),
+]
+Html = Annotated[
+    bool,
+    typer.Option(
+        "--html", help="Also write report.html, one self-contained file with the images inlined."
+    ),
+]
+MaxSentences = Annotated[
+    int,
+    typer.Option(
+        "--max-sentences", min=1, help="Sentences used for the entropy analysis (CPU budget)."
+    ),
+]
+EntropySplit = Annotated[
+    str, typer.Option("--entropy-split", help="Split of the entropy analysis: valid or test.")
+]
+Top = Annotated[
+    int, typer.Option("--top", min=0, help="Largest gains/losses to show per fine-tune.")
+]
 Samples = Annotated[int, typer.Option("--samples", min=1, help="Paired bootstrap resamples.")]
-Mover = Annotated[bool, typer.Option("--moverscore/--no-moverscore",
-                                     help="Add MoverScore to the results.")]
+Mover = Annotated[
+    bool, typer.Option("--moverscore/--no-moverscore", help="Add MoverScore to the results.")
+]
 
 
-def report(runs: Runs, out: Out = Path("report"), html: Html = False,
-           max_sentences: MaxSentences = 200, entropy_split: EntropySplit = "valid",
-           top: Top = 5, samples: Samples = 1000, seed: Seed = None, moverscore: Mover = True,
-           device: Device = "auto",
-           runs_dir: RunsDir = None, json_out: Json = False) -> None:
+def report(
+    runs: Runs,
+    out: Out = Path("report"),
+    html: Html = False,
+    max_sentences: MaxSentences = 200,
+    entropy_split: EntropySplit = "valid",
+    top: Top = 5,
+    samples: Samples = 1000,
+    seed: Seed = None,
+    moverscore: Mover = True,
+    device: Device = "auto",
+    runs_dir: RunsDir = None,
+    json_out: Json = False,
+) -> None:
     """Report on runs: learning curves, sparsity of predictions, test results with p-values
     and an error analysis of every fine-tune against the baseline.
 
@@ -52,11 +85,20 @@ def report(runs: Runs, out: Out = Path("report"), html: Html = False,
     check_report_out(out)
 
     with _StageProgress() as progress:
-        summary = make_report(runs, out, runs_root=runs_dir, html=html,
-                              max_sentences=max_sentences, entropy_split=entropy_split,
-                              top=top, n_samples=samples, seed=seed, moverscore=moverscore,
-                              device=device,
-                              on_stage=progress)
+        summary = make_report(
+            runs,
+            out,
+            runs_root=runs_dir,
+            html=html,
+            max_sentences=max_sentences,
+            entropy_split=entropy_split,
+            top=top,
+            n_samples=samples,
+            seed=seed,
+            moverscore=moverscore,
+            device=device,
+            on_stage=progress,
+        )
     _print(summary, json_out)
 
 
@@ -92,9 +134,13 @@ def _print(summary: dict, json_out: bool) -> None:
     res = summary["results"]
     out = Console(highlight=False, soft_wrap=True)
     for s in res["systems"]:
-        cells = [f"{m} {s['scores'][m]:.2f}" + (f" (p {s['p_values'][m]:.3f})"
-                                                  if s["p_values"][m] is not None else "")
-                 for m in res["metrics"]]
+        cells = [
+            f"{m} {s['scores'][m]:.2f}"
+            + (f" (p {s['p_values'][m]:.3f})" if s["p_values"][m] is not None else "")
+            for m in res["metrics"]
+        ]
         out.print(f"{escape(s['label'])}: " + ", ".join(cells))
-    out.print(f"report: {escape(summary['report'])}" +
-              (f", {escape(summary['html'])}" if summary["html"] else ""))
+    out.print(
+        f"report: {escape(summary['report'])}"
+        + (f", {escape(summary['html'])}" if summary["html"] else "")
+    )

@@ -1,5 +1,6 @@
 """`bertune score`: BLEU / chrF / TER (sacrebleu), F_BERT (exact BERTScore) and MoverScore,
 signed."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,47 +8,110 @@ from typing import Annotated, Optional
 
 import typer
 
-from bertune_cli._options import (BatchSize, Device, Idf, Json, Layer, Lm, LmRun, Lowercase,
-                                  Metrics, Rescale, Tokenize, existing_file, number, path)
+from bertune_cli._options import (
+    BatchSize,
+    Device,
+    Idf,
+    Json,
+    Layer,
+    Lm,
+    LmRun,
+    Lowercase,
+    Metrics,
+    Rescale,
+    Tokenize,
+    existing_file,
+    number,
+    path,
+)
 
-Hyp = Annotated[Path, typer.Argument(help="Hypothesis file, one segment per line.",
-                                     show_default=False)]
-Refs = Annotated[list[Path], typer.Argument(
-    help="Reference file(s); several files = several references per segment.",
-    show_default=False)]
-SentenceLevel = Annotated[Optional[Path], typer.Option(
-    "--sentence-level", parser=path,
-    help="Also write per-sentence scores here (.tsv, or .jsonl) for "
-    "`bertune significance --scores`; other extensions are refused.")]
-Cache = Annotated[Optional[Path], typer.Option(
-    "--cache", parser=path,
-    help="Folder caching F_BERT's reference embeddings (keyed by LM, layer, "
-    "tokenizer and text), so scoring more systems against the same references later embeds "
-    "them once. Safe for concurrent runs.", show_default=False)]
+Hyp = Annotated[
+    Path, typer.Argument(help="Hypothesis file, one segment per line.", show_default=False)
+]
+Refs = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Reference file(s); several files = several references per segment.",
+        show_default=False,
+    ),
+]
+SentenceLevel = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--sentence-level",
+        parser=path,
+        help="Also write per-sentence scores here (.tsv, or .jsonl) for "
+        "`bertune significance --scores`; other extensions are refused.",
+    ),
+]
+Cache = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--cache",
+        parser=path,
+        help="Folder caching F_BERT's reference embeddings (keyed by LM, layer, "
+        "tokenizer and text), so scoring more systems against the same references later embeds "
+        "them once. Safe for concurrent runs.",
+        show_default=False,
+    ),
+]
 # MoverScore's options (also used by `bertune significance`)
-MsLm = Annotated[Optional[str], typer.Option(
-    "--ms-lm", help="LM for MoverScore (-m moverscore; its last layer): 'minilm' (bundled, "
-    "default), an HF model id or a folder. Independent of --lm, as in the paper.")]
-MsStopWords = Annotated[Optional[Path], typer.Option(
-    "--ms-stop-words", parser=existing_file,
-    help="MoverScore stop-word file (words separated by spaces/newlines; "
-    "they get weight 0).", show_default=False)]
-CacheSize = Annotated[float, typer.Option(
-    "--cache-size-mb", parser=number(1),
-    help="Size bound of --cache; least recently used entries are "
-    "evicted.")]
-Bf16 = Annotated[bool, typer.Option(
-    "--bf16", help="Run F_BERT's LM under bf16 autocast (faster on a GPU, not the float32 "
-    "numbers; signed '_bf16'). Default: float32 on every device.")]
+MsLm = Annotated[
+    Optional[str],
+    typer.Option(
+        "--ms-lm",
+        help="LM for MoverScore (-m moverscore; its last layer): 'minilm' (bundled, "
+        "default), an HF model id or a folder. Independent of --lm, as in the paper.",
+    ),
+]
+MsStopWords = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--ms-stop-words",
+        parser=existing_file,
+        help="MoverScore stop-word file (words separated by spaces/newlines; they get weight 0).",
+        show_default=False,
+    ),
+]
+CacheSize = Annotated[
+    float,
+    typer.Option(
+        "--cache-size-mb",
+        parser=number(1),
+        help="Size bound of --cache; least recently used entries are evicted.",
+    ),
+]
+Bf16 = Annotated[
+    bool,
+    typer.Option(
+        "--bf16",
+        help="Run F_BERT's LM under bf16 autocast (faster on a GPU, not the float32 "
+        "numbers; signed '_bf16'). Default: float32 on every device.",
+    ),
+]
 
 
-def score(hyp: Hyp, refs: Refs, metrics: Metrics = None, lm: Lm = None, layer: Layer = None,
-          model: LmRun = None, idf: Idf = False, rescale: Rescale = None,
-          lowercase: Lowercase = None, tokenize: Tokenize = None, batch_size: BatchSize = 64,
-          device: Device = "auto", json_out: Json = False,
-          sentence_level: SentenceLevel = None, cache: Cache = None,
-          cache_size_mb: CacheSize = 1024.0, ms_lm: MsLm = None,
-          ms_stop_words: MsStopWords = None, bf16: Bf16 = False) -> None:
+def score(
+    hyp: Hyp,
+    refs: Refs,
+    metrics: Metrics = None,
+    lm: Lm = None,
+    layer: Layer = None,
+    model: LmRun = None,
+    idf: Idf = False,
+    rescale: Rescale = None,
+    lowercase: Lowercase = None,
+    tokenize: Tokenize = None,
+    batch_size: BatchSize = 64,
+    device: Device = "auto",
+    json_out: Json = False,
+    sentence_level: SentenceLevel = None,
+    cache: Cache = None,
+    cache_size_mb: CacheSize = 1024.0,
+    ms_lm: MsLm = None,
+    ms_stop_words: MsStopWords = None,
+    bf16: Bf16 = False,
+) -> None:
     """Score a hypothesis file against one or more reference files, every number signed.
 
     BLEU, chrF and TER are sacrebleu's (same numbers and signatures); F_BERT is bertune's
@@ -72,12 +136,27 @@ def score(hyp: Hyp, refs: Refs, metrics: Metrics = None, lm: Lm = None, layer: L
     from bertune_cli.core.evaluation.files import score_files
 
     with PrepareProgress() as progress:
-        report = score_files(hyp, refs, metrics, lm=lm, layer=layer, model=model, idf=idf,
-                             rescale=rescale, lowercase=lowercase, tokenize=tokenize,
-                             batch_size=batch_size, device=device,
-                             sentence_level=sentence_level, cache=cache,
-                             cache_size_mb=cache_size_mb, ms_lm=ms_lm,
-                             ms_stop_words=ms_stop_words, bf16=bf16, progress=progress)
+        report = score_files(
+            hyp,
+            refs,
+            metrics,
+            lm=lm,
+            layer=layer,
+            model=model,
+            idf=idf,
+            rescale=rescale,
+            lowercase=lowercase,
+            tokenize=tokenize,
+            batch_size=batch_size,
+            device=device,
+            sentence_level=sentence_level,
+            cache=cache,
+            cache_size_mb=cache_size_mb,
+            ms_lm=ms_lm,
+            ms_stop_words=ms_stop_words,
+            bf16=bf16,
+            progress=progress,
+        )
     _print(report, json_out)
     if report.output_error is not None:  # the table is out; now the side file's one line
         raise report.output_error
@@ -97,8 +176,10 @@ def _print(report, json_out: bool) -> None:
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         return
-    table = Table(title=f"{escape(report.hyp)} vs {escape(', '.join(report.refs))} "
-                        f"({report.lines} segments)", title_justify="left")
+    table = Table(
+        title=f"{escape(report.hyp)} vs {escape(', '.join(report.refs))} ({report.lines} segments)",
+        title_justify="left",
+    )
     for col, justify in (("metric", "left"), ("score", "right"), ("details", "left")):
         table.add_column(col, justify=justify)
     for r in report.results:
@@ -116,16 +197,20 @@ def say_settings(err, settings: dict | None) -> None:
     from rich.markup import escape
 
     if settings and settings["source"] != "options":
-        err.print(f"evaluation settings of the {escape(settings['source'])}: "
-                  f"{'lowercase' if settings['lowercase'] else 'cased'}, tokenizer "
-                  f"{settings['tokenize']}")
+        err.print(
+            f"evaluation settings of the {escape(settings['source'])}: "
+            f"{'lowercase' if settings['lowercase'] else 'cased'}, tokenizer "
+            f"{settings['tokenize']}"
+        )
 
 
 def _details(r) -> str:
     d = r.details
     if "precisions" in d:
-        return "/".join(f"{p:.1f}" for p in d["precisions"]) + \
-            f" BP {d['bp']:.3f} ratio {d['ratio']:.3f}"
+        return (
+            "/".join(f"{p:.1f}" for p in d["precisions"])
+            + f" BP {d['bp']:.3f} ratio {d['ratio']:.3f}"
+        )
     if "P" in d:
         return f"P {d['P']:.2f} R {d['R']:.2f}"
     return ""

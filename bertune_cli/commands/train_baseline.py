@@ -1,4 +1,5 @@
 """`bertune train-baseline`: train the Transformer NMT baseline (label-smoothed CE)."""
+
 from __future__ import annotations
 
 from enum import Enum
@@ -7,13 +8,28 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from bertune_cli._options import (Device, Json, MaxEpochs, MaxSteps, MaxTime, Overrides, Pair,
-                                  RunsDir, path)
+from bertune_cli._options import (
+    Device,
+    Json,
+    MaxEpochs,
+    MaxSteps,
+    MaxTime,
+    Overrides,
+    Pair,
+    RunsDir,
+    path,
+)
 
-DataOpt = Annotated[Optional[Path], typer.Option(
-    "--data", parser=path, help="Prepared data directory (default: <runs>/<recipe>/data).")]
-OutOpt = Annotated[Optional[Path], typer.Option(
-    "--out", parser=path, help="Run directory (default: <runs>/<recipe>/baseline).")]
+DataOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--data", parser=path, help="Prepared data directory (default: <runs>/<recipe>/data)."
+    ),
+]
+OutOpt = Annotated[
+    Optional[Path],
+    typer.Option("--out", parser=path, help="Run directory (default: <runs>/<recipe>/baseline)."),
+]
 
 
 class TrackerChoice(str, Enum):
@@ -21,10 +37,15 @@ class TrackerChoice(str, Enum):
     tensorboard = "tensorboard"
 
 
-Track = Annotated[Optional[list[TrackerChoice]], typer.Option(
-    "--track", help="Also log to a tracker (repeatable; adds to the recipe's tracking: list): "
-    "mlflow ($MLFLOW_TRACKING_URI, default sqlite <runs>/mlflow.db) or tensorboard "
-    "(<run>/tensorboard/).")]
+Track = Annotated[
+    Optional[list[TrackerChoice]],
+    typer.Option(
+        "--track",
+        help="Also log to a tracker (repeatable; adds to the recipe's tracking: list): "
+        "mlflow ($MLFLOW_TRACKING_URI, default sqlite <runs>/mlflow.db) or tensorboard "
+        "(<run>/tensorboard/).",
+    ),
+]
 
 
 def with_trackers(recipe, track: list[TrackerChoice] | None):
@@ -35,10 +56,19 @@ def with_trackers(recipe, track: list[TrackerChoice] | None):
     return dataclasses.replace(recipe, tracking=tuple(names))
 
 
-def train_baseline(pair: Pair = "demo", overrides: Overrides = None, runs_dir: RunsDir = None,
-                   data: DataOpt = None, out: OutOpt = None, max_epochs: MaxEpochs = None,
-                   max_steps: MaxSteps = None, max_time: MaxTime = None,
-                   track: Track = None, device: Device = "auto", json_out: Json = False) -> None:
+def train_baseline(
+    pair: Pair = "demo",
+    overrides: Overrides = None,
+    runs_dir: RunsDir = None,
+    data: DataOpt = None,
+    out: OutOpt = None,
+    max_epochs: MaxEpochs = None,
+    max_steps: MaxSteps = None,
+    max_time: MaxTime = None,
+    track: Track = None,
+    device: Device = "auto",
+    json_out: Json = False,
+) -> None:
     """Train the NMT baseline: Adam, inverse-sqrt warm-up, label-smoothed CE, validation BLEU
     (beam search, sacreBLEU) every epoch, early stopping; keeps checkpoint_best/_last.
 
@@ -62,10 +92,17 @@ def train_baseline(pair: Pair = "demo", overrides: Overrides = None, runs_dir: R
 
         check_runnable(recipe, "train-baseline", None, runs_dir)
     with TrainProgress() as progress:
-        summary = run(recipe, data or stage_dir(recipe.name, "data", runs_dir),
-                      out or stage_dir(recipe.name, "baseline", runs_dir), device=device,
-                      max_epochs=max_epochs, max_steps=max_steps, max_time=max_time,
-                      on_event=progress, runs_root=runs_dir)
+        summary = run(
+            recipe,
+            data or stage_dir(recipe.name, "data", runs_dir),
+            out or stage_dir(recipe.name, "baseline", runs_dir),
+            device=device,
+            max_epochs=max_epochs,
+            max_steps=max_steps,
+            max_time=max_time,
+            on_event=progress,
+            runs_root=runs_dir,
+        )
     print_summary(summary, json_out)
 
 
@@ -80,11 +117,15 @@ def print_summary(summary: dict[str, Any], json_out: bool) -> None:
         typer.echo(json.dumps(summary, indent=1))
         return
     best = {k: v for k, v in summary["best"].items() if k != "update"}
-    done = "already complete" if summary.get("already_complete") else f"stopped: {summary['reason']}"
-    typer.echo(f"{done} after {summary['updates']} updates, {summary['epochs']} epochs, "
-               f"{summary['elapsed']:.0f}s; best validation "
-               + ", ".join(f"{k} {v:.2f}" for k, v in best.items())
-               + f" (update {summary['best']['update']})")
+    done = (
+        "already complete" if summary.get("already_complete") else f"stopped: {summary['reason']}"
+    )
+    typer.echo(
+        f"{done} after {summary['updates']} updates, {summary['epochs']} epochs, "
+        f"{summary['elapsed']:.0f}s; best validation "
+        + ", ".join(f"{k} {v:.2f}" for k, v in best.items())
+        + f" (update {summary['best']['update']})"
+    )
     if "test" in summary:
         typer.echo(f"test BLEU {summary['test']['bleu']:.2f}  {summary['test']['signature']}")
     typer.echo(f"model: {summary['checkpoint_best']}")
@@ -95,15 +136,29 @@ class TrainProgress:
 
     def __enter__(self) -> "TrainProgress":
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.console = Console(stderr=True, highlight=False)
         self.progress = Progress(
-            TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.3f}  {task.fields[tps]:,.0f} tok/s  "
-                       "lr {task.fields[lr]:.2e}"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=self.console, transient=False)
+            TextColumn("epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(
+                "loss {task.fields[loss]:.3f}  {task.fields[tps]:,.0f} tok/s  "
+                "lr {task.fields[lr]:.2e}"
+            ),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        )
         self.task = None
         self.said: set[str] = set()
         self.progress.__enter__()
@@ -115,19 +170,38 @@ class TrainProgress:
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event["event"]
         if kind == "start":
-            self.task = self.progress.add_task("train", total=event["total"],
-                                               completed=event["updates"], epoch=event["epoch"],
-                                               loss=float("nan"), tps=0.0, lr=0.0)
+            self.task = self.progress.add_task(
+                "train",
+                total=event["total"],
+                completed=event["updates"],
+                epoch=event["epoch"],
+                loss=float("nan"),
+                tps=0.0,
+                lr=0.0,
+            )
             if event["resumed"]:
-                self.console.print(f"resuming at update {event['updates']} (epoch {event['epoch']})")
+                self.console.print(
+                    f"resuming at update {event['updates']} (epoch {event['epoch']})"
+                )
         elif kind == "step" and self.task is not None:
-            self.progress.update(self.task, completed=event["update"], epoch=event["epoch"],
-                                 loss=event["loss"], tps=event["tokens_per_s"], lr=event["lr"])
+            self.progress.update(
+                self.task,
+                completed=event["update"],
+                epoch=event["epoch"],
+                loss=event["loss"],
+                tps=event["tokens_per_s"],
+                lr=event["lr"],
+            )
         elif kind == "skip":  # a non-finite loss/gradient: the update was not applied
-            what = (f"loss {event['loss']}" if event["loss"] != event["loss"] or
-                    abs(event["loss"]) == float("inf") else f"gradient norm {event['gnorm']}")
-            self.console.print(f"[yellow]warning:[/] update {event['update']} skipped ({what}); "
-                               f"{event['bad']} in a row, stopping at {event['max_bad']}")
+            what = (
+                f"loss {event['loss']}"
+                if event["loss"] != event["loss"] or abs(event["loss"]) == float("inf")
+                else f"gradient norm {event['gnorm']}"
+            )
+            self.console.print(
+                f"[yellow]warning:[/] update {event['update']} skipped ({what}); "
+                f"{event['bad']} in a row, stopping at {event['max_bad']}"
+            )
         elif kind == "impl" and event["impl"] not in self.said:  # once per command
             self.said.add(event["impl"])
             what = {"torch": "PyTorch reference", "triton": "Triton kernels"}[event["impl"]]
@@ -135,5 +209,7 @@ class TrainProgress:
         elif kind == "valid":
             metrics = "  ".join(f"{k} {event[k]:.2f}" for k in ("bleu", "bertscore") if k in event)
             mark = "  [green]best[/]" if event["is_best"] else f"  (no gain: {event['bad']})"
-            self.console.print(f"epoch {event['epoch']} update {event['update']}: valid loss "
-                               f"{event['valid_loss']:.3f}  {metrics}{mark}")
+            self.console.print(
+                f"epoch {event['epoch']} update {event['update']}: valid loss "
+                f"{event['valid_loss']:.3f}  {metrics}{mark}"
+            )

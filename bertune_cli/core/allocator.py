@@ -11,6 +11,7 @@ its heap and keep freed blocks there for the next update (``M_MMAP_MAX`` 0, a hi
 (``malloc_trim``). What is computed does not change. Elsewhere than glibc (macOS, musl,
 Windows) it does nothing.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -20,8 +21,8 @@ from contextlib import contextmanager
 from typing import Iterator
 
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
-DEFAULTS = {M_TRIM_THRESHOLD: 128 * 1024, M_MMAP_MAX: 65536}    # glibc's documented defaults
-KEEP = {M_TRIM_THRESHOLD: 2 ** 31 - 1, M_MMAP_MAX: 0}
+DEFAULTS = {M_TRIM_THRESHOLD: 128 * 1024, M_MMAP_MAX: 65536}  # glibc's documented defaults
+KEEP = {M_TRIM_THRESHOLD: 2**31 - 1, M_MMAP_MAX: 0}
 _lock = threading.Lock()
 _depth = 0
 
@@ -31,7 +32,7 @@ def _libc():
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
         libc.malloc_trim.argtypes = [ctypes.c_size_t]
-        ctypes.CDLL(None).gnu_get_libc_version          # glibc only
+        ctypes.CDLL(None).gnu_get_libc_version  # glibc only
         return libc
     except (OSError, AttributeError, TypeError):
         return None

@@ -5,6 +5,7 @@ the decoder vocabulary, a model preset and the training/fine-tuning/evaluation s
 are type-checked against the dataclass annotations; ``key.sub=value`` overrides are checked the
 same way, and every problem (unknown key, wrong type, bad value) is reported in one ConfigError.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,8 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping, Optional
 
-from bertune_cli.core.config_input import (check_value, is_name, listed, parse_yaml,
-                                           read_yaml_text, shown)
+from bertune_cli.core.config_input import (
+    check_value,
+    is_name,
+    listed,
+    parse_yaml,
+    read_yaml_text,
+    shown,
+)
 from bertune_cli.core.errors import ConfigError
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
@@ -67,7 +74,8 @@ class DataConfig:
     # demo: the embedded generator
     demo_seed: int = 1234
     demo_sizes: dict[str, int] = field(
-        default_factory=lambda: {"train": 20000, "valid": 500, "test": 500})
+        default_factory=lambda: {"train": 20000, "valid": 500, "test": 500}
+    )
     # processing
     lowercase: bool = True
     max_len: int = 175
@@ -127,9 +135,20 @@ class TrainConfig:
 # and a fine-tuning run's config.yaml shows the resolved values. `seed` also names the run
 # folder when it is set in the recipe (``finetune-<soft>-seed<k>``), so the folder name is
 # decided before resolution.
-INHERITED_FROM_TRAIN = ("warmup_init_lr", "betas", "weight_decay", "label_smoothing",
-                        "clip_norm", "update_freq", "log_every", "precision", "seed",
-                        "save_every_steps", "autosave_seconds", "max_bad_updates")
+INHERITED_FROM_TRAIN = (
+    "warmup_init_lr",
+    "betas",
+    "weight_decay",
+    "label_smoothing",
+    "clip_norm",
+    "update_freq",
+    "log_every",
+    "precision",
+    "seed",
+    "save_every_steps",
+    "autosave_seconds",
+    "max_bad_updates",
+)
 
 
 @dataclass(frozen=True)
@@ -165,7 +184,7 @@ class FinetuneConfig:
     warmup_init_lr: Optional[float] = None
     betas: Optional[tuple[float, float]] = None
     weight_decay: Optional[float] = None
-    label_smoothing: Optional[float] = None   # of the CE term (ce_weight > 0)
+    label_smoothing: Optional[float] = None  # of the CE term (ce_weight > 0)
     clip_norm: Optional[float] = None
     update_freq: Optional[int] = None
     log_every: Optional[int] = None
@@ -214,8 +233,15 @@ class Recipe:
 
     def section_hash(self, *sections: str) -> str:
         """Stable hash of some sections, e.g. ``("data", "lm")`` decides whether data is stale."""
-        blob = json.dumps({s: dataclasses.asdict(getattr(self, s)) if dataclasses.is_dataclass(
-            getattr(self, s)) else getattr(self, s) for s in sections}, sort_keys=True)
+        blob = json.dumps(
+            {
+                s: dataclasses.asdict(getattr(self, s))
+                if dataclasses.is_dataclass(getattr(self, s))
+                else getattr(self, s)
+                for s in sections
+            },
+            sort_keys=True,
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -224,10 +250,14 @@ def resolve_finetune(recipe: Recipe) -> Recipe:
     from the ``train`` section: the fine-tuning settings as they run (and as a fine-tuning
     run's config.yaml shows them). Idempotent."""
     ft = recipe.finetune
-    inherited = {k: getattr(recipe.train, k) for k in INHERITED_FROM_TRAIN
-                 if getattr(ft, k) is None}
-    return dataclasses.replace(recipe, finetune=dataclasses.replace(ft, **inherited)) \
-        if inherited else recipe
+    inherited = {
+        k: getattr(recipe.train, k) for k in INHERITED_FROM_TRAIN if getattr(ft, k) is None
+    }
+    return (
+        dataclasses.replace(recipe, finetune=dataclasses.replace(ft, **inherited))
+        if inherited
+        else recipe
+    )
 
 
 # ----------------------------------------------------------------------------- loading
@@ -254,20 +284,27 @@ def resolve_recipe_path(pair_or_path: str) -> Path:
     if candidate.suffix in (".yaml", ".yml"):
         if candidate.is_file():
             return candidate
-        raise ConfigError(f"recipe file not found: {shown(pair_or_path)}",
-                          "check the path, or pass a shipped recipe name (see `bertune recipes`)")
+        raise ConfigError(
+            f"recipe file not found: {shown(pair_or_path)}",
+            "check the path, or pass a shipped recipe name (see `bertune recipes`)",
+        )
     name = PAIR_ALIASES.get(pair_or_path.lower(), pair_or_path)
     shipped = RECIPES_DIR / f"{name}.yaml"
     if is_name(name) and shipped.is_file():  # a name, never a path out of recipes/
         return shipped
     names = ", ".join(n for n, _ in list_recipes())
-    raise ConfigError(f"unknown recipe or pair {shown(pair_or_path)}",
-                      f"pairs: {', '.join(PAIR_ALIASES)}; shipped recipes: {names}; or pass a "
-                      "path to a .yaml file")
+    raise ConfigError(
+        f"unknown recipe or pair {shown(pair_or_path)}",
+        f"pairs: {', '.join(PAIR_ALIASES)}; shipped recipes: {names}; or pass a "
+        "path to a .yaml file",
+    )
 
 
-def load_recipe(pair_or_path: str, overrides: list[str] | tuple[str, ...] = (),
-                values: Mapping[str, Any] | None = None) -> Recipe:
+def load_recipe(
+    pair_or_path: str,
+    overrides: list[str] | tuple[str, ...] = (),
+    values: Mapping[str, Any] | None = None,
+) -> Recipe:
     """Load, override and validate a recipe; all problems reported at once.
 
     ``overrides``: ``key.sub=value`` strings, the value read as YAML (``--set``). ``values``:
@@ -288,12 +325,16 @@ def load_recipe(pair_or_path: str, overrides: list[str] | tuple[str, ...] = (),
 
         problems += range_problems(recipe, problems)
         if isinstance(recipe.name, str) and not is_name(recipe.name):
-            problems.append(f"name: {shown(recipe.name)} is not a recipe name (letters, digits, "
-                            "'.', '_', '-'; not '.' or '..'): it names the run folder")
+            problems.append(
+                f"name: {shown(recipe.name)} is not a recipe name (letters, digits, "
+                "'.', '_', '-'; not '.' or '..'): it names the run folder"
+            )
     if problems:
-        raise ConfigError(f"invalid recipe {path.name[:80]}: " +
-                          listed(problems, 10, "; ", "more problems"),
-                          "fix the recipe or the --set overrides", problems=problems)
+        raise ConfigError(
+            f"invalid recipe {path.name[:80]}: " + listed(problems, 10, "; ", "more problems"),
+            "fix the recipe or the --set overrides",
+            problems=problems,
+        )
     return recipe
 
 
@@ -306,9 +347,11 @@ def with_values(recipe: Recipe, values: Mapping[str, Any]) -> Recipe:
     out = _replace_values(recipe, values, problems)
     problems = problems or range_problems(out)
     if problems:
-        raise ConfigError(f"invalid recipe {recipe.name}: " +
-                          listed(problems, 10, "; ", "more problems"),
-                          "fix the options or the recipe", problems=problems)
+        raise ConfigError(
+            f"invalid recipe {recipe.name}: " + listed(problems, 10, "; ", "more problems"),
+            "fix the options or the recipe",
+            problems=problems,
+        )
     return out
 
 
@@ -319,8 +362,9 @@ def _replace_values(recipe: Recipe, values: Mapping[str, Any], problems: list[st
     for key, value in values.items():
         if value is not None:
             section, _, name = key.partition(".")
-            by_section.setdefault(section, {})[name] = \
+            by_section.setdefault(section, {})[name] = (
                 value.value if isinstance(value, enum.Enum) else value
+            )
     changes = {}
     for section, items in by_section.items():
         cfg = getattr(recipe, section)
@@ -328,9 +372,13 @@ def _replace_values(recipe: Recipe, values: Mapping[str, Any], problems: list[st
         unknown = [f"{section}.{name}" for name in items if name not in hints]
         if unknown:
             raise KeyError(f"not recipe settings: {', '.join(unknown)}")
-        changes[section] = dataclasses.replace(cfg, **{
-            name: _coerce(hints[name], value, f"{section}.{name}", problems)
-            for name, value in items.items()})
+        changes[section] = dataclasses.replace(
+            cfg,
+            **{
+                name: _coerce(hints[name], value, f"{section}.{name}", problems)
+                for name, value in items.items()
+            },
+        )
     return dataclasses.replace(recipe, **changes)
 
 
@@ -354,8 +402,10 @@ def _read_with_base(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ConfigError(f"{path}: base must be a recipe name, got {type(base).__name__}")
     base_path = resolve_recipe_path(base)
     if base_path.resolve() in seen or len(seen) >= 8:
-        raise ConfigError(f"{path}: recipe bases form a cycle or are nested too deep",
-                          "a recipe's base must not lead back to itself")
+        raise ConfigError(
+            f"{path}: recipe bases form a cycle or are nested too deep",
+            "a recipe's base must not lead back to itself",
+        )
     merged = _read_with_base(base_path, seen + (path.resolve(),))
     merged.pop("name", None)
     merged.pop("description", None)
@@ -406,7 +456,7 @@ def _apply_override(raw: dict[str, Any], item: str, problems: list[str]) -> None
     try:
         check_value(node[parts[-1]], f"override {shown(key)}")
     except ConfigError as exc:
-        del node[parts[-1]]   # refused: not built, not echoed
+        del node[parts[-1]]  # refused: not built, not echoed
         problems.append(exc.message)
 
 
@@ -416,11 +466,16 @@ def _build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
         return None
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = [f"{prefix}{shown(k, 40) if not isinstance(k, str) else k[:40]}" for k in raw
-               if k not in fields]
+    unknown = [
+        f"{prefix}{shown(k, 40) if not isinstance(k, str) else k[:40]}"
+        for k in raw
+        if k not in fields
+    ]
     if unknown:
-        problems.append(f"unknown key{'s' if len(unknown) > 1 else ''} {listed(unknown)} "
-                        f"(known: {', '.join(fields)})")
+        problems.append(
+            f"unknown key{'s' if len(unknown) > 1 else ''} {listed(unknown)} "
+            f"(known: {', '.join(fields)})"
+        )
     kwargs = {}
     missing = False
     for name, f in fields.items():
@@ -451,8 +506,10 @@ def _coerce(tp: Any, value: Any, where: str, problems: list[str]) -> Any:
         if not isinstance(value, dict):
             problems.append(f"{where}: expected a mapping, got {shown(value)}")
             return {}
-        return {str(k): _coerce(args[1], v, f"{where}.{str(k)[:40]}", problems)
-                for k, v in value.items()}
+        return {
+            str(k): _coerce(args[1], v, f"{where}.{str(k)[:40]}", problems)
+            for k, v in value.items()
+        }
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             problems.append(f"{where}: expected a list, got {shown(value)}")

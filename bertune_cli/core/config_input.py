@@ -17,6 +17,7 @@ Messages show a value through ``shown`` (reprlib: a few items, short strings, on
 long problem lists through ``listed`` (the first few, then a count), so an error is always one
 short line whatever the input.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,11 +27,11 @@ from typing import Any, Iterable
 
 from bertune_cli.core.errors import ConfigError
 
-MAX_BYTES = 1 << 20        # a recipe is a few KB; 1 MiB is far beyond any real one
-MAX_NODES = 100_000        # values (expanded) in one recipe or one --set value
-MAX_DEPTH = 64             # nesting levels of one recipe or one --set value
-SHOWN_CHARS = 80           # longest value shown in a message
-SHOWN_ITEMS = 5            # names listed before "and N more"
+MAX_BYTES = 1 << 20  # a recipe is a few KB; 1 MiB is far beyond any real one
+MAX_NODES = 100_000  # values (expanded) in one recipe or one --set value
+MAX_DEPTH = 64  # nesting levels of one recipe or one --set value
+SHOWN_CHARS = 80  # longest value shown in a message
+SHOWN_ITEMS = 5  # names listed before "and N more"
 NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 _repr = reprlib.Repr()
@@ -42,11 +43,12 @@ _repr.maxstring, _repr.maxother, _repr.maxlong = 60, 60, 40
 def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
     """A short one-line ``repr`` of ``value``: a few items of a collection, a cut string."""
     text = _repr.repr(value).replace("\n", "\\n")
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def listed(items: Iterable[Any], limit: int = SHOWN_ITEMS, sep: str = ", ",
-           more: str = "more") -> str:
+def listed(
+    items: Iterable[Any], limit: int = SHOWN_ITEMS, sep: str = ", ", more: str = "more"
+) -> str:
     """``a, b, c, d, e and 19,995 more``: the first ``limit`` items, then how many are left."""
     items = list(items)
     head = sep.join(str(i) for i in items[:limit])
@@ -65,17 +67,24 @@ def read_yaml_text(path: Path) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise ConfigError(f"{path}: {size:,} bytes is not a recipe (at most {MAX_BYTES:,})",
-                              "pass a recipe .yaml file")
+            raise ConfigError(
+                f"{path}: {size:,} bytes is not a recipe (at most {MAX_BYTES:,})",
+                "pass a recipe .yaml file",
+            )
         data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read recipe {path} ({exc.strerror or exc.__class__.__name__})",
-                          "check the path and its permissions") from exc
+        raise ConfigError(
+            f"cannot read recipe {path} ({exc.strerror or exc.__class__.__name__})",
+            "check the path and its permissions",
+        ) from exc
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not a text file (byte 0x{data[exc.start]:02x} at offset "
-                          f"{exc.start} is not UTF-8)", "a recipe is a UTF-8 YAML file") from exc
+        raise ConfigError(
+            f"{path}: not a text file (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start} is not UTF-8)",
+            "a recipe is a UTF-8 YAML file",
+        ) from exc
 
 
 def parse_yaml(text: str, where: str) -> Any:
@@ -85,13 +94,17 @@ def parse_yaml(text: str, where: str) -> Any:
     try:
         value = yaml.safe_load(text)
     except RecursionError:
-        raise ConfigError(f"{where}: nested too deeply (more than {MAX_DEPTH} levels)",
-                          "a recipe is a few levels of mappings") from None
+        raise ConfigError(
+            f"{where}: nested too deeply (more than {MAX_DEPTH} levels)",
+            "a recipe is a few levels of mappings",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"{where}: not valid YAML{at} ({exc.__class__.__name__})",
-                          "check indentation and quoting") from exc
+        raise ConfigError(
+            f"{where}: not valid YAML{at} ({exc.__class__.__name__})",
+            "check indentation and quoting",
+        ) from exc
     check_value(value, where)
     return value
 
@@ -108,20 +121,26 @@ def check_value(value: Any, where: str) -> None:
         if key in sizes:
             return sizes[key]
         if key in open_:
-            raise ConfigError(f"{where}: a YAML alias refers to a value that contains it",
-                              "remove the recursive anchor/alias")
+            raise ConfigError(
+                f"{where}: a YAML alias refers to a value that contains it",
+                "remove the recursive anchor/alias",
+            )
         if depth >= MAX_DEPTH:
-            raise ConfigError(f"{where}: nested too deeply (more than {MAX_DEPTH} levels)",
-                              "a recipe is a few levels of mappings")
+            raise ConfigError(
+                f"{where}: nested too deeply (more than {MAX_DEPTH} levels)",
+                "a recipe is a few levels of mappings",
+            )
         open_.add(key)
         children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
         total = 1
         for child in children:
             total += size(child, depth + 1, open_)
             if total > MAX_NODES:
-                raise ConfigError(f"{where}: the value expands to more than {MAX_NODES:,} "
-                                  "items (YAML aliases?)", "a recipe is a few hundred values; "
-                                  "remove the anchors and aliases that repeat it")
+                raise ConfigError(
+                    f"{where}: the value expands to more than {MAX_NODES:,} items (YAML aliases?)",
+                    "a recipe is a few hundred values; "
+                    "remove the anchors and aliases that repeat it",
+                )
         open_.discard(key)
         sizes[key] = total
         return total

@@ -7,6 +7,7 @@ refused before a run directory is created (the CLI options check the same bounds
 No bound admits NaN or an infinity. Every numeric setting of every section has an entry here
 or in ``EXEMPT`` (with the reason); tests/core/test_config_ranges.py checks that.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,44 +17,76 @@ from bertune_cli.core.config_input import shown
 
 Bound = tuple[float | None, float | None, bool, bool]
 
-POSITIVE: Bound = (0, None, True, False)      # > 0
-NATURAL: Bound = (0, None, False, False)      # >= 0 (0 usually means "off" / "no limit")
-COUNT: Bound = (1, None, False, False)        # >= 1
-UNIT: Bound = (0, 1, False, False)            # [0, 1]
+POSITIVE: Bound = (0, None, True, False)  # > 0
+NATURAL: Bound = (0, None, False, False)  # >= 0 (0 usually means "off" / "no limit")
+COUNT: Bound = (1, None, False, False)  # >= 1
+UNIT: Bound = (0, 1, False, False)  # [0, 1]
 UNIT_RIGHT_OPEN: Bound = (0, 1, False, True)  # [0, 1)
-FINITE: Bound = (None, None, False, False)    # any finite number
-SEED: Bound = (0, 2**32 - 1, False, False)    # numpy's and torch's seeds are unsigned 32-bit
+FINITE: Bound = (None, None, False, False)  # any finite number
+SEED: Bound = (0, 2**32 - 1, False, False)  # numpy's and torch's seeds are unsigned 32-bit
 
 RANGES: dict[str, Bound] = {
     "data.valid_every": (2, None, False, False),  # every 2nd training pair at most
-    "data.max_len": COUNT, "data.max_ratio": POSITIVE,
-    "data.bpe_vocab": COUNT, "data.split_seed": SEED, "data.demo_seed": SEED,
-    "lm.layer": COUNT, "model.dropout": UNIT_RIGHT_OPEN,
-    "train.lr": POSITIVE, "train.warmup_updates": NATURAL, "train.warmup_init_lr": NATURAL,
-    "train.weight_decay": NATURAL, "train.label_smoothing": UNIT_RIGHT_OPEN,
-    "train.clip_norm": NATURAL, "train.max_tokens": COUNT, "train.update_freq": COUNT,
-    "train.max_epochs": COUNT, "train.max_steps": NATURAL, "train.max_time": NATURAL,
-    "train.patience": NATURAL, "train.valid_every_steps": NATURAL, "train.log_every": COUNT,
-    "train.seed": SEED, "train.save_every_steps": NATURAL, "train.autosave_seconds": POSITIVE,
+    "data.max_len": COUNT,
+    "data.max_ratio": POSITIVE,
+    "data.bpe_vocab": COUNT,
+    "data.split_seed": SEED,
+    "data.demo_seed": SEED,
+    "lm.layer": COUNT,
+    "model.dropout": UNIT_RIGHT_OPEN,
+    "train.lr": POSITIVE,
+    "train.warmup_updates": NATURAL,
+    "train.warmup_init_lr": NATURAL,
+    "train.weight_decay": NATURAL,
+    "train.label_smoothing": UNIT_RIGHT_OPEN,
+    "train.clip_norm": NATURAL,
+    "train.max_tokens": COUNT,
+    "train.update_freq": COUNT,
+    "train.max_epochs": COUNT,
+    "train.max_steps": NATURAL,
+    "train.max_time": NATURAL,
+    "train.patience": NATURAL,
+    "train.valid_every_steps": NATURAL,
+    "train.log_every": COUNT,
+    "train.seed": SEED,
+    "train.save_every_steps": NATURAL,
+    "train.autosave_seconds": POSITIVE,
     "train.max_bad_updates": COUNT,
-    "finetune.tau": POSITIVE, "finetune.ce_weight": UNIT, "finetune.lr": POSITIVE,
-    "finetune.warmup_updates": NATURAL, "finetune.max_tokens": COUNT,
-    "finetune.max_epochs": COUNT, "finetune.max_steps": NATURAL, "finetune.max_time": NATURAL,
-    "finetune.patience": NATURAL, "finetune.valid_every_steps": NATURAL, "finetune.seed": SEED,
+    "finetune.tau": POSITIVE,
+    "finetune.ce_weight": UNIT,
+    "finetune.lr": POSITIVE,
+    "finetune.warmup_updates": NATURAL,
+    "finetune.max_tokens": COUNT,
+    "finetune.max_epochs": COUNT,
+    "finetune.max_steps": NATURAL,
+    "finetune.max_time": NATURAL,
+    "finetune.patience": NATURAL,
+    "finetune.valid_every_steps": NATURAL,
+    "finetune.seed": SEED,
     "finetune.ref_cache_mb": NATURAL,
     # inherited from train when unset (config.INHERITED_FROM_TRAIN): the train section's ranges
-    "finetune.warmup_init_lr": NATURAL, "finetune.weight_decay": NATURAL,
-    "finetune.label_smoothing": UNIT_RIGHT_OPEN, "finetune.clip_norm": NATURAL,
-    "finetune.update_freq": COUNT, "finetune.log_every": COUNT,
-    "finetune.save_every_steps": NATURAL, "finetune.autosave_seconds": POSITIVE,
+    "finetune.warmup_init_lr": NATURAL,
+    "finetune.weight_decay": NATURAL,
+    "finetune.label_smoothing": UNIT_RIGHT_OPEN,
+    "finetune.clip_norm": NATURAL,
+    "finetune.update_freq": COUNT,
+    "finetune.log_every": COUNT,
+    "finetune.save_every_steps": NATURAL,
+    "finetune.autosave_seconds": POSITIVE,
     "finetune.max_bad_updates": COUNT,
-    "eval.beam": COUNT, "eval.lenpen": FINITE, "eval.max_len_a": NATURAL,
-    "eval.max_len_b": NATURAL, "eval.batch_tokens": NATURAL,
+    "eval.beam": COUNT,
+    "eval.lenpen": FINITE,
+    "eval.max_len_a": NATURAL,
+    "eval.max_len_b": NATURAL,
+    "eval.batch_tokens": NATURAL,
 }
 # Each element of these tuples, each value of these mappings.
-ELEMENT_RANGES: dict[str, Bound] = {"train.betas": UNIT_RIGHT_OPEN,
-                                    "finetune.betas": UNIT_RIGHT_OPEN,
-                                    "data.csv_split": UNIT, "data.demo_sizes": NATURAL}
+ELEMENT_RANGES: dict[str, Bound] = {
+    "train.betas": UNIT_RIGHT_OPEN,
+    "finetune.betas": UNIT_RIGHT_OPEN,
+    "data.csv_split": UNIT,
+    "data.demo_sizes": NATURAL,
+}
 # Numeric settings deliberately without a range, and why.
 EXEMPT: dict[str, str] = {}
 

@@ -4,6 +4,7 @@ Only rank 0 writes a run folder, logs to a tracker, translates the test set or p
 other ranks train and take part in the collectives. Outside ``torchrun`` (no process group)
 the one process is rank 0 of 1.
 """
+
 from __future__ import annotations
 
 

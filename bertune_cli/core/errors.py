@@ -13,6 +13,7 @@ damaged or incompatible checkpoint, unreadable data, an LM not available offline
 recipe needs that are missing (the preflight lists them), an optional package not installed,
 a full disk, a locked run, a training that had to stop.
 """
+
 from __future__ import annotations
 
 

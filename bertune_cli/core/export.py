@@ -29,6 +29,7 @@ Writing is atomic: everything goes to a hidden sibling folder swapped into place
 non-empty folder is replaced only when it is a bertune export and ``force`` is given — a
 folder of anything else is never emptied.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -79,21 +80,23 @@ def is_bertune_export(path: Path) -> bool:
 def read_export(folder: Path):
     """``(meta, TargetVocab, SourceEncoder)`` of an export folder."""
     from bertune_cli.core.data.source import SourceEncoder
-    from bertune_cli.core.model.vocab import TargetVocab
-
     from bertune_cli.core.model.checkpoint import read_json_object
+    from bertune_cli.core.model.vocab import TargetVocab
 
     folder = Path(folder)
     meta = read_json_object(folder / META_FILE, "re-export the checkpoint with `bertune export`")
     export = meta.get("export")
     if not isinstance(export, dict) or export.get("format") != FORMAT:
-        raise CheckpointError(f"{folder} is not a bertune CTranslate2 export",
-                              "write one with `bertune export --format ctranslate2`")
+        raise CheckpointError(
+            f"{folder} is not a bertune CTranslate2 export",
+            "write one with `bertune export --format ctranslate2`",
+        )
     return meta, TargetVocab.from_dict(meta["target_vocab"]), SourceEncoder.load(folder / "source")
 
 
-def export_ctranslate2(model: Path, out: Path, quantization: str = "float32",
-                       force: bool = False) -> dict[str, Any]:
+def export_ctranslate2(
+    model: Path, out: Path, quantization: str = "float32", force: bool = False
+) -> dict[str, Any]:
     """Convert the checkpoint of ``model`` (run or checkpoint folder) into ``out``.
 
     Returns the ``export`` record written to ``out/bertune.json`` (plus ``out``).
@@ -105,17 +108,28 @@ def export_ctranslate2(model: Path, out: Path, quantization: str = "float32",
     ct2 = require_ctranslate2()
     loaded = load_checkpoint(src, "cpu")
     tokenizer = load_tokenizer(loaded.meta["lm"]["name"])
-    spec = _spec(loaded.model, _source_pieces(loaded.source, loaded.model),
-                 _target_tokens(tokenizer, loaded.vocab), loaded.vocab)
-    record = {"format": FORMAT, "quantization": quantization,
-              "ctranslate2_version": ct2.__version__, "checkpoint": str(src),
-              "checkpoint_sha256": _sha256(src / "model.safetensors"),
-              "max_positions": int(loaded.model.config.max_position_embeddings),
-              "suppress_tokens": _target_tokens(tokenizer, loaded.vocab, ids=(
-                  loaded.model.generation_config.suppress_tokens or []))}
-    record["signature"] = (f"ct2:{ct2.__version__}|quant:{quantization}|bertune:"
-                           f"{loaded.meta.get('bertune_version')}|"
-                           f"ckpt:{record['checkpoint_sha256'][:12]}")
+    spec = _spec(
+        loaded.model,
+        _source_pieces(loaded.source, loaded.model),
+        _target_tokens(tokenizer, loaded.vocab),
+        loaded.vocab,
+    )
+    record = {
+        "format": FORMAT,
+        "quantization": quantization,
+        "ctranslate2_version": ct2.__version__,
+        "checkpoint": str(src),
+        "checkpoint_sha256": _sha256(src / "model.safetensors"),
+        "max_positions": int(loaded.model.config.max_position_embeddings),
+        "suppress_tokens": _target_tokens(
+            tokenizer, loaded.vocab, ids=(loaded.model.generation_config.suppress_tokens or [])
+        ),
+    }
+    record["signature"] = (
+        f"ct2:{ct2.__version__}|quant:{quantization}|bertune:"
+        f"{loaded.meta.get('bertune_version')}|"
+        f"ckpt:{record['checkpoint_sha256'][:12]}"
+    )
     try:
         with AtomicFolder(out, "CTranslate2 model") as tmp:
             _save_spec(spec, tmp, quantization)
@@ -123,11 +137,15 @@ def export_ctranslate2(model: Path, out: Path, quantization: str = "float32",
             meta = {**loaded.meta, "export": record}
             (tmp / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     except OSError as exc:
-        raise CheckpointError(f"could not write {out} ({exc.strerror or exc.__class__.__name__})",
-                              "free disk space or pick another --out") from exc
+        raise CheckpointError(
+            f"could not write {out} ({exc.strerror or exc.__class__.__name__})",
+            "free disk space or pick another --out",
+        ) from exc
     except (ValueError, RuntimeError, NotImplementedError, KeyError) as exc:
-        raise CheckpointError(f"CTranslate2 cannot convert {src}: {exc}".splitlines()[0],
-                              "this model layout is not supported by the ct2 engine") from exc
+        raise CheckpointError(
+            f"CTranslate2 cannot convert {src}: {exc}".splitlines()[0],
+            "this model layout is not supported by the ct2 engine",
+        ) from exc
     return {**record, "out": str(out)}
 
 
@@ -140,44 +158,61 @@ def cached_export(model: Path, quantization: str = "float32") -> Path:
     ct2 = require_ctranslate2()
     src = resolve_checkpoint(model).resolve()
     weights = (src / "model.safetensors").stat()
-    key = hashlib.sha256("\n".join([
-        str(src), str(weights.st_size), str(weights.st_mtime_ns),
-        (src / META_FILE).read_text(encoding="utf-8"), quantization, ct2.__version__,
-    ]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        "\n".join(
+            [
+                str(src),
+                str(weights.st_size),
+                str(weights.st_mtime_ns),
+                (src / META_FILE).read_text(encoding="utf-8"),
+                quantization,
+                ct2.__version__,
+            ]
+        ).encode()
+    ).hexdigest()[:16]
     folder = data_home() / CT2_CACHE / key
     if not is_export(folder):
         export_ctranslate2(src, folder, quantization, force=True)
     return folder
 
 
-def check_export_out(model: Path, out: Path, quantization: str = "float32",
-                     force: bool = False) -> tuple[Path, Path]:
+def check_export_out(
+    model: Path, out: Path, quantization: str = "float32", force: bool = False
+) -> tuple[Path, Path]:
     """Everything an export can refuse before converting (usage errors, exit 2; an unwritable
     folder: OutputError): the quantization, the model (a checkpoint, not an export), ``out``.
     Returns (the checkpoint folder, ``out``)."""
     from bertune_cli.core.model.checkpoint import resolve_checkpoint
 
     if quantization not in QUANTIZATIONS:
-        raise UsageError(f"unknown quantization {quantization[:40]!r}",
-                         f"use one of: {', '.join(QUANTIZATIONS)}")
+        raise UsageError(
+            f"unknown quantization {quantization[:40]!r}", f"use one of: {', '.join(QUANTIZATIONS)}"
+        )
     if is_export(model):
-        raise UsageError(f"{model} is already a CTranslate2 export",
-                         "pass the run directory or checkpoint it came from")
+        raise UsageError(
+            f"{model} is already a CTranslate2 export",
+            "pass the run directory or checkpoint it came from",
+        )
     src, out = resolve_checkpoint(model), Path(out)
     src_r, out_r = src.resolve(), out.resolve()
     if out_r == src_r or out_r in src_r.parents or src_r in out_r.parents:
-        raise UsageError(f"--out {out} overlaps the checkpoint {src}",
-                         "write the export to a folder of its own")
+        raise UsageError(
+            f"--out {out} overlaps the checkpoint {src}", "write the export to a folder of its own"
+        )
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file", "pass a folder")
     if out.is_dir() and any(out.iterdir()):
         if not is_bertune_export(out):
-            raise UsageError(f"--out {out} exists and is not a bertune export (no model.bin and "
-                             "bertune.json of one); refusing to replace it, even with --force",
-                             "pass a new or empty folder")
+            raise UsageError(
+                f"--out {out} exists and is not a bertune export (no model.bin and "
+                "bertune.json of one); refusing to replace it, even with --force",
+                "pass a new or empty folder",
+            )
         if not force:
-            raise UsageError(f"--out {out} already holds an export",
-                             "pass --force to replace it, or another --out")
+            raise UsageError(
+                f"--out {out} already holds an export",
+                "pass --force to replace it, or another --out",
+            )
     check_output_dir(out, "CTranslate2 model")
     return src, out
 
@@ -190,8 +225,10 @@ def _source_pieces(source, model) -> list[str]:
     vocab = source.tokenizer.get_vocab(with_added_tokens=True)
     rows = int(model.config.vocab_size)
     if sorted(vocab.values()) != list(range(rows)):
-        raise CheckpointError(f"the source tokenizer's ids are not 0..{rows - 1} (the encoder's "
-                              "embedding rows)", "the checkpoint is damaged")
+        raise CheckpointError(
+            f"the source tokenizer's ids are not 0..{rows - 1} (the encoder's embedding rows)",
+            "the checkpoint is damaged",
+        )
     pieces = [""] * rows
     for piece, i in vocab.items():
         pieces[i] = piece
@@ -205,8 +242,10 @@ def _target_tokens(tokenizer, vocab, ids=None) -> list[str]:
     model_ids = np.arange(len(vocab)) if ids is None else np.asarray(list(ids), dtype=np.int64)
     tokens = tokenizer.convert_ids_to_tokens(vocab.to_lm(model_ids).tolist())
     if ids is None and len(set(tokens)) != len(tokens):
-        raise CheckpointError(f"LM {tokenizer.name_or_path!r} has duplicate token strings",
-                              "CTranslate2 needs one string per output id")
+        raise CheckpointError(
+            f"LM {tokenizer.name_or_path!r} has duplicate token strings",
+            "CTranslate2 needs one string per output id",
+        )
     return tokens
 
 
@@ -217,7 +256,7 @@ def _spec(model, source_pieces: list[str], target_tokens: list[str], vocab):
 
     class BertuneMarianLoader(hf.MarianMTLoader):
         def get_model_spec(self, model):
-            model.config.normalize_before = False      # post-norm, as fairseq
+            model.config.normalize_before = False  # post-norm, as fairseq
             model.config.normalize_embedding = False
             return hf.BartLoader.get_model_spec(self, model)  # keeps every vocabulary row
 
@@ -225,7 +264,7 @@ def _spec(model, source_pieces: list[str], target_tokens: list[str], vocab):
             hf.BartLoader.set_decoder(self, spec, decoder)  # start from [CLS]'s embedding
 
         def set_position_encodings(self, spec, module):
-            spec.encodings = module.create_weight()    # (max_positions, d): sin | cos halves
+            spec.encodings = module.create_weight()  # (max_positions, d): sin | cos halves
 
     with torch.no_grad():
         spec = BertuneMarianLoader().get_model_spec(model)

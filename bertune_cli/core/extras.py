@@ -8,6 +8,7 @@ pip install 'bertune[serve]'", exit 1) instead of a ``ModuleNotFoundError`` trac
 ``missing(modules)`` answers without importing (``find_spec``), for checks made before any
 work (core/preflight.py, the commands).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -18,7 +19,9 @@ from bertune_cli.core.errors import MissingExtra
 
 EXTRAS: dict[str, str] = {
     "ctranslate2": "ct2",
-    "fastapi": "serve", "uvicorn": "serve", "prometheus_client": "serve",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "prometheus_client": "serve",
     "captum": "explain",
     "matplotlib": "report",
     "mlflow": "mlflow",
@@ -39,7 +42,7 @@ def require(module: str, purpose: str, extra: str | None = None) -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         top = module.split(".")[0]
-        if exc.name and exc.name.split(".")[0] != top:    # installed, but broken
+        if exc.name and exc.name.split(".")[0] != top:  # installed, but broken
             what = f"{top}, which cannot be imported ({exc.name} is missing)"
         else:
             what = f"{top}, which is not installed"
@@ -63,6 +66,8 @@ def require_all(modules: Iterable[str], purpose: str, extra: str | None = None) 
     """MissingExtra naming every module of ``modules`` that is not installed (none imported)."""
     absent = missing(modules)
     if absent:
-        raise MissingExtra(f"{purpose} needs {', '.join(absent)}, which "
-                           f"{'is' if len(absent) == 1 else 'are'} not installed",
-                           install_hint(absent[0], extra))
+        raise MissingExtra(
+            f"{purpose} needs {', '.join(absent)}, which "
+            f"{'is' if len(absent) == 1 else 'are'} not installed",
+            install_hint(absent[0], extra),
+        )

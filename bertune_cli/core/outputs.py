@@ -24,6 +24,7 @@ Every file or folder a command writes goes through here (``translate -o``, ``sco
 * An ``OSError`` (ENOSPC, EACCES, EROFS, ENOTDIR, ...) becomes an ``OutputError``:
   ``cannot write <what> <path>: <reason>``, exit 1, no traceback.
 """
+
 from __future__ import annotations
 
 import errno
@@ -41,17 +42,26 @@ from bertune_cli.core.errors import OutputError, UsageError
 # errno values an output write reports (mapped to OutputError even when raised by f.write()
 # inside the ``with`` body); other OSErrors in the body are not ours and propagate as is.
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
-REASONS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
-           errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-           errno.EROFS: "read-only file system", errno.ENOTDIR: "a parent is not a directory",
-           errno.EISDIR: "it is a directory", errno.EFBIG: "file too large"}
+REASONS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+    errno.ENOTDIR: "a parent is not a directory",
+    errno.EISDIR: "it is a directory",
+    errno.EFBIG: "file too large",
+}
 
 
 def output_error(exc: OSError, path: Path, what: str = "output") -> OutputError:
     """The one-line error for an OSError while creating or writing ``path``."""
     reason = REASONS.get(exc.errno) or exc.strerror or exc.__class__.__name__
-    hint = ("free disk space or choose another path" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
-            else "choose a path in a folder you can write")
+    hint = (
+        "free disk space or choose another path"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        else "choose a path in a folder you can write"
+    )
     return OutputError(f"cannot write {what} {path}: {reason}", hint)
 
 
@@ -60,8 +70,9 @@ def is_special(path: Path) -> bool:
     return path.exists() and not path.is_file() and not path.is_dir()
 
 
-def check_output(path: str | Path, what: str = "output",
-                 suffixes: Iterable[str] | None = None) -> Path:
+def check_output(
+    path: str | Path, what: str = "output", suffixes: Iterable[str] | None = None
+) -> Path:
     """Check up front that the file ``path`` can be written (creating its parent folders).
 
     ``suffixes``: the extensions the writer knows (e.g. ``(".tsv", ".jsonl")``); another one is
@@ -71,8 +82,9 @@ def check_output(path: str | Path, what: str = "output",
     known = tuple(suffixes or ())
     if known and path.suffix.lower() not in known and not is_special(path):
         kind = path.suffix or "a file without an extension"
-        raise UsageError(f"{what} {path}: cannot write {kind}",
-                         f"use a name ending in {' or '.join(known)}")
+        raise UsageError(
+            f"{what} {path}: cannot write {kind}", f"use a name ending in {' or '.join(known)}"
+        )
     if path.is_dir():
         raise OutputError(f"cannot write {what} {path}: it is a directory", "pass a file path")
     if not is_special(path):
@@ -89,8 +101,9 @@ def check_output_dir(path: str | Path, what: str = "output folder") -> Path:
     except (FileNotFoundError, NotADirectoryError):
         mode = None
     if mode is not None and not stat.S_ISDIR(mode):
-        raise OutputError(f"cannot write {what} {path}: it is a file, not a folder",
-                          "pass a folder path")
+        raise OutputError(
+            f"cannot write {what} {path}: it is a file, not a folder", "pass a folder path"
+        )
     _check_folder(path.parent, path, what)
     return path
 
@@ -99,8 +112,10 @@ def _check_folder(folder: Path, target: Path, what: str) -> None:
     folder = Path(os.path.abspath(folder))
     first = next((a for a in (folder, *folder.parents) if a.exists()), Path("/"))
     if not first.is_dir():
-        raise OutputError(f"cannot write {what} {target}: {first} is a file, not a folder",
-                          "choose a path whose parent folders are folders")
+        raise OutputError(
+            f"cannot write {what} {target}: {first} is a file, not a folder",
+            "choose a path whose parent folders are folders",
+        )
     try:
         probe = first / _sibling_name(target, "probe")
         os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
@@ -121,7 +136,7 @@ def use_umask(path: str | Path) -> None:
 
 
 def _umask() -> int:
-    try:   # Linux: read it without changing it (os.umask sets it, racing other threads)
+    try:  # Linux: read it without changing it (os.umask sets it, racing other threads)
         with open("/proc/self/status", encoding="ascii") as f:
             for line in f:
                 if line.startswith("Umask:"):
@@ -146,16 +161,25 @@ class AtomicFile:
     expensive work and enter it when writing. ``mode``/``encoding``/``newline`` go to open().
     """
 
-    def __init__(self, path: str | Path, what: str = "output", *, mode: str = "w",
-                 encoding: str | None = "utf-8", newline: str | None = None,
-                 suffixes: Iterable[str] | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        what: str = "output",
+        *,
+        mode: str = "w",
+        encoding: str | None = "utf-8",
+        newline: str | None = None,
+        suffixes: Iterable[str] | None = None,
+    ):
         self.path = check_output(path, what, suffixes)
         self.what = what
         self.special = is_special(self.path)
-        self.tmp = self.path if self.special else \
-            self.path.with_name(_sibling_name(self.path, "tmp"))
-        self.open_args: dict[str, Any] = dict(mode=mode, newline=newline,
-                                              encoding=None if "b" in mode else encoding)
+        self.tmp = (
+            self.path if self.special else self.path.with_name(_sibling_name(self.path, "tmp"))
+        )
+        self.open_args: dict[str, Any] = dict(
+            mode=mode, newline=newline, encoding=None if "b" in mode else encoding
+        )
         self.file = None
 
     def __enter__(self):
@@ -171,7 +195,7 @@ class AtomicFile:
         _finish(self.path, self.what, exc, self._commit, self._discard)
 
     def _commit(self) -> None:
-        self.file.close()        # flushes: a full disk shows up here
+        self.file.close()  # flushes: a full disk shows up here
         if not self.special:
             os.replace(self.tmp, self.path)
 
@@ -237,8 +261,13 @@ class AtomicFolder:
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        _finish(self.path, self.what, exc, self._swap,
-                lambda: shutil.rmtree(self.tmp, ignore_errors=True))
+        _finish(
+            self.path,
+            self.what,
+            exc,
+            self._swap,
+            lambda: shutil.rmtree(self.tmp, ignore_errors=True),
+        )
 
     def _swap(self) -> None:
         """Old folder aside, new one in, old one removed. Builds of one target publishing at
@@ -258,8 +287,10 @@ class AtomicFolder:
                     os.replace(self.tmp, self.path)
                     return
                 except OSError as exc:
-                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) \
-                            or attempt == SWAP_ATTEMPTS - 1:
+                    if (
+                        exc.errno not in (errno.ENOTEMPTY, errno.EEXIST)
+                        or attempt == SWAP_ATTEMPTS - 1
+                    ):
                         raise
         finally:
             for old in olds:

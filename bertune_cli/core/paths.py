@@ -4,6 +4,7 @@ A run directory ``runs/<recipe>/`` holds one folder per stage: ``data`` (written
 ``baseline`` (train-baseline) and ``finetune-<soft>`` (finetune). Stages read only the
 artifacts of earlier stages, never each other's internals.
 """
+
 from __future__ import annotations
 
 import os

@@ -6,13 +6,15 @@ error listing all of it: the raw data (the CSV, the WIT3 archive, the split file
 were looked for and where to put them), or the prepared data a later stage reads, and every
 LM (the decoder-vocabulary / F_BERT LM ``lm.name`` and MoverScore's ``eval.ms_lm``) with the
 command that fetches it, and every optional package the recipe asks for (its trackers,
-``finetune.impl: triton``) with the extra that installs it. Used by ``prepare``, ``train-baseline`` and ``finetune`` (the
+``finetune.impl: triton``) with the extra that installs it. Used by ``prepare``,
+``train-baseline`` and ``finetune`` (the
 pipeline), so a pair that cannot run fails in a second instead of after the first stage.
 
 "Offline" is ``HF_HUB_OFFLINE=1`` (bertune's documented offline switch): then an LM missing
 from the local Hugging Face cache, or a data URL not yet in bertune's download cache, is a
 problem; online, both would be downloaded and are not reported.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +30,12 @@ def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE") == "1"
 
 
-def check_runnable(recipe: Recipe, stage: str = "finetune", raw_data_dir: Path | None = None,
-                   runs_root: Path | None = None) -> None:
+def check_runnable(
+    recipe: Recipe,
+    stage: str = "finetune",
+    raw_data_dir: Path | None = None,
+    runs_root: Path | None = None,
+) -> None:
     """Raise one DataError (or LMUnavailable when only LMs are missing) naming every missing
     input of ``stage`` (prepare | train-baseline | finetune) for ``recipe``."""
     check_layer(recipe)
@@ -40,14 +46,17 @@ def check_runnable(recipe: Recipe, stage: str = "finetune", raw_data_dir: Path |
         return
     problems = data + lms + extras
     listed = "; ".join(f"({i}) {p}" for i, p in enumerate(problems, 1))
-    message = (f"recipe {recipe.name!r} cannot run here — {len(problems)} thing"
-               f"{'s are' if len(problems) > 1 else ' is'} missing: {listed}")
+    message = (
+        f"recipe {recipe.name!r} cannot run here — {len(problems)} thing"
+        f"{'s are' if len(problems) > 1 else ' is'} missing: {listed}"
+    )
     error = DataError if data else LMUnavailable if lms else MissingExtra
     raise error(message, "supply them as said, then run the same command again")
 
 
-def data_problems(recipe: Recipe, stage: str, raw_data_dir: Path | None,
-                  runs_root: Path | None) -> list[str]:
+def data_problems(
+    recipe: Recipe, stage: str, raw_data_dir: Path | None, runs_root: Path | None
+) -> list[str]:
     """What is missing of the data ``stage`` reads."""
     from bertune_cli.core.paths import stage_dir
 
@@ -55,8 +64,9 @@ def data_problems(recipe: Recipe, stage: str, raw_data_dir: Path | None,
     if (prepared / "manifest.json").is_file() and raw_data_dir is None and stage != "prepare":
         return []
     if stage == "train-baseline":
-        return [f"prepared data in {prepared} (run `bertune prepare --pair {recipe.name}` "
-                "first)"] + _raw_problems(recipe, raw_data_dir)
+        return [
+            f"prepared data in {prepared} (run `bertune prepare --pair {recipe.name}` first)"
+        ] + _raw_problems(recipe, raw_data_dir)
     return _raw_problems(recipe, raw_data_dir)
 
 
@@ -64,41 +74,59 @@ def _raw_problems(recipe: Recipe, raw_data_dir: Path | None) -> list[str]:
     from bertune_cli.core.data import sources as io
 
     d = recipe.data
-    where = (f"put it in {raw_data_dir}" if raw_data_dir else
-             "put it in a folder and pass --data-dir DIR")
+    where = (
+        f"put it in {raw_data_dir}"
+        if raw_data_dir
+        else "put it in a folder and pass --data-dir DIR"
+    )
     if d.source == "demo":
         return []
-    if raw_data_dir is not None and not Path(raw_data_dir).expanduser().is_dir() and \
-            not (d.source == "wit3" and Path(raw_data_dir).expanduser().is_file()):
+    if (
+        raw_data_dir is not None
+        and not Path(raw_data_dir).expanduser().is_dir()
+        and not (d.source == "wit3" and Path(raw_data_dir).expanduser().is_file())
+    ):
         return [f"the folder --data-dir {raw_data_dir} (it does not exist)"]
     if d.source == "csv":
         if not d.csv:
-            return [f"the CSV corpus (columns {d.src_column}, {d.tgt_column}): pass "
-                    "--set data.csv=PATH, or --data-dir DIR holding it"]
-        return _missing(io.locate(d.csv, d.root, raw_data_dir), "the CSV corpus",
-                        f"{where} (or pass --set data.csv=PATH)")
+            return [
+                f"the CSV corpus (columns {d.src_column}, {d.tgt_column}): pass "
+                "--set data.csv=PATH, or --data-dir DIR holding it"
+            ]
+        return _missing(
+            io.locate(d.csv, d.root, raw_data_dir),
+            "the CSV corpus",
+            f"{where} (or pass --set data.csv=PATH)",
+        )
     if d.source == "wit3":
         name = f"{recipe.src}-{recipe.tgt}.tgz"
         what = f"the IWSLT14 WIT3 2014-01 archive {name} (or its extracted folder)"
         if raw_data_dir is not None:
             folder = Path(raw_data_dir).expanduser()
             names = [io.basename(d.archive)] if d.archive else []
-            names += [f"{a}-{b}{e}" for a, b in ((recipe.src, recipe.tgt),
-                                                 (recipe.tgt, recipe.src))
-                      for e in (".tgz", ".tar.gz", "")]
-            if folder.is_file() or any((folder / n).exists() for n in names) or \
-                    any(folder.glob("train.tags.*")):
+            names += [
+                f"{a}-{b}{e}"
+                for a, b in ((recipe.src, recipe.tgt), (recipe.tgt, recipe.src))
+                for e in (".tgz", ".tar.gz", "")
+            ]
+            if (
+                folder.is_file()
+                or any((folder / n).exists() for n in names)
+                or any(folder.glob("train.tags.*"))
+            ):
                 return []
             return [f"{what}: not in {folder}; put {name} there"]
         if not d.archive:
             return [f"{what}: {where}, or pass --set data.archive=PATH_OR_URL"]
-        return _missing(io.locate(d.archive, d.root), what,
-                        f"{where} (or pass --set data.archive=PATH_OR_URL)")
+        return _missing(
+            io.locate(d.archive, d.root), what, f"{where} (or pass --set data.archive=PATH_OR_URL)"
+        )
     out = []
     for split, files in sorted(d.files.items()):
         for side, name in (("source", files.src), ("target", files.tgt)):
-            out += _missing(io.locate(name, d.root, raw_data_dir), f"the {split} {side} file",
-                            where)
+            out += _missing(
+                io.locate(name, d.root, raw_data_dir), f"the {split} {side} file", where
+            )
     return out
 
 
@@ -107,8 +135,10 @@ def _missing(location: str, what: str, where: str) -> list[str]:
 
     if io.is_url(location):
         if offline() and not io.cache_path(location).is_file():
-            return [f"{what}: {location} has to be downloaded and HF_HUB_OFFLINE=1 says there "
-                    f"is no network; {where}"]
+            return [
+                f"{what}: {location} has to be downloaded and HF_HUB_OFFLINE=1 says there "
+                f"is no network; {where}"
+            ]
         return []
     if Path(location).exists():
         return []
@@ -124,15 +154,18 @@ def extra_problems(recipe: Recipe, stage: str) -> list[str]:
     wanted = {name: f"the tracker {name} (tracking: / --track)" for name in recipe.tracking}
     if stage == "finetune" and recipe.finetune.impl == "triton":
         wanted["triton"] = "the Triton kernels (finetune.impl: triton / --impl triton)"
-    return [f"{what}: {module} is not installed ({install_hint(module)})"
-            for module, what in wanted.items() if missing([module])]
+    return [
+        f"{what}: {module} is not installed ({install_hint(module)})"
+        for module, what in wanted.items()
+        if missing([module])
+    ]
 
 
 def lm_problems(recipe: Recipe, stage: str) -> list[str]:
     """LMs the stage needs that cannot be loaded here, with the command that fetches them."""
     names = [recipe.lm.name]
     if stage == "finetune" and recipe.eval.ms_lm not in names:
-        names.append(recipe.eval.ms_lm)          # the test report's MoverScore
+        names.append(recipe.eval.ms_lm)  # the test report's MoverScore
     out = []
     for name in names:
         why = lm_missing(name)
@@ -158,10 +191,12 @@ def check_layer(recipe: Recipe) -> None:
         config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
         total = int(config.get("num_hidden_layers") or config.get("n_layers"))
     except (LMUnavailable, OSError, ValueError, TypeError):
-        return                      # not here (lm_problems says so) or not a BERT-like config
+        return  # not here (lm_problems says so) or not a BERT-like config
     if not 1 <= layer <= total:
-        raise LMChoiceError(f"layer {layer} is out of range for {recipe.lm.name} ({total} "
-                            "layers)", f"pass --layer between 1 and {total}")
+        raise LMChoiceError(
+            f"layer {layer} is out of range for {recipe.lm.name} ({total} layers)",
+            f"pass --layer between 1 and {total}",
+        )
 
 
 def lm_missing(name: str) -> str | None:
@@ -176,8 +211,11 @@ def lm_missing(name: str) -> str | None:
         return None
     path = Path(name).expanduser()
     if path.exists():
-        return None if (path / "config.json").is_file() else \
-            f"{path} is not a model folder (no config.json)"
+        return (
+            None
+            if (path / "config.json").is_file()
+            else f"{path} is not a model folder (no config.json)"
+        )
     if name.startswith((".", "/", "~")):
         return f"no such folder {name}"
     if not offline():
@@ -186,9 +224,11 @@ def lm_missing(name: str) -> str | None:
 
     try:
         cached = try_to_load_from_cache(name, "config.json")
-    except ValueError:                   # not a valid repo id
+    except ValueError:  # not a valid repo id
         cached = None
     if isinstance(cached, str):
         return None
-    return (f"not in the local Hugging Face cache and HF_HUB_OFFLINE=1; fetch it once with "
-            f"`hf download {name}` (or pass --lm with a local folder)")
+    return (
+        f"not in the local Hugging Face cache and HF_HUB_OFFLINE=1; fetch it once with "
+        f"`hf download {name}` (or pass --lm with a local folder)"
+    )

@@ -21,6 +21,7 @@ gives a hit rate equal to the stored fraction, where evicting the least recently
 evict what the next epoch needs). States live on the LM's device; under autocast (bf16/fp16)
 they are kept apart from the fp32 ones; an LM in training mode is never cached.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,7 +36,7 @@ class ReferenceCache:
         if not max_mb >= 0:
             raise ValueError(f"max_mb must be >= 0, got {max_mb!r}")
         self.lm = lm
-        self.max_bytes = int(max_mb * 2 ** 20)
+        self.max_bytes = int(max_mb * 2**20)
         self.nbytes = 0
         self.hits = self.misses = 0
         self._store: dict[tuple[Any, bytes], torch.Tensor] = {}
@@ -45,9 +46,13 @@ class ReferenceCache:
 
     def stats(self) -> dict[str, Any]:
         """Sentences stored, MiB used, hits and misses (sentences) so far."""
-        return {"sentences": len(self._store), "mb": round(self.nbytes / 2 ** 20, 1),
-                "max_mb": round(self.max_bytes / 2 ** 20, 1), "hits": self.hits,
-                "misses": self.misses}
+        return {
+            "sentences": len(self._store),
+            "mb": round(self.nbytes / 2**20, 1),
+            "max_mb": round(self.max_bytes / 2**20, 1),
+            "hits": self.hits,
+            "misses": self.misses,
+        }
 
     def lookup(self, mode: Any, key: bytes) -> torch.Tensor | None:
         found = self._store.get((mode, key))
@@ -61,7 +66,7 @@ class ReferenceCache:
         """Keep ``states`` (L, D) of one sentence while the size bound allows."""
         size = states.numel() * states.element_size()
         if self.nbytes + size <= self.max_bytes and (mode, key) not in self._store:
-            self._store[(mode, key)] = states.clone()    # never a view of a batch's tensor
+            self._store[(mode, key)] = states.clone()  # never a view of a batch's tensor
             self.nbytes += size
 
 
@@ -77,8 +82,8 @@ def reference_hidden(lm, ids: torch.Tensor, cache: ReferenceCache | None = None)
     if cache is not None and cache.lm is not lm:
         raise ValueError("this ReferenceCache belongs to another LM")
     if lm.model.training:
-        cache = None                      # dropout: the states are not a function of the ids
-    lengths = ids.ne(lm.pad_id).sum(1)                                    # (B,)
+        cache = None  # dropout: the states are not a function of the ids
+    lengths = ids.ne(lm.pad_id).sum(1)  # (B,)
     mode = _autocast_mode(ids.device.type)
     host = ids.cpu().numpy() if cache is not None else None
     out = None
@@ -86,26 +91,26 @@ def reference_hidden(lm, ids: torch.Tensor, cache: ReferenceCache | None = None)
         for length in torch.unique(lengths).tolist():
             if length == 0:
                 continue
-            rows = torch.nonzero(lengths == length).squeeze(1)           # (n,)
-            keys = [host[r, :length].tobytes() for r in rows.tolist()] if host is not None \
-                else []
-            found = [cache.lookup(mode, k) for k in keys] if cache is not None \
-                else [None] * len(rows)
+            rows = torch.nonzero(lengths == length).squeeze(1)  # (n,)
+            keys = [host[r, :length].tobytes() for r in rows.tolist()] if host is not None else []
+            found = (
+                [cache.lookup(mode, k) for k in keys] if cache is not None else [None] * len(rows)
+            )
             todo = [i for i, f in enumerate(found) if f is None]
             group = None
             if todo:
-                sub = ids[rows[todo], :length]                           # (m, L), no padding
+                sub = ids[rows[todo], :length]  # (m, L), no padding
                 group = lm_hidden(lm, torch.ones_like(sub, dtype=torch.bool), input_ids=sub)
                 for j, i in enumerate(todo):
                     found[i] = group[j]
                     if cache is not None:
                         cache.offer(mode, keys[i], group[j])
             if len(todo) < len(found):
-                group = torch.stack(found)                               # (n, L, D)
+                group = torch.stack(found)  # (n, L, D)
             if out is None:
                 out = group.new_zeros(ids.size(0), ids.size(1), group.size(-1))
             out[rows, :length] = group
-    if out is None:                                                       # no real row at all
+    if out is None:  # no real row at all
         out = lm.embeddings.new_zeros(ids.size(0), ids.size(1), lm.embeddings.size(1))
     return out
 

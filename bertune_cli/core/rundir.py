@@ -13,6 +13,7 @@ checks that the path still names the inode it locked, and starts over when it do
 Used by ``prepare`` (core/data/prepare.py) and by ``train_loop`` (train-baseline, finetune;
 rank 0 only under torchrun).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -40,7 +41,7 @@ class RunLock:
         self.path = lock_path(directory)
         self.command = command or " ".join(["bertune", *sys.argv[1:2]])
         self.fd: int | None = None
-        self.stale: dict[str, Any] | None = None   # the holder record a killed process left
+        self.stale: dict[str, Any] | None = None  # the holder record a killed process left
         self.created: list[Path] = []
 
     def acquire(self) -> "RunLock":
@@ -48,8 +49,9 @@ class RunLock:
 
         # Folders made for the lock file are removed again on release if still empty, so a
         # command that fails early leaves nothing behind.
-        self.created = [a for a in (self.path.parent, *self.path.parent.parents)
-                        if not a.exists()][::-1]
+        self.created = [a for a in (self.path.parent, *self.path.parent.parents) if not a.exists()][
+            ::-1
+        ]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -66,16 +68,21 @@ class RunLock:
         raise RunLocked(
             f"{self.directory} is in use by another bertune process (pid "
             f"{holder.get('pid', '?')}, {holder.get('command', 'bertune')}"
-            + (f", since {since}" if since else "") + ")",
+            + (f", since {since}" if since else "")
+            + ")",
             "wait for it to finish or stop it; two processes would write the same files "
-            "(choose another --out / --runs-dir to run both)")
+            "(choose another --out / --runs-dir to run both)",
+        )
 
     def _take(self, fd: int) -> "RunLock":
         previous = _read(fd)
         if previous.get("pid") not in (None, os.getpid()):
             self.stale = previous  # its process is gone: the kernel released its flock
-        record = {"pid": os.getpid(), "command": self.command,
-                  "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        record = {
+            "pid": os.getpid(),
+            "command": self.command,
+            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
         self.fd = fd

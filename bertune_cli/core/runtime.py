@@ -18,6 +18,7 @@ state behind their caller's back. A library user (a notebook, a benchmark) calls
   its arguments (and fails fast) before it needs torch. ``configure`` applies it at once when
   torch is already imported, else right after ``import torch`` completes (``_AfterImport``).
 """
+
 from __future__ import annotations
 
 import importlib.abc
@@ -58,7 +59,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path, target=None):
         if fullname != self.name:
             return None
-        sys.meta_path.remove(self)             # the real finders find it
+        sys.meta_path.remove(self)  # the real finders find it
         spec = importlib.util.find_spec(fullname)
         if spec is None or spec.loader is None:
             return spec

@@ -33,6 +33,7 @@ Optional paired t-test on sentence-level scores (``Metric.segment_scores``), two
 ``holm`` adjusts a family of p-values (several metrics or systems) with Holm's step-down
 method.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,7 +48,7 @@ from bertune_cli.core.metrics.protocol import Metric
 from bertune_cli.core.metrics.stats import F32_EXACT
 
 DEFAULT_SAMPLES = {"bs": 1000, "ar": 10000}
-EXACT_MAX_LINES = 20          # AR: enumerate all 2^n swaps when at most this many lines differ
+EXACT_MAX_LINES = 20  # AR: enumerate all 2^n swaps when at most this many lines differ
 PATTERNS_PER_CHUNK = 1 << 15  # swap patterns scored together (bounded memory)
 
 
@@ -59,8 +60,10 @@ def default_seed() -> int | None:
     try:
         return int(raw)
     except ValueError as exc:
-        raise UsageError(f"SACREBLEU_SEED={raw!r} is not an integer",
-                         "set it to an integer or 'none', or pass --seed") from exc
+        raise UsageError(
+            f"SACREBLEU_SEED={raw!r} is not an integer",
+            "set it to an integer or 'none', or pass --seed",
+        ) from exc
 
 
 @dataclass
@@ -77,8 +80,10 @@ class MetricTest:
     exact: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: (None if getattr(self, k) is None else float(getattr(self, k)))
-               for k in ("score", "mean", "ci", "p_value", "t_p_value")}
+        out = {
+            k: (None if getattr(self, k) is None else float(getattr(self, k)))
+            for k in ("score", "mean", "ci", "p_value", "t_p_value")
+        }
         return {**out, "trials": self.trials, "exact": self.exact}
 
 
@@ -90,67 +95,95 @@ class SignificanceReport:
     names: list[str]
     metrics: list[str]
     signatures: dict[str, str]
-    results: list[dict[str, MetricTest]] = field(default_factory=list)   # per system
-    warnings: list[str] = field(default_factory=list)   # the metrics' (empty lines, cache, ...)
+    results: list[dict[str, MetricTest]] = field(default_factory=list)  # per system
+    warnings: list[str] = field(default_factory=list)  # the metrics' (empty lines, cache, ...)
     strict_count: bool = False
-    labels: list[str] = field(default_factory=list)     # short names for tables (file stems)
-    settings: dict | None = None                        # case/tokenizer and where from
+    labels: list[str] = field(default_factory=list)  # short names for tables (file stems)
+    settings: dict | None = None  # case/tokenizer and where from
 
     def to_dict(self, alpha: float | None = None) -> dict[str, Any]:
         systems = []
         for i, (name, res) in enumerate(zip(self.names, self.results)):
-            row = {"name": name, "baseline": i == 0,
-                   "metrics": {m: res[m].to_dict() for m in self.metrics}}
+            row = {
+                "name": name,
+                "baseline": i == 0,
+                "metrics": {m: res[m].to_dict() for m in self.metrics},
+            }
             if self.labels:
                 row["label"] = self.labels[i]
             if alpha is not None and i:
-                row["significant"] = {m: bool(res[m].p_value is not None and
-                                              res[m].p_value < alpha) for m in self.metrics}
+                row["significant"] = {
+                    m: bool(res[m].p_value is not None and res[m].p_value < alpha)
+                    for m in self.metrics
+                }
             systems.append(row)
-        return {"test": self.test, "n_samples": int(self.n_samples),
-                "seed": None if self.seed is None else int(self.seed),
-                "strict_count": self.strict_count,
-                "alpha": alpha, "signatures": dict(self.signatures), "systems": systems,
-                "warnings": list(self.warnings),
-                **({"settings": self.settings} if self.settings is not None else {})}
+        return {
+            "test": self.test,
+            "n_samples": int(self.n_samples),
+            "seed": None if self.seed is None else int(self.seed),
+            "strict_count": self.strict_count,
+            "alpha": alpha,
+            "signatures": dict(self.signatures),
+            "systems": systems,
+            "warnings": list(self.warnings),
+            **({"settings": self.settings} if self.settings is not None else {}),
+        }
 
 
-def paired_test(metrics: Sequence[Metric], stats: Sequence[Sequence[np.ndarray]],
-                names: Sequence[str], test: str = "bs", n_samples: int = 0,
-                seed: int | None = 12345, ar_confidence: int = -1,
-                paired_t: bool = False, strict_count: bool = False,
-                progress: Callable[[int, int], None] | None = None) -> SignificanceReport:
+def paired_test(
+    metrics: Sequence[Metric],
+    stats: Sequence[Sequence[np.ndarray]],
+    names: Sequence[str],
+    test: str = "bs",
+    n_samples: int = 0,
+    seed: int | None = 12345,
+    ar_confidence: int = -1,
+    paired_t: bool = False,
+    strict_count: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> SignificanceReport:
     """Compare every system with the first. stats[s][m]: (N, k_m) statistics of system s.
     ``strict_count``: both tests exactly as sacrebleu 2.6 (only strictly more extreme resamples
     or shuffles count; no enumeration). ``progress(done, total)``: metrics tested so far."""
     n_seg = _check(stats, test)
     n = n_samples if n_samples > 0 else DEFAULT_SAMPLES[test]
     strict = strict_count
-    sigs = {m.name: m.test_signature(test, n, seed, ar_confidence) +
-            ("" if strict else "|count:ge" + (f"|exact:{EXACT_MAX_LINES}" if test == "ar"
-                                              else "")) for m in metrics}
-    report = SignificanceReport(test, n, seed, list(names), [m.name for m in metrics], sigs,
-                                strict_count=strict)
+    sigs = {
+        m.name: m.test_signature(test, n, seed, ar_confidence)
+        + ("" if strict else "|count:ge" + (f"|exact:{EXACT_MAX_LINES}" if test == "ar" else ""))
+        for m in metrics
+    }
+    report = SignificanceReport(
+        test, n, seed, list(names), [m.name for m in metrics], sigs, strict_count=strict
+    )
     stats = [[np.asarray(a) for a in per_sys] for per_sys in stats]
     columns = []
-    if test == "bs":   # one index matrix for every metric and system (same seed: same draws)
+    if test == "bs":  # one index matrix for every metric and system (same seed: same draws)
         idxs = np.random.default_rng(seed).choice(n_seg, size=(n, n_seg), replace=True)
-        sums = _products(_counts(idxs, n_seg), stats)                 # [s][j] (n, k_j)
+        sums = _products(_counts(idxs, n_seg), stats)  # [s][j] (n, k_j)
         for j, m in enumerate(metrics):
-            columns.append(_bootstrap(m, [st[j] for st in stats], [sm[j] for sm in sums], idxs,
-                                      strict))
+            columns.append(
+                _bootstrap(m, [st[j] for st in stats], [sm[j] for sm in sums], idxs, strict)
+            )
             if progress is not None:
                 progress(j + 1, len(metrics))
     else:
         rng = np.random.default_rng(seed)
         pos = rng.integers(2, size=(n, n_seg), dtype=bool)
-        bs_idxs = (rng.choice(n_seg, size=(ar_confidence, n_seg), replace=True)
-                   if ar_confidence > 0 else None)
-        moved = _products(pos, [[a.astype(np.float64) - b for a, b in zip(stats[0], st)]
-                                for st in stats[1:]])                  # [s-1][j] pos·(base−sys)
+        bs_idxs = (
+            rng.choice(n_seg, size=(ar_confidence, n_seg), replace=True)
+            if ar_confidence > 0
+            else None
+        )
+        moved = _products(
+            pos, [[a.astype(np.float64) - b for a, b in zip(stats[0], st)] for st in stats[1:]]
+        )  # [s-1][j] pos·(base−sys)
         for j, m in enumerate(metrics):
-            columns.append(_randomization(m, [st[j] for st in stats], [mv[j] for mv in moved],
-                                          pos, seed, bs_idxs, strict))
+            columns.append(
+                _randomization(
+                    m, [st[j] for st in stats], [mv[j] for mv in moved], pos, seed, bs_idxs, strict
+                )
+            )
             if progress is not None:
                 progress(j + 1, len(metrics))
     for s in range(len(stats)):
@@ -160,22 +193,28 @@ def paired_test(metrics: Sequence[Metric], stats: Sequence[Sequence[np.ndarray]]
             base = m.segment_scores(stats[0][j])
             for s in range(1, len(stats)):
                 report.results[s][m.name].t_p_value = paired_t_test(
-                    m.segment_scores(stats[s][j]), base)
+                    m.segment_scores(stats[s][j]), base
+                )
     return report
 
 
 def _check(stats: Sequence[Sequence[np.ndarray]], test: str) -> int:
     """The common segment count; UsageError/DataError for a test that cannot run."""
     if test not in DEFAULT_SAMPLES:
-        raise UsageError(f"unknown test {test!r}", "use bs (paired bootstrap) or ar "
-                                                    "(approximate randomization)")
+        raise UsageError(
+            f"unknown test {test!r}", "use bs (paired bootstrap) or ar (approximate randomization)"
+        )
     if len(stats) < 2:
-        raise UsageError(f"a paired test needs a baseline and at least one system "
-                         f"(got {len(stats)})", "pass BASE and one or more SYS files")
+        raise UsageError(
+            f"a paired test needs a baseline and at least one system (got {len(stats)})",
+            "pass BASE and one or more SYS files",
+        )
     n_seg = {a.shape[0] for per_sys in stats for a in per_sys}
     if len(n_seg) != 1 or 0 in n_seg:
-        raise DataError(f"systems have different or zero segment counts: {sorted(n_seg)}",
-                        "every system must have one line per reference line")
+        raise DataError(
+            f"systems have different or zero segment counts: {sorted(n_seg)}",
+            "every system must have one line per reference line",
+        )
     return n_seg.pop()
 
 
@@ -193,10 +232,14 @@ def _p_value(stats: np.ndarray, real_difference: float, strict: bool = True) -> 
     return (np.sum(hits).item() + 1) / (len(stats) + 1)
 
 
-def _bootstrap(metric: Metric, stats: list[np.ndarray], sums: list[np.ndarray],
-               idxs: np.ndarray, strict: bool = False) -> list[MetricTest]:
-    scores = [metric.scores(_bootstrap_rows(metric, sm, st, idxs))
-              for sm, st in zip(sums, stats)]
+def _bootstrap(
+    metric: Metric,
+    stats: list[np.ndarray],
+    sums: list[np.ndarray],
+    idxs: np.ndarray,
+    strict: bool = False,
+) -> list[MetricTest]:
+    scores = [metric.scores(_bootstrap_rows(metric, sm, st, idxs)) for sm, st in zip(sums, stats)]
     full = [metric.corpus_score(st) for st in stats]
     out = []
     for s, (sc, score) in enumerate(zip(scores, full)):
@@ -210,51 +253,78 @@ def _bootstrap(metric: Metric, stats: list[np.ndarray], sums: list[np.ndarray],
     return out
 
 
-def _randomization(metric: Metric, stats: list[np.ndarray], moved: list[np.ndarray],
-                   pos: np.ndarray, seed, bs_idxs: np.ndarray | None,
-                   strict: bool) -> list[MetricTest]:
+def _randomization(
+    metric: Metric,
+    stats: list[np.ndarray],
+    moved: list[np.ndarray],
+    pos: np.ndarray,
+    seed,
+    bs_idxs: np.ndarray | None,
+    strict: bool,
+) -> list[MetricTest]:
     full = [metric.corpus_score(st) for st in stats]
     out = [MetricTest(full[0])]
-    if bs_idxs is not None:   # sacrebleu: the baseline's CI from a fresh rng, the systems'
+    if bs_idxs is not None:  # sacrebleu: the baseline's CI from a fresh rng, the systems'
         n_seg = len(stats[0])  # from the draws that follow the swap mask
         base_idxs = np.random.default_rng(seed).choice(n_seg, size=bs_idxs.shape, replace=True)
-        out[0].mean, out[0].ci = estimate_ci(metric.scores(_bootstrap_rows(
-            metric, _products(_counts(base_idxs, n_seg), [[stats[0]]])[0][0], stats[0],
-            base_idxs)))
+        out[0].mean, out[0].ci = estimate_ci(
+            metric.scores(
+                _bootstrap_rows(
+                    metric,
+                    _products(_counts(base_idxs, n_seg), [[stats[0]]])[0][0],
+                    stats[0],
+                    base_idxs,
+                )
+            )
+        )
         bs_sums = _products(_counts(bs_idxs, n_seg), [[st] for st in stats[1:]])
     for i, (st, mv, score) in enumerate(zip(stats[1:], moved, full[1:])):
-        if strict:   # sacrebleu 2.6: shuffles strictly more extreme than the real difference
+        if strict:  # sacrebleu 2.6: shuffles strictly more extreme than the real difference
             shuf_a, shuf_b = _swapped_rows(metric, pos, mv, stats[0], st)
-            p = _p_value(np.abs(metric.scores(shuf_a) - metric.scores(shuf_b)),
-                         abs(full[0] - score))
+            p = _p_value(
+                np.abs(metric.scores(shuf_a) - metric.scores(shuf_b)), abs(full[0] - score)
+            )
             res = MetricTest(score, p_value=p, trials=len(pos))
         else:
             res = _at_least_as_extreme(metric, pos, mv, stats[0], st, score)
         if bs_idxs is not None:
-            res.mean, res.ci = estimate_ci(metric.scores(
-                _bootstrap_rows(metric, bs_sums[i][0], st, bs_idxs)))
+            res.mean, res.ci = estimate_ci(
+                metric.scores(_bootstrap_rows(metric, bs_sums[i][0], st, bs_idxs))
+            )
         out.append(res)
     return out
 
 
-def _at_least_as_extreme(metric: Metric, pos: np.ndarray, moved: np.ndarray, base: np.ndarray,
-                         sys: np.ndarray, score: float) -> MetricTest:
+def _at_least_as_extreme(
+    metric: Metric,
+    pos: np.ndarray,
+    moved: np.ndarray,
+    base: np.ndarray,
+    sys: np.ndarray,
+    score: float,
+) -> MetricTest:
     """The permutation p-value: shuffles with |A − B| ≥ the observed |difference|, exact over
     all 2ⁿ swaps when n ≤ EXACT_MAX_LINES segments differ, else over the sampled ``pos``."""
     differ = np.flatnonzero((np.asarray(base) != np.asarray(sys)).any(1))
     none = np.zeros((1, len(base)), bool)
-    real = _abs_diff(metric, *_swapped_rows(metric, none, np.zeros((1, base.shape[1])), base,
-                                            sys))[0]   # as the shuffles compute it
-    floor = real - 1e-9 * max(1.0, real)     # a shuffle equal to it up to rounding counts
+    real = _abs_diff(metric, *_swapped_rows(metric, none, np.zeros((1, base.shape[1])), base, sys))[
+        0
+    ]  # as the shuffles compute it
+    floor = real - 1e-9 * max(1.0, real)  # a shuffle equal to it up to rounding counts
     if len(differ) <= EXACT_MAX_LINES:
-        return MetricTest(score, p_value=_exact_p(metric, base, sys, differ, floor),
-                          trials=2 ** len(differ), exact=True)
+        return MetricTest(
+            score,
+            p_value=_exact_p(metric, base, sys, differ, floor),
+            trials=2 ** len(differ),
+            exact=True,
+        )
     count = int(np.sum(_abs_diff(metric, *_swapped_rows(metric, pos, moved, base, sys)) >= floor))
     return MetricTest(score, p_value=(count + 1) / (len(pos) + 1), trials=len(pos))
 
 
-def _exact_p(metric: Metric, base: np.ndarray, sys: np.ndarray, differ: np.ndarray,
-             floor: float) -> float:
+def _exact_p(
+    metric: Metric, base: np.ndarray, sys: np.ndarray, differ: np.ndarray, floor: float
+) -> float:
     """#{swaps of the ``differ`` segments with |A − B| ≥ floor} / 2ⁿ. The first differing
     segment stays unswapped: a swap pattern and its complement give the same |A − B|."""
     if len(differ) == 0:
@@ -262,12 +332,12 @@ def _exact_p(metric: Metric, base: np.ndarray, sys: np.ndarray, differ: np.ndarr
     delta = np.asarray(base, np.float64)[differ] - np.asarray(sys, np.float64)[differ]
     free = len(differ) - 1
     count = 0
-    for lo in range(0, 2 ** free, PATTERNS_PER_CHUNK):
-        codes = np.arange(lo, min(lo + PATTERNS_PER_CHUNK, 2 ** free))
-        bits = (codes[:, None] >> np.arange(free)) & 1                     # (c, n − 1)
-        swap = np.concatenate([np.zeros((len(codes), 1)), bits], 1)        # (c, n)
+    for lo in range(0, 2**free, PATTERNS_PER_CHUNK):
+        codes = np.arange(lo, min(lo + PATTERNS_PER_CHUNK, 2**free))
+        bits = (codes[:, None] >> np.arange(free)) & 1  # (c, n − 1)
+        swap = np.concatenate([np.zeros((len(codes), 1)), bits], 1)  # (c, n)
         count += int(np.sum(_abs_diff(metric, *_rows(metric, swap @ delta, base, sys)) >= floor))
-    return count / 2 ** free
+    return count / 2**free
 
 
 def _abs_diff(metric: Metric, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -277,8 +347,9 @@ def _abs_diff(metric: Metric, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _counts(idxs: np.ndarray, n_seg: int) -> np.ndarray:
     """(n, N) float64: how often each segment is drawn in each bootstrap sample."""
     flat = (idxs + (np.arange(len(idxs)) * n_seg)[:, None]).ravel()
-    return np.bincount(flat, minlength=len(idxs) * n_seg).reshape(len(idxs), n_seg).astype(
-        np.float64)
+    return (
+        np.bincount(flat, minlength=len(idxs) * n_seg).reshape(len(idxs), n_seg).astype(np.float64)
+    )
 
 
 def _products(left: np.ndarray, blocks: list[list[np.ndarray]], chunk: int = 2000):
@@ -288,8 +359,12 @@ def _products(left: np.ndarray, blocks: list[list[np.ndarray]], chunk: int = 200
     if not flat:
         return [[] for _ in blocks]
     big = np.concatenate(flat, 1)
-    out = np.concatenate([np.asarray(left[i:i + chunk], dtype=np.float64) @ big
-                          for i in range(0, len(left), chunk)])
+    out = np.concatenate(
+        [
+            np.asarray(left[i : i + chunk], dtype=np.float64) @ big
+            for i in range(0, len(left), chunk)
+        ]
+    )
     parts = np.split(out, np.cumsum([b.shape[1] for b in flat])[:-1], axis=1)
     it = iter(parts)
     return [[next(it) for _ in row] for row in blocks]
@@ -299,8 +374,9 @@ def _integral(stats: np.ndarray) -> bool:
     return bool(np.all(stats >= 0) and np.all(stats == np.round(stats)))
 
 
-def _bootstrap_rows(metric: Metric, sums: np.ndarray, stats: np.ndarray,
-                    idxs: np.ndarray) -> np.ndarray:
+def _bootstrap_rows(
+    metric: Metric, sums: np.ndarray, stats: np.ndarray, idxs: np.ndarray
+) -> np.ndarray:
     """Bootstrap sums in sacrebleu's dtype: float32 (exact when the statistics are integers
     whose sums stay below 2**24; otherwise sacrebleu's own float32 reduction is repeated)."""
     if not metric.sacrebleu_dtypes:
@@ -311,8 +387,9 @@ def _bootstrap_rows(metric: Metric, sums: np.ndarray, stats: np.ndarray,
     return np.stack([s.sum(0) for s in stats32[idxs]])
 
 
-def _swapped_rows(metric: Metric, pos: np.ndarray, moved: np.ndarray, base: np.ndarray,
-                  sys: np.ndarray):
+def _swapped_rows(
+    metric: Metric, pos: np.ndarray, moved: np.ndarray, base: np.ndarray, sys: np.ndarray
+):
     """Randomization sums A = pos·base + (1−pos)·sys and B = (1−pos)·base + pos·sys, in the
     dtype sacrebleu gets (int64 for integer statistics); ``moved`` = pos·(base − sys)."""
     base64, sys64 = np.asarray(base, np.float64), np.asarray(sys, np.float64)
@@ -332,10 +409,14 @@ def _rows(metric: Metric, moved: np.ndarray, base: np.ndarray, sys: np.ndarray):
     return a, b
 
 
-def seed_paired_bootstrap(metric: Metric, arm: Sequence[np.ndarray],
-                          control: Sequence[np.ndarray], n_samples: int = 1000,
-                          seed: int | None = 12345,
-                          strict_count: bool = False) -> tuple[float, float]:
+def seed_paired_bootstrap(
+    metric: Metric,
+    arm: Sequence[np.ndarray],
+    control: Sequence[np.ndarray],
+    n_samples: int = 1000,
+    seed: int | None = 12345,
+    strict_count: bool = False,
+) -> tuple[float, float]:
     """(Δ, p) of an arm against a control over several training seeds: Δ = mean over seeds of
     the arm's corpus score − the control's; p from one bootstrap index matrix shared by every
     run (sacrebleu's draws for ``seed``), each resample's Δ_k averaged over seeds, and the
@@ -346,16 +427,20 @@ def seed_paired_bootstrap(metric: Metric, arm: Sequence[np.ndarray],
     n_seg = blocks[0][0].shape[0]
     idxs = np.random.default_rng(seed).choice(n_seg, size=(n_samples, n_seg), replace=True)
     sums = _products(_counts(idxs, n_seg), blocks)
-    resampled = [metric.scores(_bootstrap_rows(metric, sm[0], st[0], idxs))
-                 for sm, st in zip(sums, blocks)]
-    diffs = np.abs(np.mean(resampled[len(control):], axis=0) -
-                   np.mean(resampled[:len(control)], axis=0))
-    delta = (float(np.mean([metric.corpus_score(st) for st in arm])) -
-             float(np.mean([metric.corpus_score(st) for st in control])))
+    resampled = [
+        metric.scores(_bootstrap_rows(metric, sm[0], st[0], idxs)) for sm, st in zip(sums, blocks)
+    ]
+    diffs = np.abs(
+        np.mean(resampled[len(control) :], axis=0) - np.mean(resampled[: len(control)], axis=0)
+    )
+    delta = float(np.mean([metric.corpus_score(st) for st in arm])) - float(
+        np.mean([metric.corpus_score(st) for st in control])
+    )
     return delta, _p_value(diffs - diffs.mean(), abs(delta), strict_count)
 
 
 # ---------------------------------------------------------------------- paired t-test
+
 
 def paired_t_test(a: np.ndarray, b: np.ndarray) -> float:
     """Two-sided p-value of the paired t-test of mean(a − b) = 0 (Student t, N−1 df)."""
@@ -377,8 +462,9 @@ def _betainc(a: float, b: float, x: float) -> float:
         return 0.0
     if x >= 1.0:
         return 1.0
-    ln_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) +
-                b * math.log1p(-x))
+    ln_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
     if x < (a + 1.0) / (a + b + 2.0):
         return math.exp(ln_front) * _betacf(a, b, x) / a
     return 1.0 - math.exp(ln_front) * _betacf(b, a, 1.0 - x) / b
@@ -392,8 +478,10 @@ def _betacf(a: float, b: float, x: float, iters: int = 300, eps: float = 1e-15) 
     h = d
     for m in range(1, iters + 1):
         m2 = 2 * m
-        for num in (m * (b - m) * x / ((qam + m2) * (a + m2)),
-                    -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+        for num in (
+            m * (b - m) * x / ((qam + m2) * (a + m2)),
+            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
+        ):
             d = 1.0 + num * d
             d = 1.0 / (d if abs(d) > tiny else tiny)
             c = 1.0 + num / c
@@ -405,6 +493,7 @@ def _betacf(a: float, b: float, x: float, iters: int = 300, eps: float = 1e-15) 
 
 
 # ---------------------------------------------------------------------- multiple testing
+
 
 def holm(p_values: Sequence[float | None]) -> list[float | None]:
     """Holm's step-down adjustment of a family of p-values, in the given order (None stays

@@ -17,6 +17,7 @@ per request, 2 retries; MLflow's own defaults, 120 s and 7 retries with exponent
 kept a finished run waiting ~4 minutes for a server that is down); a value already in the
 environment wins.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 # Bounds on MLflow's HTTP requests (its environment variables; defaults only).
-MLFLOW_HTTP = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-               "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+MLFLOW_HTTP = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
 
 # ----------------------------------------------------------------------------- what is logged
 
@@ -43,10 +47,10 @@ class RunInfo:
 
     config: dict[str, Any]
     run_dir: Path
-    stage: str                      # baseline | finetune-<soft>[...]
-    runs_root: Path                 # the default MLflow store lives here
-    data_dir: Path | None = None    # its manifest hash is a tag
-    init: Path | None = None        # the checkpoint a fine-tuning starts from (hash: a tag)
+    stage: str  # baseline | finetune-<soft>[...]
+    runs_root: Path  # the default MLflow store lives here
+    data_dir: Path | None = None  # its manifest hash is a tag
+    init: Path | None = None  # the checkpoint a fine-tuning starts from (hash: a tag)
 
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -68,7 +72,7 @@ def row_scalars(row: dict[str, Any]) -> tuple[dict[str, float], dict[str, str]]:
     for key, value in row.items():
         if key in ("kind", "update") or value is None:
             continue
-        name = f"{kind}/{key[len(kind) + 1:] if key.startswith(kind + '_') else key}"
+        name = f"{kind}/{key[len(kind) + 1 :] if key.startswith(kind + '_') else key}"
         if isinstance(value, str):
             texts[name] = value
         elif isinstance(value, (bool, int, float)) and math.isfinite(float(value)):
@@ -98,7 +102,7 @@ def artifact_root(uri: str) -> str | None:
     own default is ./mlruns in the current directory); a server or other database decides."""
     if not uri.startswith("sqlite:///"):
         return None
-    return (Path(uri[len("sqlite:///"):]).resolve().parent / "mlartifacts").as_uri()
+    return (Path(uri[len("sqlite:///") :]).resolve().parent / "mlartifacts").as_uri()
 
 
 def short_hash(path: Path) -> str | None:
@@ -117,8 +121,9 @@ def git_commit() -> str | None:
     """The commit of the bertune source tree, when it is a git checkout."""
     here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return (out.stdout.strip() or None) if out.returncode == 0 else None
@@ -130,8 +135,12 @@ def run_tags(info: RunInfo) -> dict[str, str]:
     from bertune_cli import __version__
 
     config = info.config
-    tags = {"recipe": config.get("name", ""), "stage": info.stage,
-            "bertune.version": __version__, "run_dir": str(Path(info.run_dir).resolve())}
+    tags = {
+        "recipe": config.get("name", ""),
+        "stage": info.stage,
+        "bertune.version": __version__,
+        "run_dir": str(Path(info.run_dir).resolve()),
+    }
     if info.stage.startswith("finetune"):
         tags["soft"] = str(config.get("finetune", {}).get("soft"))
     commit = git_commit()
@@ -179,7 +188,7 @@ class MlflowSink(Sink):
     def open(self, info: RunInfo, state: dict[str, Any], resume: bool) -> None:
         for noisy in ("mlflow.store.db.utils", "alembic"):  # DB-creation chatter on stderr
             logging.getLogger(noisy).setLevel(logging.WARNING)
-        for key, value in MLFLOW_HTTP.items():   # read by MLflow at each request
+        for key, value in MLFLOW_HTTP.items():  # read by MLflow at each request
             os.environ.setdefault(key, value)
         from mlflow import MlflowClient
         from mlflow.entities import RunStatus
@@ -228,35 +237,45 @@ class MlflowSink(Sink):
         except MlflowException:  # created meanwhile by a parallel run
             return self.client.get_experiment_by_name(name).experiment_id
 
-    def _batch(self, metrics=(), params: dict[str, str] | None = None,
-               tags: dict[str, str] | None = None) -> None:
+    def _batch(
+        self, metrics=(), params: dict[str, str] | None = None, tags: dict[str, str] | None = None
+    ) -> None:
         from mlflow.entities import Param, RunTag
 
         params, tags = list((params or {}).items()), list((tags or {}).items())
         metrics = list(metrics)
         # log_batch takes at most 1000 metrics, 100 params and 100 tags per call
-        for k in range(max(-(-len(metrics) // 1000), -(-len(params) // 100),
-                           -(-len(tags) // 100))):
+        for k in range(max(-(-len(metrics) // 1000), -(-len(params) // 100), -(-len(tags) // 100))):
             self.client.log_batch(
-                self.run_id, metrics=metrics[k * 1000:(k + 1) * 1000],
-                params=[Param(n, v) for n, v in params[k * 100:(k + 1) * 100]],
-                tags=[RunTag(n, str(v)) for n, v in tags[k * 100:(k + 1) * 100]])
+                self.run_id,
+                metrics=metrics[k * 1000 : (k + 1) * 1000],
+                params=[Param(n, v) for n, v in params[k * 100 : (k + 1) * 100]],
+                tags=[RunTag(n, str(v)) for n, v in tags[k * 100 : (k + 1) * 100]],
+            )
 
     def write(self, points) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, step) for step, scalars, _ in points
-                   for k, v in scalars.items()]
+        metrics = [
+            Metric(k, v, now, step) for step, scalars, _ in points for k, v in scalars.items()
+        ]
         # signatures (sacreBLEU, F_BERT settings) as tags: the latest one stays
         texts = {k: v for _, _, t in points for k, v in t.items() if k.endswith("signature")}
         self._batch(metrics=metrics, tags=texts)
 
     def finish(self, summary: dict[str, Any], run_dir: Path, files: Iterable[str]) -> None:
         self.write(summary_points(summary))
-        self._batch(tags={k: v for k, v in (("stop_reason", summary.get("reason")),
-                                            ("model.parameters", summary.get("parameters")))
-                          if v is not None})
+        self._batch(
+            tags={
+                k: v
+                for k, v in (
+                    ("stop_reason", summary.get("reason")),
+                    ("model.parameters", summary.get("parameters")),
+                )
+                if v is not None
+            }
+        )
         for name in files:
             path = Path(run_dir) / name
             if path.is_dir():

@@ -18,6 +18,7 @@ logged per row kind). A resumed training continues the same MLflow run and logs 
 yet logged (no step twice); a fresh training in the directory starts a new run. A run that was
 complete before this process started is not tracked after the fact.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,16 @@ from bertune_cli.core.trackers import TRACKERS, RunInfo
 log = logging.getLogger("bertune.tracking")
 
 STATE_FILE = "tracking.json"
-ARTIFACTS = ("config.yaml", "metrics.jsonl", "valid.hyp.txt", "test.hyp.txt",
-             "test.init.hyp.txt", "report.json", "checkpoint_best")
-FINISH_TIMEOUT_S = 600.0   # an artifact upload may be slow; a dead server fails sooner
+ARTIFACTS = (
+    "config.yaml",
+    "metrics.jsonl",
+    "valid.hyp.txt",
+    "test.hyp.txt",
+    "test.init.hyp.txt",
+    "report.json",
+    "checkpoint_best",
+)
+FINISH_TIMEOUT_S = 600.0  # an artifact upload may be slow; a dead server fails sooner
 ABORT_TIMEOUT_S = 30.0
 _warned: set[str] = set()  # trackers that failed in this process: warned once, then off
 
@@ -71,10 +79,11 @@ class RowReader:
                 blob = f.read()
         except FileNotFoundError:
             return []
-        end = blob.rfind(b"\n") + 1   # a line being written is read next time
+        end = blob.rfind(b"\n") + 1  # a line being written is read next time
         self.offset += end
-        return [json.loads(line) for line in blob[:end].decode("utf-8").splitlines()
-                if line.strip()]
+        return [
+            json.loads(line) for line in blob[:end].decode("utf-8").splitlines() if line.strip()
+        ]
 
 
 # ----------------------------------------------------------------------------- coordinator
@@ -86,8 +95,12 @@ class Tracking:
     marks the MLflow run FAILED, Ctrl-C KILLED); ``finish(summary)`` logs the test scores and
     the artifacts and waits for the sinks. With no tracker names it only forwards."""
 
-    def __init__(self, names: Iterable[str], info: RunInfo,
-                 on_event: Callable[[dict[str, Any]], None] | None = None):
+    def __init__(
+        self,
+        names: Iterable[str],
+        info: RunInfo,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ):
         self.info, self.forward = info, on_event
         self.sinks = [TRACKERS[n]() for n in dict.fromkeys(names) if n not in _warned]
         self.reader = RowReader(info.run_dir / "metrics.jsonl")
@@ -108,20 +121,24 @@ class Tracking:
             # a fresh training (not a resume) in this directory is a new tracked run
             self._open(resume=bool(event.get("resumed")))
         elif self.thread is not None:
-            self._put("log_rows")   # the worker reads what the loop appended to metrics.jsonl
+            self._put("log_rows")  # the worker reads what the loop appended to metrics.jsonl
         if self.forward is not None:
             self.forward(event)
 
-    def finish(self, summary: dict[str, Any], files: Iterable[str] = ARTIFACTS,
-               reopen: bool = False) -> None:
+    def finish(
+        self, summary: dict[str, Any], files: Iterable[str] = ARTIFACTS, reopen: bool = False
+    ) -> None:
         """Log the summary's test scores and the run's files; mark the run FINISHED; wait.
         ``reopen``: also add to an already finished tracked run (a later report)."""
         if self.thread is None:
             # nothing trained in this process (the run was complete): only finish a tracked
             # run left unfinished (e.g. interrupted during the test evaluation)
             stored = read_state(self.info.run_dir)
-            self.sinks = [s for s in self.sinks if s.name in stored and
-                          (reopen or not stored[s.name].get("finished"))]
+            self.sinks = [
+                s
+                for s in self.sinks
+                if s.name in stored and (reopen or not stored[s.name].get("finished"))
+            ]
             self._open(resume=True)
         if self.thread is not None:
             self._put("log_rows")
@@ -150,8 +167,10 @@ class Tracking:
         self.jobs.put((None, "stop", ()))
         self.thread.join(timeout)
         if self.thread.is_alive():
-            log.warning(f"tracking: the trackers did not finish within {timeout:.0f} s; giving "
-                        f"up — {self.info.run_dir / 'metrics.jsonl'} has every number")
+            log.warning(
+                f"tracking: the trackers did not finish within {timeout:.0f} s; giving "
+                f"up — {self.info.run_dir / 'metrics.jsonl'} has every number"
+            )
         self.thread = None
 
     def _work(self) -> None:
@@ -196,13 +215,22 @@ def _warn(name: str, exc: BaseException, run_dir: Path) -> None:
     else:
         text = (str(exc).strip().splitlines() or [""])[0][:200]
         why = f"{name} failed ({exc.__class__.__name__}: {text})"
-    log.warning(f"tracking: {why}; training goes on without it — "
-                f"{Path(run_dir) / 'metrics.jsonl'} has every number")
+    log.warning(
+        f"tracking: {why}; training goes on without it — "
+        f"{Path(run_dir) / 'metrics.jsonl'} has every number"
+    )
 
 
-def track(recipe, run_dir: Path, *, stage: str, data_dir: Path | None = None,
-          init: Path | None = None, runs_root: Path | None = None,
-          on_event: Callable[[dict[str, Any]], None] | None = None) -> Tracking:
+def track(
+    recipe,
+    run_dir: Path,
+    *,
+    stage: str,
+    data_dir: Path | None = None,
+    init: Path | None = None,
+    runs_root: Path | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+) -> Tracking:
     """The trackers of ``recipe.tracking`` for the run in ``run_dir`` (rank 0 only), wrapping
     ``on_event``. ``stage``: baseline | finetune-<soft>; ``data_dir``: the prepared data (its
     manifest hash is a tag); ``init``: the checkpoint a fine-tuning starts from (its hash is a
@@ -210,23 +238,32 @@ def track(recipe, run_dir: Path, *, stage: str, data_dir: Path | None = None,
     from bertune_cli.core.paths import runs_root as default_root
 
     names = tuple(recipe.tracking) if is_master() else ()
-    info = RunInfo(recipe.to_dict(), Path(run_dir), stage, Path(runs_root or default_root()),
-                   data_dir, init)
+    info = RunInfo(
+        recipe.to_dict(), Path(run_dir), stage, Path(runs_root or default_root()), data_dir, init
+    )
     return Tracking(names, info, on_event)
 
 
-def attach_report(recipe, run_dir: Path, report: dict[str, Any], *, stage: str,
-                  runs_root: Path | None = None) -> None:
+def attach_report(
+    recipe, run_dir: Path, report: dict[str, Any], *, stage: str, runs_root: Path | None = None
+) -> None:
     """Add the before/after test comparison (``report.json``, its scores and p-values) to the
     tracked run of the fine-tuning in ``run_dir``; nothing when that run was not tracked."""
     stored = read_state(run_dir)
     tracked = [n for n in recipe.tracking if n in stored]
     if not tracked or not report or not is_master():
         return
-    flat = {f"{who}_{metric}": value for who, scores in report.get("scores", {}).items()
-            for metric, value in scores.items()}
-    flat.update({f"p_{metric}": p for metric, p in
-                 report.get("significance", {}).get("p_values", {}).items()})
+    flat = {
+        f"{who}_{metric}": value
+        for who, scores in report.get("scores", {}).items()
+        for metric, value in scores.items()
+    }
+    flat.update(
+        {
+            f"p_{metric}": p
+            for metric, p in report.get("significance", {}).get("p_values", {}).items()
+        }
+    )
     summary = {"updates": report.get("finetune", {}).get("updates") or 0, "report": flat}
     from bertune_cli.core.paths import runs_root as default_root
 

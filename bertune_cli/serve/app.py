@@ -11,6 +11,7 @@ stops.
 
 ``app_from_env`` is the factory uvicorn imports in each worker process with ``--workers N``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -85,13 +86,23 @@ def create_app(translator, settings: ServeSettings | None = None) -> FastAPI:
             app.state.files.close()  # translated files are deleted on shutdown
 
     swagger = page.swagger_assets()  # None: FastAPI's /docs (Swagger UI from its CDN)
-    app = FastAPI(title="bertune", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan, **({"docs_url": None} if swagger else {}))
+    app = FastAPI(
+        title="bertune",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        **({"docs_url": None} if swagger else {}),
+    )
     metrics = Metrics()
     budget = settings.batch_tokens(getattr(translator, "device", None))
-    batcher = Batcher(translator, batching=settings.batching, max_batch_tokens=budget,
-                      max_wait_ms=settings.max_wait_ms, max_queue=settings.max_queue,
-                      on_batch=metrics.observe_batch)
+    batcher = Batcher(
+        translator,
+        batching=settings.batching,
+        max_batch_tokens=budget,
+        max_wait_ms=settings.max_wait_ms,
+        max_queue=settings.max_queue,
+        on_batch=metrics.observe_batch,
+    )
     metrics.queue.set_function(lambda: batcher.depth)
     app.state.settings, app.state.translator = settings, translator
     app.state.batcher, app.state.metrics, app.state.draining = batcher, metrics, False
@@ -112,9 +123,12 @@ def create_app(translator, settings: ServeSettings | None = None) -> FastAPI:
     if settings.cors:
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors),
-                           allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type", "Authorization", "X-API-Key"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Authorization", "X-API-Key"],
+        )
     app.add_middleware(OriginGuard, settings=settings)
     app.add_middleware(HostGuard, bind=settings.host, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -3,7 +3,8 @@
 Handlers ``await batcher.translate(lines, options=DecodeOptions(...))`` (keyword arguments of
 ``Translator.translate``; for /explain, of ``core.explain.explain``); the job goes into a
 queue and the handler's coroutine waits on an asyncio future, so the event loop keeps serving
-while the model runs. The single worker thread takes the oldest job, then keeps taking jobs for at most
+while the model runs. The single worker thread takes the oldest job, then keeps taking jobs for
+at most
 ``max_wait_ms`` or until ``max_batch_tokens`` estimated source tokens are gathered, concatenates
 the lines of the jobs that share the same decoding options, runs ``Translator.translate`` once
 (it length-sorts and cuts the lines into its own padded batches) and resolves each job's future
@@ -19,6 +20,7 @@ The queue is bounded (``max_queue`` requests waiting or running): beyond it ``su
 ``QueueFull`` with a Retry-After estimate from the measured seconds per sentence. A job whose
 caller timed out (its future was cancelled) is skipped, not computed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,12 +45,12 @@ class QueueFull(Exception):
 
 @dataclass(eq=False)
 class Job:
-    kind: str                      # "translate" | "explain"
+    kind: str  # "translate" | "explain"
     lines: list[str]
     options: dict[str, Any]
     future: asyncio.Future
     loop: asyncio.AbstractEventLoop
-    tokens: int                    # estimated source tokens (words + </s>)
+    tokens: int  # estimated source tokens (words + </s>)
     key: tuple = field(init=False)
 
     def __post_init__(self) -> None:
@@ -61,10 +63,17 @@ def estimate_tokens(lines: list[str]) -> int:
 
 
 class Batcher:
-    def __init__(self, translator, *, batching: bool = True, max_batch_tokens: int = 1024,
-                 max_wait_ms: float = 5.0, max_queue: int = 256,
-                 on_batch: Callable[[int, float], None] | None = None,
-                 explain_fn: Callable[..., list[dict]] | None = None):
+    def __init__(
+        self,
+        translator,
+        *,
+        batching: bool = True,
+        max_batch_tokens: int = 1024,
+        max_wait_ms: float = 5.0,
+        max_queue: int = 256,
+        on_batch: Callable[[int, float], None] | None = None,
+        explain_fn: Callable[..., list[dict]] | None = None,
+    ):
         self.translator = translator
         self.batching, self.max_batch_tokens = batching, max(1, int(max_batch_tokens))
         self.max_wait = max(0.0, float(max_wait_ms)) / 1000.0
@@ -74,9 +83,9 @@ class Batcher:
         self._q: queue.Queue = queue.Queue()
         self._held: collections.deque = collections.deque()  # taken while gathering, not fitting
         self._lock = threading.Lock()
-        self._depth = 0               # requests submitted and not finished
+        self._depth = 0  # requests submitted and not finished
         self._pending_lines = 0
-        self._sec_per_line = 0.05     # running estimate for Retry-After
+        self._sec_per_line = 0.05  # running estimate for Retry-After
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -85,8 +94,9 @@ class Batcher:
         lifespan, e.g. a bare TestClient, still works)."""
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="bertune-model",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._work, name="bertune-model", daemon=True
+                )
                 self._thread.start()
 
     def close(self, timeout: float | None = None) -> None:
@@ -117,8 +127,9 @@ class Batcher:
             self._depth += 1
             self._pending_lines += len(lines)
         loop = asyncio.get_running_loop()
-        job = Job(kind, list(lines), dict(options), loop.create_future(), loop,
-                  estimate_tokens(lines))
+        job = Job(
+            kind, list(lines), dict(options), loop.create_future(), loop, estimate_tokens(lines)
+        )
         self._q.put(job)
         return await job.future
 
@@ -143,8 +154,11 @@ class Batcher:
                 job = self._q.get(timeout=remaining) if remaining > 0 else self._q.get_nowait()
             except queue.Empty:
                 break
-            if job is not _STOP and job.key == first.key \
-                    and tokens + job.tokens <= self.max_batch_tokens:
+            if (
+                job is not _STOP
+                and job.key == first.key
+                and tokens + job.tokens <= self.max_batch_tokens
+            ):
                 batch.append(job)
                 tokens += job.tokens
                 continue
@@ -176,8 +190,12 @@ class Batcher:
                 outputs = self.translator.translate(lines, **jobs[0].options)
         except Exception as exc:  # the worker keeps running whatever happens
             if len(jobs) > 1:
-                log.warning("a batched model call of %d requests failed (%s); retrying them "
-                            "in smaller batches", len(jobs), exc.__class__.__name__)
+                log.warning(
+                    "a batched model call of %d requests failed (%s); retrying them "
+                    "in smaller batches",
+                    len(jobs),
+                    exc.__class__.__name__,
+                )
                 half = len(jobs) // 2
                 self._call(jobs[:half])
                 self._call(jobs[half:])
@@ -190,12 +208,13 @@ class Batcher:
         self.on_batch(len(lines), seconds)
         at = 0
         for j in jobs:
-            self._resolve(j, outputs[at:at + len(j.lines)], None)
+            self._resolve(j, outputs[at : at + len(j.lines)], None)
             at += len(j.lines)
 
     def _explain(self, lines: list[str], options: dict[str, Any]) -> list[dict]:
         if self._explain_fn is None:
             from bertune_cli.core.explain import explain
+
             self._explain_fn = explain
         return self._explain_fn(self.translator, lines, **options)
 

@@ -5,6 +5,7 @@ replace FastAPI's defaults (``{"detail": [...]}`` for validation, HTML-less text
 errors) and catch anything unexpected as a 500, so no request can stop the server. FastAPI
 reports unparseable JSON as a validation error of type ``json_invalid``: that becomes a 400.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,24 +18,40 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("bertune.serve")
 
-_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-          422: "invalid_request", 500: "internal_error", 503: "unavailable", 504: "timeout"}
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    500: "internal_error",
+    503: "unavailable",
+    504: "timeout",
+}
 
 
 class ApiError(Exception):
     """An error answer: HTTP ``status``, a stable machine ``error`` code, a human ``detail``."""
 
-    def __init__(self, status: int, detail: str, error: str | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        error: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(detail)
         self.status, self.detail = status, detail
         self.error = error or _CODES.get(status, "error")
         self.headers = headers or {}
 
 
-def error_response(status: int, error: str, detail: Any,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, error: str, detail: Any, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
@@ -62,8 +79,12 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return error_response(exc.status_code, _CODES.get(exc.status_code, "error"), detail,
-                              getattr(exc, "headers", None))
+        return error_response(
+            exc.status_code,
+            _CODES.get(exc.status_code, "error"),
+            detail,
+            getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

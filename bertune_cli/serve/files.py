@@ -7,6 +7,7 @@ ever built from the request), so names cannot be guessed or walked. Files are de
 ``ttl_s`` seconds after they were made (swept on every store call and by the app's sweeper
 task), the oldest first beyond ``max_files``, and the whole folder on shutdown.
 """
+
 from __future__ import annotations
 
 import collections
@@ -33,9 +34,9 @@ def safe_name(filename: str, default: str = "file.txt") -> str:
 @dataclass(frozen=True)
 class Stored:
     path: Path
-    name: str          # the download's file name
+    name: str  # the download's file name
     media_type: str
-    expires: float     # time.monotonic()
+    expires: float  # time.monotonic()
 
 
 class FileStore:
@@ -91,4 +92,3 @@ class FileStore:
 
     def __len__(self) -> int:
         return len(self._files)
-

@@ -10,9 +10,11 @@
   from an origin not allowed by ``--cors``.
 - ``Gate`` (ASGI middleware, before routing): 503 + Retry-After while draining for shutdown,
   413 for a body over ``max_body_bytes`` (Content-Length, or counted while reading a chunked
-  body) and 408 for a body that does not arrive within ``read_timeout_s``; below it, any unexpected error becomes a JSON 500 and the connection stays
+  body) and 408 for a body that does not arrive within ``read_timeout_s``; below it, any
+  unexpected error becomes a JSON 500 and the connection stays
   usable.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,8 +59,9 @@ async def read_body(request: Request) -> dict:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "the request body is not valid JSON", "malformed_json") from exc
     except RecursionError as exc:  # e.g. [[[[...]]]] 100,000 deep: the parser gives up
-        raise ApiError(400, "the request body is nested too deeply to be a request",
-                       "malformed_json") from exc
+        raise ApiError(
+            400, "the request body is nested too deeply to be a request", "malformed_json"
+        ) from exc
     if not isinstance(body, dict):
         raise ApiError(422, "the request body must be a JSON object", "invalid_request")
     return body
@@ -97,26 +100,34 @@ def key_matches(given: str | None, keys: tuple[str, ...]) -> bool:
 
 # Declared to OpenAPI, so that /docs has an "Authorize" button for every way to send a key;
 # ``require_key`` reads the request itself (the body too), so these never refuse on their own.
-_SCHEMES = (HTTPBearer(auto_error=False, description="Authorization: Bearer KEY"),
-            APIKeyHeader(name="X-API-Key", auto_error=False),
-            APIKeyQuery(name="api_key", auto_error=False))
+_SCHEMES = (
+    HTTPBearer(auto_error=False, description="Authorization: Bearer KEY"),
+    APIKeyHeader(name="X-API-Key", auto_error=False),
+    APIKeyQuery(name="api_key", auto_error=False),
+)
 
 
-async def require_key(request: Request, _b=Depends(_SCHEMES[0]), _h=Depends(_SCHEMES[1]),
-                      _q=Depends(_SCHEMES[2])) -> None:
+async def require_key(
+    request: Request, _b=Depends(_SCHEMES[0]), _h=Depends(_SCHEMES[1]), _q=Depends(_SCHEMES[2])
+) -> None:
     keys = request.app.state.settings.api_keys
     if not keys:
         return
     given = _header_key(request) or await _body_key(request)
     if not key_matches(given, keys):
-        raise ApiError(401, "a valid API key is required: send 'Authorization: Bearer KEY', "
-                            "'X-API-Key: KEY', \"api_key\" in the body or ?api_key=KEY",
-                       "unauthorized", {"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "a valid API key is required: send 'Authorization: Bearer KEY', "
+            "'X-API-Key: KEY', \"api_key\" in the body or ?api_key=KEY",
+            "unauthorized",
+            {"WWW-Authenticate": "Bearer"},
+        )
 
 
 # ---------------------------------------------------------------------- limits
-def check_lines(lines: list[str], settings: ServeSettings, field: str = "q",
-                listed: bool = True) -> list[str]:
+def check_lines(
+    lines: list[str], settings: ServeSettings, field: str = "q", listed: bool = True
+) -> list[str]:
     """The lines, each one sentence (line breaks inside become spaces), or 422 over a limit,
     or 400 for text that is not valid Unicode (an unpaired surrogate, which JSON's ``\\ud800``
     can carry), naming the field: ``field[i]`` when the request sent a list (``listed``), else
@@ -124,19 +135,28 @@ def check_lines(lines: list[str], settings: ServeSettings, field: str = "q",
     if not lines:
         raise ApiError(422, "no sentence given", "invalid_request")
     if len(lines) > settings.max_sentences:
-        raise ApiError(422, f"{len(lines)} sentences in one request; the limit is "
-                            f"{settings.max_sentences}", "too_many_sentences")
+        raise ApiError(
+            422,
+            f"{len(lines)} sentences in one request; the limit is {settings.max_sentences}",
+            "too_many_sentences",
+        )
     for i, line in enumerate(lines):
         name = f"{field}[{i}]" if listed else field
         if len(line) > settings.max_chars:
-            raise ApiError(422, f"sentence {i + 1} has {len(line)} characters; the limit is "
-                                f"{settings.max_chars}", "sentence_too_long")
+            raise ApiError(
+                422,
+                f"sentence {i + 1} has {len(line)} characters; the limit is {settings.max_chars}",
+                "sentence_too_long",
+            )
         bad = _SURROGATE.search(line)
         if bad:
-            raise ApiError(400, f"{name}: character {bad.start() + 1} is an unpaired surrogate "
-                                f"(U+{ord(bad.group()):04X}), which is not text; send valid "
-                                "Unicode (a surrogate pair, or the character itself)",
-                           "invalid_text")
+            raise ApiError(
+                400,
+                f"{name}: character {bad.start() + 1} is an unpaired surrogate "
+                f"(U+{ord(bad.group()):04X}), which is not text; send valid "
+                "Unicode (a surrogate pair, or the character itself)",
+                "invalid_text",
+            )
     return [" ".join(line.splitlines()) for line in lines]
 
 
@@ -160,11 +180,19 @@ class OriginGuard:
         if scope["type"] == "http":
             headers = _headers(scope)
             origin = headers.get("origin")
-            if origin and not _same_origin(origin, headers.get("host")) \
-                    and "*" not in self.allowed and origin not in self.allowed:
-                return await error_response(403, "cors_refused", f"cross-origin requests from "
-                                            f"{origin} are not allowed (start the server with "
-                                            "--cors ORIGIN)")(scope, receive, send)
+            if (
+                origin
+                and not _same_origin(origin, headers.get("host"))
+                and "*" not in self.allowed
+                and origin not in self.allowed
+            ):
+                return await error_response(
+                    403,
+                    "cors_refused",
+                    f"cross-origin requests from "
+                    f"{origin} are not allowed (start the server with "
+                    "--cors ORIGIN)",
+                )(scope, receive, send)
         return await self.app(scope, receive, send)
 
 
@@ -180,14 +208,18 @@ class Gate:
             return await self.app(scope, receive, send)
         headers = _headers(scope)
         if getattr(self.state, "draining", False):
-            return await error_response(503, "shutting_down", "the server is shutting down",
-                                        {"Retry-After": "5", "Connection": "close"}
-                                        )(scope, receive, send)
+            return await error_response(
+                503,
+                "shutting_down",
+                "the server is shutting down",
+                {"Retry-After": "5", "Connection": "close"},
+            )(scope, receive, send)
         if scope.get("method") not in _BODY_METHODS:
             return await self.shielded(scope, receive, send)
         limit = self.settings.max_body_bytes
-        too_large = error_response(413, "payload_too_large",
-                                   f"the request body is over {limit} bytes")
+        too_large = error_response(
+            413, "payload_too_large", f"the request body is over {limit} bytes"
+        )
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             return await too_large(scope, receive, send)
@@ -196,11 +228,14 @@ class Gate:
         while more:  # read the body here (bounded in size and time), then replay it to the app
             try:
                 message = await asyncio.wait_for(
-                    receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
+                    receive(), max(0.0, deadline - asyncio.get_running_loop().time())
+                )
             except asyncio.TimeoutError:
                 return await error_response(
-                    408, "request_timeout", f"the request body did not arrive within "
-                    f"{self.settings.read_timeout_s:g} s", {"Connection": "close"}
+                    408,
+                    "request_timeout",
+                    f"the request body did not arrive within {self.settings.read_timeout_s:g} s",
+                    {"Connection": "close"},
                 )(scope, receive, send)
             if message["type"] != "http.request":
                 return  # the client went away
@@ -236,5 +271,6 @@ class Gate:
         except Exception as exc:
             log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
             if not started:
-                await error_response(500, "internal_error", f"{exc.__class__.__name__} in "
-                                     "the server")(scope, receive, send)
+                await error_response(
+                    500, "internal_error", f"{exc.__class__.__name__} in the server"
+                )(scope, receive, send)

@@ -9,6 +9,7 @@ request without a ``Host`` header (HTTP/1.0; browsers always send one) is let th
 Binding a wildcard address (``0.0.0.0``, ``::``) needs ``--allowed-host``: the names clients
 will use cannot be guessed (``check_binding``).
 """
+
 from __future__ import annotations
 
 from bertune_cli.serve.errors import error_response
@@ -21,7 +22,7 @@ def host_name(header: str) -> str:
     """The host of a ``Host`` header, lower-cased, without the port or IPv6 brackets."""
     header = header.strip().lower()
     if header.startswith("["):  # [::1]:8000
-        return header[1:header.find("]")] if "]" in header else header
+        return header[1 : header.find("]")] if "]" in header else header
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
@@ -46,11 +47,13 @@ def check_binding(host: str, allowed_hosts: tuple[str, ...]) -> None:
     from bertune_cli.core.errors import UsageError
 
     if host.strip("[]") in WILDCARD_BINDS and not allowed_hosts:
-        raise UsageError(f"--host {host} listens on every network interface, so the server "
-                         "cannot know the names clients will use",
-                         "name them with --allowed-host NAME (repeatable, e.g. "
-                         "--allowed-host mt.example.org), or --allowed-host '*' to accept any "
-                         "Host header (no protection against DNS rebinding)")
+        raise UsageError(
+            f"--host {host} listens on every network interface, so the server "
+            "cannot know the names clients will use",
+            "name them with --allowed-host NAME (repeatable, e.g. "
+            "--allowed-host mt.example.org), or --allowed-host '*' to accept any "
+            "Host header (no protection against DNS rebinding)",
+        )
 
 
 class HostGuard:
@@ -62,12 +65,14 @@ class HostGuard:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
-            header = next((v.decode("latin-1") for k, v in scope.get("headers", [])
-                           if k == b"host"), None)
+            header = next(
+                (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None
+            )
             if header is not None and not host_allowed(host_name(header), self.allowed):
                 return await error_response(
-                    403, "host_not_allowed",
+                    403,
+                    "host_not_allowed",
                     f"this server does not answer for the host {header[:100]!r} (DNS "
-                    "rebinding protection); its operator can allow it with --allowed-host"
+                    "rebinding protection); its operator can allow it with --allowed-host",
                 )(scope, receive, send)
         return await self.app(scope, receive, send)

@@ -11,6 +11,7 @@ reach the result. Not translated, as in browsers' page translation: the content 
 
 Usage: ``doc = HtmlText.parse(html)``; translate ``doc.segments``; ``doc.render(outputs)``.
 """
+
 from __future__ import annotations
 
 import html
@@ -18,16 +19,33 @@ import re
 from html.parser import HTMLParser
 
 KEEP = {"script", "style", "code", "pre", "textarea"}
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-        "source", "track", "wbr"}
+VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "param",
+    "source",
+    "track",
+    "wbr",
+}
 _LETTER = re.compile(r"[^\W\d_]")
 _EDGES = re.compile(r"^(\s*)(.*?)(\s*)$", re.S)
 
 
 def _keeps(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
     values = dict(attrs)
-    return tag in KEEP or (values.get("translate") or "").lower() == "no" \
+    return (
+        tag in KEEP
+        or (values.get("translate") or "").lower() == "no"
         or "notranslate" in (values.get("class") or "").split()
+    )
 
 
 class HtmlText(HTMLParser):
@@ -93,5 +111,7 @@ class HtmlText(HTMLParser):
 
     def render(self, translations: list[str]) -> str:
         """The input with segment i replaced by ``translations[i]`` (escaped)."""
-        return "".join(p if isinstance(p, str) else html.escape(translations[p], quote=False)
-                       for p in self.parts)
+        return "".join(
+            p if isinstance(p, str) else html.escape(translations[p], quote=False)
+            for p in self.parts
+        )

@@ -6,6 +6,7 @@ same text always gets the same answer). Several texts are combined as LibreTrans
 text's candidates weighted by its length, averaged per language. Confidences are percentages
 (0-100), best first; langdetect reports candidates above its own 0.1 threshold only.
 """
+
 from __future__ import annotations
 
 import threading
@@ -23,8 +24,11 @@ def _detector():
     try:
         import langdetect
     except ImportError as exc:
-        raise ApiError(501, "language detection needs the langdetect package: pip install "
-                            "'bertune[serve]'", "detection_unavailable") from exc
+        raise ApiError(
+            501,
+            "language detection needs the langdetect package: pip install 'bertune[serve]'",
+            "detection_unavailable",
+        ) from exc
     with _LOCK:
         if not _READY:
             langdetect.DetectorFactory.seed = 0

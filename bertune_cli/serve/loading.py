@@ -1,4 +1,5 @@
 """Loading the model a server serves, and the settings that describe it."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -32,9 +33,14 @@ def describe_model(path: Path, settings: ServeSettings) -> ServeSettings:
         # reports a broken export when it loads it)
         meta = export_meta(path)
     config = meta.get("config", {})
-    return replace(settings, model=str(path), source_lang=str(config.get("src", "de")),
-                   target_lang=str(config.get("tgt", "en")), corpus=corpus_line(config),
-                   example=example_sentence(meta))
+    return replace(
+        settings,
+        model=str(path),
+        source_lang=str(config.get("src", "de")),
+        target_lang=str(config.get("tgt", "en")),
+        corpus=corpus_line(config),
+        example=example_sentence(meta),
+    )
 
 
 def corpus_line(config: dict) -> str | None:

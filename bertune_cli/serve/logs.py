@@ -5,6 +5,7 @@ access log prints every request's path with its query: ``RedactKeys`` replaces t
 ``***`` before the line is formatted. ``log_config()`` is uvicorn's own configuration with the
 filter on the access handler; it is a plain dict, so ``--workers N`` processes use it too.
 """
+
 from __future__ import annotations
 
 import copy

@@ -10,13 +10,24 @@ Routes are labelled by their path template from a fixed list (anything else is `
 scanner hitting random URLs cannot blow up the label set. With ``--workers N`` each worker
 process reports its own numbers.
 """
+
 from __future__ import annotations
 
 import time
 from typing import Callable
 
-ROUTES = ("/translate", "/explain", "/detect", "/translate_file", "/languages", "/health",
-          "/metrics", "/", "/docs", "/openapi.json")
+ROUTES = (
+    "/translate",
+    "/explain",
+    "/detect",
+    "/translate_file",
+    "/languages",
+    "/health",
+    "/metrics",
+    "/",
+    "/docs",
+    "/openapi.json",
+)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
@@ -36,19 +47,36 @@ class Metrics:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.registry = CollectorRegistry()
-        self.requests = Counter("bertune_requests", "HTTP requests answered, by route and status",
-                                ["route", "status"], registry=self.registry)
-        self.latency = Histogram("bertune_request_duration_seconds",
-                                 "Request latency in seconds, by route", ["route"],
-                                 buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.batch_sentences = Histogram("bertune_batch_sentences",
-                                         "Sentences per model call", buckets=BATCH_BUCKETS,
-                                         registry=self.registry)
-        self.batch_seconds = Histogram("bertune_batch_duration_seconds",
-                                       "Seconds per model call", buckets=LATENCY_BUCKETS,
-                                       registry=self.registry)
-        self.queue = Gauge("bertune_queue_depth", "Requests waiting or running on the model",
-                           registry=self.registry)
+        self.requests = Counter(
+            "bertune_requests",
+            "HTTP requests answered, by route and status",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "bertune_request_duration_seconds",
+            "Request latency in seconds, by route",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_sentences = Histogram(
+            "bertune_batch_sentences",
+            "Sentences per model call",
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_seconds = Histogram(
+            "bertune_batch_duration_seconds",
+            "Seconds per model call",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue = Gauge(
+            "bertune_queue_depth",
+            "Requests waiting or running on the model",
+            registry=self.registry,
+        )
         if queue_depth is not None:
             self.queue.set_function(queue_depth)
 

@@ -16,6 +16,7 @@ connection for ever, and enough of them exhaust the server. This protocol:
 The body's deadline (the same ``read_timeout``, from the end of the headers) is enforced by
 the app's gate (guards.py), which reads every body before routing.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,7 @@ import json
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-_REASONS = {400: b"Bad Request", 408: b"Request Timeout",
-            431: b"Request Header Fields Too Large"}
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -45,8 +45,11 @@ class GuardedH11Protocol(H11Protocol):
             end = self._head.find(b"\r\n\r\n")
             size = end if end >= 0 else len(self._head)
             if size > self.max_header_bytes:
-                self._refuse(431, "header_too_large", f"the request line and headers are over "
-                                                      f"{self.max_header_bytes} bytes")
+                self._refuse(
+                    431,
+                    "header_too_large",
+                    f"the request line and headers are over {self.max_header_bytes} bytes",
+                )
                 return
             if end >= 0:  # the headers are complete: the body's deadline is the gate's
                 self._head = None
@@ -85,8 +88,11 @@ class GuardedH11Protocol(H11Protocol):
         if self.transport.is_closing() or self._head is None:
             return
         if self._head.strip():
-            self._refuse(408, "request_timeout", f"the request's headers did not arrive "
-                                                 f"within {self.read_timeout:g} s")
+            self._refuse(
+                408,
+                "request_timeout",
+                f"the request's headers did not arrive within {self.read_timeout:g} s",
+            )
         else:  # an idle connection: nothing to answer
             self.transport.close()
 
@@ -95,9 +101,12 @@ class GuardedH11Protocol(H11Protocol):
         self._stop_timer()
         self._head = None
         body = json.dumps({"error": error, "detail": detail}).encode("utf-8")
-        head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status]),
-                b"content-type: application/json\r\n",
-                b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n"]
+        head = [
+            b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status]),
+            b"content-type: application/json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n\r\n",
+        ]
         self.logger.warning("refused a request from %s: %s", self.client, detail)
         if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             self.transport.write(b"".join(head) + body)
@@ -106,8 +115,11 @@ class GuardedH11Protocol(H11Protocol):
 
 def protocol_for(read_timeout: float, max_header_bytes: int) -> type[GuardedH11Protocol]:
     """The protocol class with these bounds (a class: uvicorn instantiates it per connection)."""
-    return type("GuardedH11Protocol", (GuardedH11Protocol,),
-                {"read_timeout": float(read_timeout), "max_header_bytes": int(max_header_bytes)})
+    return type(
+        "GuardedH11Protocol",
+        (GuardedH11Protocol,),
+        {"read_timeout": float(read_timeout), "max_header_bytes": int(max_header_bytes)},
+    )
 
 
 class FromEnvProtocol(GuardedH11Protocol):
@@ -120,7 +132,9 @@ class FromEnvProtocol(GuardedH11Protocol):
             from bertune_cli.serve.settings import ServeSettings
 
             settings = ServeSettings.from_env()
-            cls.read_timeout, cls.max_header_bytes = settings.read_timeout_s, \
-                settings.max_header_bytes
+            cls.read_timeout, cls.max_header_bytes = (
+                settings.read_timeout_s,
+                settings.max_header_bytes,
+            )
             cls._configured = True
         super().__init__(*args, **kwargs)

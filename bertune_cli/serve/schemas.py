@@ -3,9 +3,11 @@
 Two contracts share ``POST /translate``, told apart by the body's shape: the blog's
 ``{"sentence"}`` and LibreTranslate's ``{"q", "source", "target", "format", "alternatives"}``
 (https://docs.libretranslate.com: ``q`` may be a string or a list; ``format`` is ``text`` or
-``html``; ``alternatives`` asks for that many extra n-best translations). Both accept an optional ``api_key`` in the body, as
+``html``; ``alternatives`` asks for that many extra n-best translations). Both accept an
+optional ``api_key`` in the body, as
 LibreTranslate clients send it there.
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal, Union
@@ -14,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class BlogRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"sentence": "Haben wir das süße Brot gebacken?"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"sentence": "Haben wir das süße Brot gebacken?"}]},
+    )
     sentence: str
     api_key: str | None = None
 
@@ -25,15 +29,29 @@ class BlogResponse(BaseModel):
 
 
 class LibreRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
-        {"q": "Haben wir das süße Brot gebacken?", "source": "de", "target": "en",
-         "format": "text", "alternatives": 2}]})
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "q": "Haben wir das süße Brot gebacken?",
+                    "source": "de",
+                    "target": "en",
+                    "format": "text",
+                    "alternatives": 2,
+                }
+            ]
+        },
+    )
     q: Union[str, list[str]]
-    source: str | None = Field(None, description="source language code, or 'auto' to "
-                                                 "identify it (default: the model's source)")
+    source: str | None = Field(
+        None,
+        description="source language code, or 'auto' to identify it (default: the model's source)",
+    )
     target: str | None = Field(None, description="target language code (default: the model's)")
     format: Literal["text", "html"] = Field(
-        "text", description="'html': translate the text of an HTML fragment, keep its tags")
+        "text", description="'html': translate the text of an HTML fragment, keep its tags"
+    )
     alternatives: int = Field(0, ge=0, description="extra n-best translations per sentence")
     api_key: str | None = None
 
@@ -56,9 +74,19 @@ class Language(BaseModel):
 
 
 class ExplainRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"q": "Haben wir das süße Brot gebacken?", "confidence": True, "attention": True,
-         "mc_dropout": 8}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "q": "Haben wir das süße Brot gebacken?",
+                    "confidence": True,
+                    "attention": True,
+                    "mc_dropout": 8,
+                }
+            ]
+        },
+    )
     q: Union[str, list[str]]
     confidence: bool = True
     mc_dropout: int = Field(0, ge=0, description="Monte Carlo dropout passes (0 = off)")
@@ -72,7 +100,8 @@ class ExplainRequest(BaseModel):
 class ExplainResponse(BaseModel):
     results: list[dict[str, Any]] = Field(
         description="one object per sentence, as `bertune translate --json` with the same "
-                    "flags writes it")
+        "flags writes it"
+    )
 
 
 class Health(BaseModel):
@@ -99,9 +128,16 @@ class ErrorBody(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text} for code, text in {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in {
         400: "malformed JSON, invalid text, or an unsupported language",
-        401: "missing or wrong API key", 403: "Host or Origin not allowed", 404: "not found",
-        408: "the request did not arrive in time", 413: "request body too large",
+        401: "missing or wrong API key",
+        403: "Host or Origin not allowed",
+        404: "not found",
+        408: "the request did not arrive in time",
+        413: "request body too large",
         422: "invalid request or a limit exceeded",
-        503: "queue full or shutting down (see Retry-After)", 504: "timed out"}.items()}
+        503: "queue full or shutting down (see Retry-After)",
+        504: "timed out",
+    }.items()
+}

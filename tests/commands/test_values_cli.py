@@ -4,7 +4,6 @@ created, and Ctrl-C prints main()'s one line and exits 130 (that test is in
 test_train_translate_cli.py: it interrupts a translate blocked on its open stdin)."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 

@@ -3,8 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from bertune_cli.core.config import (RECIPES_DIR, Recipe, list_recipes, load_recipe,
-                                     recipe_from_dict, resolve_recipe_path)
+from bertune_cli.core.config import (
+    RECIPES_DIR,
+    Recipe,
+    list_recipes,
+    load_recipe,
+    recipe_from_dict,
+    resolve_recipe_path,
+)
 from bertune_cli.core.errors import ConfigError
 
 SHIPPED = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))

@@ -8,8 +8,14 @@ import enum
 
 import pytest
 
-from bertune_cli.core.config import (INHERITED_FROM_TRAIN, FinetuneConfig, TrainConfig,
-                                     load_recipe, resolve_finetune, with_values)
+from bertune_cli.core.config import (
+    INHERITED_FROM_TRAIN,
+    FinetuneConfig,
+    TrainConfig,
+    load_recipe,
+    resolve_finetune,
+    with_values,
+)
 from bertune_cli.core.errors import ConfigError
 from bertune_cli.core.loops.finetune import loop_settings
 from bertune_cli.core.loops.trainer import BASELINE_ONLY, LoopSettings

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bertune_cli.core.matching import greedy_match, lm_hidden, special_token_weights
 from bertune_cli.core.lm import resolve_lm
+from bertune_cli.core.matching import greedy_match, lm_hidden, special_token_weights
 
 HYPS = ["A man in an orange hat is staring at something.", "dog",
         "Two children are playing in the sand.", "It's a well-known fact, isn't it?",

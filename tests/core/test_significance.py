@@ -11,8 +11,8 @@ import pytest
 from sacrebleu.significance import PairedTest
 
 from bertune_cli.core.errors import DataError, UsageError
-from bertune_cli.core.metrics.sacre import make_metric
 from bertune_cli.core.metrics.protocol import MeanMetric
+from bertune_cli.core.metrics.sacre import make_metric
 from bertune_cli.core.metrics.stats import SacreMetric
 from bertune_cli.core.significance import default_seed, paired_t_test, paired_test
 

@@ -12,7 +12,6 @@ from bertune_cli.core.config import load_recipe
 from bertune_cli.core.errors import CheckpointError
 from bertune_cli.core.translation import Translator, format_result
 
-
 # Tiny models gain nothing from a second thread, and spinning OpenMP threads on shared cores
 # make each op 100x slower (see commands/train_baseline.py).
 torch.set_num_threads(1)

@@ -2,7 +2,6 @@
 and headless Chromium (Selenium) for the page."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
@@ -10,7 +9,6 @@ import socket
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 

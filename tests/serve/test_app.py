@@ -1,9 +1,8 @@
 """The app without a socket (TestClient): both contracts, explain, errors, auth, CORS, metrics."""
 from __future__ import annotations
 
-import re
-
 import logging
+import re
 
 import pytest
 from fastapi.testclient import TestClient

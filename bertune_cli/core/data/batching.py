@@ -13,6 +13,7 @@ Distributed training (DDP): every rank builds the same global list and takes
 epoch (they differ between epochs), so global step i is the union of batch ``i·W + r`` over
 ranks r — exactly what a single process would see with the concatenated batch.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,9 @@ import numpy as np
 from bertune_cli.core.data.store import Split
 
 
-def length_groups(sizes, max_tokens: int, max_items: int = 0,
-                  slack: float = math.inf) -> list[tuple[int, int]]:
+def length_groups(
+    sizes, max_tokens: int, max_items: int = 0, slack: float = math.inf
+) -> list[tuple[int, int]]:
     """Cut a sequence of item sizes, in the order given, into consecutive groups ``[lo, hi)``:
     the rule every length-capped batcher uses (training and validation batches, translation,
     the LM passes of F_BERT and MoverScore).
@@ -40,8 +42,11 @@ def length_groups(sizes, max_tokens: int, max_items: int = 0,
     for i, size in enumerate(sizes):
         size = int(size)
         wider, count = max(longest, size), i - start + 1
-        if i > start and (wider * count > max_tokens or (max_items and count > max_items)
-                          or (count - 1) * (wider - longest) > slack):
+        if i > start and (
+            wider * count > max_tokens
+            or (max_items and count > max_items)
+            or (count - 1) * (wider - longest) > slack
+        ):
             groups.append((start, i))
             start, wider = i, size
         longest = wider
@@ -50,9 +55,13 @@ def length_groups(sizes, max_tokens: int, max_items: int = 0,
     return groups
 
 
-def length_batches(src_lens: np.ndarray, tgt_lens: np.ndarray, max_tokens: int,
-                   rng: np.random.Generator | None = None,
-                   max_sentences: int = 0) -> list[np.ndarray]:
+def length_batches(
+    src_lens: np.ndarray,
+    tgt_lens: np.ndarray,
+    max_tokens: int,
+    rng: np.random.Generator | None = None,
+    max_sentences: int = 0,
+) -> list[np.ndarray]:
     """Pair indices cut into batches of at most ``max_tokens`` padded tokens, in length order.
 
     With ``rng`` ties between equal lengths are broken randomly; without it the order is stable
@@ -70,8 +79,15 @@ def length_batches(src_lens: np.ndarray, tgt_lens: np.ndarray, max_tokens: int,
 class EpochBatches:
     """The batches of every epoch for one rank: ``batches(epoch)`` (epochs count from 1)."""
 
-    def __init__(self, src_lens: np.ndarray, tgt_lens: np.ndarray, max_tokens: int, seed: int,
-                 rank: int = 0, world_size: int = 1):
+    def __init__(
+        self,
+        src_lens: np.ndarray,
+        tgt_lens: np.ndarray,
+        max_tokens: int,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
         self.src_lens, self.tgt_lens = np.asarray(src_lens), np.asarray(tgt_lens)
         self.max_tokens, self.seed = max_tokens, seed
         self.rank, self.world_size = rank, world_size
@@ -82,7 +98,7 @@ class EpochBatches:
         order = rng.permutation(len(batches))
         batches = [batches[i] for i in order]
         usable = len(batches) - len(batches) % self.world_size
-        return batches[self.rank:usable:self.world_size]
+        return batches[self.rank : usable : self.world_size]
 
     def __len__(self) -> int:
         """Batches per epoch for one rank (the same every epoch up to ±1)."""
@@ -100,33 +116,47 @@ class Batch:
     src_mask: "object"
     tgt_in: "object"
     tgt_out: "object"
-    ntokens: int        # non-pad target tokens (the CE normaliser)
+    ntokens: int  # non-pad target tokens (the CE normaliser)
     nsentences: int
     indices: np.ndarray  # pair indices in the split
 
     def to(self, device) -> "Batch":
-        return Batch(self.src.to(device), self.src_mask.to(device), self.tgt_in.to(device),
-                     self.tgt_out.to(device), self.ntokens, self.nsentences, self.indices)
+        return Batch(
+            self.src.to(device),
+            self.src_mask.to(device),
+            self.tgt_in.to(device),
+            self.tgt_out.to(device),
+            self.ntokens,
+            self.nsentences,
+            self.indices,
+        )
 
 
-def collate(split: Split, indices: np.ndarray, tgt_map: Callable[[np.ndarray], np.ndarray],
-            pad: int = 0) -> Batch:
+def collate(
+    split: Split, indices: np.ndarray, tgt_map: Callable[[np.ndarray], np.ndarray], pad: int = 0
+) -> Batch:
     """Pairs ``indices`` of ``split`` -> a Batch; ``tgt_map`` maps LM ids to model ids."""
     import torch
 
     srcs = [np.asarray(split.src[int(i)]) for i in indices]
     tgts = [tgt_map(np.asarray(split.tgt[int(i)], dtype=np.int64)) for i in indices]
-    src = _pad(srcs, pad)                          # (B, S)
-    tgt = _pad(tgts, pad)                          # (B, T + 1): [CLS] y_1..y_n [SEP]
+    src = _pad(srcs, pad)  # (B, S)
+    tgt = _pad(tgts, pad)  # (B, T + 1): [CLS] y_1..y_n [SEP]
     src_t = torch.from_numpy(src)
     tgt_t = torch.from_numpy(tgt)
-    return Batch(src=src_t, src_mask=src_t.ne(pad).long(), tgt_in=tgt_t[:, :-1].contiguous(),
-                 tgt_out=tgt_t[:, 1:].contiguous(), ntokens=int(sum(len(t) - 1 for t in tgts)),
-                 nsentences=len(indices), indices=np.asarray(indices))
+    return Batch(
+        src=src_t,
+        src_mask=src_t.ne(pad).long(),
+        tgt_in=tgt_t[:, :-1].contiguous(),
+        tgt_out=tgt_t[:, 1:].contiguous(),
+        ntokens=int(sum(len(t) - 1 for t in tgts)),
+        nsentences=len(indices),
+        indices=np.asarray(indices),
+    )
 
 
 def _pad(seqs: list[np.ndarray], pad: int) -> np.ndarray:
     out = np.full((len(seqs), max(len(s) for s in seqs)), pad, dtype=np.int64)
     for row, s in zip(out, seqs):
-        row[:len(s)] = s
+        row[: len(s)] = s
     return out

@@ -16,6 +16,7 @@ Only training data is cleaned (valid taken from training data included, as in fa
 held-out valid/test files are kept whole except pairs with an empty side, so standard test sets
 keep their standard size.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,7 +32,8 @@ class CleanStats:
     duplicates_kept: int = 0
 
     def steps(self) -> list[dict[str, int | str]]:
-        """``[{"step": "read", "pairs": n}, {"step": "empty", "dropped": k, "pairs": n - k}, ...]``"""
+        """The cleaning report, one entry per step:
+        ``[{"step": "read", "pairs": n}, {"step": "empty", "dropped": k, "pairs": n - k}, ...]``"""
         out: list[dict[str, int | str]] = [{"step": "read", "pairs": self.read}]
         left = self.read
         for step, k in self.dropped.items():
@@ -40,13 +42,22 @@ class CleanStats:
         return out
 
     def to_dict(self) -> dict:
-        return {"read": self.read, "kept": self.kept, "steps": self.steps(),
-                "duplicates_kept": self.duplicates_kept}
+        return {
+            "read": self.read,
+            "kept": self.kept,
+            "steps": self.steps(),
+            "duplicates_kept": self.duplicates_kept,
+        }
 
 
-def clean_pairs(src_tokens: list[str], tgt_tokens: list[str], max_len: int = 175,
-                max_ratio: float = 1.5, dedup: bool = False,
-                texts: tuple[list[str], list[str]] | None = None) -> tuple[list[int], CleanStats]:
+def clean_pairs(
+    src_tokens: list[str],
+    tgt_tokens: list[str],
+    max_len: int = 175,
+    max_ratio: float = 1.5,
+    dedup: bool = False,
+    texts: tuple[list[str], list[str]] | None = None,
+) -> tuple[list[int], CleanStats]:
     """Indices of the pairs to keep, and the counts.
 
     ``src_tokens``/``tgt_tokens`` are Moses-tokenized lines (tokens separated by spaces);
@@ -85,8 +96,9 @@ def clean_pairs(src_tokens: list[str], tgt_tokens: list[str], max_len: int = 175
 def drop_empty(src_tokens: list[str], tgt_tokens: list[str]) -> tuple[list[int], CleanStats]:
     """Held-out splits: keep every pair that has text on both sides."""
     keep = [i for i, (s, t) in enumerate(zip(src_tokens, tgt_tokens)) if s.split() and t.split()]
-    stats = CleanStats(read=len(src_tokens), dropped={"empty": len(src_tokens) - len(keep)},
-                       kept=len(keep))
+    stats = CleanStats(
+        read=len(src_tokens), dropped={"empty": len(src_tokens) - len(keep)}, kept=len(keep)
+    )
     return keep, stats
 
 

@@ -13,6 +13,7 @@ Kinds: ``demo`` (the embedded generator), ``files`` (aligned plain/.gz files per
 ``wit3`` (IWSLT14 archives, fairseq split). When no validation split is given it is taken,
 after cleaning, as every ``data.valid_every``-th training pair (fairseq's rule).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,10 +34,10 @@ SPLITS = ("train", "valid", "test")
 class Input:
     """One input of a recipe: a local path or a URL, and its fingerprint."""
 
-    role: str                       # "train.src", "archive", "csv", "demo", ...
-    location: str                   # URL or local path
-    sha256: str | None = None       # content hash (local files; URLs once downloaded)
-    expected: str | None = None     # the recipe's sha256 for a download
+    role: str  # "train.src", "archive", "csv", "demo", ...
+    location: str  # URL or local path
+    sha256: str | None = None  # content hash (local files; URLs once downloaded)
+    expected: str | None = None  # the recipe's sha256 for a download
 
     @property
     def is_url(self) -> bool:
@@ -81,8 +82,10 @@ def _plan_demo(recipe: Recipe, data_dir: Path | None) -> list[Input]:
     from bertune_cli.core.data import demo, demo_lexicon
 
     if data_dir is not None:
-        raise UsageError("--data-dir does not apply to the demo corpus (it is generated)",
-                         "drop --data-dir, or use a recipe that reads files")
+        raise UsageError(
+            "--data-dir does not apply to the demo corpus (it is generated)",
+            "drop --data-dir, or use a recipe that reads files",
+        )
     digest = hashlib.sha256()
     for module in (demo, demo_lexicon):
         digest.update(Path(module.__file__).read_bytes())
@@ -106,11 +109,13 @@ def _plan_files(recipe: Recipe, data_dir: Path | None) -> list[Input]:
     files = recipe.data.files
     unknown = sorted(set(files) - set(SPLITS))
     if unknown:
-        raise ConfigError(f"data.files: unknown split {', '.join(unknown)}",
-                          "use train, valid and test")
+        raise ConfigError(
+            f"data.files: unknown split {', '.join(unknown)}", "use train, valid and test"
+        )
     if "train" not in files:
-        raise ConfigError("data.files has no train split",
-                          "give --src-file train=PATH --tgt-file train=PATH")
+        raise ConfigError(
+            "data.files has no train split", "give --src-file train=PATH --tgt-file train=PATH"
+        )
     out = []
     for split in SPLITS:
         if split in files:
@@ -132,9 +137,11 @@ def _load_files(recipe: Recipe, inputs: list[Input], progress: Progress) -> RawC
         tgt = io.read_lines(tgt_in.local(progress), tgt_in.location)
         progress(f"read {split}", 2, 2)
         if len(src) != len(tgt):
-            raise DataError(f"{split}: {src_in.location} has {len(src)} lines but "
-                            f"{tgt_in.location} has {len(tgt)}",
-                            "source and target files must be aligned line by line")
+            raise DataError(
+                f"{split}: {src_in.location} has {len(src)} lines but "
+                f"{tgt_in.location} has {len(tgt)}",
+                "source and target files must be aligned line by line",
+            )
         splits[split] = (src, tgt)
     return RawCorpus(splits, carve_valid="valid" not in splits)
 
@@ -144,27 +151,35 @@ def _load_files(recipe: Recipe, inputs: list[Input], progress: Progress) -> RawC
 
 def _plan_csv(recipe: Recipe, data_dir: Path | None) -> list[Input]:
     if not recipe.data.csv:
-        raise ConfigError(f"recipe {recipe.name} has no data.csv",
-                          "pass the file: --set data.csv=/path/to/corpus.csv")
+        raise ConfigError(
+            f"recipe {recipe.name} has no data.csv",
+            "pass the file: --set data.csv=/path/to/corpus.csv",
+        )
     return [local_input("csv", io.locate(recipe.data.csv, recipe.data.root, data_dir), "CSV file")]
 
 
 def _load_csv(recipe: Recipe, inputs: list[Input], progress: Progress) -> RawCorpus:
     d = recipe.data
     progress("read csv", 0, None)
-    t = table.read_table(inputs[0].local(progress), d.src_column, d.tgt_column,
-                         inputs[0].location)
+    t = table.read_table(inputs[0].local(progress), d.src_column, d.tgt_column, inputs[0].location)
     progress("read csv", t.rows, t.rows)
     info = {"rows": t.rows, "empty_rows_dropped": t.empty}
     if t.split is not None:
-        splits = {s: ([x for x, k in zip(t.src, t.split) if k == s],
-                      [y for y, k in zip(t.tgt, t.split) if k == s]) for s in SPLITS}
+        splits = {
+            s: (
+                [x for x, k in zip(t.src, t.split) if k == s],
+                [y for y, k in zip(t.tgt, t.split) if k == s],
+            )
+            for s in SPLITS
+        }
         splits = {s: v for s, v in splits.items() if v[0]}
         info["split"] = "column 'split'"
         return RawCorpus(splits, carve_valid="valid" not in splits, info=info)
     train, test = table.random_split(len(t.src), d.csv_split[0], d.csv_split[1], d.split_seed)
-    info["split"] = (f"train_test_split(train_size={d.csv_split[0]}, test_size={d.csv_split[1]}, "
-                     f"random_state={d.split_seed}); valid = every {d.valid_every}-th train pair")
+    info["split"] = (
+        f"train_test_split(train_size={d.csv_split[0]}, test_size={d.csv_split[1]}, "
+        f"random_state={d.split_seed}); valid = every {d.valid_every}-th train pair"
+    )
     pick = lambda idx: ([t.src[i] for i in idx], [t.tgt[i] for i in idx])  # noqa: E731
     return RawCorpus({"train": pick(train), "test": pick(test)}, carve_valid=True, info=info)
 
@@ -178,20 +193,26 @@ def _archive_location(recipe: Recipe, data_dir: Path | None) -> str:
     d, src, tgt = recipe.data, recipe.src, recipe.tgt
     if data_dir is None:
         if not d.archive:
-            raise ConfigError(f"recipe {recipe.name} has no data.archive",
-                              f"pass the WIT3 archive: --data-dir DIR (holding {src}-{tgt}.tgz "
-                              f"or its extracted folder) or --set data.archive=PATH_OR_URL")
+            raise ConfigError(
+                f"recipe {recipe.name} has no data.archive",
+                f"pass the WIT3 archive: --data-dir DIR (holding {src}-{tgt}.tgz "
+                f"or its extracted folder) or --set data.archive=PATH_OR_URL",
+            )
         return io.locate(d.archive, d.root)
     data_dir = Path(data_dir).expanduser()
     names = [io.basename(d.archive)] if d.archive else []
-    names += [f"{a}-{b}{ext}" for a, b in ((src, tgt), (tgt, src)) for ext in (".tgz", ".tar.gz", "")]
+    names += [
+        f"{a}-{b}{ext}" for a, b in ((src, tgt), (tgt, src)) for ext in (".tgz", ".tar.gz", "")
+    ]
     for name in names:
         if (data_dir / name).exists():
             return str(data_dir / name)
     if data_dir.is_dir():
         return str(data_dir)  # an extracted archive; Archive() says what is missing
-    raise DataError(f"--data-dir {data_dir} does not exist",
-                    f"give the folder that holds {names[0] if names else f'{src}-{tgt}.tgz'}")
+    raise DataError(
+        f"--data-dir {data_dir} does not exist",
+        f"give the folder that holds {names[0] if names else f'{src}-{tgt}.tgz'}",
+    )
 
 
 def _plan_wit3(recipe: Recipe, data_dir: Path | None) -> list[Input]:
@@ -202,8 +223,10 @@ def _plan_wit3(recipe: Recipe, data_dir: Path | None) -> list[Input]:
     _, names = wit3.member_names(archive, recipe.src, recipe.tgt, recipe.data.test_sets)
     checksum, expected = archive.checksum(names), recipe.data.sha256
     if expected and Path(where).is_file() and checksum != expected.lower():
-        raise DataError(f"checksum mismatch for {where}: expected sha256 {expected}, got "
-                        f"{checksum}", "check data.sha256, or get the archive again")
+        raise DataError(
+            f"checksum mismatch for {where}: expected sha256 {expected}, got {checksum}",
+            "check data.sha256, or get the archive again",
+        )
     return [Input("archive", where, checksum, expected)]
 
 
@@ -213,8 +236,11 @@ def _load_wit3(recipe: Recipe, inputs: list[Input], progress: Progress) -> RawCo
     corpus = wit3.load_wit3(wit3.Archive(path), recipe.src, recipe.tgt, recipe.data.test_sets)
     progress("read archive", 1, 1)
     info = {"pair": corpus.pair, "test_sets": corpus.test_counts, "members": corpus.members}
-    return RawCorpus({"train": (corpus.train_src, corpus.train_tgt),
-                      "test": (corpus.test_src, corpus.test_tgt)}, carve_valid=True, info=info)
+    return RawCorpus(
+        {"train": (corpus.train_src, corpus.train_tgt), "test": (corpus.test_src, corpus.test_tgt)},
+        carve_valid=True,
+        info=info,
+    )
 
 
 # ----------------------------------------------------------------------------- dispatch

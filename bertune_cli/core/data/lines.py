@@ -16,6 +16,7 @@ Training corpora (``prepare``: files, CSV, WIT3 members) and the files ``score``
   ``"error"`` (``FILE is empty (0 lines)``);
 * missing, a folder, not a regular file (a FIFO would block), a truncated gzip: one DataError.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -31,8 +32,9 @@ from bertune_cli.core.errors import DataError, InputNotFound
 UTF8_HINT = "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)"
 
 
-RECIPE_PATH_HINT = "check the path (a recipe's relative paths are resolved against data.root " \
-                   "or --data-dir)"
+RECIPE_PATH_HINT = (
+    "check the path (a recipe's relative paths are resolved against data.root or --data-dir)"
+)
 
 
 def require_file(path: Path, what: str = "file", hint: str = "check the path") -> Path:
@@ -41,11 +43,14 @@ def require_file(path: Path, what: str = "file", hint: str = "check the path") -
     if not path.exists():
         raise InputNotFound(f"{what} not found: {path}", hint)
     if path.is_dir():
-        raise InputNotFound(f"{what} {path} is a directory, not a file",
-                            "pass a text file with one segment per line")
+        raise InputNotFound(
+            f"{what} {path} is a directory, not a file",
+            "pass a text file with one segment per line",
+        )
     if not path.is_file():
-        raise DataError(f"{what} {path} is not a regular file",
-                        "pass a text file with one segment per line")
+        raise DataError(
+            f"{what} {path} is not a regular file", "pass a text file with one segment per line"
+        )
     return path
 
 
@@ -59,8 +64,10 @@ def iter_raw_lines(path: Path) -> Iterator[bytes]:
         with opener(path, "rb") as f:
             yield from f
     except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt gzip
-        raise DataError(f"{path}: cannot be read ({exc.__class__.__name__}: {exc})",
-                        "the file is damaged or truncated; get it again") from exc
+        raise DataError(
+            f"{path}: cannot be read ({exc.__class__.__name__}: {exc})",
+            "the file is damaged or truncated; get it again",
+        ) from exc
 
 
 def stdin_lines(block: int = 1 << 16) -> Iterator[bytes]:
@@ -84,15 +91,21 @@ def stdin_lines(block: int = 1 << 16) -> Iterator[bytes]:
         yield pending
 
 
-def decode_lines(raw: Iterable[bytes], name: str, keepends: bool = False,
-                 lone_cr: Literal["keep", "split"] = "keep") -> Iterator[str]:
+def decode_lines(
+    raw: Iterable[bytes],
+    name: str,
+    keepends: bool = False,
+    lone_cr: Literal["keep", "split"] = "keep",
+) -> Iterator[str]:
     """Strict UTF-8 decoding, one line at a time; a bad byte names ``name:line:column``."""
     for lineno, line in enumerate(raw, 1):
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise DataError(f"{name}:{lineno}:{exc.start + 1}: invalid UTF-8 (byte "
-                            f"0x{line[exc.start]:02x})", UTF8_HINT) from exc
+            raise DataError(
+                f"{name}:{lineno}:{exc.start + 1}: invalid UTF-8 (byte 0x{line[exc.start]:02x})",
+                UTF8_HINT,
+            ) from exc
         if lineno == 1:
             text = text.removeprefix("\ufeff")  # a byte-order mark is not text
         if keepends:
@@ -105,14 +118,19 @@ def decode_lines(raw: Iterable[bytes], name: str, keepends: bool = False,
             yield text
 
 
-def read_lines(path: str | Path, name: str | None = None, *,
-               empty: Literal["allow", "error"] = "allow",
-               lone_cr: Literal["keep", "split"] = "keep") -> list[str]:
+def read_lines(
+    path: str | Path,
+    name: str | None = None,
+    *,
+    empty: Literal["allow", "error"] = "allow",
+    lone_cr: Literal["keep", "split"] = "keep",
+) -> list[str]:
     """Every line of a plain or gzip UTF-8 text file, line ends removed (see the module doc
     for ``empty`` and ``lone_cr``). ``name`` is how errors call the file (default: path)."""
     path = Path(path)
     lines = list(decode_lines(iter_raw_lines(path), name or str(path), lone_cr=lone_cr))
     if not lines and empty == "error":
-        raise DataError(f"{name or path} is empty (0 lines)",
-                        "pass a file with one segment per line")
+        raise DataError(
+            f"{name or path} is empty (0 lines)", "pass a file with one segment per line"
+        )
     return lines

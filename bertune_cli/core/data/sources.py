@@ -10,6 +10,7 @@
 Progress callbacks have the signature ``progress(step, done, total)`` (total may be None); they
 never affect results, so the core stays free of any UI library.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,9 @@ from pathlib import Path
 from typing import Callable, Optional
 from urllib.parse import urlsplit
 
-from bertune_cli.core.data.lines import (decode_lines, iter_raw_lines, read_lines,  # noqa: F401
-                                        RECIPE_PATH_HINT, require_file)
+from bertune_cli.core.data.lines import (
+    read_lines,  # noqa: F401
+)
 from bertune_cli.core.errors import DownloadError
 from bertune_cli.core.paths import data_home
 
@@ -86,8 +88,13 @@ def cache_path(url: str, cache_dir: Path | None = None) -> Path:
     return (cache_dir or data_home() / "downloads") / f"{key}-{name}"
 
 
-def fetch(url: str, sha256: str | None = None, progress: Progress = quiet,
-          cache_dir: Path | None = None, timeout: float = 60.0) -> Path:
+def fetch(
+    url: str,
+    sha256: str | None = None,
+    progress: Progress = quiet,
+    cache_dir: Path | None = None,
+    timeout: float = 60.0,
+) -> Path:
     """Download ``url`` once (resuming a partial download) and return the cached file.
 
     Raises DownloadError when the server or network fails, when fewer bytes arrive than the
@@ -106,8 +113,10 @@ def fetch(url: str, sha256: str | None = None, progress: Progress = quiet,
         got = sha256_file(part)
         if got != sha256.lower():
             part.unlink()
-            raise DownloadError(f"checksum mismatch for {url}: expected sha256 {sha256}, got {got}",
-                                "the file changed upstream or was corrupted; check data.sha256")
+            raise DownloadError(
+                f"checksum mismatch for {url}: expected sha256 {sha256}, got {got}",
+                "the file changed upstream or was corrupted; check data.sha256",
+            )
     os.replace(part, target)
     return target
 
@@ -146,10 +155,14 @@ def _download(url: str, part: Path, progress: Progress, timeout: float) -> None:
         reason = getattr(exc, "reason", None) or exc
         raise DownloadError(f"download of {url} failed ({reason})", _offline_hint(url)) from exc
     if total is not None and done < total:
-        raise DownloadError(f"download of {url} truncated: got {done} of {total} bytes",
-                            "re-run the same command to resume it, or " + _offline_hint(url))
+        raise DownloadError(
+            f"download of {url} truncated: got {done} of {total} bytes",
+            "re-run the same command to resume it, or " + _offline_hint(url),
+        )
 
 
 def _offline_hint(url: str) -> str:
-    return (f"download {url} yourself and pass its folder with --data-dir DIR (bertune looks "
-            f"for {basename(url)} there), or point the recipe at the local file")
+    return (
+        f"download {url} yourself and pass its folder with --data-dir DIR (bertune looks "
+        f"for {basename(url)} there), or point the recipe at the local file"
+    )

@@ -14,6 +14,7 @@ Layout (written atomically by prepare; read-only afterwards)::
 Token ids are stored as one flat int32 array plus int64 offsets (n + 1), so training never
 re-tokenizes and a split of 160k pairs loads in milliseconds (memory-mapped).
 """
+
 from __future__ import annotations
 
 import json
@@ -49,7 +50,7 @@ class Ragged:
         return len(self.offsets) - 1
 
     def __getitem__(self, i: int) -> np.ndarray:
-        return self.ids[self.offsets[i]:self.offsets[i + 1]]
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
 
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
@@ -60,8 +61,7 @@ class Ragged:
 
     @classmethod
     def load(cls, prefix: Path) -> "Ragged":
-        return cls(np.load(f"{prefix}.ids.npy", mmap_mode="r"),
-                   np.load(f"{prefix}.offsets.npy"))
+        return cls(np.load(f"{prefix}.ids.npy", mmap_mode="r"), np.load(f"{prefix}.offsets.npy"))
 
 
 @dataclass
@@ -96,8 +96,10 @@ class DataDir:
         self.path = Path(path)
         manifest = self.path / MANIFEST
         if not manifest.is_file():
-            raise CheckpointError(f"{self.path} is not a prepared data directory (no {MANIFEST})",
-                                  "run `bertune prepare --pair <recipe>` first")
+            raise CheckpointError(
+                f"{self.path} is not a prepared data directory (no {MANIFEST})",
+                "run `bertune prepare --pair <recipe>` first",
+            )
         self.manifest: dict[str, Any] = json.loads(manifest.read_text(encoding="utf-8"))
 
     @property
@@ -106,14 +108,21 @@ class DataDir:
 
     def split(self, name: str, with_text: bool = True) -> Split:
         if name not in self.splits:
-            raise CheckpointError(f"{self.path} has no {name!r} split",
-                                  f"available: {', '.join(self.splits) or 'none'}")
+            raise CheckpointError(
+                f"{self.path} has no {name!r} split",
+                f"available: {', '.join(self.splits) or 'none'}",
+            )
         src_text = tgt_text = []
         if with_text:
             src_text = _read_lines(self.path / f"{name}.src.txt")
             tgt_text = _read_lines(self.path / f"{name}.tgt.txt")
-        return Split(name, Ragged.load(self.path / f"{name}.src"),
-                     Ragged.load(self.path / f"{name}.tgt"), src_text, tgt_text)
+        return Split(
+            name,
+            Ragged.load(self.path / f"{name}.src"),
+            Ragged.load(self.path / f"{name}.tgt"),
+            src_text,
+            tgt_text,
+        )
 
     def shortlist(self) -> np.ndarray:
         """Sorted LM ids seen in the training targets plus the LM's special ids."""

@@ -10,6 +10,7 @@
   ``ceil(t * n)`` indices are the test set, the rest (or the next ``floor(train * n)`` when
   the fractions sum to less than 1) the training set.
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,8 +32,8 @@ class Table:
     src: list[str]
     tgt: list[str]
     split: list[str] | None
-    rows: int = 0                      # data rows read
-    empty: int = 0                     # rows dropped for an empty side
+    rows: int = 0  # data rows read
+    empty: int = 0  # rows dropped for an empty side
     columns: list[str] = field(default_factory=list)
 
 
@@ -45,8 +46,9 @@ def read_table(path: Path, src_column: str, tgt_column: str, name: str | None = 
     """Read ``src_column``/``tgt_column`` of a CSV/TSV; DataError names the file and line."""
     name = name or str(path)
     csv.field_size_limit(1 << 24)
-    reader = csv.reader(decode_lines(iter_raw_lines(Path(path)), name, keepends=True),
-                        delimiter=delimiter_for(path))
+    reader = csv.reader(
+        decode_lines(iter_raw_lines(Path(path)), name, keepends=True), delimiter=delimiter_for(path)
+    )
     try:
         header = next(reader, None)
         if header is None:
@@ -54,9 +56,11 @@ def read_table(path: Path, src_column: str, tgt_column: str, name: str | None = 
         header = [h.strip() for h in header]
         missing = [c for c in (src_column, tgt_column) if c not in header]
         if missing:
-            raise DataError(f"{name}:1: no column {' or '.join(map(repr, missing))} "
-                            f"(columns: {', '.join(header)})",
-                            "set data.src_column / data.tgt_column to the header names")
+            raise DataError(
+                f"{name}:1: no column {' or '.join(map(repr, missing))} "
+                f"(columns: {', '.join(header)})",
+                "set data.src_column / data.tgt_column to the header names",
+            )
         i_src, i_tgt = header.index(src_column), header.index(tgt_column)
         i_split = header.index(SPLIT_COLUMN) if SPLIT_COLUMN in header else None
         table = Table([], [], [] if i_split is not None else None, columns=header)
@@ -66,8 +70,11 @@ def read_table(path: Path, src_column: str, tgt_column: str, name: str | None = 
                 continue  # blank line
             table.rows += 1
             if len(row) <= width:
-                raise DataError(f"{name}:{reader.line_num}: row has {len(row)} fields, the "
-                                f"header has {len(header)}", "check quoting and delimiters")
+                raise DataError(
+                    f"{name}:{reader.line_num}: row has {len(row)} fields, the "
+                    f"header has {len(header)}",
+                    "check quoting and delimiters",
+                )
             src, tgt = normalize_space(row[i_src]), normalize_space(row[i_tgt])
             if not src or not tgt:
                 table.empty += 1
@@ -77,8 +84,9 @@ def read_table(path: Path, src_column: str, tgt_column: str, name: str | None = 
             if table.split is not None:
                 table.split.append(_split_name(row[i_split], name, reader.line_num))
     except csv.Error as exc:
-        raise DataError(f"{name}:{reader.line_num}: not valid CSV ({exc})",
-                        "check quoting and delimiters") from exc
+        raise DataError(
+            f"{name}:{reader.line_num}: not valid CSV ({exc})", "check quoting and delimiters"
+        ) from exc
     return table
 
 
@@ -99,4 +107,4 @@ def random_split(n: int, train: float, test: float, seed: int) -> tuple[list[int
     # train_test_split(test_size=t) keeps the rest for training: the same when train + t == 1
     n_train = n - n_test if abs(train + test - 1) < 1e-9 else math.floor(train * n)
     perm = np.random.RandomState(seed).permutation(n)
-    return perm[n_test:n_test + n_train].tolist(), perm[:n_test].tolist()
+    return perm[n_test : n_test + n_train].tolist(), perm[:n_test].tolist()

@@ -10,6 +10,7 @@
   words (Zipf), so each distinct word is encoded once with the Rust batch encoder and sentences
   are assembled from a table: 2–3x faster than ``encode_batch`` on Multi30k, identical ids.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,10 @@ PARALLEL_FROM = 20000  # lines; below this the pool costs more than it saves
 MIN_CORES = 4
 # Rust's char::is_whitespace (Unicode White_Space), which is what BERT's normalizer maps to " ".
 # Python's str.split() would also split on U+001C..U+001F, which BERT deletes instead.
-_WHITESPACE = re.compile(r"[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f"
-                         r"\u205f\u3000]+")
+_WHITESPACE = re.compile(
+    r"[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f"
+    r"\u205f\u3000]+"
+)
 _PY_ONLY_SPACE = re.compile(r"[\x1c-\x1f]")
 
 
@@ -48,10 +51,19 @@ PROTECT_JOINERS = [r"[^\s][\u200c\u200d]+[^\s]"]
 def _moses_chunk(task: tuple[str, list[str]]) -> list[str]:
     lang, lines = task
     tok = _moses(lang).tokenize
-    return [tok(line, return_str=True, **MOSES,
-                **({"protected_patterns": PROTECT_JOINERS}
-                   if any(j in line for j in ZERO_WIDTH_JOINERS) else {}))
-            for line in lines]
+    return [
+        tok(
+            line,
+            return_str=True,
+            **MOSES,
+            **(
+                {"protected_patterns": PROTECT_JOINERS}
+                if any(j in line for j in ZERO_WIDTH_JOINERS)
+                else {}
+            ),
+        )
+        for line in lines
+    ]
 
 
 def workers_available() -> int:
@@ -61,11 +73,15 @@ def workers_available() -> int:
         return os.cpu_count() or 1
 
 
-def moses_tokenize_many(jobs: list[tuple[str, list[str], str]], progress: Progress = quiet,
-                        workers: int | None = None) -> list[list[str]]:
+def moses_tokenize_many(
+    jobs: list[tuple[str, list[str], str]], progress: Progress = quiet, workers: int | None = None
+) -> list[list[str]]:
     """Moses-tokenize several ``(step, lines, lang)`` jobs; one list of lines per job."""
-    tasks = [(k, (lang, lines[i:i + CHUNK_LINES]))
-             for k, (_, lines, lang) in enumerate(jobs) for i in range(0, len(lines), CHUNK_LINES)]
+    tasks = [
+        (k, (lang, lines[i : i + CHUNK_LINES]))
+        for k, (_, lines, lang) in enumerate(jobs)
+        for i in range(0, len(lines), CHUNK_LINES)
+    ]
     total = sum(len(lines) for _, lines, _ in jobs)
     if workers is None:
         workers = workers_available() if workers_available() >= MIN_CORES else 1
@@ -107,14 +123,20 @@ def _collect(jobs, tasks, results, out, progress) -> None:
         progress(jobs[k][0], len(out[k]), len(jobs[k][1]))
 
 
-def moses_tokenize(lines: list[str], lang: str, progress: Progress = quiet, step: str = "",
-                   workers: int | None = None) -> list[str]:
+def moses_tokenize(
+    lines: list[str],
+    lang: str,
+    progress: Progress = quiet,
+    step: str = "",
+    workers: int | None = None,
+) -> list[str]:
     """Moses-tokenized lines (tokens joined by single spaces)."""
     return moses_tokenize_many([(step or f"moses {lang}", lines, lang)], progress, workers)[0]
 
 
-def encode_words(tokenizer, lines: list[str], prefix: list[int], suffix: list[int]
-                 ) -> list[list[int]]:
+def encode_words(
+    tokenizer, lines: list[str], prefix: list[int], suffix: list[int]
+) -> list[list[int]]:
     """``prefix + ids(line) + suffix`` per line, each distinct word encoded once.
 
     ``tokenizer`` is a ``tokenizers.Tokenizer`` whose encoding of a line is the concatenation
@@ -129,8 +151,7 @@ def encode_words(tokenizer, lines: list[str], prefix: list[int], suffix: list[in
     return [[*prefix, *chain.from_iterable(map(get, ws)), *suffix] for ws in words]
 
 
-CHARWISE_NORMALIZERS = {"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD",
-                        "StripAccents"}
+CHARWISE_NORMALIZERS = {"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents"}
 WHITESPACE_FIRST = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit"}
 
 
@@ -146,7 +167,11 @@ def word_decomposable(tokenizer) -> bool:
     pre = spec.get("pre_tokenizer") or {}
     if pre.get("type") == "Sequence":
         pre = (pre.get("pretokenizers") or [{}])[0]
-    metaspace = (pre.get("type") == "Metaspace" and pre.get("prepend_scheme") == "always"
-                 and pre.get("split", True))
-    return (all(n.get("type") in CHARWISE_NORMALIZERS for n in norms)
-            and (pre.get("type") in WHITESPACE_FIRST or metaspace))
+    metaspace = (
+        pre.get("type") == "Metaspace"
+        and pre.get("prepend_scheme") == "always"
+        and pre.get("split", True)
+    )
+    return all(n.get("type") in CHARWISE_NORMALIZERS for n in norms) and (
+        pre.get("type") in WHITESPACE_FIRST or metaspace
+    )

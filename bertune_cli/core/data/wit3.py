@@ -19,6 +19,7 @@ Layout (``de-en.tgz``, WIT3 2014-01)::
 The archive may be a ``.tgz``/``.tar`` file or an extracted folder; members are found by file
 name anywhere inside, and a folder may hold them gzipped (``name.gz``).
 """
+
 from __future__ import annotations
 
 import re
@@ -34,11 +35,20 @@ DROP_TAGS = ("<url>", "<talkid>", "<keywords>")
 STRIP_TAGS = ("<title>", "</title>", "<description>", "</description>")
 _SEG_OPEN = re.compile(r'<seg id="[0-9]*">\s*')
 _SEG_CLOSE = re.compile(r"\s*</seg>\s*")
-TED_SETS = ("IWSLT14.TED.dev2010", "IWSLT14.TED.tst2010", "IWSLT14.TED.tst2011",
-            "IWSLT14.TED.tst2012")
+TED_SETS = (
+    "IWSLT14.TED.dev2010",
+    "IWSLT14.TED.tst2010",
+    "IWSLT14.TED.tst2011",
+    "IWSLT14.TED.tst2012",
+)
 # fairseq's `cat` order for the de-en test set
-FAIRSEQ_DE_EN = ("IWSLT14.TED.dev2010", "IWSLT14.TEDX.dev2012", "IWSLT14.TED.tst2010",
-                 "IWSLT14.TED.tst2011", "IWSLT14.TED.tst2012")
+FAIRSEQ_DE_EN = (
+    "IWSLT14.TED.dev2010",
+    "IWSLT14.TEDX.dev2012",
+    "IWSLT14.TED.tst2010",
+    "IWSLT14.TED.tst2011",
+    "IWSLT14.TED.tst2012",
+)
 
 
 def train_lines(lines: list[str]) -> list[str]:
@@ -55,8 +65,11 @@ def train_lines(lines: list[str]) -> list[str]:
 
 def xml_segments(lines: list[str]) -> list[str]:
     """The text of every ``<seg id="N">`` line of a WIT3 XML file, in file order."""
-    return [unescape(_SEG_CLOSE.sub("", _SEG_OPEN.sub("", line))).replace("\u2019", "'")
-            for line in lines if "<seg id" in line]
+    return [
+        unescape(_SEG_CLOSE.sub("", _SEG_OPEN.sub("", line))).replace("\u2019", "'")
+        for line in lines
+        if "<seg id" in line
+    ]
 
 
 def default_test_sets(src: str, tgt: str) -> tuple[str, ...]:
@@ -69,14 +82,17 @@ class Archive:
     def __init__(self, path: Path):
         self.path = Path(path)
         if not self.path.exists():
-            raise DataError(f"WIT3 archive not found: {self.path}",
-                            "pass a .tgz, an extracted folder or a URL (data.archive / --data-dir)")
+            raise DataError(
+                f"WIT3 archive not found: {self.path}",
+                "pass a .tgz, an extracted folder or a URL (data.archive / --data-dir)",
+            )
         self._members: dict[str, str] = {}
         if self.path.is_dir():
             for p in sorted(self.path.rglob("*")):
                 if p.is_file():
-                    self._members.setdefault(p.name.removesuffix(".gz") if p.suffix == ".gz"
-                                             else p.name, str(p))
+                    self._members.setdefault(
+                        p.name.removesuffix(".gz") if p.suffix == ".gz" else p.name, str(p)
+                    )
         else:
             try:
                 with tarfile.open(self.path, "r:*") as tar:
@@ -84,9 +100,11 @@ class Archive:
                         if m.isfile():
                             self._members.setdefault(Path(m.name).name, m.name)
             except (tarfile.TarError, OSError, EOFError) as exc:
-                raise DataError(f"{self.path}: not a readable tar archive ({exc})",
-                                "the download may be truncated: delete it and re-run, or pass "
-                                "an extracted folder") from exc
+                raise DataError(
+                    f"{self.path}: not a readable tar archive ({exc})",
+                    "the download may be truncated: delete it and re-run, or pass "
+                    "an extracted folder",
+                ) from exc
 
     def names(self) -> list[str]:
         return sorted(self._members)
@@ -100,16 +118,20 @@ class Archive:
     def require(self, names: list[str], what: str) -> None:
         missing = [n for n in names if n not in self._members]
         if missing:
-            raise DataError(f"{self.path}: no {', '.join(missing)} ({what})",
-                            "expected the WIT3 2014-01 layout (train.tags.<pair>.<lang> and "
-                            "IWSLT14.TED*.<pair>.<lang>.xml); see data.test_sets")
+            raise DataError(
+                f"{self.path}: no {', '.join(missing)} ({what})",
+                "expected the WIT3 2014-01 layout (train.tags.<pair>.<lang> and "
+                "IWSLT14.TED*.<pair>.<lang>.xml); see data.test_sets",
+            )
 
     def read(self, names: list[str]) -> dict[str, list[str]]:
         """The decoded lines of each named member (one pass over a compressed archive)."""
         self.require(names, "needed member")
         if self.path.is_dir():
-            return {n: list(decode_lines(iter_raw_lines(Path(self._members[n])), self._members[n]))
-                    for n in names}
+            return {
+                n: list(decode_lines(iter_raw_lines(Path(self._members[n])), self._members[n]))
+                for n in names
+            }
         wanted = {self._members[n]: n for n in names}
         raw: dict[str, bytes] = {}
         try:
@@ -118,14 +140,19 @@ class Archive:
                     if member.name in wanted and member.isfile():
                         raw[wanted[member.name]] = tar.extractfile(member).read()
         except (tarfile.TarError, OSError, EOFError) as exc:
-            raise DataError(f"{self.path}: cannot be read ({exc})",
-                            "the archive is damaged or truncated; get it again") from exc
+            raise DataError(
+                f"{self.path}: cannot be read ({exc})",
+                "the archive is damaged or truncated; get it again",
+            ) from exc
         missing = [n for n in names if n not in raw]
         if missing:
-            raise DataError(f"{self.path}: ends before {', '.join(missing)} (truncated archive?)",
-                            "the archive is damaged or truncated; get it again")
-        return {n: list(decode_lines(raw[n].splitlines(keepends=True), self.where(n)))
-                for n in names}
+            raise DataError(
+                f"{self.path}: ends before {', '.join(missing)} (truncated archive?)",
+                "the archive is damaged or truncated; get it again",
+            )
+        return {
+            n: list(decode_lines(raw[n].splitlines(keepends=True), self.where(n))) for n in names
+        }
 
     def checksum(self, names: list[str]) -> str:
         """sha256 of the archive file, or of the named members of an extracted folder."""
@@ -157,14 +184,16 @@ def find_pair(archive: Archive, src: str, tgt: str) -> str:
     for pair in (f"{src}-{tgt}", f"{tgt}-{src}"):
         if archive.has(f"train.tags.{pair}.{src}"):
             return pair
-    raise DataError(f"{archive.path}: no train.tags.{src}-{tgt}.{src} or "
-                    f"train.tags.{tgt}-{src}.{src} (found: {', '.join(archive.names()[:8]) or 'nothing'})",
-                    "expected the WIT3 2014-01 layout, e.g. de-en.tgz from fairseq's "
-                    "prepare-iwslt14.sh")
+    raise DataError(
+        f"{archive.path}: no train.tags.{src}-{tgt}.{src} or "
+        f"train.tags.{tgt}-{src}.{src} (found: {', '.join(archive.names()[:8]) or 'nothing'})",
+        "expected the WIT3 2014-01 layout, e.g. de-en.tgz from fairseq's prepare-iwslt14.sh",
+    )
 
 
-def member_names(archive: Archive, src: str, tgt: str, test_sets: tuple[str, ...] = ()
-                 ) -> tuple[str, list[str]]:
+def member_names(
+    archive: Archive, src: str, tgt: str, test_sets: tuple[str, ...] = ()
+) -> tuple[str, list[str]]:
     """(pair, every member the corpus needs); raises DataError naming the missing ones."""
     pair = find_pair(archive, src, tgt)
     names = [f"train.tags.{pair}.{src}", f"train.tags.{pair}.{tgt}"]
@@ -174,8 +203,7 @@ def member_names(archive: Archive, src: str, tgt: str, test_sets: tuple[str, ...
     return pair, names
 
 
-def load_wit3(archive: Archive, src: str, tgt: str, test_sets: tuple[str, ...] = ()
-              ) -> Wit3Corpus:
+def load_wit3(archive: Archive, src: str, tgt: str, test_sets: tuple[str, ...] = ()) -> Wit3Corpus:
     """Read training and test text; line/segment counts must agree between the languages."""
     pair, names = member_names(archive, src, tgt, test_sets)
     text = archive.read(names)
@@ -191,9 +219,19 @@ def load_wit3(archive: Archive, src: str, tgt: str, test_sets: tuple[str, ...] =
     return corpus
 
 
-def _same_length(archive: Archive, stem: str, a: list[str], b: list[str], src: str, tgt: str,
-                 unit: str, ext: str = "") -> None:
+def _same_length(
+    archive: Archive,
+    stem: str,
+    a: list[str],
+    b: list[str],
+    src: str,
+    tgt: str,
+    unit: str,
+    ext: str = "",
+) -> None:
     if len(a) != len(b):
-        raise DataError(f"{archive.where(f'{stem}.{src}{ext}')} has {len(a)} {unit} but "
-                        f"{stem}.{tgt}{ext} has {len(b)}",
-                        "the two sides must be aligned line by line")
+        raise DataError(
+            f"{archive.where(f'{stem}.{src}{ext}')} has {len(a)} {unit} but "
+            f"{stem}.{tgt}{ext} has {len(b)}",
+            "the two sides must be aligned line by line",
+        )

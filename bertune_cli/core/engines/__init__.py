@@ -24,6 +24,7 @@ counting [SEP], so on the same weights they give the same output up to float rou
 ``ENGINES`` maps an engine name to its loader: ``(path, device) -> (engine, meta, vocab,
 source)``, where ``meta`` is the folder's ``bertune.json``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -22,6 +22,7 @@ while bertune caps every source by its own length: ``capped_search`` decodes the
 the largest cap and decodes again, under its own cap, any source whose search reached its cap
 (rare: only outputs that run away), so a source's output never depends on its batch.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,14 +52,20 @@ class CT2Engine:
         self.folder, self.vocab, self.device = Path(folder), vocab, device
         self.threads = threads or cpu_cores()
         try:
-            self.translator = ct2.Translator(str(folder), device=kind,
-                                             device_index=int(index or 0),
-                                             intra_threads=self.threads if kind == "cpu" else 0)
+            self.translator = ct2.Translator(
+                str(folder),
+                device=kind,
+                device_index=int(index or 0),
+                intra_threads=self.threads if kind == "cpu" else 0,
+            )
         except (RuntimeError, ValueError) as exc:
             from bertune_cli.core.errors import CheckpointError
-            raise CheckpointError(f"CTranslate2 cannot load {folder} on {device}: "
-                                  f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                                  "re-export the checkpoint, or use --device cpu") from exc
+
+            raise CheckpointError(
+                f"CTranslate2 cannot load {folder} on {device}: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                "re-export the checkpoint, or use --device cpu",
+            ) from exc
         self.quantization = export["quantization"]
         self.max_positions = int(export["max_positions"])
         self.suppress = [[t] for t in export["suppress_tokens"]]
@@ -66,9 +73,12 @@ class CT2Engine:
         self.target_ids = {t: i for i, t in enumerate(_read_vocabulary(folder, "target"))}
         if len(self.target_ids) != len(vocab):
             from bertune_cli.core.errors import CheckpointError
-            raise CheckpointError(f"{folder}: the CTranslate2 target vocabulary has "
-                                  f"{len(self.target_ids)} tokens but bertune.json {len(vocab)}",
-                                  "re-export the checkpoint with `bertune export`")
+
+            raise CheckpointError(
+                f"{folder}: the CTranslate2 target vocabulary has "
+                f"{len(self.target_ids)} tokens but bertune.json {len(vocab)}",
+                "re-export the checkpoint with `bertune export`",
+            )
 
     @classmethod
     def load(cls, path: Path, device: str, threads: int = 0):
@@ -81,20 +91,37 @@ class CT2Engine:
     def signature(self) -> str:
         import ctranslate2
 
-        return (f"engine:ct2|quant:{self.quantization}|ctranslate2:{ctranslate2.__version__}"
-                f"|threads:{self.threads}")
+        return (
+            f"engine:ct2|quant:{self.quantization}|ctranslate2:{ctranslate2.__version__}"
+            f"|threads:{self.threads}"
+        )
 
     def pieces(self, srcs: list[list[int]]) -> list[list[str]]:
         """Source model ids -> the token strings CTranslate2 reads."""
         table = self.source_pieces
         return [[table[i] for i in s] for s in srcs]
 
-    def generate(self, srcs: list[list[int]], *, beam: int, lenpen: float, max_new: list[int],
-                 n_best: int, scores: bool) -> list[tuple[list[int], float | None]]:
+    def generate(
+        self,
+        srcs: list[list[int]],
+        *,
+        beam: int,
+        lenpen: float,
+        max_new: list[int],
+        n_best: int,
+        scores: bool,
+    ) -> list[tuple[list[int], float | None]]:
         """Per-source length caps on top of ``translate_batch``, which has one
         ``max_decoding_length`` per call (see ``capped_search``)."""
-        results = capped_search(self._search, self.pieces(srcs), list(max_new), beam=beam,
-                                lenpen=lenpen, n_best=n_best, scores=scores)
+        results = capped_search(
+            self._search,
+            self.pieces(srcs),
+            list(max_new),
+            beam=beam,
+            lenpen=lenpen,
+            n_best=n_best,
+            scores=scores,
+        )
         out: list[tuple[list[int], float | None]] = []
         ids_of = self.target_ids
         for result in results:
@@ -106,17 +133,42 @@ class CT2Engine:
                 out.append((ids, score))
         return out
 
-    def _search(self, pieces: list[list[str]], *, cap: int, hypotheses: int, beam: int,
-                lenpen: float, scores: bool) -> list:
+    def _search(
+        self,
+        pieces: list[list[str]],
+        *,
+        cap: int,
+        hypotheses: int,
+        beam: int,
+        lenpen: float,
+        scores: bool,
+    ) -> list:
         return self.translator.translate_batch(
-            pieces, max_batch_size=0, beam_size=beam, patience=1,
-            num_hypotheses=hypotheses, length_penalty=lenpen, max_decoding_length=cap,
-            min_decoding_length=0, return_end_token=True, suppress_sequences=self.suppress,
-            return_scores=scores, max_input_length=0)
+            pieces,
+            max_batch_size=0,
+            beam_size=beam,
+            patience=1,
+            num_hypotheses=hypotheses,
+            length_penalty=lenpen,
+            max_decoding_length=cap,
+            min_decoding_length=0,
+            return_end_token=True,
+            suppress_sequences=self.suppress,
+            return_scores=scores,
+            max_input_length=0,
+        )
 
 
-def capped_search(search, pieces: list[list[str]], caps: list[int], *, beam: int,
-                  lenpen: float, n_best: int, scores: bool) -> list:
+def capped_search(
+    search,
+    pieces: list[list[str]],
+    caps: list[int],
+    *,
+    beam: int,
+    lenpen: float,
+    n_best: int,
+    scores: bool,
+) -> list:
     """Source i decoded exactly as alone with ``max_decoding_length = caps[i]``.
 
     One ``search`` call decodes the whole batch up to the largest cap. CTranslate2's beam search
@@ -136,18 +188,24 @@ def capped_search(search, pieces: list[list[str]], caps: list[int], *, beam: int
     top = max(caps)
     readable = beam == 1 or lenpen != 0
     wanted = max(n_best, beam) if beam > 1 and readable else n_best
-    results = list(search(pieces, cap=top, hypotheses=wanted, beam=beam, lenpen=lenpen,
-                          scores=scores))
+    results = list(
+        search(pieces, cap=top, hypotheses=wanted, beam=beam, lenpen=lenpen, scores=scores)
+    )
 
     def own_search(i: int) -> bool:
-        return caps[i] == top or (readable and
-                                  max(len(h) for h in results[i].hypotheses) < caps[i])
+        return caps[i] == top or (readable and max(len(h) for h in results[i].hypotheses) < caps[i])
 
     again = sorted((i for i in range(len(pieces)) if not own_search(i)), key=caps.__getitem__)
     for cap, group in groupby(again, key=caps.__getitem__):
         rows = list(group)
-        redone = search([pieces[i] for i in rows], cap=cap, hypotheses=n_best, beam=beam,
-                        lenpen=lenpen, scores=scores)
+        redone = search(
+            [pieces[i] for i in rows],
+            cap=cap,
+            hypotheses=n_best,
+            beam=beam,
+            lenpen=lenpen,
+            scores=scores,
+        )
         for i, result in zip(rows, redone):
             results[i] = result
     return results

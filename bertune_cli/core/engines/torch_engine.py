@@ -6,6 +6,7 @@ hypotheses (one extra forward, ``TorchEngine.score``), with the suppressed ids' 
 as during decoding. The same pass (``teacher_forced``) is what core/explain reads its
 per-token probabilities, attention and attributions from.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,10 @@ class TorchEngine:
         from bertune_cli.core.model.checkpoint import load_checkpoint
 
         if is_export(path):
-            raise CheckpointError(f"{path} is a CTranslate2 export, not a torch checkpoint",
-                                  "translate it with --engine ct2, or pass the run directory")
+            raise CheckpointError(
+                f"{path} is a CTranslate2 export, not a torch checkpoint",
+                "translate it with --engine ct2, or pass the run directory",
+            )
         loaded = load_checkpoint(path, device)
         return cls(loaded.model, loaded.vocab, device), loaded.meta, loaded.vocab, loaded.source
 
@@ -42,23 +45,37 @@ class TorchEngine:
 
         return f"engine:torch|torch:{torch.__version__}|transformers:{transformers.__version__}"
 
-    def generate(self, srcs: list[list[int]], *, beam: int, lenpen: float, max_new: list[int],
-                 n_best: int, scores: bool) -> list[tuple[list[int], float | None]]:
+    def generate(
+        self,
+        srcs: list[list[int]],
+        *,
+        beam: int,
+        lenpen: float,
+        max_new: list[int],
+        n_best: int,
+        scores: bool,
+    ) -> list[tuple[list[int], float | None]]:
         import torch
         from transformers import StoppingCriteriaList
 
         longest = max(len(s) for s in srcs)
-        ids = torch.zeros((len(srcs), longest), dtype=torch.long)       # (B, S), pad = 0
+        ids = torch.zeros((len(srcs), longest), dtype=torch.long)  # (B, S), pad = 0
         for row, s in zip(ids, srcs):
-            row[:len(s)] = torch.as_tensor(s)
+            row[: len(s)] = torch.as_tensor(s)
         ids = ids.to(self.device)
         mask = ids.ne(0).long()
         with torch.inference_mode():
             out = self.model.generate(
-                input_ids=ids, attention_mask=mask, num_beams=beam, length_penalty=lenpen,
-                num_return_sequences=n_best, max_new_tokens=max(max_new), do_sample=False,
+                input_ids=ids,
+                attention_mask=mask,
+                num_beams=beam,
+                length_penalty=lenpen,
+                num_return_sequences=n_best,
+                max_new_tokens=max(max_new),
+                do_sample=False,
                 stopping_criteria=StoppingCriteriaList([row_length_cap(max_new)]),
-                early_stopping=True if beam > 1 else None)              # (B·n, 1 + L)
+                early_stopping=True if beam > 1 else None,
+            )  # (B·n, 1 + L)
             # a hypothesis stopped by its cap is followed by filler ([SEP] where [PAD] is 0):
             # only its first caps[i] tokens are its own
             caps = [cap for cap in max_new for _ in range(n_best)]
@@ -69,7 +86,7 @@ class TorchEngine:
     def strip(self, row: list[int]) -> list[int]:
         """Generated model ids up to and including the first [SEP]; padding dropped."""
         eos = self.vocab.eos_id
-        return row[:row.index(eos) + 1] if eos in row else [t for t in row if t != 0]
+        return row[: row.index(eos) + 1] if eos in row else [t for t in row if t != 0]
 
     def score(self, ids, mask, seqs: list[list[int]], n_best: int) -> list[float]:
         """Sentence log-probabilities of ``seqs`` (``n_best`` per source row of ``ids``) by
@@ -98,14 +115,15 @@ class TorchEngine:
         width = max(len(s) for s in seqs)
         tgt = torch.zeros((len(seqs), width), dtype=torch.long, device=first.device)  # (N, T)
         for r, s in zip(tgt, seqs):
-            r[:len(s)] = torch.as_tensor(s)
+            r[: len(s)] = torch.as_tensor(s)
         dec_in = torch.cat([torch.full_like(tgt[:, :1], self.vocab.bos_id), tgt[:, :-1]], 1)
         out = self.model(decoder_input_ids=dec_in, **inputs)
-        logits = out.logits.float()                                          # (N, T, V)
+        logits = out.logits.float()  # (N, T, V)
         suppressed = self.model.generation_config.suppress_tokens or []
         if suppressed:  # the distribution decoding samples from
-            logits = logits.index_fill(-1, torch.as_tensor(suppressed, device=first.device),
-                                       -math.inf)
+            logits = logits.index_fill(
+                -1, torch.as_tensor(suppressed, device=first.device), -math.inf
+            )
         lp = logits.log_softmax(-1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
         return lp.masked_fill(tgt.eq(0), 0.0), out
 
@@ -126,8 +144,8 @@ def row_length_cap(caps: list[int]):
             self.caps = torch.as_tensor(caps, dtype=torch.long)
 
         def __call__(self, input_ids, scores, **kwargs):
-            per_source = input_ids.shape[0] // len(self.caps)        # K candidates per source
-            generated = input_ids.shape[1] - 1                       # after the start token
+            per_source = input_ids.shape[0] // len(self.caps)  # K candidates per source
+            generated = input_ids.shape[1] - 1  # after the start token
             done = self.caps.to(input_ids.device) <= generated
             return done.repeat_interleave(per_source)
 

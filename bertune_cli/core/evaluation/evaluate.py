@@ -7,14 +7,20 @@ Every evaluation in bertune is one call to it: ``score`` and ``significance`` (f
 (metric signature, references, hypotheses) in an ``EvalCache``; each metric with an LM scores
 all systems in one pass.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from bertune_cli.core.errors import UsageError
-from bertune_cli.core.metrics.protocol import (EvalCache, EvalSettings, Metric, MetricResult,
-                                               Segments)
+from bertune_cli.core.metrics.protocol import (
+    EvalCache,
+    EvalSettings,
+    Metric,
+    MetricResult,
+    Segments,
+)
 
 # progress(step, done, total): what evaluate is doing (the commands draw it on stderr)
 StageProgress = Callable[[str, int, "int | None"], None]
@@ -33,7 +39,7 @@ class Evaluation:
     results: list[list[MetricResult]]
     settings: EvalSettings
     warnings: list[str] = field(default_factory=list)
-    significance: Any = None                       # core.significance.SignificanceReport
+    significance: Any = None  # core.significance.SignificanceReport
 
     def index(self, system: int | str) -> int:
         """The position of a system given by position or name."""
@@ -63,12 +69,22 @@ class Evaluation:
         return {m.name: m.signature for m in self.metrics}
 
 
-def evaluate(metrics: Sequence[str | Metric], refs: Sequence[Sequence[str]],
-             systems: Sequence[Sequence[str]], *, names: Sequence[str] | None = None,
-             settings: EvalSettings = EvalSettings(), test: str | None = None,
-             base: int | str = 0, n_samples: int = 0, seed: int | None = None,
-             strict_count: bool = False, paired_t: bool = False, cache: EvalCache | None = None,
-             progress: StageProgress | None = None) -> Evaluation:
+def evaluate(
+    metrics: Sequence[str | Metric],
+    refs: Sequence[Sequence[str]],
+    systems: Sequence[Sequence[str]],
+    *,
+    names: Sequence[str] | None = None,
+    settings: EvalSettings = EvalSettings(),
+    test: str | None = None,
+    base: int | str = 0,
+    n_samples: int = 0,
+    seed: int | None = None,
+    strict_count: bool = False,
+    paired_t: bool = False,
+    cache: EvalCache | None = None,
+    progress: StageProgress | None = None,
+) -> Evaluation:
     """Score ``systems`` (each a list of lines) against ``refs`` (reference streams).
 
     ``metrics``: registry names or aliases (``core.evaluation.registry``), or metric objects
@@ -83,14 +99,15 @@ def evaluate(metrics: Sequence[str | Metric], refs: Sequence[Sequence[str]],
     say = progress or (lambda step, done, total: None)
     names = [f"system {i + 1}" for i in range(len(systems))] if names is None else list(names)
     if len(names) != len(systems) or not systems:
-        raise UsageError(f"{len(systems)} system(s) but {len(names)} name(s)",
-                         "give one name per system")
+        raise UsageError(
+            f"{len(systems)} system(s) but {len(names)} name(s)", "give one name per system"
+        )
     refs = [list(r) for r in refs]
     systems = [list(h) for h in systems]
     cache = cache if cache is not None else EvalCache()
     keys = [canonical(m) if isinstance(m, str) else m.name for m in metrics]
     built: list[Metric] = []
-    for j, (key, m) in enumerate(zip(keys, metrics)):    # LMs load here
+    for j, (key, m) in enumerate(zip(keys, metrics)):  # LMs load here
         say("preparing metrics", j, len(keys))
         built.append(build_metric(key, refs, settings, cache) if isinstance(m, str) else m)
     say("preparing metrics", len(keys), len(keys))
@@ -110,8 +127,14 @@ def evaluate(metrics: Sequence[str | Metric], refs: Sequence[Sequence[str]],
     return out
 
 
-def _extract(metric: Metric, systems: list[list[str]], refs_key: str, hyp_keys: list[str],
-             cache: EvalCache, say: StageProgress) -> list[Segments]:
+def _extract(
+    metric: Metric,
+    systems: list[list[str]],
+    refs_key: str,
+    hyp_keys: list[str],
+    cache: EvalCache,
+    say: StageProgress,
+) -> list[Segments]:
     """Every system's statistics under ``metric``: from ``cache`` where present, else the
     missing distinct systems in one pass (and stored)."""
     keys = [(metric.signature, refs_key, h) for h in hyp_keys]
@@ -119,8 +142,9 @@ def _extract(metric: Metric, systems: list[list[str]], refs_key: str, hyp_keys: 
     if todo:
         first = {k: keys.index(k) for k in todo}
         say(metric.name, 0, None)
-        done = metric.extract_systems([systems[first[k]] for k in todo],
-                                      progress=lambda d, t: say(metric.name, d, t))
+        done = metric.extract_systems(
+            [systems[first[k]] for k in todo], progress=lambda d, t: say(metric.name, d, t)
+        )
         cache.stats.update(zip(todo, done))
     return [cache.stats[k] for k in keys]
 
@@ -133,8 +157,9 @@ def _named(names: list[str], said: list[list[str]], metric: str) -> list[str]:
     return [f"{metric}, {name}: {w}" for name, ws in zip(names, said) for w in ws]
 
 
-def case_warnings(metrics: Sequence[Metric], refs: list[list[str]], systems: list[list[str]],
-                  names: list[str]) -> list[str]:
+def case_warnings(
+    metrics: Sequence[Metric], refs: list[list[str]], systems: list[list[str]], names: list[str]
+) -> list[str]:
     """One line when systems have no uppercase letter at all while most reference lines do
     and a metric counts case: lowercase output against cased references (a silent drop)."""
     sensitive = [m.name for m in metrics if m.case_sensitive]
@@ -145,21 +170,40 @@ def case_warnings(metrics: Sequence[Metric], refs: list[list[str]], systems: lis
     lower = [n for n, h in zip(names, systems) if all(line == line.lower() for line in h)]
     if not lower:
         return []
-    who = "the hypotheses have" if len(names) == 1 else \
-        f"{', '.join(lower)} {'has' if len(lower) == 1 else 'have'}"
-    return [f"{who} no uppercase letter while {100 * cased / len(lines):.0f}% of the reference "
-            f"lines have one, and {', '.join(sensitive)} count{'s' if len(sensitive) == 1 else ''}"
-            " case: pass --lowercase to score case-insensitively (as the recipes do)"]
+    who = (
+        "the hypotheses have"
+        if len(names) == 1
+        else f"{', '.join(lower)} {'has' if len(lower) == 1 else 'have'}"
+    )
+    return [
+        f"{who} no uppercase letter while {100 * cased / len(lines):.0f}% of the reference "
+        f"lines have one, and {', '.join(sensitive)} count{'s' if len(sensitive) == 1 else ''}"
+        " case: pass --lowercase to score case-insensitively (as the recipes do)"
+    ]
 
 
-def _test(ev: Evaluation, base: int | str, test: str, n_samples: int, seed: int | None,
-          strict_count: bool, paired_t: bool, say: StageProgress):
+def _test(
+    ev: Evaluation,
+    base: int | str,
+    test: str,
+    n_samples: int,
+    seed: int | None,
+    strict_count: bool,
+    paired_t: bool,
+    say: StageProgress,
+):
     from bertune_cli.core.significance import default_seed, paired_test
 
     b = ev.index(base)
     order = [b, *(s for s in range(len(ev.names)) if s != b)]
-    return paired_test(ev.metrics, [[seg.stats for seg in ev.segments[s]] for s in order],
-                       [ev.names[s] for s in order], test, n_samples,
-                       default_seed() if seed is None else seed, paired_t=paired_t,
-                       strict_count=strict_count,
-                       progress=lambda d, t: say(f"{test} test", d, t))
+    return paired_test(
+        ev.metrics,
+        [[seg.stats for seg in ev.segments[s]] for s in order],
+        [ev.names[s] for s in order],
+        test,
+        n_samples,
+        default_seed() if seed is None else seed,
+        paired_t=paired_t,
+        strict_count=strict_count,
+        progress=lambda d, t: say(f"{test} test", d, t),
+    )

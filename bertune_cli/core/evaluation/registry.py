@@ -5,6 +5,7 @@ bound to references: ``create(refs, settings, cache) -> Metric``. Adding a metri
 module implementing the protocol plus one line here (docs/design.md, "Adding a metric").
 ``ALIASES`` are the other spellings ``-m`` accepts.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -27,9 +28,16 @@ METRICS: dict[str, MetricFactory] = {
     "bertscore": FBertMetric.create,
     "moverscore": MoverScoreMetric.create,
 }
-ALIASES = {"f_bert": "bertscore", "fbert": "bertscore", "bert": "bertscore",
-           "chrf2": "chrf", "chrf2++": "chrf++", "mover": "moverscore", "ms": "moverscore",
-           "mover_score": "moverscore"}
+ALIASES = {
+    "f_bert": "bertscore",
+    "fbert": "bertscore",
+    "bert": "bertscore",
+    "chrf2": "chrf",
+    "chrf2++": "chrf++",
+    "mover": "moverscore",
+    "ms": "moverscore",
+    "mover_score": "moverscore",
+}
 DEFAULT_METRICS = ("bleu", "bertscore")
 # F_BERT: the metric whose statistics `significance --scores` files hold, whose reference
 # embeddings `--cache` keeps and whose LM a run (`--model`) must name
@@ -42,8 +50,10 @@ def parse_metrics(values: Sequence[str] | None, default=DEFAULT_METRICS) -> list
     names = [ALIASES.get(n, n) for n in names] or list(default)
     bad = [n for n in names if n not in METRICS]
     if bad:
-        raise UsageError(f"unknown metric(s): {', '.join(bad)}",
-                         f"choose from {', '.join(METRICS)} (repeat -m or separate by commas)")
+        raise UsageError(
+            f"unknown metric(s): {', '.join(bad)}",
+            f"choose from {', '.join(METRICS)} (repeat -m or separate by commas)",
+        )
     return list(dict.fromkeys(names))
 
 
@@ -59,12 +69,15 @@ def check_not_metrics(paths: Sequence[str | Path]) -> None:
     """``-m bleu chrf`` makes ``chrf`` a file argument: say how to pass several metrics."""
     for p in paths:
         if not Path(p).exists() and str(p).lower() in (*METRICS, *ALIASES):
-            raise UsageError(f"{p!s} is not a file but looks like a metric name",
-                             "select several metrics with -m bleu -m chrf or -m bleu,chrf")
+            raise UsageError(
+                f"{p!s} is not a file but looks like a metric name",
+                "select several metrics with -m bleu -m chrf or -m bleu,chrf",
+            )
 
 
-def build_metric(name: str, refs: Sequence[Sequence[str]], settings: EvalSettings,
-                 cache: EvalCache) -> Metric:
+def build_metric(
+    name: str, refs: Sequence[Sequence[str]], settings: EvalSettings, cache: EvalCache
+) -> Metric:
     """The metric ``name`` bound to ``refs`` (kept in ``cache`` for the next call)."""
     from bertune_cli.core.metrics.inputs import digest
 
@@ -74,9 +87,14 @@ def build_metric(name: str, refs: Sequence[Sequence[str]], settings: EvalSetting
     return cache.metrics[key]
 
 
-def score_file_metric(files: Sequence[str | Path], refs: Sequence[Sequence[str]],
-                      systems: Sequence[Sequence[str]], paths: Sequence[str | Path],
-                      settings: EvalSettings, explicit: bool) -> tuple[str, Metric]:
+def score_file_metric(
+    files: Sequence[str | Path],
+    refs: Sequence[Sequence[str]],
+    systems: Sequence[Sequence[str]],
+    paths: Sequence[str | Path],
+    settings: EvalSettings,
+    explicit: bool,
+) -> tuple[str, Metric]:
     """(registry name, metric) of the statistics held by ``significance --scores`` files;
     ``explicit``: the LM/layer/idf were asked for, so the files must have been scored so."""
     from bertune_cli.core.lm import DEFAULT_LM

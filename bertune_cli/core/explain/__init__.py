@@ -20,9 +20,16 @@ never switched out of eval mode or to another attention implementation. MC dropo
 run on a *twin* (``common.twin``) under a lock, so a server can keep translating on other
 threads; IG runs on the model itself without hooks.
 """
+
 from bertune_cli.core.explain.confidence import words_of
 from bertune_cli.core.explain.explainer import VERSION, explain, explain_stream, format_explained
 from bertune_cli.core.explain.mc_dropout import mean_sentence_bleu
 
-__all__ = ["VERSION", "explain", "explain_stream", "format_explained", "mean_sentence_bleu",
-           "words_of"]
+__all__ = [
+    "VERSION",
+    "explain",
+    "explain_stream",
+    "format_explained",
+    "mean_sentence_bleu",
+    "words_of",
+]

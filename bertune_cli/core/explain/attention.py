@@ -1,6 +1,7 @@
 """Cross-attention: one decoder layer (default: the last), heads averaged, output WordPieces x
 source BPE tokens, each row summing to 1; computed on the model's eager twin (common.py) and
 optionally drawn as a PNG (plots.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,23 +15,40 @@ def attention(tr: Translator, srcs, best, todo, layer: int) -> list[dict]:
     import torch
 
     config = tr.model.config
-    out = [{"layer": layer, "layers": int(config.decoder_layers),
-            "heads": int(config.decoder_attention_heads), "source": [], "target": [],
-            "alignment": [], "matrix": []} for _ in srcs]
+    out = [
+        {
+            "layer": layer,
+            "layers": int(config.decoder_layers),
+            "heads": int(config.decoder_attention_heads),
+            "source": [],
+            "target": [],
+            "alignment": [],
+            "matrix": [],
+        }
+        for _ in srcs
+    ]
     if not todo:
         return out
     eager, lock = twin(tr)
     ids, mask = pad([srcs[i] for i in todo], tr.device)
     with lock, torch.inference_mode():
-        _, res = eager.teacher_forced([best[i].ids for i in todo], None, input_ids=ids,
-                                      attention_mask=mask, output_attentions=True,
-                                      use_cache=False)
-        att = res.cross_attentions[layer].float().mean(1).cpu().numpy()         # (N, T, S)
+        _, res = eager.teacher_forced(
+            [best[i].ids for i in todo],
+            None,
+            input_ids=ids,
+            attention_mask=mask,
+            output_attentions=True,
+            use_cache=False,
+        )
+        att = res.cross_attentions[layer].float().mean(1).cpu().numpy()  # (N, T, S)
     for a, i in zip(att, todo):
-        m = a[:len(best[i].ids), :len(srcs[i])]
-        out[i].update(source=source_pieces(tr, srcs[i]), target=pieces(tr, best[i].ids)[0],
-                      alignment=m.argmax(1).tolist(),
-                      matrix=[[round(float(x), 6) for x in r] for r in m])
+        m = a[: len(best[i].ids), : len(srcs[i])]
+        out[i].update(
+            source=source_pieces(tr, srcs[i]),
+            target=pieces(tr, best[i].ids)[0],
+            alignment=m.argmax(1).tolist(),
+            matrix=[[round(float(x), 6) for x in r] for r in m],
+        )
     return out
 
 

@@ -1,6 +1,7 @@
 """Attribution: Integrated Gradients (captum) over the encoder input embeddings, one run per
 output token (target: that token's log-probability), summed over the embedding dimension and
 over the BPE pieces of each source word. Runs on the translator's own model, without hooks."""
+
 from __future__ import annotations
 
 from bertune_cli.core.explain.common import MARK, pad, pieces, source_pieces
@@ -20,33 +21,51 @@ def attribution(tr: Translator, src: list[int], hyp_ids: list[int], steps: int) 
     eos = tr.source.eos_id
     ids, mask = pad([src], tr.device)
     with torch.inference_mode(False), torch.enable_grad():
-        emb = encoder.embed_tokens(ids).detach()                                 # (1, S, d)
+        emb = encoder.embed_tokens(ids).detach()  # (1, S, d)
         base = emb * ids.eq(eos).unsqueeze(-1)
 
-        def logprobs(e):                                            # (n, S, d) -> (n, T)
+        def logprobs(e):  # (n, S, d) -> (n, T)
             n = e.shape[0]
-            lp, _ = tr.teacher_forced([hyp_ids] * n, None, inputs_embeds=e * encoder.embed_scale,
-                                      attention_mask=mask.expand(n, -1), use_cache=False)
+            lp, _ = tr.teacher_forced(
+                [hyp_ids] * n,
+                None,
+                inputs_embeds=e * encoder.embed_scale,
+                attention_mask=mask.expand(n, -1),
+                use_cache=False,
+            )
             return lp
 
         ig = IntegratedGradients(logprobs)
         per_token, deltas = [], []
         for t in range(len(hyp_ids)):
-            attr, delta = ig.attribute(emb, baselines=base, target=t, n_steps=steps,
-                                       return_convergence_delta=True)
-            per_token.append(attr.sum(-1)[0].detach().double().cpu().numpy())   # (S,)
+            attr, delta = ig.attribute(
+                emb, baselines=base, target=t, n_steps=steps, return_convergence_delta=True
+            )
+            per_token.append(attr.sum(-1)[0].detach().double().cpu().numpy())  # (S,)
             deltas.append(float(delta.reshape(-1)[0]))
     words, groups = source_words(tr, src)
-    return {"method": "integrated_gradients", "steps": steps, "baseline": BASELINE,
-            "source_words": words, "target": pieces(tr, hyp_ids)[0],
-            "matrix": [[round(float(r[g].sum()), 6) for g in groups] for r in per_token],
-            "delta": deltas}
+    return {
+        "method": "integrated_gradients",
+        "steps": steps,
+        "baseline": BASELINE,
+        "source_words": words,
+        "target": pieces(tr, hyp_ids)[0],
+        "matrix": [[round(float(r[g].sum()), 6) for g in groups] for r in per_token],
+        "delta": deltas,
+    }
 
 
 def attribution_empty(steps: int) -> dict:
     """The attribution fields of a line with nothing to explain (empty input or output)."""
-    return {"method": "integrated_gradients", "steps": steps, "baseline": BASELINE,
-            "source_words": [], "target": [], "matrix": [], "delta": []}
+    return {
+        "method": "integrated_gradients",
+        "steps": steps,
+        "baseline": BASELINE,
+        "source_words": [],
+        "target": [],
+        "matrix": [],
+        "delta": [],
+    }
 
 
 def source_words(tr: Translator, src: list[int]) -> tuple[list[str], list[list[int]]]:

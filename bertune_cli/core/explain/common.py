@@ -6,6 +6,7 @@ MC dropout (train mode) and attention run on it under its lock, so the caller's 
 switched out of eval mode or to another attention implementation and a server can keep
 translating on other threads.
 """
+
 from __future__ import annotations
 
 import copy
@@ -18,8 +19,9 @@ import numpy as np
 from bertune_cli.core.translation import Translator
 
 MARK = "\u2581"  # the source BPE's word-start marker (core/data/source.py)
-_twins: "weakref.WeakKeyDictionary[Any, tuple[Translator, threading.Lock]]" = \
+_twins: "weakref.WeakKeyDictionary[Any, tuple[Translator, threading.Lock]]" = (
     weakref.WeakKeyDictionary()
+)
 _twins_lock = threading.Lock()
 
 

@@ -1,6 +1,7 @@
 """Confidence: p(y_t | y_<t, x) for every output WordPiece of the chosen hypothesis ([SEP]
 included), grouped into the words of the detokenized output (character alignment, so Moses'
 re-attached punctuation and ``##`` merges land on the right word)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -15,36 +16,59 @@ def confidence(tr: Translator, srcs, best, todo) -> list[dict]:
     """Per-token probabilities of the chosen hypotheses (one batched teacher-forced pass)."""
     import torch
 
-    out = [{"tokens": [], "words": [], "mean_prob": None, "min_prob": None, "logprob": 0.0,
-            "logprob_per_token": None, "tokens_count": 0} for _ in srcs]
+    out = [
+        {
+            "tokens": [],
+            "words": [],
+            "mean_prob": None,
+            "min_prob": None,
+            "logprob": 0.0,
+            "logprob_per_token": None,
+            "tokens_count": 0,
+        }
+        for _ in srcs
+    ]
     if not todo:
         return out
     ids, mask = pad([srcs[i] for i in todo], tr.device)
     with torch.inference_mode():
-        lp, _ = tr.teacher_forced([best[i].ids for i in todo], None, input_ids=ids,
-                                  attention_mask=mask, use_cache=False)        # (N, T)
+        lp, _ = tr.teacher_forced(
+            [best[i].ids for i in todo], None, input_ids=ids, attention_mask=mask, use_cache=False
+        )  # (N, T)
     for row, i in zip(lp.double().cpu().numpy(), todo):
         hyp_ids = best[i].ids
-        tlp = row[:len(hyp_ids)]
+        tlp = row[: len(hyp_ids)]
         shown, text_pieces = pieces(tr, hyp_ids)
         words, owner = words_of(text_pieces, best[i].text, _prefix(tr))
         probs = np.exp(tlp)
-        tokens = [{"piece": p, "prob": float(q), "logprob": float(lp), "word": w}
-                  for p, q, lp, w in zip(shown, probs, tlp, owner)]
+        tokens = [
+            {"piece": p, "prob": float(q), "logprob": float(lp), "word": w}
+            for p, q, lp, w in zip(shown, probs, tlp, owner)
+        ]
         members = [[t for t, w in enumerate(owner) if w == k] for k in range(len(words))]
         out[i] = {
             "tokens": tokens,
-            "words": [{"text": text, "prob": float(np.prod(probs[m])) if m else None,
-                       "min_prob": float(probs[m].min()) if m else None, "tokens": m}
-                      for text, m in zip(words, members)],
-            "mean_prob": float(probs.mean()), "min_prob": float(probs.min()),
-            "logprob": float(tlp.sum()), "logprob_per_token": float(tlp.mean()),
-            "tokens_count": len(hyp_ids)}
+            "words": [
+                {
+                    "text": text,
+                    "prob": float(np.prod(probs[m])) if m else None,
+                    "min_prob": float(probs[m].min()) if m else None,
+                    "tokens": m,
+                }
+                for text, m in zip(words, members)
+            ],
+            "mean_prob": float(probs.mean()),
+            "min_prob": float(probs.min()),
+            "logprob": float(tlp.sum()),
+            "logprob_per_token": float(tlp.mean()),
+            "tokens_count": len(hyp_ids),
+        }
     return out
 
 
-def words_of(pieces: list[str | None], text: str, prefix: str = "##"
-             ) -> tuple[list[str], list[int | None]]:
+def words_of(
+    pieces: list[str | None], text: str, prefix: str = "##"
+) -> tuple[list[str], list[int | None]]:
     """The words of the detokenized ``text`` (whitespace-split) and, for every output piece,
     the index of the word its characters landed in (None for specials, given as None).
 
@@ -60,7 +84,7 @@ def words_of(pieces: list[str | None], text: str, prefix: str = "##"
     for i, piece in enumerate(pieces):
         if piece is None:
             continue
-        piece = piece[len(prefix):] if prefix and piece.startswith(prefix) else piece
+        piece = piece[len(prefix) :] if prefix and piece.startswith(prefix) else piece
         chars.extend(piece)
         owner.extend([i] * len(piece))
     words = text.split()

@@ -4,6 +4,7 @@ Uses only ``Translator``'s public API: ``options``, ``translate``, ``encode``, `
 (MC dropout), ``teacher_forced`` and ``with_model`` (the twin), and its model, vocabularies and
 codec for naming pieces.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,23 +12,43 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from bertune_cli.core.errors import UsageError
-from bertune_cli.core.explain.attention import attention as attention_of, plot
+from bertune_cli.core.explain.attention import attention as attention_of
+from bertune_cli.core.explain.attention import plot
 from bertune_cli.core.explain.attribution import attribution as attribution_of
 from bertune_cli.core.explain.attribution import attribution_empty
 from bertune_cli.core.explain.common import twin
 from bertune_cli.core.explain.confidence import confidence as confidence_of
-from bertune_cli.core.explain.mc_dropout import mc_dropout as mc_dropout_of, mc_empty
-from bertune_cli.core.translation import (DecodeOptions, Hypothesis, Translator, format_result,
-                                          result_row, text_chunks)
+from bertune_cli.core.explain.mc_dropout import mc_dropout as mc_dropout_of
+from bertune_cli.core.explain.mc_dropout import mc_empty
+from bertune_cli.core.translation import (
+    DecodeOptions,
+    Hypothesis,
+    Translator,
+    format_result,
+    result_row,
+    text_chunks,
+)
 
 VERSION = 1
 
 
-def explain(translator: Translator, lines: list[str], options: DecodeOptions | None = None, *,
-            confidence: bool = True, mc_dropout: int = 0, attention: bool = False,
-            attention_layer: int = -1, attribution: bool = False, seed: int = 0,
-            attention_matrix: bool = True, attention_dir: str | Path | None = None,
-            attribution_steps: int = 50, first_line: int = 1, **given: Any) -> list[dict]:
+def explain(
+    translator: Translator,
+    lines: list[str],
+    options: DecodeOptions | None = None,
+    *,
+    confidence: bool = True,
+    mc_dropout: int = 0,
+    attention: bool = False,
+    attention_layer: int = -1,
+    attribution: bool = False,
+    seed: int = 0,
+    attention_matrix: bool = True,
+    attention_dir: str | Path | None = None,
+    attribution_steps: int = 50,
+    first_line: int = 1,
+    **given: Any,
+) -> list[dict]:
     """Translate ``lines`` and explain each translation; dict i belongs to line i.
 
     Options: ``options`` how to decode (default: the translator's, i.e. the checkpoint
@@ -70,33 +91,52 @@ def explain(translator: Translator, lines: list[str], options: DecodeOptions | N
     if mc_dropout:
         eager, lock = twin(translator)
         for i in range(len(lines)):
-            rows[i]["mc_dropout"] = mc_dropout_of(eager, lock, lines[i], srcs[i], best[i],
-                                                  mc_dropout, seed, dec) if i in todo else \
-                mc_empty(mc_dropout, seed, eager)
+            rows[i]["mc_dropout"] = (
+                mc_dropout_of(eager, lock, lines[i], srcs[i], best[i], mc_dropout, seed, dec)
+                if i in todo
+                else mc_empty(mc_dropout, seed, eager)
+            )
     if attention:
         for i, att in enumerate(attention_of(translator, srcs, best, sorted(todo), layer)):
             if attention_dir and i in todo:
-                plot(att, Path(attention_dir) / f"line-{first_line + i:06d}.png", lines[i],
-                     best[i].text)
+                plot(
+                    att,
+                    Path(attention_dir) / f"line-{first_line + i:06d}.png",
+                    lines[i],
+                    best[i].text,
+                )
             if not attention_matrix:
                 att.pop("matrix")
             rows[i]["attention"] = att
     if attribution:
         for i in range(len(lines)):
-            rows[i]["attribution"] = attribution_of(translator, srcs[i], best[i].ids,
-                                                    attribution_steps) if i in todo else \
-                attribution_empty(attribution_steps)
+            rows[i]["attribution"] = (
+                attribution_of(translator, srcs[i], best[i].ids, attribution_steps)
+                if i in todo
+                else attribution_empty(attribution_steps)
+            )
     if confidence or mc_dropout or attention or attribution:
-        sig = signature(dec, mc_dropout, seed, layer if attention else None,
-                        attribution_steps if attribution else None)
+        sig = signature(
+            dec,
+            mc_dropout,
+            seed,
+            layer if attention else None,
+            attribution_steps if attribution else None,
+        )
         for row in rows:
             row["explain_signature"] = sig
     return rows
 
 
-def explain_stream(translator: Translator, lines: Iterable[str | bytes],
-                   options: DecodeOptions | None = None, *, chunk_lines: int = 64,
-                   wait: float = 0.05, **flags: Any) -> Iterator[dict]:
+def explain_stream(
+    translator: Translator,
+    lines: Iterable[str | bytes],
+    options: DecodeOptions | None = None,
+    *,
+    chunk_lines: int = 64,
+    wait: float = 0.05,
+    **flags: Any,
+) -> Iterator[dict]:
     """``explain`` over an iterable of lines, lazily and in order (as ``Translator.stream``)."""
     for lineno, texts in text_chunks(lines, chunk_lines, wait):
         yield from explain(translator, texts, options, first_line=lineno, **flags)
@@ -109,8 +149,11 @@ def format_explained(row: dict, scores: bool = False, as_json: bool = False) -> 
 
     if as_json:
         return json.dumps(row, ensure_ascii=False) + "\n"
-    result = ([Hypothesis(h["text"], h["score"], h["tokens"]) for h in row["n_best"]]
-              if "n_best" in row else row["translation"])
+    result = (
+        [Hypothesis(h["text"], h["score"], h["tokens"]) for h in row["n_best"]]
+        if "n_best" in row
+        else row["translation"]
+    )
     return format_result(result, scores, False)
 
 
@@ -119,8 +162,10 @@ def check(tr: Translator, mc: int, layer: int, steps: int) -> None:
     import torch
 
     if not isinstance(getattr(tr, "model", None), torch.nn.Module):
-        raise UsageError("explanations need the PyTorch model",
-                         "translate with the default engine (--engine torch)")
+        raise UsageError(
+            "explanations need the PyTorch model",
+            "translate with the default engine (--engine torch)",
+        )
     if mc < 0:
         raise UsageError(f"--mc-dropout {mc} is negative", "give a number of passes >= 0")
     if steps < 1:
@@ -132,8 +177,10 @@ def require(attribution: bool, plots: Any) -> None:
     """The optional extra ``explain`` (captum, matplotlib), checked before any work."""
     from bertune_cli.core.extras import require_all
 
-    for needed, module, option in ((attribution, "captum", "--attribution"),
-                                   (plots, "matplotlib", "--attention")):
+    for needed, module, option in (
+        (attribution, "captum", "--attribution"),
+        (plots, "matplotlib", "--attention"),
+    ):
         if needed:
             require_all([module], option, extra="explain")
 
@@ -142,19 +189,24 @@ def decoder_layer(tr: Translator, layer: int) -> int:
     """``layer`` as a 0-based decoder layer (negative counts from the end), or a UsageError."""
     n = int(tr.model.config.decoder_layers)
     if not -n <= layer < n:
-        raise UsageError(f"--attention-layer {layer} is out of range: the decoder has {n} "
-                         "layers", f"use 0..{n - 1}, or -1 for the last")
+        raise UsageError(
+            f"--attention-layer {layer} is out of range: the decoder has {n} layers",
+            f"use 0..{n - 1}, or -1 for the last",
+        )
     return layer % n
 
 
-def signature(dec: DecodeOptions, mc: int, seed: int, layer: int | None,
-              steps: int | None) -> str:
+def signature(dec: DecodeOptions, mc: int, seed: int, layer: int | None, steps: int | None) -> str:
     """``explain:1|beam:…|lenpen:…|maxlen:…`` plus what was asked and the library versions."""
     import torch
     import transformers
 
-    parts = [f"explain:{VERSION}", f"beam:{dec.beam}", f"lenpen:{dec.lenpen}",
-             f"maxlen:{dec.max_len_a}x+{dec.max_len_b}"]
+    parts = [
+        f"explain:{VERSION}",
+        f"beam:{dec.beam}",
+        f"lenpen:{dec.lenpen}",
+        f"maxlen:{dec.max_len_a}x+{dec.max_len_b}",
+    ]
     if mc:
         parts += [f"mc:{mc}", f"seed:{seed}"]
     if layer is not None:

@@ -2,6 +2,7 @@
 beam searches with dropout on, on the model's twin (common.py) under its lock; seeded per line
 from (seed, line text), so a line's numbers do not depend on its position, the batching or the
 chunking of a stream."""
+
 from __future__ import annotations
 
 import logging
@@ -17,39 +18,59 @@ from bertune_cli.core.translation import DecodeOptions, Translator
 log = logging.getLogger("bertune.explain")
 
 
-def mc_dropout(twin: Translator, lock, line: str, src: list[int], hyp, n: int, seed: int,
-               dec: DecodeOptions) -> dict:
+def mc_dropout(
+    twin: Translator, lock, line: str, src: list[int], hyp, n: int, seed: int, dec: DecodeOptions
+) -> dict:
     """N dropout masks: the chosen hypothesis' log-probability under each (teacher forcing)
     and N beam searches with ``dec`` (one hypothesis each); both seeded by (seed, line)."""
     import torch
 
-    line_seed = (seed * 1_000_003 + zlib.crc32(line.encode("utf-8"))) % 2 ** 63
+    line_seed = (seed * 1_000_003 + zlib.crc32(line.encode("utf-8"))) % 2**63
     ids, mask = pad([src], twin.device)
     with lock, seeded(line_seed, twin.device), torch.inference_mode():
         twin.model.train()  # dropout on; no grads (inference_mode)
         try:
-            lp, _ = twin.teacher_forced([hyp.ids] * n, torch.zeros(n, dtype=torch.long,
-                                                                   device=ids.device),
-                                        input_ids=ids, attention_mask=mask, use_cache=False)
-            sums = lp.double().sum(-1).cpu().numpy()                               # (N,)
+            lp, _ = twin.teacher_forced(
+                [hyp.ids] * n,
+                torch.zeros(n, dtype=torch.long, device=ids.device),
+                input_ids=ids,
+                attention_mask=mask,
+                use_cache=False,
+            )
+            sums = lp.double().sum(-1).cpu().numpy()  # (N,)
             hyps = twin.generate([src] * n, dec.with_(n_best=1, return_scores=False))
         finally:
             twin.model.eval()
     outputs = [h[0].text for h in hyps]
     bleu, signature = sentence_bleu()
-    return {"passes": n, "seed": seed, "line_seed": line_seed,
-            "logprob_mean": float(sums.mean()), "logprob_var": float(sums.var()),
-            "bleu_mean": mean_sentence_bleu(bleu, outputs, hyp.text),
-            "exact_match": float(np.mean([o == hyp.text for o in outputs])),
-            "outputs": outputs, "dropout": dropout_rates(twin.model), "bleu_signature": signature}
+    return {
+        "passes": n,
+        "seed": seed,
+        "line_seed": line_seed,
+        "logprob_mean": float(sums.mean()),
+        "logprob_var": float(sums.var()),
+        "bleu_mean": mean_sentence_bleu(bleu, outputs, hyp.text),
+        "exact_match": float(np.mean([o == hyp.text for o in outputs])),
+        "outputs": outputs,
+        "dropout": dropout_rates(twin.model),
+        "bleu_signature": signature,
+    }
 
 
 def mc_empty(n: int, seed: int, twin: Translator) -> dict:
     """The MC-dropout fields of a line with nothing to explain (empty input or output)."""
-    return {"passes": n, "seed": seed, "line_seed": None, "logprob_mean": None,
-            "logprob_var": None, "bleu_mean": None, "exact_match": None, "outputs": [],
-            "dropout": dropout_rates(twin.model),
-            "bleu_signature": sentence_bleu()[1]}
+    return {
+        "passes": n,
+        "seed": seed,
+        "line_seed": None,
+        "logprob_mean": None,
+        "logprob_var": None,
+        "bleu_mean": None,
+        "exact_match": None,
+        "outputs": [],
+        "dropout": dropout_rates(twin.model),
+        "bleu_signature": sentence_bleu()[1],
+    }
 
 
 def mean_sentence_bleu(bleu, outputs: list[str], ref: str) -> float:
@@ -71,8 +92,10 @@ def sentence_bleu():
 def dropout_rates(model) -> dict:
     """The model's dropout rates (a warning when all are 0: the passes would all agree)."""
     c = model.config
-    rates = {k: float(getattr(c, k, 0.0) or 0.0)
-             for k in ("dropout", "attention_dropout", "activation_dropout")}
+    rates = {
+        k: float(getattr(c, k, 0.0) or 0.0)
+        for k in ("dropout", "attention_dropout", "activation_dropout")
+    }
     if not any(rates.values()):
         log.warning("the model has no dropout (all rates 0): MC-dropout passes equal the main one")
     return rates
@@ -84,8 +107,11 @@ def seeded(seed: int, device):
     import torch
 
     dev = torch.device(device)
-    index = (dev.index if dev.index is not None else torch.cuda.current_device()) \
-        if dev.type == "cuda" else None
+    index = (
+        (dev.index if dev.index is not None else torch.cuda.current_device())
+        if dev.type == "cuda"
+        else None
+    )
     with torch.random.fork_rng(devices=[] if index is None else [index]):
         torch.default_generator.manual_seed(seed)
         if index is not None:

@@ -9,6 +9,7 @@ drawn as empty boxes silently. Matplotlib does not shape complex scripts: Devana
 and Arabic joining show as separate glyphs. Uses the object API (no pyplot state), so it is
 safe to call from a server's worker threads.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,23 +35,40 @@ def save_attention(att: dict, path: Path, source: str, translation: str) -> tupl
         families, missing = pick_fonts("".join(src + tgt) + source + translation)
     if missing:
         log.warning("no installed font has %s; they show as boxes in %s", missing, path)
-    fig = Figure(figsize=(min(5.5 + 0.38 * len(src), 40), min(3.2 + 0.3 * len(tgt), 40)),
-                 dpi=110, layout="constrained")
+    fig = Figure(
+        figsize=(min(5.5 + 0.38 * len(src), 40), min(3.2 + 0.3 * len(tgt), 40)),
+        dpi=110,
+        layout="constrained",
+    )
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    image = ax.imshow(matrix, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto",
-                      interpolation="nearest")
-    ax.set_xticks(range(len(src)), src, rotation=60, ha="left", rotation_mode="anchor",
-                  fontfamily=families, fontsize=10)
+    image = ax.imshow(
+        matrix, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest"
+    )
+    ax.set_xticks(
+        range(len(src)),
+        src,
+        rotation=60,
+        ha="left",
+        rotation_mode="anchor",
+        fontfamily=families,
+        fontsize=10,
+    )
     ax.set_yticks(range(len(tgt)), tgt, fontfamily=families, fontsize=10)
     ax.xaxis.tick_top()
     ax.set_xlabel("source BPE tokens", fontfamily=families)
     ax.set_ylabel("output WordPieces", fontfamily=families)
-    ax.set_title(f"source: {_short(source)}\noutput: {_short(translation)}\n"
-                 f"decoder layer {att['layer']} (0-based) of {att['layers']}, "
-                 f"{att['heads']} heads averaged",
-                 fontfamily=families, fontsize=9, loc="left", y=-0.02, pad=-14,
-                 verticalalignment="top")
+    ax.set_title(
+        f"source: {_short(source)}\noutput: {_short(translation)}\n"
+        f"decoder layer {att['layer']} (0-based) of {att['layers']}, "
+        f"{att['heads']} heads averaged",
+        fontfamily=families,
+        fontsize=9,
+        loc="left",
+        y=-0.02,
+        pad=-14,
+        verticalalignment="top",
+    )
     fig.colorbar(image, ax=ax, shrink=0.8, label="attention weight")
     path = Path(path)
     with AtomicFile(path, "attention plot", mode="wb") as f:
@@ -82,9 +100,13 @@ def _candidates() -> tuple[tuple[str, str], ...]:
 
     # "Last Resort" (installed with Chromium) maps every code point to a placeholder box:
     # it would hide missing glyphs instead of drawing them, so it never counts as coverage.
-    fonts = {(f.name, f.fname) for f in font_manager.fontManager.ttflist
-             if f.style == "normal" and f.weight in (400, "normal", "regular")
-             and not f.name.startswith("Last Resort")}
+    fonts = {
+        (f.name, f.fname)
+        for f in font_manager.fontManager.ttflist
+        if f.style == "normal"
+        and f.weight in (400, "normal", "regular")
+        and not f.name.startswith("Last Resort")
+    }
     return tuple(sorted(fonts, key=lambda f: (not f[0].startswith("Noto Sans"), f[0], f[1])))
 
 
@@ -105,4 +127,4 @@ def _charmap(fname: str) -> frozenset[int]:
 
 
 def _short(text: str, limit: int = 110) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

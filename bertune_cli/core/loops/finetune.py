@@ -15,6 +15,7 @@ Refusals (CheckpointError): a checkpoint whose decoder vocabulary belongs to ano
 the recipe's (``--lm``), or whose F_BERT layer differs (``--layer``); data prepared for another
 LM or other data; a run directory holding a run with other fine-tuning settings.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,11 +27,25 @@ from typing import Any, Callable
 from bertune_cli.core.config import Recipe, resolve_finetune
 from bertune_cli.core.distributed import is_master
 from bertune_cli.core.errors import CheckpointError
-from bertune_cli.core.loops.services import (LMCache, add_test_report, check_lm, evaluate_split,
-                                             init_checkpoint, open_data, recipe_layer,
-                                             run_context, stage_name)
-from bertune_cli.core.loops.trainer import (DONE, LoopSettings, bleu_metric, init_distributed,
-                                            is_complete, train_loop)
+from bertune_cli.core.loops.services import (
+    LMCache,
+    add_test_report,
+    check_lm,
+    evaluate_split,
+    init_checkpoint,
+    open_data,
+    recipe_layer,
+    run_context,
+    stage_name,
+)
+from bertune_cli.core.loops.trainer import (
+    DONE,
+    LoopSettings,
+    bleu_metric,
+    init_distributed,
+    is_complete,
+    train_loop,
+)
 
 # What a fine-tuning run *is*: a run directory refuses to resume or report with other values.
 OBJECTIVE_KEYS = ("soft", "tau", "hard", "ce_weight", "reduction")
@@ -50,21 +65,35 @@ def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1):
     from bertune_cli.core.refcache import ReferenceCache
 
     cache = ReferenceCache(lm, getattr(config, "ref_cache_mb", 320.0))
-    E = lm.embeddings                                                  # (V_LM, D)
-    rows = E if vocab.kind == "full" else \
-        E[torch.as_tensor(vocab.lm_ids, device=E.device)].detach()    # (V', D)
+    E = lm.embeddings  # (V_LM, D)
+    rows = (
+        E if vocab.kind == "full" else E[torch.as_tensor(vocab.lm_ids, device=E.device)].detach()
+    )  # (V', D)
 
     def loss_fn(model, batch):
-        logits = model(input_ids=batch.src, attention_mask=batch.src_mask,
-                       decoder_input_ids=batch.tgt_in).logits          # (B, T, V')
+        logits = model(
+            input_ids=batch.src, attention_mask=batch.src_mask, decoder_input_ids=batch.tgt_in
+        ).logits  # (B, T, V')
         if config.ce_weight == 1.0:  # CE only: the F_BERT term has weight 0, skip its LM passes
             return ce_only_loss(logits, batch.tgt_out, label_smoothing)
         tgt = vocab.to_lm(torch.cat([batch.tgt_in[:, :1], batch.tgt_out], 1))  # (B, T+1)
-        return fbert_loss(logits, tgt, lm, rows, soft=config.soft, tau=config.tau,
-                          hard=config.hard, training=model.training,
-                          reduction=config.reduction, ce_weight=config.ce_weight,
-                          labels=batch.tgt_out, label_smoothing=label_smoothing,
-                          impl=config.impl, ref_cache=cache)
+        return fbert_loss(
+            logits,
+            tgt,
+            lm,
+            rows,
+            soft=config.soft,
+            tau=config.tau,
+            hard=config.hard,
+            training=model.training,
+            reduction=config.reduction,
+            ce_weight=config.ce_weight,
+            labels=batch.tgt_out,
+            label_smoothing=label_smoothing,
+            impl=config.impl,
+            ref_cache=cache,
+        )
+
     loss_fn.ref_cache = cache
     return loss_fn
 
@@ -77,8 +106,11 @@ def ce_only_loss(logits, labels, label_smoothing: float):
     ce, nll = label_smoothed_nll_loss(logits, labels, label_smoothing, 0)
     sentences = labels.size(0)
     ntokens = max(int(labels.ne(0).sum()), 1)
-    return ce * (sentences / ntokens), {"sample_size": float(sentences), "nll": float(nll.detach()),
-                                        "nsentences": sentences}
+    return ce * (sentences / ntokens), {
+        "sample_size": float(sentences),
+        "nll": float(nll.detach()),
+        "nsentences": sentences,
+    }
 
 
 def fbert_metric(lm) -> Callable[[list[str], list[str]], Any]:
@@ -87,11 +119,13 @@ def fbert_metric(lm) -> Callable[[list[str], list[str]], Any]:
 
     def bertscore(hyps: list[str], refs: list[str]):
         return score_bertscore(hyps, [refs], lm=lm).corpus()
+
     return bertscore
 
 
-def moverscore_metric(name: str, device: str, lms: LMCache | None = None
-                      ) -> Callable[[list[str], list[str]], Any]:
+def moverscore_metric(
+    name: str, device: str, lms: LMCache | None = None
+) -> Callable[[list[str], list[str]], Any]:
     """Validation MoverScore of texts (100 × mean), equal to ``bertune score -m moverscore
     --ms-lm NAME``'s; the LM is loaded (into ``lms``) at the first validation."""
     from bertune_cli.core.metrics.moverscore import score_moverscore
@@ -100,6 +134,7 @@ def moverscore_metric(name: str, device: str, lms: LMCache | None = None
 
     def moverscore(hyps: list[str], refs: list[str]):
         return score_moverscore(hyps, [refs], lms.ms_lm(name, device)).corpus()
+
     return moverscore
 
 
@@ -109,12 +144,23 @@ def loop_settings(recipe: Recipe, **overrides: Any) -> LoopSettings:
     return LoopSettings.from_config(resolve_finetune(recipe).finetune, **overrides)
 
 
-def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path | None = None,
-             runs_root: Path | None = None, device: str = "auto", max_epochs: int | None = None,
-             max_steps: int | None = None, max_time: float | None = None,
-             on_event: Callable[[dict[str, Any]], None] | None = None,
-             arm: str | None = None, start_optimizer: dict[str, Any] | None = None,
-             lms: LMCache | None = None, **settings: Any) -> dict[str, Any]:
+def finetune(
+    recipe: Recipe,
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    init_from: Path | None = None,
+    runs_root: Path | None = None,
+    device: str = "auto",
+    max_epochs: int | None = None,
+    max_steps: int | None = None,
+    max_time: float | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    arm: str | None = None,
+    start_optimizer: dict[str, Any] | None = None,
+    lms: LMCache | None = None,
+    **settings: Any,
+) -> dict[str, Any]:
     """Fine-tune (or resume, or report) ``recipe``'s BERTTune run; returns the DONE summary.
 
     ``init_from``: a checkpoint or run folder (default: ``<runs>/<recipe>/baseline``).
@@ -126,13 +172,17 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
     import torch
 
     from bertune_cli.core.lm import resolve_device
-    from bertune_cli.core.model.checkpoint import (LAST, check_data_compatible, load_checkpoint,
-                                                   read_meta)
+    from bertune_cli.core.model.checkpoint import (
+        LAST,
+        check_data_compatible,
+        load_checkpoint,
+        read_meta,
+    )
     from bertune_cli.core.ops import choose_impl
 
     out_dir = Path(out_dir)
-    stage = stage_name(recipe)   # before resolution: only a seed set in the recipe names it
-    recipe = resolve_finetune(recipe)   # the train section's values where finetune has none
+    stage = stage_name(recipe)  # before resolution: only a seed set in the recipe names it
+    recipe = resolve_finetune(recipe)  # the train section's values where finetune has none
     cfg = recipe.finetune
     objective = {k: getattr(cfg, k) for k in OBJECTIVE_KEYS}
     if arm is not None:
@@ -163,33 +213,53 @@ def finetune(recipe: Recipe, data_dir: Path, out_dir: Path, *, init_from: Path |
     ctx.meta["lm"]["layer"] = lm.layer
     ctx.meta["model"] = loaded.meta.get("model", {})
     ctx.meta["finetune"] = {**objective, "init_from": str(init), "impl": impl}
-    loop = loop_settings(recipe, max_epochs=max_epochs, max_steps=max_steps, max_time=max_time,
-                         **settings)
+    loop = loop_settings(
+        recipe, max_epochs=max_epochs, max_steps=max_steps, max_time=max_time, **settings
+    )
     loss_fn = fbert_objective(lm, loaded.vocab, cfg, cfg.label_smoothing)
     metrics = {"bleu": bleu_metric(recipe.eval), "bertscore": fbert_metric(lm)}
-    if cfg.select_metric == "moverscore":   # else not computed: it costs another LM pass
+    if cfg.select_metric == "moverscore":  # else not computed: it costs another LM pass
         metrics["moverscore"] = moverscore_metric(recipe.eval.ms_lm, device, lms)
     from bertune_cli.core.tracking import track
 
-    tracker = track(recipe, out_dir, stage=stage, data_dir=data.path, init=init,
-                    runs_root=runs_root, on_event=on_event)
+    tracker = track(
+        recipe,
+        out_dir,
+        stage=stage,
+        data_dir=data.path,
+        init=init,
+        runs_root=runs_root,
+        on_event=on_event,
+    )
     timer = _StepTimer(tracker)
     model = loaded.model
     torch.manual_seed(loop.seed)
     with tracker:
-        summary = train_loop(model, train=data.split("train", with_text=False),
-                             valid=data.split("valid"), loss_fn=loss_fn, settings=loop,
-                             run_dir=out_dir, ctx=ctx, device=device, metrics=metrics,
-                             on_event=timer, start_optimizer=start_optimizer)
+        summary = train_loop(
+            model,
+            train=data.split("train", with_text=False),
+            valid=data.split("valid"),
+            loss_fn=loss_fn,
+            settings=loop,
+            run_dir=out_dir,
+            ctx=ctx,
+            device=device,
+            metrics=metrics,
+            on_event=timer,
+            start_optimizer=start_optimizer,
+        )
         summary.setdefault("init_from", str(init))
         summary.setdefault("soft", cfg.soft)
         summary.setdefault("impl", impl)
         summary.setdefault("steps_per_s", timer.rate())
-        summary.setdefault("ref_cache", loss_fn.ref_cache.stats())   # sentences, MiB, hits
+        summary.setdefault("ref_cache", loss_fn.ref_cache.stats())  # sentences, MiB, hits
         if "test" in data.splits and "test" not in summary and is_master():
             # test.hyp.txt only: the pipeline's report scores the test set (once)
-            add_test_report(out_dir, summary, lambda: evaluate_split(
-                out_dir, data, "test", ctx, device, score=False))
+            add_test_report(
+                out_dir,
+                summary,
+                lambda: evaluate_split(out_dir, data, "test", ctx, device, score=False),
+            )
         tracker.finish(summary)
     return summary
 
@@ -201,13 +271,19 @@ def _check_same_run(out_dir: Path, objective: dict[str, Any]) -> None:
     for name in (LAST, BEST):
         if (out_dir / name).is_dir():
             stored = read_meta(out_dir / name).get("finetune", {})
-            differ = {k: (stored.get(k), v) for k, v in objective.items()
-                      if k in stored and stored[k] != v}
+            differ = {
+                k: (stored.get(k), v)
+                for k, v in objective.items()
+                if k in stored and stored[k] != v
+            }
             if differ:
-                shown = ", ".join(f"{k.replace('_', ' ')} {a!r} (asked: {b!r})"
-                                  for k, (a, b) in differ.items())
-                raise CheckpointError(f"{out_dir} holds a fine-tuning run with {shown}",
-                                      "use --runs-dir for a separate run, or delete that folder")
+                shown = ", ".join(
+                    f"{k.replace('_', ' ')} {a!r} (asked: {b!r})" for k, (a, b) in differ.items()
+                )
+                raise CheckpointError(
+                    f"{out_dir} holds a fine-tuning run with {shown}",
+                    "use --runs-dir for a separate run, or delete that folder",
+                )
             return
 
 

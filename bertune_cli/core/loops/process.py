@@ -2,6 +2,7 @@
 every generator (saved in checkpoint_last so a resumed run draws the same numbers), gathering
 one object from every DDP rank, and the Ctrl-C / SIGTERM flag that lets the current update
 finish before the loop saves and stops."""
+
 from __future__ import annotations
 
 import random
@@ -23,19 +24,27 @@ def precision_autocast(precision: str, device: str):
     device_type = "cuda" if "cuda" in str(device) else "cpu"
     if precision == "fp16" and device_type == "cpu":
         raise ConfigError("train.precision=fp16 needs a GPU", "use bf16 or fp32 on CPU")
-    return torch.autocast(device_type=device_type,
-                          dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+    return torch.autocast(
+        device_type=device_type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16
+    )
 
 
 def rng_state() -> dict[str, Any]:
     import torch
 
     name, keys, pos, has_gauss, cached = np.random.get_state()
-    return {"torch": torch.get_rng_state(),
-            "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
-                      float(cached)),
-            "python": random.getstate(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": (
+            name,
+            torch.from_numpy(keys.astype(np.int64)),
+            int(pos),
+            int(has_gauss),
+            float(cached),
+        ),
+        "python": random.getstate(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
 
 
 def set_rng_state(state: dict[str, Any]) -> None:

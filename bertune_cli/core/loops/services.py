@@ -10,6 +10,7 @@
   (``run_context``), and the test translation added to a finished run (``add_test_report``,
   ``evaluate_split``).
 """
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,7 @@ class LMCache:
     def _get(self, role: str, key: tuple, load: Callable[[], Any]) -> Any:
         kept = self._kept.get(role)
         if kept is None or kept[0] != key:
-            self._kept.pop(role, None)   # let the previous one go before loading the next
+            self._kept.pop(role, None)  # let the previous one go before loading the next
             self._kept[role] = (key, load())
         return self._kept[role][1]
 
@@ -46,8 +47,9 @@ class LMCache:
         """MoverScore's LM with all its layers (``eval.ms_lm``), once."""
         from bertune_cli.core.metrics.moverscore import load_moverscore_lm
 
-        return self._get("moverscore", (name, str(device)),
-                         lambda: load_moverscore_lm(name, device))
+        return self._get(
+            "moverscore", (name, str(device)), lambda: load_moverscore_lm(name, device)
+        )
 
     def eval_cache(self, recipe: Recipe, settings: Any):
         """An ``EvalCache`` for ``evaluate`` that already holds this cache's F_BERT LM (the
@@ -55,10 +57,15 @@ class LMCache:
         from bertune_cli.core.evaluation import EvalCache
 
         cache = EvalCache()
-        cache.keep_lm("fbert", settings.lm, settings.layer,
-                      self.lm(recipe.lm.name, recipe.lm.layer, settings.device))
-        cache.keep_lm("moverscore", settings.ms_lm, None,
-                      self.ms_lm(settings.ms_lm, settings.device))
+        cache.keep_lm(
+            "fbert",
+            settings.lm,
+            settings.layer,
+            self.lm(recipe.lm.name, recipe.lm.layer, settings.device),
+        )
+        cache.keep_lm(
+            "moverscore", settings.ms_lm, None, self.ms_lm(settings.ms_lm, settings.device)
+        )
         return cache
 
 
@@ -97,9 +104,10 @@ def init_checkpoint(recipe: Recipe, runs_root: Path | None, init_from: Path | No
     except CheckpointError as exc:
         if init_from:
             raise
-        raise CheckpointError(f"no baseline checkpoint for recipe {recipe.name!r} at {path}",
-                              f"run `bertune train-baseline --pair {recipe.name}` first, or "
-                              "pass --from CHECKPOINT") from exc
+        raise CheckpointError(
+            f"no baseline checkpoint for recipe {recipe.name!r} at {path}",
+            f"run `bertune train-baseline --pair {recipe.name}` first, or pass --from CHECKPOINT",
+        ) from exc
 
 
 def recipe_layer(recipe: Recipe) -> int:
@@ -119,14 +127,17 @@ def check_lm(meta: dict[str, Any], recipe: Recipe, layer: int, where: Path) -> N
         raise CheckpointError(
             f"{where} was trained with the vocabulary of LM {name!r}, not {recipe.lm.name!r}: "
             "p·E is only meaningful with the embeddings of the LM the decoder predicts",
-            f"drop --lm (or pass --lm {name}), or train a baseline for {recipe.lm.name!r}")
+            f"drop --lm (or pass --lm {name}), or train a baseline for {recipe.lm.name!r}",
+        )
     ckpt_layer = ckpt.get("layer")
     ckpt_layer = default_layer(name) if ckpt_layer is None else ckpt_layer
     if ckpt_layer != layer:
         raise CheckpointError(
             f"{where} belongs to a recipe that scores F_BERT at layer {ckpt_layer} of {name}, "
-            f"not {layer}", f"drop --layer (or pass --layer {ckpt_layer}); to use another layer, "
-            "set lm.layer in the recipe and train its baseline")
+            f"not {layer}",
+            f"drop --layer (or pass --layer {ckpt_layer}); to use another layer, "
+            "set lm.layer in the recipe and train its baseline",
+        )
 
 
 # ----------------------------------------------------------------------------- data and runs
@@ -135,13 +146,17 @@ def check_lm(meta: dict[str, Any], recipe: Recipe, layer: int, where: Path) -> N
 def open_data(recipe: Recipe, data_dir: Path) -> DataDir:
     """The prepared data for ``recipe``, checked against its LM."""
     if not (Path(data_dir) / "manifest.json").is_file():
-        raise CheckpointError(f"no prepared data directory at {data_dir}",
-                              f"run `bertune prepare --pair {recipe.name}` first (or pass --data)")
+        raise CheckpointError(
+            f"no prepared data directory at {data_dir}",
+            f"run `bertune prepare --pair {recipe.name}` first (or pass --data)",
+        )
     data = DataDir(Path(data_dir))
     if data.lm_name != recipe.lm.name:
-        raise CheckpointError(f"{data_dir} was prepared for LM {data.lm_name!r} but the recipe "
-                              f"uses {recipe.lm.name!r} (the decoder vocabulary must match)",
-                              f"re-run `bertune prepare --pair {recipe.name}` for this LM")
+        raise CheckpointError(
+            f"{data_dir} was prepared for LM {data.lm_name!r} but the recipe "
+            f"uses {recipe.lm.name!r} (the decoder vocabulary must match)",
+            f"re-run `bertune prepare --pair {recipe.name}` for this LM",
+        )
     return data
 
 
@@ -150,17 +165,24 @@ def run_context(recipe: Recipe, data: DataDir, vocab, stage: str) -> RunContext:
     from bertune_cli.core.data.source import SourceEncoder
     from bertune_cli.core.data.target import TargetCodec
 
-    meta = {"config": recipe.to_dict(),
-            "lm": {"name": recipe.lm.name, "layer": recipe.lm.layer},
-            "data": {"fingerprint": data.fingerprint, "path": str(data.path)},
-            "training": {"stage": stage}}
-    return RunContext(vocab=vocab, source=SourceEncoder.load(data.path),
-                      codec=TargetCodec.from_lm(recipe.lm.name, recipe.tgt), eval=recipe.eval,
-                      meta=meta)
+    meta = {
+        "config": recipe.to_dict(),
+        "lm": {"name": recipe.lm.name, "layer": recipe.lm.layer},
+        "data": {"fingerprint": data.fingerprint, "path": str(data.path)},
+        "training": {"stage": stage},
+    }
+    return RunContext(
+        vocab=vocab,
+        source=SourceEncoder.load(data.path),
+        codec=TargetCodec.from_lm(recipe.lm.name, recipe.tgt),
+        eval=recipe.eval,
+        meta=meta,
+    )
 
 
-def add_test_report(out_dir: Path, summary: dict[str, Any],
-                    compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def add_test_report(
+    out_dir: Path, summary: dict[str, Any], compute: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
     """Put the test-set evaluation into a finished run's DONE summary, under the run lock.
 
     The training loop releases the lock when it writes DONE; the test translation comes after.
@@ -187,8 +209,9 @@ def _replace(path: Path, text: str) -> None:
     write_text_atomic(path, text, f"{path.name} of the run")
 
 
-def evaluate_split(run_dir: Path, data: DataDir, split: str, ctx: RunContext,
-                   device: str, score: bool = True) -> dict[str, Any]:
+def evaluate_split(
+    run_dir: Path, data: DataDir, split: str, ctx: RunContext, device: str, score: bool = True
+) -> dict[str, Any]:
     """Translate ``split`` with the run's checkpoint_best; write ``<split>.hyp.txt``; its
     BLEU unless ``score`` is False (a fine-tune: the pipeline's report scores it)."""
     from bertune_cli.core.translation import Translator, from_eval
@@ -201,6 +224,9 @@ def evaluate_split(run_dir: Path, data: DataDir, split: str, ctx: RunContext,
     if not score:
         return {"split": split, "hyp_file": str(run_dir / f"{split}.hyp.txt")}
     result = bleu_metric(e)(hyps, pairs.tgt_text)
-    return {"split": split, "bleu": float(getattr(result, "score", result)),
-            "signature": str(getattr(result, "signature", "")),
-            "hyp_file": str(run_dir / f"{split}.hyp.txt")}
+    return {
+        "split": split,
+        "bleu": float(getattr(result, "score", result)),
+        "signature": str(getattr(result, "signature", "")),
+        "hyp_file": str(run_dir / f"{split}.hyp.txt"),
+    }

@@ -3,12 +3,12 @@
 Built only by ``LoopSettings.from_config`` from a recipe section, so the recipe's dataclasses
 (core/config.py) stay the one set of defaults.
 """
+
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
-
 
 # What the baseline stage fixes (the train section has no such keys): it validates by BLEU
 # (the only metric it computes) and does not validate its random starting weights.
@@ -32,17 +32,17 @@ class LoopSettings:
     max_tokens: int
     update_freq: int
     max_epochs: int
-    max_steps: int                # 0: no limit
-    max_time: float               # seconds of training (cumulative over resumes); 0: no limit
-    patience: int                 # validations without improvement; 0: never stop early
-    valid_every_steps: int        # 0: validate at the end of every epoch only
-    save_every_steps: int         # extra checkpoint_last saves (resume points); 0: none
-    autosave_seconds: float       # checkpoint_last at least this often (wall time)
+    max_steps: int  # 0: no limit
+    max_time: float  # seconds of training (cumulative over resumes); 0: no limit
+    patience: int  # validations without improvement; 0: never stop early
+    valid_every_steps: int  # 0: validate at the end of every epoch only
+    save_every_steps: int  # extra checkpoint_last saves (resume points); 0: none
+    autosave_seconds: float  # checkpoint_last at least this often (wall time)
     log_every: int
     seed: int
-    precision: str                # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
-    select_metric: str            # a key of the validation metrics, higher is better
-    max_bad_updates: int          # consecutive non-finite updates (skipped) before stopping
+    precision: str  # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
+    select_metric: str  # a key of the validation metrics, higher is better
+    max_bad_updates: int  # consecutive non-finite updates (skipped) before stopping
     # validate the starting weights (update 0) before the first update, so the start competes
     # for checkpoint_best: a fine-tune that never beats it on validation returns its start
     validate_start: bool
@@ -57,13 +57,17 @@ class LoopSettings:
         ``BASELINE_ONLY``) or ``config.resolve_finetune(recipe).finetune``; ``overrides``
         (None: not given) replace section values. A field neither gives is a TypeError, an
         unset (None) inherited fine-tuning key a ValueError: there is no fallback default."""
-        values = {f.name: getattr(section, f.name) for f in dataclasses.fields(cls)
-                  if hasattr(section, f.name)}
+        values = {
+            f.name: getattr(section, f.name)
+            for f in dataclasses.fields(cls)
+            if hasattr(section, f.name)
+        }
         for key, value in BASELINE_ONLY.items():
             values.setdefault(key, value)
         values.update({k: v for k, v in overrides.items() if v is not None})
         unset = [k for k, v in values.items() if v is None]
         if unset:
-            raise ValueError(f"{', '.join(unset)} unset: resolve the section first "
-                             "(config.resolve_finetune)")
+            raise ValueError(
+                f"{', '.join(unset)} unset: resolve the section first (config.resolve_finetune)"
+            )
         return cls(**values)

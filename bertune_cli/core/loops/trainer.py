@@ -36,6 +36,7 @@ epoch's batch list from (seed, epoch), skips the batches already done and restor
 optimizer, the schedule and the RNG, so an interrupted and resumed run gives the same
 parameters as an uninterrupted one (CPU; GPU kernels may be nondeterministic).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,14 +54,32 @@ import numpy as np
 from bertune_cli.core.data.batching import EpochBatches, collate
 from bertune_cli.core.distributed import is_master, rank_and_world
 from bertune_cli.core.errors import CheckpointError, ConfigError, TrainingError
-from bertune_cli.core.loops.process import (InterruptFlag, gather, precision_autocast,
-                                           rng_state, set_rng_state)
+from bertune_cli.core.loops.process import (
+    InterruptFlag,
+    gather,
+    precision_autocast,
+    rng_state,
+    set_rng_state,
+)
 from bertune_cli.core.loops.settings import BASELINE_ONLY, LoopSettings  # noqa: F401
-from bertune_cli.core.loops.validation import (LoopDecoder, MetricFn, Selection, append_row,
-                                              bleu_metric, checkpoint_meta, validate_and_select)
+from bertune_cli.core.loops.validation import (
+    LoopDecoder,
+    MetricFn,
+    Selection,
+    append_row,
+    bleu_metric,
+    checkpoint_meta,
+    validate_and_select,
+)
+from bertune_cli.core.model.checkpoint import (
+    BEST,
+    LAST,
+    load_trainer_state,
+    load_weights,
+    read_meta,
+    save_checkpoint,
+)
 from bertune_cli.core.outputs import AtomicFile, write_text_atomic
-from bertune_cli.core.model.checkpoint import (BEST, LAST, load_trainer_state, load_weights,
-                                               read_meta, save_checkpoint)
 
 DONE = "DONE"
 LossFn = Callable[[Any, Any], tuple[Any, dict[str, float]]]
@@ -70,10 +89,10 @@ LossFn = Callable[[Any, Any], tuple[Any, dict[str, float]]]
 class RunContext:
     """What validation and checkpoints need besides the model."""
 
-    vocab: Any          # TargetVocab
-    source: Any         # SourceEncoder
-    codec: Any          # TargetCodec
-    eval: Any           # EvalConfig (beam, lenpen, max_len_a/b, batch_tokens, lowercase)
+    vocab: Any  # TargetVocab
+    source: Any  # SourceEncoder
+    codec: Any  # TargetCodec
+    eval: Any  # EvalConfig (beam, lenpen, max_len_a/b, batch_tokens, lowercase)
     meta: dict[str, Any]  # bertune.json base: config, lm, data (the loop adds "training")
 
 
@@ -107,7 +126,6 @@ def is_complete(run_dir: Path) -> bool:
     return (Path(run_dir) / DONE).is_file()
 
 
-
 def train_loop(model, *, run_dir: Path, **kwargs: Any) -> dict[str, Any]:
     """Train ``model`` on ``train`` (a Split) until a limit or early stopping; validate on
     ``valid``; return the DONE summary. Resumes from ``run_dir/checkpoint_last`` when present.
@@ -128,10 +146,20 @@ def train_loop(model, *, run_dir: Path, **kwargs: Any) -> dict[str, Any]:
             return _train_loop(model, run_dir=Path(run_dir), **kwargs)
 
 
-def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings, run_dir: Path,
-                ctx: RunContext, device: str = "cpu", metrics: dict[str, MetricFn] | None = None,
-                on_event: Callable[[dict[str, Any]], None] | None = None,
-                start_optimizer: dict[str, Any] | None = None) -> dict[str, Any]:
+def _train_loop(
+    model,
+    *,
+    train,
+    valid,
+    loss_fn: LossFn,
+    settings: LoopSettings,
+    run_dir: Path,
+    ctx: RunContext,
+    device: str = "cpu",
+    metrics: dict[str, MetricFn] | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    start_optimizer: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     import torch
     import torch.distributed as dist
 
@@ -143,8 +171,10 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
     emit = on_event if (on_event is not None and master) else (lambda event: None)
     metric_fns = metrics if metrics is not None else {"bleu": bleu_metric(ctx.eval)}
     if settings.select_metric not in metric_fns:
-        raise ConfigError(f"validation metric {settings.select_metric!r} is not computed",
-                          f"choose one of: {', '.join(metric_fns)}")
+        raise ConfigError(
+            f"validation metric {settings.select_metric!r} is not computed",
+            f"choose one of: {', '.join(metric_fns)}",
+        )
 
     # -- fresh start, or resume from checkpoint_last -----------------------------------------
     state = load_trainer_state(run_dir / LAST)
@@ -158,15 +188,25 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
 
         net = DistributedDataParallel(model, device_ids=[device] if "cuda" in str(device) else None)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=settings.lr, betas=tuple(settings.betas), eps=1e-8,
-                                  weight_decay=settings.weight_decay)
+    optimizer = torch.optim.AdamW(
+        params,
+        lr=settings.lr,
+        betas=tuple(settings.betas),
+        eps=1e-8,
+        weight_decay=settings.weight_decay,
+    )
     scaler = torch.amp.GradScaler(enabled=settings.precision == "fp16")
     autocast = precision_autocast(settings.precision, device)
     epoch, pos, updates, elapsed, sel = 1, 0, 0, 0.0, Selection()
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
-        epoch, pos, updates, elapsed = state["epoch"], state["pos"], state["updates"], state["elapsed"]
+        epoch, pos, updates, elapsed = (
+            state["epoch"],
+            state["pos"],
+            state["updates"],
+            state["elapsed"],
+        )
         sel = Selection(**state["selection"])
         set_rng_state(state["rng"][rank])
     else:
@@ -175,45 +215,87 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
         torch.manual_seed(settings.seed + rank)
     if master:
         _start_run_dir(run_dir, ctx.meta, updates)
-    sampler = EpochBatches(train.src.lengths(), train.tgt.lengths() - 1, settings.max_tokens,
-                           settings.seed, rank, world)
+    sampler = EpochBatches(
+        train.src.lengths(),
+        train.tgt.lengths() - 1,
+        settings.max_tokens,
+        settings.seed,
+        rank,
+        world,
+    )
     per_epoch = math.ceil(len(sampler) / settings.update_freq)
-    emit({"event": "start", "epoch": epoch, "updates": updates, "updates_per_epoch": per_epoch,
-          "total": _total_updates(settings, per_epoch), "resumed": state is not None})
+    emit(
+        {
+            "event": "start",
+            "epoch": epoch,
+            "updates": updates,
+            "updates_per_epoch": per_epoch,
+            "total": _total_updates(settings, per_epoch),
+            "resumed": state is not None,
+        }
+    )
     session_start = last_save = time.time()
 
     def save_last() -> None:
         nonlocal last_save
         rngs = gather(rng_state(), world)
         if master:
-            save_checkpoint(run_dir / LAST, model, vocab=ctx.vocab, source=ctx.source,
-                            meta=checkpoint_meta(ctx, epoch, updates, sel), trainer_state=dict(
-                                optimizer=optimizer.state_dict(), scaler=scaler.state_dict(),
-                                epoch=epoch, pos=pos, updates=updates,
-                                elapsed=elapsed + time.time() - session_start,
-                                selection=dataclasses.asdict(sel), rng=rngs, world_size=world,
-                                settings=dataclasses.asdict(settings)))
+            save_checkpoint(
+                run_dir / LAST,
+                model,
+                vocab=ctx.vocab,
+                source=ctx.source,
+                meta=checkpoint_meta(ctx, epoch, updates, sel),
+                trainer_state=dict(
+                    optimizer=optimizer.state_dict(),
+                    scaler=scaler.state_dict(),
+                    epoch=epoch,
+                    pos=pos,
+                    updates=updates,
+                    elapsed=elapsed + time.time() - session_start,
+                    selection=dataclasses.asdict(sel),
+                    rng=rngs,
+                    world_size=world,
+                    settings=dataclasses.asdict(settings),
+                ),
+            )
         last_save = time.time()
 
     decoder = LoopDecoder(ctx, device)  # one Translator for every validation of this loop
 
     def validate_now(for_epoch: int) -> str | None:
-        return validate_and_select(model, valid, loss_fn, ctx, metric_fns, settings, run_dir,
-                                    device, for_epoch, updates, sel, world, emit,
-                                    optimizer_state=lambda: dict(
-                                        optimizer=optimizer.state_dict(),
-                                        scaler=scaler.state_dict(), updates=updates,
-                                        settings=dataclasses.asdict(settings), best_only=True),
-                                    decoder=decoder)
+        return validate_and_select(
+            model,
+            valid,
+            loss_fn,
+            ctx,
+            metric_fns,
+            settings,
+            run_dir,
+            device,
+            for_epoch,
+            updates,
+            sel,
+            world,
+            emit,
+            optimizer_state=lambda: dict(
+                optimizer=optimizer.state_dict(),
+                scaler=scaler.state_dict(),
+                updates=updates,
+                settings=dataclasses.asdict(settings),
+                best_only=True,
+            ),
+            decoder=decoder,
+        )
 
     stop = None
     if state is not None and pos == 0 and 0 < updates != sel.last_valid:
         stop = validate_now(epoch - 1)  # interrupted between an epoch's end and its validation
     elif updates == 0 and sel.last_valid < 0 and settings.validate_start:
-        validate_now(0)                 # the start competes for checkpoint_best
+        validate_now(0)  # the start competes for checkpoint_best
     # sample_size, loss, nll, ntokens, seconds in updates (not validation or saves), updates
     window = np.zeros(6)  # since the last train row
-    bad_run = 0           # consecutive skipped (non-finite) updates
+    bad_run = 0  # consecutive skipped (non-finite) updates
     with InterruptFlag() as interrupted:
         while stop is None:
             if epoch > settings.max_epochs:
@@ -223,9 +305,13 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
             while pos < len(batches) and stop is None:
                 # -- one update: forward/backward over update_freq micro-batches ---------------
                 t0 = time.time()
-                group = batches[pos:pos + settings.update_freq]
-                lr = inverse_sqrt_lr(settings.schedule_offset + updates, settings.lr,
-                                     settings.warmup_updates, settings.warmup_init_lr)
+                group = batches[pos : pos + settings.update_freq]
+                lr = inverse_sqrt_lr(
+                    settings.schedule_offset + updates,
+                    settings.lr,
+                    settings.warmup_updates,
+                    settings.warmup_init_lr,
+                )
                 for g in optimizer.param_groups:
                     g["lr"] = lr
                 sums = np.zeros(4)
@@ -237,11 +323,14 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
                             loss, logs = loss_fn(net, batch)
                         scaler.scale(loss).backward()
                     sums += (logs["sample_size"], loss.item(), logs.get("nll", 0.0), batch.ntokens)
-                time_up = settings.max_time > 0 and \
-                    elapsed + time.time() - session_start >= settings.max_time
+                time_up = (
+                    settings.max_time > 0
+                    and elapsed + time.time() - session_start >= settings.max_time
+                )
                 autosave = master and time.time() - last_save >= settings.autosave_seconds
-                totals = torch.tensor([*sums, time_up, autosave, interrupted.is_set()],
-                                      dtype=torch.float64)
+                totals = torch.tensor(
+                    [*sums, time_up, autosave, interrupted.is_set()], dtype=torch.float64
+                )
                 if world > 1:  # global sample size and stop/save flags, one collective
                     dist.all_reduce(totals)
                 sample_size, loss_sum, nll_sum, ntokens = totals[:4].tolist()
@@ -252,15 +341,24 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
                 gnorm = torch.nn.utils.clip_grad_norm_(params, settings.clip_norm or math.inf)
                 # Same verdict on every rank: loss_sum is all-reduced, gnorm is computed on the
                 # all-reduced gradients.
-                if not math.isfinite(loss_sum) or (not scaler.is_enabled() and
-                                                   not math.isfinite(float(gnorm))):
+                if not math.isfinite(loss_sum) or (
+                    not scaler.is_enabled() and not math.isfinite(float(gnorm))
+                ):
                     scaler.update()  # fp16: closes this unscale_ (lowers the scale); else no-op
                     optimizer.zero_grad(set_to_none=True)
                     pos, bad_run = pos + len(group), bad_run + 1
-                    _skip_update(run_dir, master, on_event, epoch, updates, loss_sum,
-                                 float(gnorm), bad_run, settings.max_bad_updates)
-                    stop = ("interrupted" if totals[6] > 0 else "max_time" if totals[4] > 0
-                            else None)
+                    _skip_update(
+                        run_dir,
+                        master,
+                        on_event,
+                        epoch,
+                        updates,
+                        loss_sum,
+                        float(gnorm),
+                        bad_run,
+                        settings.max_bad_updates,
+                    )
+                    stop = "interrupted" if totals[6] > 0 else "max_time" if totals[4] > 0 else None
                     if pos >= len(batches) or stop:
                         break
                     continue
@@ -272,29 +370,54 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
 
                 # -- bookkeeping: logs, progress, limits, mid-epoch validation and saves -------
                 window += (sample_size, loss_sum, nll_sum, ntokens, time.time() - t0, 1)
-                step = {"epoch": epoch, "update": updates, "loss": loss_sum / max(sample_size, 1),
-                        "lr": lr, "gnorm": float(gnorm), "pos": pos, "batches": len(batches),
-                        "tokens_per_s": ntokens / max(time.time() - t0, 1e-9)}
+                step = {
+                    "epoch": epoch,
+                    "update": updates,
+                    "loss": loss_sum / max(sample_size, 1),
+                    "lr": lr,
+                    "gnorm": float(gnorm),
+                    "pos": pos,
+                    "batches": len(batches),
+                    "tokens_per_s": ntokens / max(time.time() - t0, 1e-9),
+                }
                 if updates % settings.log_every == 0:
                     dt = max(window[4], 1e-9)
                     step["tokens_per_s"] = window[3] / dt
-                    append_row(run_dir, master, {
-                        "kind": "train", "epoch": epoch, "update": updates,
-                        "loss": window[1] / max(window[0], 1), "nll": window[2] / max(window[3], 1),
-                        "lr": lr, "gnorm": float(gnorm), "tokens_per_s": window[3] / dt,
-                        "updates_per_s": window[5] / dt,
-                        "elapsed": round(elapsed + time.time() - session_start, 2)})
+                    append_row(
+                        run_dir,
+                        master,
+                        {
+                            "kind": "train",
+                            "epoch": epoch,
+                            "update": updates,
+                            "loss": window[1] / max(window[0], 1),
+                            "nll": window[2] / max(window[3], 1),
+                            "lr": lr,
+                            "gnorm": float(gnorm),
+                            "tokens_per_s": window[3] / dt,
+                            "updates_per_s": window[5] / dt,
+                            "elapsed": round(elapsed + time.time() - session_start, 2),
+                        },
+                    )
                     window = np.zeros(6)
                 emit({"event": "step", **step})
-                stop = ("interrupted" if totals[6] > 0 else "max_time" if totals[4] > 0 else
-                        "max_steps" if settings.max_steps and updates >= settings.max_steps else None)
+                stop = (
+                    "interrupted"
+                    if totals[6] > 0
+                    else "max_time"
+                    if totals[4] > 0
+                    else "max_steps"
+                    if settings.max_steps and updates >= settings.max_steps
+                    else None
+                )
                 if pos >= len(batches) or stop:
                     break
                 if settings.valid_every_steps and updates % settings.valid_every_steps == 0:
                     stop = validate_now(epoch)
                     save_last()
-                elif (settings.save_every_steps and updates % settings.save_every_steps == 0) \
-                        or totals[5] > 0:
+                elif (
+                    settings.save_every_steps and updates % settings.save_every_steps == 0
+                ) or totals[5] > 0:
                     save_last()
             if pos >= len(batches):  # epoch complete: the saved state points at the next one
                 epoch, pos = epoch + 1, 0
@@ -305,11 +428,18 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
                 stop = validate_now(epoch - 1 if pos == 0 else epoch) or stop
             save_last()
 
-    summary = {"reason": stop, "updates": updates, "epochs": epoch - 1 if pos == 0 else epoch,
-               "best": {settings.select_metric: sel.best if math.isfinite(sel.best) else None,
-                        "update": sel.best_update},
-               "elapsed": round(elapsed + time.time() - session_start, 1),
-               "run_dir": str(run_dir), "checkpoint_best": str(run_dir / BEST)}
+    summary = {
+        "reason": stop,
+        "updates": updates,
+        "epochs": epoch - 1 if pos == 0 else epoch,
+        "best": {
+            settings.select_metric: sel.best if math.isfinite(sel.best) else None,
+            "update": sel.best_update,
+        },
+        "elapsed": round(elapsed + time.time() - session_start, 1),
+        "run_dir": str(run_dir),
+        "checkpoint_best": str(run_dir / BEST),
+    }
     if master:
         with AtomicFile(run_dir / DONE, "the run's completion marker") as f:
             f.write(json.dumps(summary, indent=1))
@@ -320,20 +450,25 @@ def _train_loop(model, *, train, valid, loss_fn: LossFn, settings: LoopSettings,
 # ----------------------------------------------------------------------------- helpers
 
 
-def _check_resumable(last: dict[str, Any], meta: dict[str, Any], state: dict[str, Any],
-                     world: int, run_dir: Path) -> None:
+def _check_resumable(
+    last: dict[str, Any], meta: dict[str, Any], state: dict[str, Any], world: int, run_dir: Path
+) -> None:
     old = last.get("config", {})
     new = json.loads(json.dumps(meta.get("config", {})))  # tuples -> lists, as stored
     differ = [k for k in ("src", "tgt", "data", "lm", "model") if old.get(k) != new.get(k)]
     if last.get("data", {}).get("fingerprint") != meta.get("data", {}).get("fingerprint"):
         differ.append("data fingerprint")
     if differ:
-        raise CheckpointError(f"{run_dir} holds a run with a different {', '.join(differ)}; "
-                              "it cannot be resumed with these settings",
-                              "use --out for a new run directory, or delete the old one")
+        raise CheckpointError(
+            f"{run_dir} holds a run with a different {', '.join(differ)}; "
+            "it cannot be resumed with these settings",
+            "use --out for a new run directory, or delete the old one",
+        )
     if state.get("world_size", 1) != world:
-        raise CheckpointError(f"{run_dir} was trained with {state.get('world_size')} processes, "
-                              f"not {world}", "resume with the same number of processes")
+        raise CheckpointError(
+            f"{run_dir} was trained with {state.get('world_size')} processes, not {world}",
+            "resume with the same number of processes",
+        )
 
 
 def _start_run_dir(run_dir: Path, meta: dict[str, Any], updates: int) -> None:
@@ -342,8 +477,9 @@ def _start_run_dir(run_dir: Path, meta: dict[str, Any], updates: int) -> None:
 
     run_dir.mkdir(parents=True, exist_ok=True)
     config = json.loads(json.dumps(meta.get("config", {})))  # tuples -> lists for YAML
-    write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False),
-                      "the run's config.yaml")
+    write_text_atomic(
+        run_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False), "the run's config.yaml"
+    )
     path = run_dir / "metrics.jsonl"
     if path.is_file():
         rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -352,8 +488,17 @@ def _start_run_dir(run_dir: Path, meta: dict[str, Any], updates: int) -> None:
             write_text_atomic(path, "".join(r + "\n" for r in keep), "the run's metrics.jsonl")
 
 
-def _skip_update(run_dir: Path, master: bool, on_event, epoch: int, updates: int, loss: float,
-                 gnorm: float, bad_run: int, max_bad: int) -> None:
+def _skip_update(
+    run_dir: Path,
+    master: bool,
+    on_event,
+    epoch: int,
+    updates: int,
+    loss: float,
+    gnorm: float,
+    bad_run: int,
+    max_bad: int,
+) -> None:
     """Report a skipped non-finite update (a ``skip`` event, or a logging warning when nobody
     listens; and a metrics row); stop after ``max_bad`` in a row."""
     import logging
@@ -361,19 +506,44 @@ def _skip_update(run_dir: Path, master: bool, on_event, epoch: int, updates: int
     what = f"loss {loss}" if not math.isfinite(loss) else f"gradient norm {gnorm}"
     if on_event is None and master:  # the CLI prints the event; a library user gets the log
         logging.getLogger("bertune.train").warning(
-            "update %d (epoch %d) skipped: %s (%d in a row, stopping at %d)", updates + 1,
-            epoch, what, bad_run, max_bad)
-    (on_event if master and on_event is not None else (lambda event: None))({"event": "skip", "epoch": epoch, "update": updates + 1, "loss": loss, "gnorm": gnorm,
-          "bad": bad_run, "max_bad": max_bad})
-    append_row(run_dir, master, {"kind": "skip", "epoch": epoch, "update": updates,
-                                 "loss": str(loss), "gnorm": str(gnorm), "bad": bad_run})
+            "update %d (epoch %d) skipped: %s (%d in a row, stopping at %d)",
+            updates + 1,
+            epoch,
+            what,
+            bad_run,
+            max_bad,
+        )
+    (on_event if master and on_event is not None else (lambda event: None))(
+        {
+            "event": "skip",
+            "epoch": epoch,
+            "update": updates + 1,
+            "loss": loss,
+            "gnorm": gnorm,
+            "bad": bad_run,
+            "max_bad": max_bad,
+        }
+    )
+    append_row(
+        run_dir,
+        master,
+        {
+            "kind": "skip",
+            "epoch": epoch,
+            "update": updates,
+            "loss": str(loss),
+            "gnorm": str(gnorm),
+            "bad": bad_run,
+        },
+    )
     if bad_run >= max(max_bad, 1):
         raise TrainingError(
             f"{bad_run} updates in a row had a non-finite loss or gradient (last: {what} at "
             f"update {updates + 1}, epoch {epoch}); training stopped, the last good checkpoint "
             f"{run_dir / LAST} ({_saved_update(run_dir)}) was kept",
             "lower train.lr, set train.clip_norm (e.g. 1.0) or use fp32; re-running the same "
-            "command resumes from that checkpoint")
+            "command resumes from that checkpoint",
+        )
 
 
 def _saved_update(run_dir: Path) -> str:

@@ -27,6 +27,7 @@ Scores are returned per sentence in bert_score's units (0–1); the corpus F_BER
 ``bertune score`` is 100 × the mean of F, like the paper's tables. ``FBertMetric`` is F_BERT
 as a ``protocol.Metric`` (statistics ``[F, 1]`` per segment), what ``core.evaluation`` uses.
 """
+
 from __future__ import annotations
 
 import csv
@@ -42,11 +43,17 @@ from typing import Sequence
 import numpy as np
 
 from bertune_cli.core.errors import DataError
-from bertune_cli.core.metrics.protocol import (EvalCache, EvalSettings, MeanMetric, MetricResult,
-                                               Progress, Segments)
+from bertune_cli.core.metrics.protocol import (
+    EvalCache,
+    EvalSettings,
+    MeanMetric,
+    MetricResult,
+    Progress,
+    Segments,
+)
 from bertune_cli.core.metrics.sacre import check_streams
 
-CHUNK_PAIRS = 2048      # pairs embedded together (bounds memory on large test sets)
+CHUNK_PAIRS = 2048  # pairs embedded together (bounds memory on large test sets)
 # Padding a batch may add before a new batch is cheaper: one more forward call costs about
 # as much as ~25-30 tokens on CPU (MiniLM, measured by benchmarks/bench_score.py's setup).
 PAD_SLACK = 32
@@ -65,21 +72,33 @@ class SentenceBertScores:
     def corpus(self) -> MetricResult:
         """Corpus F_BERT: 100 × mean F (P and R likewise in ``details``)."""
         mean = {k: 100.0 * float(np.mean(getattr(self, k))) for k in ("P", "R", "F")}
-        return MetricResult(name="F_BERT", score=mean["F"], signature=self.signature,
-                            details={"P": mean["P"], "R": mean["R"], "F": mean["F"],
-                                     "n": int(len(self.F)), "warnings": list(self.warnings)})
+        return MetricResult(
+            name="F_BERT",
+            score=mean["F"],
+            signature=self.signature,
+            details={
+                "P": mean["P"],
+                "R": mean["R"],
+                "F": mean["F"],
+                "n": int(len(self.F)),
+                "warnings": list(self.warnings),
+            },
+        )
 
 
-def bertscore_signature(lm_name: str, layer: int, idf: bool, rescale: str | None = None,
-                        bf16: bool = False) -> str:
+def bertscore_signature(
+    lm_name: str, layer: int, idf: bool, rescale: str | None = None, bf16: bool = False
+) -> str:
     """bert_score's settings hash, bertune flavour, e.g.
     ``minilm_L5_no-idf_version=bertune-0.1.0(hug_trans=5.23.0)_fast-tokenizer``."""
     import transformers
 
     from bertune_cli import __version__
 
-    sig = (f"{lm_name}_L{layer}_{'idf' if idf else 'no-idf'}_version=bertune-{__version__}"
-           f"(hug_trans={transformers.__version__})")
+    sig = (
+        f"{lm_name}_L{layer}_{'idf' if idf else 'no-idf'}_version=bertune-{__version__}"
+        f"(hug_trans={transformers.__version__})"
+    )
     if rescale:
         sig += f"-custom-rescaled[{rescale}]"
     sig += "_fast-tokenizer"
@@ -88,18 +107,30 @@ def bertscore_signature(lm_name: str, layer: int, idf: bool, rescale: str | None
     return sig
 
 
-def score_bertscore(hyps: Sequence[str], refs: Sequence[Sequence[str]], lm=None,
-                    **options) -> SentenceBertScores:
+def score_bertscore(
+    hyps: Sequence[str], refs: Sequence[Sequence[str]], lm=None, **options
+) -> SentenceBertScores:
     """BERTScore of every hypothesis against its references (see ``score_systems``)."""
     return score_systems([hyps], refs, lm, **options)[0]
 
 
-def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]], lm=None, *,
-                  lm_name: str = "minilm", layer: int | None = None, idf: bool = False,
-                  rescale: str | Path | None = None, batch_size: int = 64,
-                  max_batch_tokens: int = 8192, device: str = "cpu",
-                  bf16: bool = False, cache=None, stats: dict | None = None,
-                  progress: Progress | None = None) -> list[SentenceBertScores]:
+def score_systems(
+    systems: Sequence[Sequence[str]],
+    refs: Sequence[Sequence[str]],
+    lm=None,
+    *,
+    lm_name: str = "minilm",
+    layer: int | None = None,
+    idf: bool = False,
+    rescale: str | Path | None = None,
+    batch_size: int = 64,
+    max_batch_tokens: int = 8192,
+    device: str = "cpu",
+    bf16: bool = False,
+    cache=None,
+    stats: dict | None = None,
+    progress: Progress | None = None,
+) -> list[SentenceBertScores]:
     """BERTScore of several systems' hypotheses against the same references, in one pass.
 
     Every distinct sentence (over all systems and references) is embedded once, so the
@@ -126,13 +157,21 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
     n, k, streams = len(refs[0]), len(refs), [list(r) for r in refs]
 
     stats = {} if stats is None else stats
-    stats.update({phase + c: 0.0 for phase in ("tokenize", "embed", "forward", "match")
-                  for c in ("", "_cpu")}, tokens=0, padded_tokens=0, cached_sentences=0)
+    stats.update(
+        {
+            phase + c: 0.0
+            for phase in ("tokenize", "embed", "forward", "match")
+            for c in ("", "_cpu")
+        },
+        tokens=0,
+        padded_tokens=0,
+        cached_sentences=0,
+    )
     clock = _tick()
     texts = [s.strip() for r in streams for s in r] + [s.strip() for h in systems for s in h]
     index: dict[str, int] = {}
-    sent = np.array([index.setdefault(t, len(index)) for t in texts])    # (n·(K+S),)
-    ref_s, hyp_s = sent[:k * n].reshape(k, n), sent[k * n:].reshape(len(systems), n)
+    sent = np.array([index.setdefault(t, len(index)) for t in texts])  # (n·(K+S),)
+    ref_s, hyp_s = sent[: k * n].reshape(k, n), sent[k * n :].reshape(len(systems), n)
     sentences = list(index)
     ids, max_len, truncated = _tokenize(lm, sentences)
     weights = _weights(lm, ids, ref_s.ravel() if idf else None)
@@ -146,8 +185,16 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
             progress(min(done[0], len(sentences)), len(sentences))
 
     best = np.full((len(systems), 3, n), -np.inf)
-    embed = partial(_embed, lm, ids, batch_size=batch_size, max_tokens=max_batch_tokens,
-                    bf16=bf16, stats=stats, advance=advance)  # embed(which) -> {sentence: (T, D)}
+    embed = partial(
+        _embed,
+        lm,
+        ids,
+        batch_size=batch_size,
+        max_tokens=max_batch_tokens,
+        bf16=bf16,
+        stats=stats,
+        advance=advance,
+    )  # embed(which) -> {sentence: (T, D)}
     with torch.inference_mode():
         for lo in range(0, n, CHUNK_PAIRS):
             rows = slice(lo, min(lo + CHUNK_PAIRS, n))
@@ -164,13 +211,29 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
     if baseline is not None:
         best = (best - baseline[None, :, None]) / (1 - baseline[None, :, None])
     sig = bertscore_signature(lm.name, lm.layer, idf, rescale_tag, bf16)
-    return [SentenceBertScores(b[0], b[1], b[2], sig, _empty_warnings(ids, h, ref_s) +
-                               _truncation_warnings(truncated, h, ref_s, max_len))
-            for b, h in zip(best, hyp_s)]
+    return [
+        SentenceBertScores(
+            b[0],
+            b[1],
+            b[2],
+            sig,
+            _empty_warnings(ids, h, ref_s) + _truncation_warnings(truncated, h, ref_s, max_len),
+        )
+        for b, h in zip(best, hyp_s)
+    ]
 
 
-def _cached_refs(cache, lm, bf16: bool, which: np.ndarray, sentences: list[str], ids,
-                 embed, stats: dict, advance=lambda count: None) -> dict:
+def _cached_refs(
+    cache,
+    lm,
+    bf16: bool,
+    which: np.ndarray,
+    sentences: list[str],
+    ids,
+    embed,
+    stats: dict,
+    advance=lambda count: None,
+) -> dict:
     """Embeddings of the reference sentences ``which``: from ``cache`` when it has them
     (checked against the current token ids), else computed and stored there."""
     if cache is None or not len(which):
@@ -204,11 +267,10 @@ def _tokenize(lm, sentences: list[str]) -> tuple[list[list[int]], int, np.ndarra
     ``sent_encode``), that maximum, and which sentences were truncated (bool, (n,))."""
     tok = lm.tokenizer
     max_len = max_input_length(lm)
-    ids = tok(sentences, add_special_tokens=True, truncation=True, max_length=max_len)[
-        "input_ids"]
+    ids = tok(sentences, add_special_tokens=True, truncation=True, max_length=max_len)["input_ids"]
     truncated = np.zeros(len(ids), bool)
     at_cap = [i for i, s in enumerate(ids) if len(s) >= max_len]
-    if at_cap:          # rare: re-tokenize only these, untruncated, to know which were longer
+    if at_cap:  # rare: re-tokenize only these, untruncated, to know which were longer
         full = tok([sentences[i] for i in at_cap], add_special_tokens=False, verbose=False)
         extra = tok.num_special_tokens_to_add(pair=False)
         for i, f in zip(at_cap, full["input_ids"]):
@@ -216,18 +278,21 @@ def _tokenize(lm, sentences: list[str]) -> tuple[list[list[int]], int, np.ndarra
     return ids, max_len, truncated
 
 
-def _truncation_warnings(truncated: np.ndarray, hyp_s: np.ndarray, ref_s: np.ndarray,
-                         max_len: int) -> list[str]:
+def _truncation_warnings(
+    truncated: np.ndarray, hyp_s: np.ndarray, ref_s: np.ndarray, max_len: int
+) -> list[str]:
     """One warning counting the hypothesis and reference lines the LM saw truncated."""
     hyp_lines = (np.flatnonzero(truncated[hyp_s]) + 1).tolist()
     ref_lines = (np.flatnonzero(truncated[ref_s].any(0)) + 1).tolist()
     if not hyp_lines and not ref_lines:
         return []
     shown = ", ".join(map(str, sorted(set(hyp_lines + ref_lines))[:5]))
-    return [f"{len(hyp_lines)} hypothesis and {len(ref_lines)} reference line(s) are longer "
-            f"than the LM's maximum of {max_len} tokens (line {shown}"
-            f"{', …' if len(set(hyp_lines + ref_lines)) > 5 else ''}): F_BERT scores only "
-            f"their first {max_len} tokens (bert_score truncates the same way)"]
+    return [
+        f"{len(hyp_lines)} hypothesis and {len(ref_lines)} reference line(s) are longer "
+        f"than the LM's maximum of {max_len} tokens (line {shown}"
+        f"{', …' if len(set(hyp_lines + ref_lines)) > 5 else ''}): F_BERT scores only "
+        f"their first {max_len} tokens (bert_score truncates the same way)"
+    ]
 
 
 def _weights(lm, ids: list[list[int]], ref_sent: np.ndarray | None) -> list[np.ndarray]:
@@ -236,7 +301,7 @@ def _weights(lm, ids: list[list[int]], ref_sent: np.ndarray | None) -> list[np.n
         special = {lm.cls_id, lm.sep_id}
         return [np.array([0.0 if t in special else 1.0 for t in s], np.float32) for s in ids]
     counts = Counter()
-    for s in ref_sent:                       # duplicates count: one document per reference line
+    for s in ref_sent:  # duplicates count: one document per reference line
         counts.update(set(ids[s]))
     m = len(ref_sent)
     unseen = math.log((m + 1) / 1)
@@ -244,8 +309,16 @@ def _weights(lm, ids: list[list[int]], ref_sent: np.ndarray | None) -> list[np.n
     return [np.array([idf.get(t, unseen) for t in s], np.float32) for s in ids]
 
 
-def _embed(lm, ids, which: np.ndarray, batch_size: int, max_tokens: int, bf16: bool,
-           stats: dict, advance=lambda count: None) -> dict:
+def _embed(
+    lm,
+    ids,
+    which: np.ndarray,
+    batch_size: int,
+    max_tokens: int,
+    bf16: bool,
+    stats: dict,
+    advance=lambda count: None,
+) -> dict:
     """Hidden states of layer L for the sentences ``which``: {sentence: (T_i, D) float32}."""
     import torch
 
@@ -261,10 +334,10 @@ def _embed(lm, ids, which: np.ndarray, batch_size: int, max_tokens: int, bf16: b
         stats["tokens"] += sum(len(ids[s]) for s in batch)
         start = _tick()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            h = padded_hidden(lm, [ids[s] for s in batch], device).float()       # (B, T, D)
+            h = padded_hidden(lm, [ids[s] for s in batch], device).float()  # (B, T, D)
         _tock(stats, "forward", start)
         for i, s in enumerate(batch):
-            out[s] = h[i, :len(ids[s])]
+            out[s] = h[i, : len(ids[s])]
         advance(len(batch))
     _tock(stats, "embed", clock)
     return out
@@ -280,8 +353,9 @@ def _tock(stats: dict, name: str, start: tuple[float, float]) -> None:
     stats[name + "_cpu"] += time.process_time() - start[1]
 
 
-def _batches(items: list, lengths: list[int], batch_size: int, max_tokens: int,
-             slack: int = PAD_SLACK):
+def _batches(
+    items: list, lengths: list[int], batch_size: int, max_tokens: int, slack: int = PAD_SLACK
+):
     """Consecutive groups of at most ``batch_size`` items and ``max_tokens`` padded tokens
     (``lengths`` ascending, so a group's width is its last length). A longer item starts a
     new group unless widening the current one pads fewer than ``slack`` tokens, so batches
@@ -292,8 +366,9 @@ def _batches(items: list, lengths: list[int], batch_size: int, max_tokens: int,
         yield items[lo:hi]
 
 
-def _match(emb: dict, ids, weights, hyp_s: np.ndarray, ref_s: np.ndarray,
-           batch_size: int) -> np.ndarray:
+def _match(
+    emb: dict, ids, weights, hyp_s: np.ndarray, ref_s: np.ndarray, batch_size: int
+) -> np.ndarray:
     """P, R, F (3, len(hyp_s)) of the pairs (hyp_s[i], ref_s[i])."""
     import torch
     from torch.nn.utils.rnn import pad_sequence
@@ -304,9 +379,9 @@ def _match(emb: dict, ids, weights, hyp_s: np.ndarray, ref_s: np.ndarray,
     order = sorted(range(len(hyp_s)), key=lambda i: (len(ids[hyp_s[i]]), len(ids[ref_s[i]])))
     step = max(batch_size, 1) * 4
     for lo in range(0, len(order), step):
-        rows = order[lo:lo + step]
-        h = pad_sequence([emb[hyp_s[i]] for i in rows], batch_first=True)      # (B, T, D)
-        r = pad_sequence([emb[ref_s[i]] for i in rows], batch_first=True)      # (B, S, D)
+        rows = order[lo : lo + step]
+        h = pad_sequence([emb[hyp_s[i]] for i in rows], batch_first=True)  # (B, T, D)
+        r = pad_sequence([emb[ref_s[i]] for i in rows], batch_first=True)  # (B, S, D)
         hm = _lengths_mask([len(ids[hyp_s[i]]) for i in rows], h.size(1), h.device)
         rm = _lengths_mask([len(ids[ref_s[i]]) for i in rows], r.size(1), r.device)
         hw = _pad_weights([weights[hyp_s[i]] for i in rows], h.size(1), h.device)
@@ -328,7 +403,7 @@ def _pad_weights(ws: list[np.ndarray], width: int, device):
 
     out = np.zeros((len(ws), width), np.float32)
     for i, w in enumerate(ws):
-        out[i, :len(w)] = w
+        out[i, : len(w)] = w
     return torch.from_numpy(out).to(device)
 
 
@@ -342,8 +417,10 @@ def _empty_warnings(ids, hyp_s: np.ndarray, ref_s: np.ndarray) -> list[str]:
         lines = (np.flatnonzero(flags) + 1).tolist()
         if lines:
             shown = ", ".join(map(str, lines[:5])) + (", …" if len(lines) > 5 else "")
-            out.append(f"{len(lines)} empty {what} sentence(s) (line {shown}): "
-                       "their BERTScore is set to 0, as bert_score does")
+            out.append(
+                f"{len(lines)} empty {what} sentence(s) (line {shown}): "
+                "their BERTScore is set to 0, as bert_score does"
+            )
     return out
 
 
@@ -351,16 +428,20 @@ def _read_baseline(path: str | Path, layer: int) -> tuple[np.ndarray, str]:
     """bert_score's rescale baseline CSV (header ``LAYER,P,R,F``; row ``layer`` by position)."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"rescale baseline file not found: {path}",
-                        "pass a bert_score baseline CSV (columns LAYER,P,R,F)")
+        raise DataError(
+            f"rescale baseline file not found: {path}",
+            "pass a bert_score baseline CSV (columns LAYER,P,R,F)",
+        )
     raw = path.read_bytes()
     try:
         rows = list(csv.reader(raw.decode("utf-8").splitlines()))
         values = [float(v) for v in rows[1 + layer][1:4]]
     except (UnicodeDecodeError, IndexError, ValueError) as exc:
-        raise DataError(f"{path}: not a bert_score baseline CSV with a row for layer {layer} "
-                        f"({exc.__class__.__name__})",
-                        "expected a header LAYER,P,R,F and one row per layer 0..N") from exc
+        raise DataError(
+            f"{path}: not a bert_score baseline CSV with a row for layer {layer} "
+            f"({exc.__class__.__name__})",
+            "expected a header LAYER,P,R,F and one row per layer 0..N",
+        ) from exc
     return np.array(values), hashlib.sha256(raw).hexdigest()[:8]
 
 
@@ -368,9 +449,17 @@ class FBertMetric(MeanMetric):
     """F_BERT as a ``protocol.Metric``: statistics ``[F, 1]`` per segment (corpus = 100 × mean
     F), every system embedded in one pass; P, R and F are the sentence-level columns."""
 
-    def __init__(self, refs: Sequence[Sequence[str]], lm, *, idf: bool = False,
-                 rescale: str | Path | None = None, bf16: bool = False, batch_size: int = 64,
-                 cache=None):
+    def __init__(
+        self,
+        refs: Sequence[Sequence[str]],
+        lm,
+        *,
+        idf: bool = False,
+        rescale: str | Path | None = None,
+        bf16: bool = False,
+        batch_size: int = 64,
+        cache=None,
+    ):
         self.refs, self.lm, self.idf, self.rescale = [list(r) for r in refs], lm, idf, rescale
         self.bf16, self.batch_size, self.cache = bool(bf16), batch_size, cache
         tag = _read_baseline(rescale, lm.layer)[1] if rescale else None
@@ -379,29 +468,56 @@ class FBertMetric(MeanMetric):
         self._seen = len(cache.warnings) if cache is not None else 0
 
     @classmethod
-    def create(cls, refs: Sequence[Sequence[str]], settings: EvalSettings,
-               cache=None) -> "FBertMetric":
+    def create(
+        cls, refs: Sequence[Sequence[str]], settings: EvalSettings, cache=None
+    ) -> "FBertMetric":
         """The registry's constructor: LM ``settings.lm``/``layer`` (kept in ``cache``)."""
         from bertune_cli.core.lm import DEFAULT_LM, load_lm, resolve_device
 
         cache = cache if cache is not None else EvalCache()
         name = settings.lm or DEFAULT_LM
-        lm = cache.lm("fbert", name, settings.layer, lambda: load_lm(
-            name, settings.layer, resolve_device(settings.device)))
-        return cls(refs, lm, idf=settings.idf, rescale=settings.rescale, bf16=settings.bf16,
-                   batch_size=settings.batch_size, cache=cache.embeddings)
+        lm = cache.lm(
+            "fbert",
+            name,
+            settings.layer,
+            lambda: load_lm(name, settings.layer, resolve_device(settings.device)),
+        )
+        return cls(
+            refs,
+            lm,
+            idf=settings.idf,
+            rescale=settings.rescale,
+            bf16=settings.bf16,
+            batch_size=settings.batch_size,
+            cache=cache.embeddings,
+        )
 
     def extract_systems(self, systems, progress: Progress | None = None) -> list[Segments]:
-        out = score_systems(systems, self.refs, self.lm, idf=self.idf, rescale=self.rescale,
-                            batch_size=self.batch_size, bf16=self.bf16, cache=self.cache,
-                            progress=progress)
-        return [Segments(self.stats_of(o.F), {"F_BERT_P": o.P, "F_BERT_R": o.R,
-                                               "F_BERT_F": o.F}, list(o.warnings)) for o in out]
+        out = score_systems(
+            systems,
+            self.refs,
+            self.lm,
+            idf=self.idf,
+            rescale=self.rescale,
+            batch_size=self.batch_size,
+            bf16=self.bf16,
+            cache=self.cache,
+            progress=progress,
+        )
+        return [
+            Segments(
+                self.stats_of(o.F),
+                {"F_BERT_P": o.P, "F_BERT_R": o.R, "F_BERT_F": o.F},
+                list(o.warnings),
+            )
+            for o in out
+        ]
 
     def result(self, seg: Segments) -> MetricResult:
         c = seg.columns
-        return SentenceBertScores(c["F_BERT_P"], c["F_BERT_R"], c["F_BERT_F"], self.signature,
-                                  list(seg.warnings)).corpus()
+        return SentenceBertScores(
+            c["F_BERT_P"], c["F_BERT_R"], c["F_BERT_F"], self.signature, list(seg.warnings)
+        ).corpus()
 
     def columns(self, seg: Segments) -> dict[str, np.ndarray]:
         return dict(seg.columns)
@@ -410,5 +526,5 @@ class FBertMetric(MeanMetric):
         """What the reference-embedding cache reported since the last call."""
         if self.cache is None:
             return []
-        new, self._seen = self.cache.warnings[self._seen:], len(self.cache.warnings)
+        new, self._seen = self.cache.warnings[self._seen :], len(self.cache.warnings)
         return list(new)

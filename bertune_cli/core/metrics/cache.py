@@ -16,6 +16,7 @@ sentences, (Σ T_i, D) float32, with their token ids (Σ T_i,) and lengths (n,).
   are deleted until the folder is under ``max_mb``. An entry larger than the bound is not
   stored. A damaged or vanished entry is a miss (and is removed), never an error.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,7 +32,7 @@ import numpy as np
 from bertune_cli.core.errors import DataError
 
 FORMAT = "bertune-embcache-1"
-STALE_TMP_S = 3600          # a temporary file this old belongs to a killed writer
+STALE_TMP_S = 3600  # a temporary file this old belongs to a killed writer
 
 
 class EmbeddingCache:
@@ -39,21 +40,26 @@ class EmbeddingCache:
 
     def __init__(self, root: str | Path, max_mb: float = 1024.0):
         self.root = Path(root).expanduser()
-        self.max_bytes = int(max_mb * 2 ** 20)
+        self.max_bytes = int(max_mb * 2**20)
         self.warnings: list[str] = []
         self.hits = self.misses = 0
         self._fingerprints: dict[int, str] = {}
         if max_mb <= 0:
-            raise DataError(f"cache size {max_mb} MB must be positive",
-                            "pass --cache-size-mb N with N > 0")
+            raise DataError(
+                f"cache size {max_mb} MB must be positive", "pass --cache-size-mb N with N > 0"
+            )
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DataError(f"cannot create the cache folder {self.root} ({exc.strerror})",
-                            "pass --cache with a writable folder") from exc
+            raise DataError(
+                f"cannot create the cache folder {self.root} ({exc.strerror})",
+                "pass --cache with a writable folder",
+            ) from exc
         if not os.access(self.root, os.W_OK | os.X_OK):
-            raise DataError(f"the cache folder {self.root} is not writable",
-                            "pass --cache with a writable folder")
+            raise DataError(
+                f"the cache folder {self.root} is not writable",
+                "pass --cache with a writable folder",
+            )
 
     # ----------------------------------------------------------------- keys
     def fingerprint(self, lm, bf16: bool = False) -> str:
@@ -67,7 +73,7 @@ class EmbeddingCache:
     def key(self, lm, texts: Sequence[str], bf16: bool = False) -> str:
         """Entry name for the embeddings of ``texts`` (in this order) under ``lm``."""
         h = hashlib.sha256(f"{FORMAT}|{self.fingerprint(lm, bf16)}".encode())
-        for t in texts:                       # length-prefixed: no separator ambiguity
+        for t in texts:  # length-prefixed: no separator ambiguity
             b = t.encode("utf-8")
             h.update(len(b).to_bytes(8, "little"))
             h.update(b)
@@ -84,18 +90,23 @@ class EmbeddingCache:
             self.misses += 1
             return None
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # damaged
-            self.warnings.append(f"cache entry {path.name} is unreadable "
-                                 f"({exc.__class__.__name__}); recomputed")
+            self.warnings.append(
+                f"cache entry {path.name} is unreadable ({exc.__class__.__name__}); recomputed"
+            )
             _unlink(path)
             self.misses += 1
             return None
         flat = np.fromiter((t for s in ids for t in s), np.int64)
-        if (len(lengths) != len(ids) or not np.array_equal(lengths, [len(s) for s in ids])
-                or not np.array_equal(stored, flat) or emb.shape[0] != len(flat)):
+        if (
+            len(lengths) != len(ids)
+            or not np.array_equal(lengths, [len(s) for s in ids])
+            or not np.array_equal(stored, flat)
+            or emb.shape[0] != len(flat)
+        ):
             self.misses += 1
             return None
         try:
-            os.utime(path)                      # LRU: a hit makes the entry recent
+            os.utime(path)  # LRU: a hit makes the entry recent
         except OSError:
             pass
         self.hits += 1
@@ -106,9 +117,11 @@ class EmbeddingCache:
         Returns False (with a warning) when it could not, which never fails the scoring."""
         emb = np.concatenate([np.asarray(a, np.float32) for a in arrays])
         if emb.nbytes > self.max_bytes:
-            self.warnings.append(f"reference embeddings ({emb.nbytes / 2 ** 20:.0f} MiB) exceed "
-                                 f"the cache bound ({self.max_bytes / 2 ** 20:.0f} MiB); "
-                                 "not cached (raise --cache-size-mb)")
+            self.warnings.append(
+                f"reference embeddings ({emb.nbytes / 2**20:.0f} MiB) exceed "
+                f"the cache bound ({self.max_bytes / 2**20:.0f} MiB); "
+                "not cached (raise --cache-size-mb)"
+            )
             return False
         lengths = np.array([len(s) for s in ids], np.int64)
         flat = np.fromiter((t for s in ids for t in s), np.int64)
@@ -119,11 +132,12 @@ class EmbeddingCache:
                 np.savez(f, emb=emb, lengths=lengths, ids=flat)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, self.root / f"{key}.npz")     # atomic: whole entry or none
+            os.replace(tmp, self.root / f"{key}.npz")  # atomic: whole entry or none
             tmp = None
         except OSError as exc:
-            self.warnings.append(f"could not write to the cache {self.root} ({exc.strerror}); "
-                                 "scores are unaffected")
+            self.warnings.append(
+                f"could not write to the cache {self.root} ({exc.strerror}); scores are unaffected"
+            )
             return False
         finally:
             if tmp is not None:
@@ -140,7 +154,7 @@ class EmbeddingCache:
         import fcntl
 
         with open(self.root / ".lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)        # one evicting process at a time
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one evicting process at a time
             now = time.time()
             for tmp in self.root.glob(".tmp-*"):
                 try:
@@ -148,7 +162,7 @@ class EmbeddingCache:
                         _unlink(tmp)
                 except OSError:
                     pass
-            entries = sorted(self._entries(), key=lambda e: e[2])     # oldest first
+            entries = sorted(self._entries(), key=lambda e: e[2])  # oldest first
             total = sum(size for _, size, _ in entries)
             for path, size, _ in entries:
                 if total <= self.max_bytes:
@@ -161,7 +175,7 @@ class EmbeddingCache:
         for path in self.root.glob("*.npz"):
             try:
                 st = path.stat()
-            except OSError:                          # removed meanwhile by another process
+            except OSError:  # removed meanwhile by another process
                 continue
             out.append((path, st.st_size, st.st_mtime))
         return out
@@ -172,10 +186,15 @@ def _lm_fingerprint(lm) -> str:
     import torch
     import transformers
 
-    parts = [f"name={lm.name}", f"path={lm.path}", f"layer={lm.layer}",
-             f"config={lm.model.config.to_json_string(use_diff=False)}",
-             f"torch={torch.__version__}", f"transformers={transformers.__version__}",
-             f"device={next(lm.model.parameters()).device.type}"]
+    parts = [
+        f"name={lm.name}",
+        f"path={lm.path}",
+        f"layer={lm.layer}",
+        f"config={lm.model.config.to_json_string(use_diff=False)}",
+        f"torch={torch.__version__}",
+        f"transformers={transformers.__version__}",
+        f"device={next(lm.model.parameters()).device.type}",
+    ]
     folder = Path(lm.path)
     if folder.is_dir():
         for f in sorted(folder.iterdir()):
@@ -184,8 +203,10 @@ def _lm_fingerprint(lm) -> str:
                 parts.append(f"weights={f.name}:{st.st_size}:{st.st_mtime_ns}")
     tok = lm.tokenizer
     vocab = hashlib.sha256(
-        tok.backend_tokenizer.to_str().encode() if hasattr(tok, "backend_tokenizer")
-        else repr(sorted(tok.get_vocab().items())).encode()).hexdigest()
+        tok.backend_tokenizer.to_str().encode()
+        if hasattr(tok, "backend_tokenizer")
+        else repr(sorted(tok.get_vocab().items())).encode()
+    ).hexdigest()
     parts.append(f"tokenizer={type(tok).__name__}:{vocab}:{tok.model_max_length}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 

@@ -7,6 +7,7 @@ format, ``FILE:LINE:COLUMN: invalid UTF-8``). Every problem is a ``DataError`` n
 missing, not a file, empty, not UTF-8, or a different number of lines than the files it is
 compared with.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,7 +39,8 @@ def read_parallel(named: Sequence[tuple[str, str | Path]]) -> list[list[str]]:
             raise DataError(
                 f"line counts differ: {role} {path} has {len(lines)} lines, "
                 f"{first_role} {first} has {len(texts[0])}",
-                "every file must have one line per segment, in the same order")
+                "every file must have one line per segment, in the same order",
+            )
     return texts
 
 

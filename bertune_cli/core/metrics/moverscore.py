@@ -36,6 +36,7 @@ matrices of a batch of pairs are one batched float64 product, and each pair's tr
 problem keeps only its weighted tokens (zero-mass bins carry no flow, so the optimum is the
 reference's).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,13 +49,19 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from bertune_cli.core.errors import DataError, LMUnavailable
-from bertune_cli.core.metrics.protocol import (EvalCache, EvalSettings, MeanMetric, MetricResult,
-                                               Progress, Segments)
+from bertune_cli.core.metrics.protocol import (
+    EvalCache,
+    EvalSettings,
+    MeanMetric,
+    MetricResult,
+    Progress,
+    Segments,
+)
 from bertune_cli.core.metrics.sacre import check_streams
 
 PUNCTUATION = frozenset(string.punctuation)
-PAIRS_PER_BATCH = 256          # pairs whose distance matrices are built together
-EMPTY_SCORE = -1.0             # no weighted token on a side: the worst score, 1 − max distance
+PAIRS_PER_BATCH = 256  # pairs whose distance matrices are built together
+EMPTY_SCORE = -1.0  # no weighted token on a side: the worst score, 1 − max distance
 
 
 @dataclass
@@ -67,13 +74,17 @@ class SentenceMoverScores:
 
     def corpus(self) -> MetricResult:
         """System MoverScore: 100 × the mean of the sentence scores."""
-        return MetricResult(name="MoverScore", score=100.0 * float(np.mean(self.scores)),
-                            signature=self.signature,
-                            details={"n": int(len(self.scores)), "warnings": list(self.warnings)})
+        return MetricResult(
+            name="MoverScore",
+            score=100.0 * float(np.mean(self.scores)),
+            signature=self.signature,
+            details={"n": int(len(self.scores)), "warnings": list(self.warnings)},
+        )
 
 
-def moverscore_signature(lm_name: str, layer: int, idf: bool,
-                         stop_words: Iterable[str] = ()) -> str:
+def moverscore_signature(
+    lm_name: str, layer: int, idf: bool, stop_words: Iterable[str] = ()
+) -> str:
     """Settings and versions, in the style of the F_BERT signature, e.g.
     ``minilm_L6_idf_no-stop-words_1-gram_version=bertune-0.1.0(hug_trans=5.24.0,pot=0.9.7)``."""
     import ot
@@ -82,11 +93,16 @@ def moverscore_signature(lm_name: str, layer: int, idf: bool,
     from bertune_cli import __version__
 
     words = sorted(set(stop_words))
-    stop = (f"stop-words-{len(words)}-{hashlib.sha256(' '.join(words).encode()).hexdigest()[:8]}"
-            if words else "no-stop-words")
-    return (f"{lm_name}_L{layer}_{'idf' if idf else 'no-idf'}_{stop}_1-gram_version=bertune-"
-            f"{__version__}(hug_trans={transformers.__version__},pot={ot.__version__})"
-            "_moverscore-v2")
+    stop = (
+        f"stop-words-{len(words)}-{hashlib.sha256(' '.join(words).encode()).hexdigest()[:8]}"
+        if words
+        else "no-stop-words"
+    )
+    return (
+        f"{lm_name}_L{layer}_{'idf' if idf else 'no-idf'}_{stop}_1-gram_version=bertune-"
+        f"{__version__}(hug_trans={transformers.__version__},pot={ot.__version__})"
+        "_moverscore-v2"
+    )
 
 
 def read_stop_words(path) -> list[str]:
@@ -98,9 +114,10 @@ def read_stop_words(path) -> list[str]:
     try:
         return path.read_text(encoding="utf-8").split()
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read the stop-word file {path} ({exc.__class__.__name__})",
-                        "pass a UTF-8 text file of words separated by spaces or newlines"
-                        ) from exc
+        raise DataError(
+            f"cannot read the stop-word file {path} ({exc.__class__.__name__})",
+            "pass a UTF-8 text file of words separated by spaces or newlines",
+        ) from exc
 
 
 def load_moverscore_lm(name: str = "minilm", device: str = "cpu"):
@@ -109,27 +126,37 @@ def load_moverscore_lm(name: str = "minilm", device: str = "cpu"):
 
     from bertune_cli.core.lm import load_lm, load_tokenizer, resolve_lm
 
-    load_tokenizer(name)            # raises LMUnavailable with the fetch command when missing
+    load_tokenizer(name)  # raises LMUnavailable with the fetch command when missing
     try:
         layers = AutoConfig.from_pretrained(resolve_lm(name)).num_hidden_layers
     except (OSError, ValueError) as exc:
-        raise LMUnavailable(f"cannot read the config of LM {name!r} ({exc.__class__.__name__})",
-                            f"download it once with `hf download {name}`, or use --ms-lm minilm"
-                            ) from exc
+        raise LMUnavailable(
+            f"cannot read the config of LM {name!r} ({exc.__class__.__name__})",
+            f"download it once with `hf download {name}`, or use --ms-lm minilm",
+        ) from exc
     return load_lm(name, layers, device)
 
 
-def score_moverscore(hyps: Sequence[str], refs: Sequence[Sequence[str]], lm=None,
-                     **options) -> SentenceMoverScores:
+def score_moverscore(
+    hyps: Sequence[str], refs: Sequence[Sequence[str]], lm=None, **options
+) -> SentenceMoverScores:
     """MoverScore of every hypothesis against its references (see ``score_systems``)."""
     return score_systems([hyps], refs, lm, **options)[0]
 
 
-def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]], lm=None, *,
-                  lm_name: str = "minilm", idf: bool = True, stop_words: Iterable[str] = (),
-                  batch_size: int = 64, max_batch_tokens: int = 8192,
-                  device: str = "cpu",
-                  progress: Progress | None = None) -> list[SentenceMoverScores]:
+def score_systems(
+    systems: Sequence[Sequence[str]],
+    refs: Sequence[Sequence[str]],
+    lm=None,
+    *,
+    lm_name: str = "minilm",
+    idf: bool = True,
+    stop_words: Iterable[str] = (),
+    batch_size: int = 64,
+    max_batch_tokens: int = 8192,
+    device: str = "cpu",
+    progress: Progress | None = None,
+) -> list[SentenceMoverScores]:
     """MoverScore of several systems against the same references, in one pass.
 
     refs: reference streams (K lists of n lines); idf of the references over all K·n lines,
@@ -148,7 +175,7 @@ def score_systems(systems: Sequence[Sequence[str]], refs: Sequence[Sequence[str]
     texts = [s for r in refs for s in r] + [s for h in systems for s in h]
     index: dict[str, int] = {}
     sent = np.array([index.setdefault(t, len(index)) for t in texts], dtype=np.int64)
-    ref_s, hyp_s = sent[:k * n].reshape(k, n), sent[k * n:].reshape(len(systems), n)
+    ref_s, hyp_s = sent[: k * n].reshape(k, n), sent[k * n :].reshape(len(systems), n)
     ids, kept = _tokenize(lm, list(index), stop)
     ref_w = _weights(ids, kept, ref_s.ravel(), idf)
     best = np.full((len(systems), n), -np.inf)
@@ -175,8 +202,11 @@ def _tokenize(lm, sentences: list[str], stop: frozenset) -> tuple[list[list[int]
 
     tok = lm.tokenizer
     max_len = max_input_length(lm)
-    ids = tok(sentences, add_special_tokens=True, truncation=True, max_length=max_len)[
-        "input_ids"] if sentences else []
+    ids = (
+        tok(sentences, add_special_tokens=True, truncation=True, max_length=max_len)["input_ids"]
+        if sentences
+        else []
+    )
     keep: dict[int, bool] = {}
     kept = []
     for s in ids:
@@ -208,8 +238,9 @@ def _weights(ids, kept, lines: np.ndarray, idf: bool) -> dict[int, np.ndarray]:
     return out
 
 
-def _embed(lm, ids, batch_size: int, max_tokens: int, progress: Progress | None = None,
-           total: int = 0) -> list:
+def _embed(
+    lm, ids, batch_size: int, max_tokens: int, progress: Progress | None = None, total: int = 0
+) -> list:
     """Last-layer hidden states of every sentence, L2-normalised in float32 as the reference
     does: ``[(T_i, D) float32]``."""
     import torch
@@ -222,10 +253,10 @@ def _embed(lm, ids, batch_size: int, max_tokens: int, progress: Progress | None 
     out: list = [None] * len(ids)
     for start, stop in length_groups([len(ids[s]) for s in order], max_tokens, batch_size):
         batch = order[start:stop]
-        h = padded_hidden(lm, [ids[s] for s in batch], device).float()           # (B, T, D)
+        h = padded_hidden(lm, [ids[s] for s in batch], device).float()  # (B, T, D)
         h = h / (torch.norm(h, dim=-1, keepdim=True) + 1e-30)
         for i, s in enumerate(batch):
-            out[s] = h[i, :len(ids[s])].cpu()
+            out[s] = h[i, : len(ids[s])].cpu()
         if progress is not None:
             progress(stop, total)
     return out
@@ -248,19 +279,22 @@ def _transport(emb, ref_s, ref_w, hyp_s, hyp_w) -> tuple[np.ndarray, np.ndarray]
         else:
             empty[i] = True
     for lo in range(0, len(live), PAIRS_PER_BATCH):
-        rows = live[lo:lo + PAIRS_PER_BATCH]
+        rows = live[lo : lo + PAIRS_PER_BATCH]
         r_pos = [np.flatnonzero(ref_w[ref_s[i]]) for i in rows]
         h_pos = [np.flatnonzero(hyp_w[hyp_s[i]]) for i in rows]
         x = pad_sequence([emb[ref_s[i]][p] for i, p in zip(rows, r_pos)], True).double()
         y = pad_sequence([emb[hyp_s[i]][p] for i, p in zip(rows, h_pos)], True).double()
-        d2 = (x.pow(2).sum(-1, keepdim=True) + y.pow(2).sum(-1).unsqueeze(1)
-              - 2 * torch.bmm(x, y.transpose(1, 2)))                     # (B, n_r, n_h)
+        d2 = (
+            x.pow(2).sum(-1, keepdim=True)
+            + y.pow(2).sum(-1).unsqueeze(1)
+            - 2 * torch.bmm(x, y.transpose(1, 2))
+        )  # (B, n_r, n_h)
         dist = d2.clamp_min(1e-30).sqrt().numpy()
         for j, i in enumerate(rows):
             a = ref_w[ref_s[i]][r_pos[j]].astype(np.float64)
             b = hyp_w[hyp_s[i]][h_pos[j]].astype(np.float64)
             a, b = a / (a.sum() + 1e-30), b / (b.sum() + 1e-30)
-            cost = ot.emd2(a, b, dist[j, :len(a), :len(b)])
+            cost = ot.emd2(a, b, dist[j, : len(a), : len(b)])
             score[i] = 1.0 - float(cost)
     return score, empty
 
@@ -270,29 +304,38 @@ def _warnings(zero: np.ndarray, idf: bool, n: int) -> list[str]:
     if not lines:
         return []
     shown = ", ".join(map(str, lines[:5])) + (", …" if len(lines) > 5 else "")
-    why = (" (with idf over a single line every token has weight 0)" if idf and n == 1 else
-           "")
-    return [f"{len(lines)} sentence pair(s) with no weighted token on a side (line {shown}): "
-            f"empty, or only punctuation, subwords or stop words, or every token is in all "
-            f"lines (idf 0){why}; their MoverScore is set to -1, the worst score "
-            "(moverscore_v2 would give 1)"]
+    why = " (with idf over a single line every token has weight 0)" if idf and n == 1 else ""
+    return [
+        f"{len(lines)} sentence pair(s) with no weighted token on a side (line {shown}): "
+        f"empty, or only punctuation, subwords or stop words, or every token is in all "
+        f"lines (idf 0){why}; their MoverScore is set to -1, the worst score "
+        "(moverscore_v2 would give 1)"
+    ]
 
 
 class MoverScoreMetric(MeanMetric):
     """MoverScore as a ``protocol.Metric``: statistics ``[score, 1]`` per segment (corpus =
     100 × mean), every system in one pass with the LM ``ms_lm`` (its last layer)."""
 
-    def __init__(self, refs: Sequence[Sequence[str]], lm, *, stop_words: Iterable[str] = (),
-                 batch_size: int = 64):
+    def __init__(
+        self,
+        refs: Sequence[Sequence[str]],
+        lm,
+        *,
+        stop_words: Iterable[str] = (),
+        batch_size: int = 64,
+    ):
         self.refs, self.lm, self.stop_words = [list(r) for r in refs], lm, tuple(stop_words)
         self.batch_size = batch_size
-        super().__init__("MoverScore", moverscore_signature(lm.name, lm.num_layers, True,
-                                                            self.stop_words))
+        super().__init__(
+            "MoverScore", moverscore_signature(lm.name, lm.num_layers, True, self.stop_words)
+        )
         self.case_sensitive = not lm.do_lower_case
 
     @classmethod
-    def create(cls, refs: Sequence[Sequence[str]], settings: EvalSettings,
-               cache=None) -> "MoverScoreMetric":
+    def create(
+        cls, refs: Sequence[Sequence[str]], settings: EvalSettings, cache=None
+    ) -> "MoverScoreMetric":
         """The registry's constructor: LM ``settings.ms_lm`` (kept in ``cache``), stop words
         from ``settings.ms_stop_words``."""
         from bertune_cli.core.lm import resolve_device
@@ -300,19 +343,32 @@ class MoverScoreMetric(MeanMetric):
         cache = cache if cache is not None else EvalCache()
         words = read_stop_words(settings.ms_stop_words) if settings.ms_stop_words else ()
         name = settings.ms_lm or "minilm"
-        lm = cache.lm("moverscore", name, None, lambda: load_moverscore_lm(
-            name, resolve_device(settings.device)))
+        lm = cache.lm(
+            "moverscore",
+            name,
+            None,
+            lambda: load_moverscore_lm(name, resolve_device(settings.device)),
+        )
         return cls(refs, lm, stop_words=words, batch_size=settings.batch_size)
 
     def extract_systems(self, systems, progress: Progress | None = None) -> list[Segments]:
-        out = score_systems(systems, self.refs, self.lm, stop_words=self.stop_words,
-                            batch_size=self.batch_size, progress=progress)
-        return [Segments(self.stats_of(o.scores), {"MoverScore": o.scores}, list(o.warnings))
-                for o in out]
+        out = score_systems(
+            systems,
+            self.refs,
+            self.lm,
+            stop_words=self.stop_words,
+            batch_size=self.batch_size,
+            progress=progress,
+        )
+        return [
+            Segments(self.stats_of(o.scores), {"MoverScore": o.scores}, list(o.warnings))
+            for o in out
+        ]
 
     def result(self, seg: Segments) -> MetricResult:
-        return SentenceMoverScores(seg.columns["MoverScore"], self.signature,
-                                   list(seg.warnings)).corpus()
+        return SentenceMoverScores(
+            seg.columns["MoverScore"], self.signature, list(seg.warnings)
+        ).corpus()
 
     def columns(self, seg: Segments) -> dict[str, np.ndarray]:
         return dict(seg.columns)

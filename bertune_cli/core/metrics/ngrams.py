@@ -15,13 +15,14 @@ every path), computed by sorting:
 ``Corpus`` holds symbol ids and segment offsets; ``RefIndex`` the reference side, built once
 and reused for every system scored against the same references.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-TABLE_LIMIT = 1 << 22     # key spaces up to this size are looked up in a direct table
+TABLE_LIMIT = 1 << 22  # key spaces up to this size are looked up in a direct table
 
 
 @dataclass
@@ -33,9 +34,10 @@ class Corpus:
     lengths: np.ndarray
 
     def __post_init__(self):
-        self.seg = np.repeat(np.arange(len(self.lengths)), self.lengths)   # (L,) segment index
+        self.seg = np.repeat(np.arange(len(self.lengths)), self.lengths)  # (L,) segment index
         self._room = np.repeat(self.starts + self.lengths, self.lengths) - np.arange(
-            len(self.sym))                                               # (L,) positions left
+            len(self.sym)
+        )  # (L,) positions left
 
     def fits(self, n: int) -> np.ndarray:
         """(L,) bool: an n-gram starting here stays inside its segment."""
@@ -52,7 +54,7 @@ def char_corpus(lines: list[str], vocab: np.ndarray | None = None) -> tuple[Corp
     cps = np.frombuffer("".join(lines).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     if vocab is None:
         vocab, sym = np.unique(cps, return_inverse=True)
-    elif len(vocab) and vocab[-1] < TABLE_LIMIT:     # code point -> id by direct indexing
+    elif len(vocab) and vocab[-1] < TABLE_LIMIT:  # code point -> id by direct indexing
         table = np.full(int(vocab[-1]) + 2, len(vocab), np.int64)
         table[vocab] = np.arange(len(vocab))
         sym = table[np.minimum(cps, len(table) - 1)]
@@ -61,8 +63,9 @@ def char_corpus(lines: list[str], vocab: np.ndarray | None = None) -> tuple[Corp
     return Corpus(sym.astype(np.int64), _starts(lengths), lengths), vocab
 
 
-def word_corpus(segments: list[list[str]], vocab: dict[str, int] | None = None
-                ) -> tuple[Corpus, dict[str, int]]:
+def word_corpus(
+    segments: list[list[str]], vocab: dict[str, int] | None = None
+) -> tuple[Corpus, dict[str, int]]:
     """Words of tokenized segments; ``vocab`` maps reference words to ids (None: build it)."""
     lengths = np.fromiter((len(s) for s in segments), np.int64, len(segments))
     if vocab is None:
@@ -81,21 +84,20 @@ class RefIndex:
     """
 
     def __init__(self, streams: list[Corpus], vocab_size: int, max_order: int):
-        self.base = vocab_size + 1                 # symbol ids 0..U-1, U = unseen
+        self.base = vocab_size + 1  # symbol ids 0..U-1, U = unseen
         self.max_order = max_order
         self.n_seg = len(streams[0].lengths)
-        self.ngrams: list[np.ndarray] = []         # sorted unique keys per order
+        self.ngrams: list[np.ndarray] = []  # sorted unique keys per order
         self.counts: list[list[tuple[np.ndarray, np.ndarray]]] = []
         self._merged: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._tables: list[np.ndarray | None] = []
-        prev = [c.sym.copy() for c in streams]     # dense ids of the (n−1)-grams per position
+        prev = [c.sym.copy() for c in streams]  # dense ids of the (n−1)-grams per position
         for n in range(1, max_order + 1):
             keys = [self._keys(c, p, n) for c, p in zip(streams, prev)]
-            uniq, inv = np.unique(np.concatenate([k[k >= 0] for k in keys]),
-                                  return_inverse=True)
+            uniq, inv = np.unique(np.concatenate([k[k >= 0] for k in keys]), return_inverse=True)
             self.ngrams.append(uniq)
             space = self.base * (len(self.ngrams[-2]) if n > 1 else 1)
-            if space <= TABLE_LIMIT:                  # key -> dense id without sorting
+            if space <= TABLE_LIMIT:  # key -> dense id without sorting
                 table = np.full(space, -1, np.int32)
                 table[uniq] = np.arange(len(uniq), dtype=np.int32)
                 self._tables.append(table)
@@ -105,7 +107,7 @@ class RefIndex:
             for k in keys:
                 d = np.full(len(k), -1, np.int64)
                 ok = k >= 0
-                d[ok] = inv[used:used + int(ok.sum())]
+                d[ok] = inv[used : used + int(ok.sum())]
                 used += int(ok.sum())
                 dense.append(d)
             self.counts.append([self._count(c, d, len(uniq)) for c, d in zip(streams, dense)])
@@ -116,7 +118,7 @@ class RefIndex:
         if n == 1:
             return np.where(corpus.sym < self.base - 1, corpus.sym, -1)
         nxt = np.full(len(corpus.sym), -1, np.int64)
-        nxt[:len(nxt) - n + 1] = corpus.sym[n - 1:]
+        nxt[: len(nxt) - n + 1] = corpus.sym[n - 1 :]
         ok = corpus.fits(n) & (prev >= 0) & (nxt >= 0) & (nxt < self.base - 1)
         return np.where(ok, prev * self.base + nxt, -1)
 
@@ -188,7 +190,7 @@ def _lookup(sorted_keys: np.ndarray, keys: np.ndarray, missing: int | None = Non
     miss = len(sorted_keys) if missing is None else missing
     if len(sorted_keys) == 0 or len(keys) == 0:
         return np.full(len(keys), miss, np.int64)
-    order = np.argsort(keys)                 # sorted needles: searchsorted stays in cache
+    order = np.argsort(keys)  # sorted needles: searchsorted stays in cache
     idx = np.empty(len(keys), np.int64)
     idx[order] = np.searchsorted(sorted_keys, keys[order])
     idx = np.minimum(idx, len(sorted_keys) - 1)
@@ -196,5 +198,8 @@ def _lookup(sorted_keys: np.ndarray, keys: np.ndarray, missing: int | None = Non
 
 
 def _starts(lengths: np.ndarray) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(lengths) \
+    return (
+        np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        if len(lengths)
         else np.zeros(0, np.int64)
+    )

@@ -15,6 +15,7 @@ Also here: ``EvalSettings`` (every option a metric's numbers depend on besides t
 warnings the metric produced on the way) and ``EvalCache`` (what is reused between calls of
 one process: LMs, built metrics, statistics).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,8 +37,12 @@ class MetricResult:
     details: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "score": float(self.score), "signature": self.signature,
-                "details": self.details}
+        return {
+            "name": self.name,
+            "score": float(self.score),
+            "signature": self.signature,
+            "details": self.details,
+        }
 
 
 @dataclass(frozen=True)
@@ -46,14 +51,14 @@ class EvalSettings:
     recipe's ``eval``/``lm`` sections (``core.evaluation.settings``). ``source`` says which
     (``options``, ``recipe <name>``, ``run <path>``)."""
 
-    lowercase: bool = False           # BLEU / chrF (sacrebleu -lc)
-    tokenize: str | None = None       # BLEU's tokenizer (None: sacrebleu's 13a)
-    lm: str | None = None             # F_BERT's LM (None: the bundled MiniLM)
-    layer: int | None = None          # F_BERT's layer (None: the LM's default)
+    lowercase: bool = False  # BLEU / chrF (sacrebleu -lc)
+    tokenize: str | None = None  # BLEU's tokenizer (None: sacrebleu's 13a)
+    lm: str | None = None  # F_BERT's LM (None: the bundled MiniLM)
+    layer: int | None = None  # F_BERT's layer (None: the LM's default)
     idf: bool = False
-    rescale: str | None = None        # a bert_score baseline CSV
-    bf16: bool = False                # F_BERT under bf16 autocast (signed "_bf16")
-    ms_lm: str | None = None          # MoverScore's LM (None: the bundled MiniLM)
+    rescale: str | None = None  # a bert_score baseline CSV
+    bf16: bool = False  # F_BERT under bf16 autocast (signed "_bf16")
+    ms_lm: str | None = None  # MoverScore's LM (None: the bundled MiniLM)
     ms_stop_words: str | None = None
     batch_size: int = 64
     device: str = "auto"
@@ -91,8 +96,9 @@ class Metric:
         """(N, k) statistics of each hypothesis segment."""
         return self.extract_systems([hyps])[0].stats
 
-    def extract_systems(self, systems: Sequence[Sequence[str]],
-                        progress: Progress | None = None) -> list[Segments]:
+    def extract_systems(
+        self, systems: Sequence[Sequence[str]], progress: Progress | None = None
+    ) -> list[Segments]:
         """Statistics of several systems (a metric with an LM embeds them in one pass)."""
         out = []
         for i, hyps in enumerate(systems):

@@ -22,6 +22,7 @@ module, and the sacrebleu version is checked once, the first time sacrebleu is u
   ``CHRF._compute_f_score`` (scores from statistics),
 * ``TokenizerRegexp._re`` (the 13a tokenizer's regular expressions).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -31,7 +32,7 @@ from typing import Any, Sequence
 from bertune_cli.core.errors import BertuneError, ConfigError, DataError
 from bertune_cli.core.metrics.protocol import MetricResult
 
-SACREBLEU_SERIES = "2.6."      # the series the bit-identity tests run on
+SACREBLEU_SERIES = "2.6."  # the series the bit-identity tests run on
 
 # name -> (sacrebleu class name, fixed constructor arguments). Lower-case keys.
 SACRE_METRICS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -47,8 +48,9 @@ SHARED_OPTIONS = {"lowercase", "tokenize"}
 def canonical_name(name: str) -> str:
     key = name.strip().lower()
     if key not in SACRE_METRICS:
-        raise ConfigError(f"unknown sacrebleu metric {name!r}",
-                          f"choose one of {', '.join(SACRE_METRICS)}")
+        raise ConfigError(
+            f"unknown sacrebleu metric {name!r}", f"choose one of {', '.join(SACRE_METRICS)}"
+        )
     return key
 
 
@@ -56,11 +58,15 @@ def metric_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
     """The subset of ``options`` that the sacrebleu class of ``name`` accepts (checked)."""
     cls_name, fixed = SACRE_METRICS[canonical_name(name)]
     accepted = set(inspect.signature(_sacre_class(cls_name).__init__).parameters) - {
-        "self", "references"}
+        "self",
+        "references",
+    }
     unknown = sorted(k for k in options if k not in accepted and k not in SHARED_OPTIONS)
     if unknown:
-        raise ConfigError(f"{name}: unknown option(s) {', '.join(unknown)}",
-                          f"{cls_name} takes {', '.join(sorted(accepted))}")
+        raise ConfigError(
+            f"{name}: unknown option(s) {', '.join(unknown)}",
+            f"{cls_name} takes {', '.join(sorted(accepted))}",
+        )
     kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
     return {**kwargs, **fixed}
 
@@ -72,8 +78,10 @@ def make_metric(name: str, references: Sequence[Sequence[str]] | None = None, **
     try:
         return _sacre_class(cls_name)(references=references, **kwargs)
     except (AssertionError, ValueError, TypeError, RuntimeError) as exc:
-        raise ConfigError(f"{name}: invalid options {kwargs} ({exc})",
-                          "see `sacrebleu --help` for the values each option takes") from exc
+        raise ConfigError(
+            f"{name}: invalid options {kwargs} ({exc})",
+            "see `sacrebleu --help` for the values each option takes",
+        ) from exc
 
 
 def check_streams(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> None:
@@ -84,8 +92,11 @@ def check_streams(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> None:
         raise DataError("no reference stream given", "pass at least one reference")
     for k, stream in enumerate(refs):
         if len(stream) != len(hyps):
-            raise DataError(f"reference stream {k + 1} has {len(stream)} lines but there are "
-                            f"{len(hyps)} hypotheses", "every file needs one line per segment")
+            raise DataError(
+                f"reference stream {k + 1} has {len(stream)} lines but there are "
+                f"{len(hyps)} hypotheses",
+                "every file needs one line per segment",
+            )
 
 
 def corpus_metric(name: str, hyps: list[str], refs: list[list[str]], **options) -> MetricResult:
@@ -98,21 +109,32 @@ def corpus_metric(name: str, hyps: list[str], refs: list[list[str]], **options) 
 
 def result_from_score(metric, score) -> MetricResult:
     """Wrap a sacrebleu Score (and its metric's signature) into a JSON-safe MetricResult."""
-    details: dict[str, Any] = {"text": score.format(), "signature_short":
-                               metric.get_signature().format(short=True)}
+    details: dict[str, Any] = {
+        "text": score.format(),
+        "signature_short": metric.get_signature().format(short=True),
+    }
     if hasattr(score, "counts"):  # BLEU
-        details.update(counts=[int(c) for c in score.counts],
-                       totals=[int(t) for t in score.totals],
-                       precisions=[float(p) for p in score.precisions], bp=float(score.bp),
-                       sys_len=int(score.sys_len), ref_len=int(score.ref_len),
-                       ratio=float(score.sys_len / score.ref_len) if score.ref_len else 0.0)
+        details.update(
+            counts=[int(c) for c in score.counts],
+            totals=[int(t) for t in score.totals],
+            precisions=[float(p) for p in score.precisions],
+            bp=float(score.bp),
+            sys_len=int(score.sys_len),
+            ref_len=int(score.ref_len),
+            ratio=float(score.sys_len / score.ref_len) if score.ref_len else 0.0,
+        )
     if hasattr(score, "num_edits"):  # TER
         details.update(num_edits=int(score.num_edits), ref_length=float(score.ref_length))
     if hasattr(score, "char_order"):  # chrF
-        details.update(char_order=int(score.char_order), word_order=int(score.word_order),
-                       beta=int(score.beta))
-    return MetricResult(name=score.name, score=float(score.score),
-                        signature=metric.get_signature().format(), details=details)
+        details.update(
+            char_order=int(score.char_order), word_order=int(score.word_order), beta=int(score.beta)
+        )
+    return MetricResult(
+        name=score.name,
+        score=float(score.score),
+        signature=metric.get_signature().format(),
+        details=details,
+    )
 
 
 def _sacre_class(cls_name: str):
@@ -129,14 +151,17 @@ def sacrebleu_module():
 
     version = getattr(sacrebleu, "__version__", "?")
     if not version.startswith(SACREBLEU_SERIES):
-        raise BertuneError(f"sacrebleu {version} is installed, but bertune's metrics are exact "
-                           f"for sacrebleu {SACREBLEU_SERIES}x only",
-                           f"pip install 'sacrebleu=={SACREBLEU_SERIES}*'")
+        raise BertuneError(
+            f"sacrebleu {version} is installed, but bertune's metrics are exact "
+            f"for sacrebleu {SACREBLEU_SERIES}x only",
+            f"pip install 'sacrebleu=={SACREBLEU_SERIES}*'",
+        )
     return sacrebleu
 
 
 # ---------------------------------------------------------------------- private names
 # Every use of a sacrebleu private name (listed in the module docstring) is one of these.
+
 
 def preprocess(metric, line: str) -> str:
     return metric._preprocess_segment(line)

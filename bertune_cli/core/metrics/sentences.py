@@ -22,6 +22,7 @@ JSONL: a first object ``{"bertune_sentence_scores": 1, "hyp": …, "hyp_sha256":
 hold bert_score's 0–1 values at full precision; sacrebleu columns hold sentence-level
 scores (BLEU with effective order, as ``sacrebleu --sentence-level``), for reading only.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,7 @@ class SentenceScores:
     hyp_sha256: str
     refs_sha256: str
     lines: int
-    signatures: dict[str, str] = field(default_factory=dict)   # metric -> signature
+    signatures: dict[str, str] = field(default_factory=dict)  # metric -> signature
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     path: Path | None = None
 
@@ -62,19 +63,29 @@ def write_sentence_scores(path: str | Path, scores: SentenceScores) -> Path:
     path = Path(path)
     names = list(scores.columns)
     rows = zip(*(scores.columns[c].tolist() for c in names))
-    with AtomicFile(path, "sentence-level scores", newline="\n",
-                    suffixes=SENTENCE_SUFFIXES) as f:
+    with AtomicFile(path, "sentence-level scores", newline="\n", suffixes=SENTENCE_SUFFIXES) as f:
         if path.suffix in (".jsonl", ".json"):
-            f.write(json.dumps({"bertune_sentence_scores": FORMAT_VERSION, "hyp": scores.hyp,
-                                "hyp_sha256": scores.hyp_sha256,
-                                "refs_sha256": scores.refs_sha256, "lines": scores.lines,
-                                "signatures": scores.signatures}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "bertune_sentence_scores": FORMAT_VERSION,
+                        "hyp": scores.hyp,
+                        "hyp_sha256": scores.hyp_sha256,
+                        "refs_sha256": scores.refs_sha256,
+                        "lines": scores.lines,
+                        "signatures": scores.signatures,
+                    }
+                )
+                + "\n"
+            )
             for i, row in enumerate(rows, 1):
                 f.write(json.dumps({"line": i, **dict(zip(names, row))}) + "\n")
         else:
-            f.write(f"#{MAGIC}\t{FORMAT_VERSION}\n#hyp\t{scores.hyp}\n"
-                    f"#hyp_sha256\t{scores.hyp_sha256}\n#refs_sha256\t{scores.refs_sha256}\n"
-                    f"#lines\t{scores.lines}\n")
+            f.write(
+                f"#{MAGIC}\t{FORMAT_VERSION}\n#hyp\t{scores.hyp}\n"
+                f"#hyp_sha256\t{scores.hyp_sha256}\n#refs_sha256\t{scores.refs_sha256}\n"
+                f"#lines\t{scores.lines}\n"
+            )
             for metric, sig in scores.signatures.items():
                 f.write(f"#signature\t{metric}\t{sig}\n")
             f.write("\t".join(["line", *names]) + "\n")
@@ -87,19 +98,24 @@ def read_sentence_scores(path: str | Path) -> SentenceScores:
     """Read a file written by ``write_sentence_scores``; DataError on anything else."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"score file not found: {path}",
-                        "write one with `bertune score HYP REF --sentence-level FILE`")
+        raise DataError(
+            f"score file not found: {path}",
+            "write one with `bertune score HYP REF --sentence-level FILE`",
+        )
     try:
         text = path.read_text(encoding="utf-8")
         out = _parse_jsonl(text) if text.lstrip().startswith("{") else _parse_tsv(text)
     except (UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as exc:
-        raise DataError(f"{path} is not a bertune sentence-level score file "
-                        f"({exc.__class__.__name__}: {exc})",
-                        "write one with `bertune score HYP REF --sentence-level FILE`") from exc
+        raise DataError(
+            f"{path} is not a bertune sentence-level score file ({exc.__class__.__name__}: {exc})",
+            "write one with `bertune score HYP REF --sentence-level FILE`",
+        ) from exc
     bad = [c for c, v in out.columns.items() if len(v) != out.lines]
     if bad:
-        raise DataError(f"{path}: column(s) {', '.join(bad)} do not have {out.lines} values "
-                        "(truncated file?)", "re-run `bertune score --sentence-level`")
+        raise DataError(
+            f"{path}: column(s) {', '.join(bad)} do not have {out.lines} values (truncated file?)",
+            "re-run `bertune score --sentence-level`",
+        )
     out.path = path
     return out
 
@@ -119,10 +135,11 @@ def _parse_tsv(text: str) -> SentenceScores:
     if head.get(MAGIC) != str(FORMAT_VERSION):
         raise ValueError(f"missing '#{MAGIC}\t{FORMAT_VERSION}' header")
     names = lines[i].split("\t")[1:]
-    values = [[float(v) for v in row.split("\t")[1:]] for row in lines[i + 1:] if row]
+    values = [[float(v) for v in row.split("\t")[1:]] for row in lines[i + 1 :] if row]
     cols = {n: np.array([r[j] for r in values]) for j, n in enumerate(names)}
-    return SentenceScores(head["hyp"], head["hyp_sha256"], head["refs_sha256"],
-                          int(head["lines"]), sigs, cols)
+    return SentenceScores(
+        head["hyp"], head["hyp_sha256"], head["refs_sha256"], int(head["lines"]), sigs, cols
+    )
 
 
 def _parse_jsonl(text: str) -> SentenceScores:
@@ -131,10 +148,18 @@ def _parse_jsonl(text: str) -> SentenceScores:
     if head.get("bertune_sentence_scores") != FORMAT_VERSION:
         raise ValueError("missing 'bertune_sentence_scores' header object")
     names = [k for k in (rows[1] if len(rows) > 1 else {}) if k != "line"]
-    cols = {n: np.array([float(r[n]) if r[n] is not None else math.nan for r in rows[1:]])
-            for n in names}
-    return SentenceScores(head["hyp"], head["hyp_sha256"], head["refs_sha256"],
-                          int(head["lines"]), dict(head["signatures"]), cols)
+    cols = {
+        n: np.array([float(r[n]) if r[n] is not None else math.nan for r in rows[1:]])
+        for n in names
+    }
+    return SentenceScores(
+        head["hyp"],
+        head["hyp_sha256"],
+        head["refs_sha256"],
+        int(head["lines"]),
+        dict(head["signatures"]),
+        cols,
+    )
 
 
 class ScoreFileMetric(MeanMetric):
@@ -143,35 +168,48 @@ class ScoreFileMetric(MeanMetric):
     been scored against ``refs``, belong to their system (same order) and share one
     signature; ``extract(hyps)`` returns the statistics of the file written for ``hyps``."""
 
-    def __init__(self, files: Sequence[str | Path], refs: Sequence[Sequence[str]],
-                 systems: Sequence[Sequence[str]], paths: Sequence[str | Path]):
+    def __init__(
+        self,
+        files: Sequence[str | Path],
+        refs: Sequence[Sequence[str]],
+        systems: Sequence[Sequence[str]],
+        paths: Sequence[str | Path],
+    ):
         from bertune_cli.core.metrics.inputs import digest
 
         if len(files) != len(paths):
-            raise UsageError(f"got {len(files)} score file(s) for {len(paths)} systems",
-                             "pass one --scores FILE per system, baseline first, in the same "
-                             "order")
+            raise UsageError(
+                f"got {len(files)} score file(s) for {len(paths)} systems",
+                "pass one --scores FILE per system, baseline first, in the same order",
+            )
         read = [read_sentence_scores(p) for p in files]
         refs_sha, first = digest(refs), None
         self._stats: dict[str, np.ndarray] = {}
         for f, path, lines in zip(read, paths, systems):
             sig = f.signatures.get("F_BERT")
             if sig is None or "F_BERT_F" not in f.columns:
-                raise DataError(f"{f.path} has no F_BERT scores (metrics: "
-                                f"{', '.join(f.signatures) or 'none'})", "write it with "
-                                "`bertune score HYP REF -m bertscore --sentence-level`")
+                raise DataError(
+                    f"{f.path} has no F_BERT scores (metrics: {', '.join(f.signatures) or 'none'})",
+                    "write it with `bertune score HYP REF -m bertscore --sentence-level`",
+                )
             if first is None:
                 first = (f.path, sig)
             elif sig != first[1]:
-                raise DataError(f"refusing to mix F_BERT signatures: {first[0]} has "
-                                f"{first[1]}, {f.path} has {sig}",
-                                "score every system with the same settings")
+                raise DataError(
+                    f"refusing to mix F_BERT signatures: {first[0]} has "
+                    f"{first[1]}, {f.path} has {sig}",
+                    "score every system with the same settings",
+                )
             if f.refs_sha256 != refs_sha:
-                raise DataError(f"{f.path} was scored against other references than the ones "
-                                "given", "re-score it against these references")
+                raise DataError(
+                    f"{f.path} was scored against other references than the ones given",
+                    "re-score it against these references",
+                )
             if f.hyp_sha256 != digest([lines]) or f.lines != len(lines):
-                raise DataError(f"{f.path} holds the scores of {f.hyp}, not of {path}",
-                                "pass the score files in the order of the system files")
+                raise DataError(
+                    f"{f.path} holds the scores of {f.hyp}, not of {path}",
+                    "pass the score files in the order of the system files",
+                )
             self._stats[f.hyp_sha256] = self.stats_of(f.columns["F_BERT_F"])
         self.first = first
         super().__init__("F_BERT", first[1])
@@ -189,7 +227,9 @@ class ScoreFileMetric(MeanMetric):
         layer = layer if layer is not None else DEFAULT_LAYERS.get(lm)
         want = f"{lm}_L{layer}_" if layer is not None else f"{lm}_L"
         if not sig.startswith(want) or (idf and "_idf_" not in sig):
-            raise DataError(f"{path} was scored with {sig}, not with LM {lm}"
-                            f"{f' layer {layer}' if layer is not None else ''}"
-                            f"{' and idf' if idf else ''}",
-                            "drop --lm/--layer/--idf to use the files as they are, or re-score")
+            raise DataError(
+                f"{path} was scored with {sig}, not with LM {lm}"
+                f"{f' layer {layer}' if layer is not None else ''}"
+                f"{' and idf' if idf else ''}",
+                "drop --lm/--layer/--idf to use the files as they are, or re-score",
+            )

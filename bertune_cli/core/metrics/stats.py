@@ -20,6 +20,7 @@ Exactness with sacrebleu 2.6:
   bit-identical; rows where sacrebleu would take a rare branch (no match at all, an empty
   order, add-k smoothing, ...) are scored by calling sacrebleu's own function.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,13 +28,16 @@ from typing import Sequence
 
 import numpy as np
 
-from bertune_cli.core.metrics import ngrams
-from bertune_cli.core.metrics import sacre
+from bertune_cli.core.metrics import ngrams, sacre
 from bertune_cli.core.metrics.protocol import EvalSettings, Metric, MetricResult
-from bertune_cli.core.metrics.sacre import (canonical_name, check_streams, make_metric,
-                                            result_from_score)
+from bertune_cli.core.metrics.sacre import (
+    canonical_name,
+    check_streams,
+    make_metric,
+    result_from_score,
+)
 
-F32_EXACT = 2 ** 24     # integers below this add exactly in float32
+F32_EXACT = 2**24  # integers below this add exactly in float32
 
 
 class SacreMetric(Metric):
@@ -49,16 +53,19 @@ class SacreMetric(Metric):
         self.metric.num_refs = len(self.refs)
         self.higher_is_better = self.key != "ter"
         m = self.metric
-        self.case_sensitive = (bool(getattr(m, "case_sensitive", False)) if self.key == "ter"
-                               else not m.lowercase)
+        self.case_sensitive = (
+            bool(getattr(m, "case_sensitive", False)) if self.key == "ter" else not m.lowercase
+        )
         self._prepare()
         self.name = {"bleu": "BLEU", "ter": "TER"}.get(
-            self.key, f"chrF{getattr(m, 'beta', '')}" + "+" * getattr(m, "word_order", 0))
+            self.key, f"chrF{getattr(m, 'beta', '')}" + "+" * getattr(m, "word_order", 0)
+        )
         self.signature = m.get_signature().format()
 
     @classmethod
-    def create(cls, name: str, refs: Sequence[Sequence[str]], settings: EvalSettings,
-               cache=None) -> "SacreMetric":
+    def create(
+        cls, name: str, refs: Sequence[Sequence[str]], settings: EvalSettings, cache=None
+    ) -> "SacreMetric":
         """The registry's constructor (``core.evaluation.registry``): lowercase, tokenize."""
         return cls(name, refs, lowercase=settings.lowercase, tokenize=settings.tokenize)
 
@@ -68,22 +75,27 @@ class SacreMetric(Metric):
         if self.key == "bleu":
             segs = [_bleu_words(m, r) for r in self.refs]
             words, self._vocab = ngrams.word_corpus([w for r in segs for w in r])
-            self._ref_lens = np.array([[len(w) for w in r] for r in segs])        # (K, N)
-            self._index = ngrams.RefIndex(_split(words, len(segs)), len(self._vocab),
-                                          m.max_ngram_order)
+            self._ref_lens = np.array([[len(w) for w in r] for r in segs])  # (K, N)
+            self._index = ngrams.RefIndex(
+                _split(words, len(segs)), len(self._vocab), m.max_ngram_order
+            )
         elif self.key.startswith("chrf"):
             chars = [[self._chars(sacre.preprocess(m, s)) for s in r] for r in self.refs]
             corpus, self._cvocab = ngrams.char_corpus([c for r in chars for c in r])
-            self._ref_chars = np.array([[len(c) for c in r] for r in chars])      # (K, N)
-            self._cindex = ngrams.RefIndex(_split(corpus, len(chars)), len(self._cvocab),
-                                           m.char_order)
+            self._ref_chars = np.array([[len(c) for c in r] for r in chars])  # (K, N)
+            self._cindex = ngrams.RefIndex(
+                _split(corpus, len(chars)), len(self._cvocab), m.char_order
+            )
             if m.word_order > 0:
-                words = [[sacre.remove_punctuation(m, sacre.preprocess(m, s)) for s in r]
-                         for r in self.refs]
+                words = [
+                    [sacre.remove_punctuation(m, sacre.preprocess(m, s)) for s in r]
+                    for r in self.refs
+                ]
                 corpus, self._wvocab = ngrams.word_corpus([w for r in words for w in r])
                 self._ref_words = np.array([[len(w) for w in r] for r in words])
-                self._windex = ngrams.RefIndex(_split(corpus, len(words)), len(self._wvocab),
-                                               m.word_order)
+                self._windex = ngrams.RefIndex(
+                    _split(corpus, len(words)), len(self._wvocab), m.word_order
+                )
         else:  # TER: sacrebleu's own extraction with its reference cache
             sacre.cache_references(m, self.refs)
 
@@ -103,7 +115,7 @@ class SacreMetric(Metric):
         corpus, _ = ngrams.word_corpus(segs, self._vocab)
         order = self.metric.max_ngram_order
         hyp_len = corpus.lengths
-        diff = np.abs(self._ref_lens - hyp_len[None, :])                         # (K, N)
+        diff = np.abs(self._ref_lens - hyp_len[None, :])  # (K, N)
         closest = np.where(diff == diff.min(0), self._ref_lens, np.iinfo(np.int64).max).min(0)
         correct = self._index.matches(corpus, merged=True)
         total = [np.maximum(hyp_len - n, 0) for n in range(order)]
@@ -112,15 +124,17 @@ class SacreMetric(Metric):
     def _chrf_stats(self, lines: list[str]) -> np.ndarray:
         m = self.metric
         corpus, _ = ngrams.char_corpus([self._chars(s) for s in lines], self._cvocab)
-        per_ref = _fscore_stats(corpus, self._cindex, self._ref_chars)        # (K, N, 3·nc)
+        per_ref = _fscore_stats(corpus, self._cindex, self._ref_chars)  # (K, N, 3·nc)
         if m.word_order > 0:
-            words, _ = ngrams.word_corpus([sacre.remove_punctuation(m, s) for s in lines],
-                                          self._wvocab)
+            words, _ = ngrams.word_corpus(
+                [sacre.remove_punctuation(m, s) for s in lines], self._wvocab
+            )
             per_ref = np.concatenate(
-                [per_ref, _fscore_stats(words, self._windex, self._ref_words)], 2)
+                [per_ref, _fscore_stats(words, self._windex, self._ref_words)], 2
+            )
         if len(per_ref) == 1:
             return per_ref[0]
-        best = np.empty_like(per_ref[0])       # sacrebleu: the first reference with the best f
+        best = np.empty_like(per_ref[0])  # sacrebleu: the first reference with the best f
         for i in range(per_ref.shape[1]):
             f = [sacre.f_score(m, per_ref[k, i].tolist()) for k in range(len(per_ref))]
             best[i] = per_ref[int(np.argmax(f)), i]
@@ -128,9 +142,8 @@ class SacreMetric(Metric):
 
     # ------------------------------------------------------------------ scores
     def corpus_score(self, stats: np.ndarray) -> float:
-        if stats.dtype.kind in "iu":   # sum_of_lists of Python ints = this exact integer sum
-            return float(sacre.score_from_stats(self.metric,
-                                                [int(v) for v in stats.sum(0)]).score)
+        if stats.dtype.kind in "iu":  # sum_of_lists of Python ints = this exact integer sum
+            return float(sacre.score_from_stats(self.metric, [int(v) for v in stats.sum(0)]).score)
         return float(sacre.aggregate(self.metric, stats.tolist()).score)
 
     def test_signature(self, test: str, n: int, seed: int | None, ar_confidence: int = -1) -> str:
@@ -152,17 +165,28 @@ class SacreMetric(Metric):
         fast = {"bleu": _bleu_scores, "ter": _ter_scores}.get(self.key, _chrf_scores)
         out = fast(self.metric, rows)
         if out is None:  # a rare branch somewhere: sacrebleu's own function, row by row
-            out = np.array([sacre.score_from_stats(self.metric, r.copy()).score
-                            for r in rows])
+            out = np.array([sacre.score_from_stats(self.metric, r.copy()).score for r in rows])
         return out
 
     def segment_scores(self, stats: np.ndarray) -> np.ndarray:
         m = self.metric
         if self.key == "bleu":  # sentence BLEU as sacrebleu's sentence_score: effective order
             n = m.max_ngram_order
-            return np.array([m.compute_bleu(r[2:2 + n], r[2 + n:], r[0], r[1], m.smooth_method,
-                                            m.smooth_value, True, n).score
-                             for r in stats.tolist()])
+            return np.array(
+                [
+                    m.compute_bleu(
+                        r[2 : 2 + n],
+                        r[2 + n :],
+                        r[0],
+                        r[1],
+                        m.smooth_method,
+                        m.smooth_value,
+                        True,
+                        n,
+                    ).score
+                    for r in stats.tolist()
+                ]
+            )
         return np.array([float(sacre.score_from_stats(m, r).score) for r in stats.tolist()])
 
 
@@ -184,9 +208,17 @@ def _bleu_words(m, lines: Sequence[str]) -> list[list[str]]:
 # joined by "\n": each line is wrapped in spaces first (as sacrebleu does), so no match can
 # touch a separator and every line gets exactly the matches it gets alone. Tests compare the
 # output with sacrebleu's tokenizer on thousands of lines.
-_13A_RULE1 = {c: f" {chr(c)} " for c in [*range(0x7B, 0x7F), *range(0x5B, 0x61),
-                                          *range(0x20, 0x27), *range(0x28, 0x2C),
-                                          *range(0x3A, 0x41), 0x2F]}
+_13A_RULE1 = {
+    c: f" {chr(c)} "
+    for c in [
+        *range(0x7B, 0x7F),
+        *range(0x5B, 0x61),
+        *range(0x20, 0x27),
+        *range(0x28, 0x2C),
+        *range(0x3A, 0x41),
+        0x2F,
+    ]
+}
 _13A_TEMPLATES = (r"\1 \2 ", r" \1 \2", r"\1 \2 ")
 _13A_CACHE: list = []
 
@@ -196,8 +228,11 @@ def _rules_13a():
     if not _13A_CACHE:
         rules = sacre.regexp_rules_13a()
         ok = len(rules) == 4 and tuple(r for _, r in rules[1:]) == _13A_TEMPLATES
-        fns = (lambda g: f"{g[1]} {g[2]} ", lambda g: f" {g[1]} {g[2]}",
-               lambda g: f"{g[1]} {g[2]} ")
+        fns = (
+            lambda g: f"{g[1]} {g[2]} ",
+            lambda g: f" {g[1]} {g[2]}",
+            lambda g: f"{g[1]} {g[2]} ",
+        )
         _13A_CACHE.append([(p, f) for (p, _), f in zip(rules[1:], fns)] if ok else None)
     return _13A_CACHE[0]
 
@@ -207,8 +242,12 @@ def _words_13a(lines: list[str]) -> list[list[str]]:
     for line in lines:
         line = line.replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
         if "&" in line:
-            line = (line.replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
-                    .replace("&gt;", ">"))
+            line = (
+                line.replace("&quot;", '"')
+                .replace("&amp;", "&")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+            )
         wrapped.append(f" {line} ")
     text = "\n".join(wrapped).translate(_13A_RULE1)
     for pattern, fn in _rules_13a():
@@ -226,25 +265,31 @@ def _split(corpus: ngrams.Corpus, k: int) -> list[ngrams.Corpus]:
     n = len(corpus.lengths) // k
     out = []
     for i in range(k):
-        lengths = corpus.lengths[i * n:(i + 1) * n]
+        lengths = corpus.lengths[i * n : (i + 1) * n]
         lo = int(corpus.starts[i * n]) if n else 0
-        out.append(ngrams.Corpus(corpus.sym[lo:lo + int(lengths.sum())],
-                                 corpus.starts[i * n:(i + 1) * n] - lo, lengths))
+        out.append(
+            ngrams.Corpus(
+                corpus.sym[lo : lo + int(lengths.sum())],
+                corpus.starts[i * n : (i + 1) * n] - lo,
+                lengths,
+            )
+        )
     return out
 
 
 def _fscore_stats(corpus: ngrams.Corpus, index: ngrams.RefIndex, ref_lens: np.ndarray):
     """chrF's ``[hyp, ref, match]`` per order, for each reference stream: (K, N, 3·orders)."""
-    matches = index.matches(corpus, merged=False)                           # [n][k] (N,)
+    matches = index.matches(corpus, merged=False)  # [n][k] (N,)
     cols = []
     for n in range(1, index.max_order + 1):
         hyp_n = np.maximum(corpus.lengths - n + 1, 0)
-        ref_n = np.maximum(ref_lens - n + 1, 0)                             # (K, N)
+        ref_n = np.maximum(ref_lens - n + 1, 0)  # (K, N)
         cols += [np.where(ref_n > 0, hyp_n[None, :], 0), ref_n, np.stack(matches[n - 1])]
     return np.stack(cols, 2)
 
 
 # ---------------------------------------------------------------------- exact score emulation
+
 
 def _dtype(rows: np.ndarray):
     return np.float32 if rows.dtype == np.float32 else np.float64
@@ -255,8 +300,8 @@ def _bleu_scores(m, rows: np.ndarray) -> np.ndarray | None:
     if m.smooth_method == "add-k":
         return None
     dt, n_ord = _dtype(rows), m.max_ngram_order
-    correct = rows[:, 2:2 + n_ord].astype(dt)
-    total = rows[:, 2 + n_ord:2 + 2 * n_ord].astype(dt)
+    correct = rows[:, 2 : 2 + n_ord].astype(dt)
+    total = rows[:, 2 + n_ord : 2 + 2 * n_ord].astype(dt)
     s = len(rows)
     prec = np.zeros((s, n_ord), dt)
     eff = np.full(s, n_ord)
@@ -281,15 +326,16 @@ def _bleu_scores(m, rows: np.ndarray) -> np.ndarray | None:
     # bp: 1, exp(1 - r/s) (Python int division, math.exp) or 0 when the system is empty
     bp = np.ones(s)
     short = np.flatnonzero((sys_len < ref_len) & (sys_len > 0))
-    bp[short] = list(map(math.exp, [1 - r / h for r, h in zip(ref_len[short].tolist(),
-                                                                sys_len[short].tolist())]))
+    bp[short] = list(
+        map(math.exp, [1 - r / h for r, h in zip(ref_len[short].tolist(), sys_len[short].tolist())])
+    )
     bp[(sys_len < ref_len) & (sys_len <= 0)] = 0.0
     # my_log through math.log; sum() of each row's list, as sacrebleu (same interpreter rules)
     logs = np.full(prec.shape, -9999999999.0)
     pos = prec != 0
     logs[pos] = list(map(math.log, prec[pos].tolist()))
     rows_logs = logs.tolist()
-    if not pos.all():       # my_log(0) is the int -9999999999: keep the very same summands
+    if not pos.all():  # my_log(0) is the int -9999999999: keep the very same summands
         rows_logs = [[-9999999999 if x == -9999999999.0 else x for x in r] for r in rows_logs]
     if m.effective_order:
         rows_logs = [r[:e] for r, e in zip(rows_logs, eff.tolist())]
@@ -305,7 +351,7 @@ def _chrf_scores(m, rows: np.ndarray) -> np.ndarray | None:
     n_hyp, n_ref, n_match = (rows[:, i::3].astype(dt) for i in range(3))
     if m.eps_smoothing or (n_hyp <= 0).any() or (n_ref <= 0).any():
         return None
-    factor = m.beta ** 2
+    factor = m.beta**2
     prec, rec = n_match / n_hyp, n_match / n_ref
     avg_p, avg_r = prec[:, 0].copy(), rec[:, 0].copy()
     for i in range(1, m.order):

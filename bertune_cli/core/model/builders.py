@@ -10,6 +10,7 @@ id 0 on both sides), decoder start = [CLS], end = [SEP]. The source side pads wi
 (SourceEncoder.pad_id == 0), which Marian requires: it has a single ``pad_token_id``.
 Post-norm layers, ReLU, sinusoidal positions and sqrt(d) embedding scaling, as in fairseq.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -17,12 +18,27 @@ from typing import Any, Callable
 from bertune_cli.core.errors import ConfigError
 
 
-def transformer(src_vocab: int, tgt_vocab: int, *, encoder_layers: int, decoder_layers: int,
-                d_model: int, encoder_ffn: int, decoder_ffn: int, encoder_heads: int,
-                decoder_heads: int, dropout: float, attention_dropout: float = 0.0,
-                activation_dropout: float = 0.0, activation: str = "relu",
-                max_positions: int = 1024, pad_id: int = 0, bos_id: int = 1, eos_id: int = 2,
-                suppress_ids: tuple[int, ...] = ()):
+def transformer(
+    src_vocab: int,
+    tgt_vocab: int,
+    *,
+    encoder_layers: int,
+    decoder_layers: int,
+    d_model: int,
+    encoder_ffn: int,
+    decoder_ffn: int,
+    encoder_heads: int,
+    decoder_heads: int,
+    dropout: float,
+    attention_dropout: float = 0.0,
+    activation_dropout: float = 0.0,
+    activation: str = "relu",
+    max_positions: int = 1024,
+    pad_id: int = 0,
+    bos_id: int = 1,
+    eos_id: int = 2,
+    suppress_ids: tuple[int, ...] = (),
+):
     """A MarianMTModel with freshly initialised weights (fairseq's transformer init).
 
     ``bos_id``/``eos_id``/``pad_id`` are *model* ids of the target side ([CLS], [SEP], [PAD]);
@@ -31,22 +47,39 @@ def transformer(src_vocab: int, tgt_vocab: int, *, encoder_layers: int, decoder_
     from transformers import GenerationConfig, MarianConfig, MarianMTModel
 
     config = MarianConfig(
-        vocab_size=src_vocab, decoder_vocab_size=tgt_vocab,
-        share_encoder_decoder_embeddings=False, tie_word_embeddings=False,
-        encoder_layers=encoder_layers, decoder_layers=decoder_layers, d_model=d_model,
-        encoder_ffn_dim=encoder_ffn, decoder_ffn_dim=decoder_ffn,
-        encoder_attention_heads=encoder_heads, decoder_attention_heads=decoder_heads,
-        dropout=dropout, attention_dropout=attention_dropout,
-        activation_dropout=activation_dropout, activation_function=activation,
-        max_position_embeddings=max_positions, scale_embedding=True,
-        pad_token_id=pad_id, decoder_start_token_id=bos_id, eos_token_id=eos_id,
-        bos_token_id=None, forced_eos_token_id=None,
+        vocab_size=src_vocab,
+        decoder_vocab_size=tgt_vocab,
+        share_encoder_decoder_embeddings=False,
+        tie_word_embeddings=False,
+        encoder_layers=encoder_layers,
+        decoder_layers=decoder_layers,
+        d_model=d_model,
+        encoder_ffn_dim=encoder_ffn,
+        decoder_ffn_dim=decoder_ffn,
+        encoder_attention_heads=encoder_heads,
+        decoder_attention_heads=decoder_heads,
+        dropout=dropout,
+        attention_dropout=attention_dropout,
+        activation_dropout=activation_dropout,
+        activation_function=activation,
+        max_position_embeddings=max_positions,
+        scale_embedding=True,
+        pad_token_id=pad_id,
+        decoder_start_token_id=bos_id,
+        eos_token_id=eos_id,
+        bos_token_id=None,
+        forced_eos_token_id=None,
     )
     model = MarianMTModel(config)
     fairseq_init(model)
     model.generation_config = GenerationConfig(
-        decoder_start_token_id=bos_id, eos_token_id=eos_id, pad_token_id=pad_id,
-        suppress_tokens=sorted(set(suppress_ids)) or None, num_beams=5, early_stopping=True)
+        decoder_start_token_id=bos_id,
+        eos_token_id=eos_id,
+        pad_token_id=pad_id,
+        suppress_tokens=sorted(set(suppress_ids)) or None,
+        num_beams=5,
+        early_stopping=True,
+    )
     return model
 
 
@@ -65,14 +98,14 @@ def fairseq_init(model) -> None:
         for name, module in model.named_modules():
             if isinstance(module, nn.Linear):
                 if name == "lm_head":
-                    nn.init.normal_(module.weight, 0.0, d ** -0.5)
+                    nn.init.normal_(module.weight, 0.0, d**-0.5)
                 else:
                     qkv = name.endswith(("q_proj", "k_proj", "v_proj"))
                     nn.init.xavier_uniform_(module.weight, gain=1 / math.sqrt(2) if qkv else 1.0)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Embedding) and "embed_positions" not in name:
-                nn.init.normal_(module.weight, 0.0, d ** -0.5)
+                nn.init.normal_(module.weight, 0.0, d**-0.5)
                 if module.padding_idx is not None:
                     module.weight[module.padding_idx].zero_()
 
@@ -80,23 +113,66 @@ def fairseq_init(model) -> None:
 def transformer_iwslt_de_en(src_vocab: int, tgt_vocab: int, **kw):
     """fairseq's transformer_iwslt_de_en (the paper's baseline): 6+6 layers, d 512, FFN 1024,
     4 heads, dropout 0.3 — 79.1M parameters with a 32k source and the 30522 WordPiece vocab."""
-    return transformer(src_vocab, tgt_vocab, **{**dict(
-        encoder_layers=6, decoder_layers=6, d_model=512, encoder_ffn=1024, decoder_ffn=1024,
-        encoder_heads=4, decoder_heads=4, dropout=0.3), **kw})
+    return transformer(
+        src_vocab,
+        tgt_vocab,
+        **{
+            **dict(
+                encoder_layers=6,
+                decoder_layers=6,
+                d_model=512,
+                encoder_ffn=1024,
+                decoder_ffn=1024,
+                encoder_heads=4,
+                decoder_heads=4,
+                dropout=0.3,
+            ),
+            **kw,
+        },
+    )
 
 
 def transformer_small(src_vocab: int, tgt_vocab: int, **kw):
     """CPU-sized: 3+3 layers, d 256, FFN 1024, 4 heads, dropout 0.1."""
-    return transformer(src_vocab, tgt_vocab, **{**dict(
-        encoder_layers=3, decoder_layers=3, d_model=256, encoder_ffn=1024, decoder_ffn=1024,
-        encoder_heads=4, decoder_heads=4, dropout=0.1), **kw})
+    return transformer(
+        src_vocab,
+        tgt_vocab,
+        **{
+            **dict(
+                encoder_layers=3,
+                decoder_layers=3,
+                d_model=256,
+                encoder_ffn=1024,
+                decoder_ffn=1024,
+                encoder_heads=4,
+                decoder_heads=4,
+                dropout=0.1,
+            ),
+            **kw,
+        },
+    )
 
 
 def transformer_tiny(src_vocab: int, tgt_vocab: int, **kw):
     """For tests: 1+1 layers, d 32, FFN 64, 2 heads, no dropout, 128 positions."""
-    return transformer(src_vocab, tgt_vocab, **{**dict(
-        encoder_layers=1, decoder_layers=1, d_model=32, encoder_ffn=64, decoder_ffn=64,
-        encoder_heads=2, decoder_heads=2, dropout=0.0, max_positions=128), **kw})
+    return transformer(
+        src_vocab,
+        tgt_vocab,
+        **{
+            **dict(
+                encoder_layers=1,
+                decoder_layers=1,
+                d_model=32,
+                encoder_ffn=64,
+                decoder_ffn=64,
+                encoder_heads=2,
+                decoder_heads=2,
+                dropout=0.0,
+                max_positions=128,
+            ),
+            **kw,
+        },
+    )
 
 
 PRESETS: dict[str, Callable[..., Any]] = {
@@ -109,16 +185,22 @@ PRESETS: dict[str, Callable[..., Any]] = {
 def build_model(preset: str, src_vocab: int, target_vocab, dropout: float | None = None):
     """The recipe's ``model`` section -> a model for ``target_vocab`` (a TargetVocab)."""
     if preset not in PRESETS:
-        raise ConfigError(f"unknown model preset {preset!r}",
-                          f"known presets: {', '.join(PRESETS)}")
-    kw: dict[str, Any] = dict(pad_id=target_vocab.pad_id, bos_id=target_vocab.bos_id,
-                              eos_id=target_vocab.eos_id,
-                              suppress_ids=(target_vocab.pad_id, target_vocab.bos_id))
+        raise ConfigError(
+            f"unknown model preset {preset!r}", f"known presets: {', '.join(PRESETS)}"
+        )
+    kw: dict[str, Any] = dict(
+        pad_id=target_vocab.pad_id,
+        bos_id=target_vocab.bos_id,
+        eos_id=target_vocab.eos_id,
+        suppress_ids=(target_vocab.pad_id, target_vocab.bos_id),
+    )
     if dropout is not None:
         kw["dropout"] = dropout
     if target_vocab.pad_id != 0:
-        raise ConfigError("the target [PAD] must be model id 0 (source and target share Marian's "
-                          "pad_token_id)", "use an LM whose [PAD] has the smallest id")
+        raise ConfigError(
+            "the target [PAD] must be model id 0 (source and target share Marian's pad_token_id)",
+            "use an LM whose [PAD] has the smallest id",
+        )
     return PRESETS[preset](src_vocab, len(target_vocab), **kw)
 
 

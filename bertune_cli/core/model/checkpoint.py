@@ -27,6 +27,7 @@ every save (before the new folder replaces the old one) and before every load, s
 or overwritten file is one CheckpointError naming the file and the sibling checkpoint
 (checkpoint_last / checkpoint_best) that is intact, instead of a safetensors traceback.
 """
+
 from __future__ import annotations
 
 import errno
@@ -49,24 +50,34 @@ BEST, LAST = "checkpoint_best", "checkpoint_last"
 
 
 class Loaded(NamedTuple):
-    model: Any              # MarianMTModel (eval mode)
-    meta: dict[str, Any]    # bertune.json
+    model: Any  # MarianMTModel (eval mode)
+    meta: dict[str, Any]  # bertune.json
     vocab: TargetVocab
-    source: Any             # SourceEncoder
+    source: Any  # SourceEncoder
 
 
-def save_checkpoint(path: Path, model, *, vocab: TargetVocab, source, meta: dict[str, Any],
-                    trainer_state: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: Path,
+    model,
+    *,
+    vocab: TargetVocab,
+    source,
+    meta: dict[str, Any],
+    trainer_state: dict[str, Any] | None = None,
+) -> Path:
     """Write ``model`` (+ ``bertune.json`` from ``meta``, the source tokenizer and optionally
     the trainer state) to ``path`` atomically. ``meta`` holds at least config, lm and data."""
     from bertune_cli import __version__
-
     from bertune_cli.core.outputs import AtomicFolder
 
     path = Path(path)
     _recover(path)
-    full_meta = {"format": FORMAT, "bertune_version": __version__, **meta,
-                 "target_vocab": vocab.to_dict()}
+    full_meta = {
+        "format": FORMAT,
+        "bertune_version": __version__,
+        **meta,
+        "target_vocab": vocab.to_dict(),
+    }
     try:
         with AtomicFolder(path, "checkpoint") as tmp:
             _write_checkpoint(tmp, model, source, full_meta, trainer_state)
@@ -79,12 +90,14 @@ def save_checkpoint(path: Path, model, *, vocab: TargetVocab, source, meta: dict
         raise CheckpointError(
             f"could not save checkpoint {path} ({why}); the previous checkpoint there is intact",
             "free disk space (or use --out on another disk) and re-run the same command to "
-            "resume from it") from exc
+            "resume from it",
+        ) from exc
     return path
 
 
-def _write_checkpoint(folder: Path, model, source, meta: dict[str, Any],
-                      trainer_state: dict[str, Any] | None) -> None:
+def _write_checkpoint(
+    folder: Path, model, source, meta: dict[str, Any], trainer_state: dict[str, Any] | None
+) -> None:
     """Everything that touches the disk (tests replace it to simulate a full disk)."""
     from bertune_cli.core.outputs import use_umask
 
@@ -93,8 +106,9 @@ def _write_checkpoint(folder: Path, model, source, meta: dict[str, Any],
     source.save(folder / SOURCE_DIR)
     from bertune_cli.core.model.hf_tokenizers import write_hf_tokenizers  # AutoTokenizer files
 
-    write_hf_tokenizers(folder, source, meta, getattr(model.config, "max_position_embeddings",
-                                                      None))
+    write_hf_tokenizers(
+        folder, source, meta, getattr(model.config, "max_position_embeddings", None)
+    )
     if trainer_state is not None:
         dump_state(trainer_state, folder)
     for written in folder.glob("*.safetensors"):
@@ -108,18 +122,24 @@ def resolve_checkpoint(path: Path) -> Path:
     path = Path(path)
     _recover(path)
     if not path.exists():
-        raise CheckpointNotFound(f"no checkpoint or run directory at {path}",
-                              "pass a run directory such as runs/demo/baseline or one of its "
-                              "checkpoint_best / checkpoint_last folders")
+        raise CheckpointNotFound(
+            f"no checkpoint or run directory at {path}",
+            "pass a run directory such as runs/demo/baseline or one of its "
+            "checkpoint_best / checkpoint_last folders",
+        )
     for candidate in (path, path / BEST, path / LAST):
         _recover(candidate)  # finish an interrupted swap
         if (candidate / META_FILE).is_file():
             return candidate
     if (path / "config.json").is_file():
-        raise CheckpointNotFound(f"{path} is a transformers model but not a bertune checkpoint "
-                              f"(no {META_FILE})", "pass a folder written by bertune")
-    raise CheckpointNotFound(f"{path} holds no bertune checkpoint (no {META_FILE}, no {BEST}/)",
-                             "train one with `bertune train-baseline`, or check the path")
+        raise CheckpointNotFound(
+            f"{path} is a transformers model but not a bertune checkpoint (no {META_FILE})",
+            "pass a folder written by bertune",
+        )
+    raise CheckpointNotFound(
+        f"{path} holds no bertune checkpoint (no {META_FILE}, no {BEST}/)",
+        "train one with `bertune train-baseline`, or check the path",
+    )
 
 
 def read_json_object(file: Path, remedy: str) -> dict[str, Any]:
@@ -138,8 +158,11 @@ def read_meta(path: Path) -> dict[str, Any]:
     path = resolve_checkpoint(path)
     meta = read_json_object(path / META_FILE, "the checkpoint is damaged; use another one")
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path} has checkpoint format {shown(meta.get('format'))}; "
-                              f"this bertune reads format {FORMAT}", "use a matching bertune")
+        raise CheckpointError(
+            f"{path} has checkpoint format {shown(meta.get('format'))}; "
+            f"this bertune reads format {FORMAT}",
+            "use a matching bertune",
+        )
     return meta
 
 
@@ -152,8 +175,10 @@ def model_config(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{file} is unreadable ({exc.__class__.__name__})",
-                              "the checkpoint is damaged; use another one") from exc
+        raise CheckpointError(
+            f"{file} is unreadable ({exc.__class__.__name__})",
+            "the checkpoint is damaged; use another one",
+        ) from exc
     return config if isinstance(config, dict) else {}
 
 
@@ -172,13 +197,16 @@ def load_checkpoint(path: Path, device: str = "cpu") -> Loaded:
         with quiet_transformers():
             model = MarianMTModel.from_pretrained(path)
     except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot load the model weights in {path} "
-                              f"({exc.__class__.__name__})",
-                              "the checkpoint is incomplete or damaged") from exc
+        raise CheckpointError(
+            f"cannot load the model weights in {path} ({exc.__class__.__name__})",
+            "the checkpoint is incomplete or damaged",
+        ) from exc
     if model.config.decoder_vocab_size != len(vocab):
-        raise CheckpointError(f"{path}: the model predicts {model.config.decoder_vocab_size} ids "
-                              f"but its target vocabulary has {len(vocab)}",
-                              "the checkpoint is damaged")
+        raise CheckpointError(
+            f"{path}: the model predicts {model.config.decoder_vocab_size} ids "
+            f"but its target vocabulary has {len(vocab)}",
+            "the checkpoint is damaged",
+        )
     freeze_positions(model)
     source = SourceEncoder.load(path / SOURCE_DIR)
     return Loaded(model.to(device).eval(), meta, vocab, source)
@@ -202,9 +230,10 @@ def load_weights(model, path: Path) -> None:
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if "embed_positions" not in k]  # recomputed, never saved
     if missing or unexpected:
-        raise CheckpointError(f"{path} does not match the model (missing {missing[:3]}, "
-                              f"unexpected {unexpected[:3]})",
-                              "the run directory holds another model; use --out for a new run")
+        raise CheckpointError(
+            f"{path} does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})",
+            "the run directory holds another model; use --out for a new run",
+        )
 
 
 def verify_weights(path: Path) -> None:
@@ -216,9 +245,12 @@ def verify_weights(path: Path) -> None:
         return
     others = [path.parent / name for name in (LAST, BEST) if name != path.name]
     intact = [o for o in others if (o / META_FILE).is_file() and not _weights_problem(o / WEIGHTS)]
-    hint = (f"{intact[0].name} is intact: use {intact[0]} (e.g. --model / --from it), or retrain"
-            if intact else "no other checkpoint of this run is intact; retrain (or restore the "
-            "file from a backup)")
+    hint = (
+        f"{intact[0].name} is intact: use {intact[0]} (e.g. --model / --from it), or retrain"
+        if intact
+        else "no other checkpoint of this run is intact; retrain (or restore the "
+        "file from a backup)"
+    )
     raise CheckpointError(f"checkpoint {path} is corrupt: {path / WEIGHTS} is {problem}", hint)
 
 
@@ -246,8 +278,9 @@ def _weights_problem(file: Path) -> str | None:
     if not isinstance(header, dict):
         return "not a safetensors file (its header is not a mapping)"
     try:
-        end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"),
-                  default=0)
+        end = max(
+            (int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"), default=0
+        )
     except (KeyError, TypeError, ValueError, IndexError):
         return "not a safetensors file (bad tensor entries)"
     if size != 8 + n + end:
@@ -260,21 +293,28 @@ def load_trainer_state(path: Path) -> dict[str, Any] | None:
     return load_state(Path(path))
 
 
-def check_data_compatible(meta: dict[str, Any], data_lm: str, data_fingerprint: str | None = None,
-                          where: str = "the data directory") -> None:
+def check_data_compatible(
+    meta: dict[str, Any],
+    data_lm: str,
+    data_fingerprint: str | None = None,
+    where: str = "the data directory",
+) -> None:
     """A checkpoint only fits data tokenized for its LM (its decoder vocabulary)."""
     ckpt_lm = meta.get("lm", {}).get("name")
     if ckpt_lm != data_lm:
-        raise CheckpointError(f"{where} was prepared for LM {data_lm!r} but the checkpoint's "
-                              f"decoder vocabulary is that of {ckpt_lm!r}",
-                              "prepare the data with the checkpoint's LM (same recipe), or train "
-                              "a new baseline on this data")
+        raise CheckpointError(
+            f"{where} was prepared for LM {data_lm!r} but the checkpoint's "
+            f"decoder vocabulary is that of {ckpt_lm!r}",
+            "prepare the data with the checkpoint's LM (same recipe), or train "
+            "a new baseline on this data",
+        )
     fp = meta.get("data", {}).get("fingerprint")
     if data_fingerprint is not None and fp and fp != data_fingerprint:
-        raise CheckpointError(f"{where} (fingerprint {data_fingerprint}) is not the data the "
-                              f"checkpoint was trained on ({fp})",
-                              "use the data directory the checkpoint was trained on, or --out "
-                              "for a new run")
+        raise CheckpointError(
+            f"{where} (fingerprint {data_fingerprint}) is not the data the "
+            f"checkpoint was trained on ({fp})",
+            "use the data directory the checkpoint was trained on, or --out for a new run",
+        )
 
 
 @contextmanager

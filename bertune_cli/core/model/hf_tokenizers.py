@@ -15,6 +15,7 @@ it; these files make ``AutoTokenizer`` load its two vocabularies too:
 ``docs/reference/translate.md`` (Translating with plain transformers) has the snippet, which a
 test runs against ``bertune translate``. Both files are plain JSON (no code, no pickle).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ SOURCE_SPECIALS = {"pad_token": "<pad>", "unk_token": "<unk>", "eos_token": "</s
 TARGET_SPECIALS = ("pad", "unk", "cls", "sep", "mask")
 
 
-def write_hf_tokenizers(folder: Path, source, meta: dict[str, Any],
-                        max_positions: int | None = None) -> None:
+def write_hf_tokenizers(
+    folder: Path, source, meta: dict[str, Any], max_positions: int | None = None
+) -> None:
     """Write the source tokenizer into ``folder`` and the target one into ``folder/target``.
     ``meta``: the checkpoint's bertune.json (its ``lm`` and ``target_vocab``)."""
     folder = Path(folder)
@@ -41,10 +43,17 @@ def write_hf_tokenizers(folder: Path, source, meta: dict[str, Any],
     lm_ids = TargetVocab.from_dict(meta["target_vocab"]).lm_ids.tolist()  # full: all LM ids
     spec, specials = target_spec(lm, lm_ids)
     (folder / TARGET_DIR).mkdir(exist_ok=True)
-    (folder / TARGET_DIR / TOKENIZER_FILE).write_text(json.dumps(spec, ensure_ascii=False),
-                                                      encoding="utf-8")
-    _config(folder / TARGET_DIR, {**specials, "model_max_length": _max_len(max_positions),
-                                  "do_lower_case": bool(getattr(lm, "do_lower_case", False))})
+    (folder / TARGET_DIR / TOKENIZER_FILE).write_text(
+        json.dumps(spec, ensure_ascii=False), encoding="utf-8"
+    )
+    _config(
+        folder / TARGET_DIR,
+        {
+            **specials,
+            "model_max_length": _max_len(max_positions),
+            "do_lower_case": bool(getattr(lm, "do_lower_case", False)),
+        },
+    )
 
 
 def target_spec(lm, lm_ids: list[int]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -55,14 +64,18 @@ def target_spec(lm, lm_ids: list[int]) -> tuple[dict[str, Any], dict[str, str]]:
     piece = {i: p for p, i in lm.get_vocab().items()}
     model_id = {int(lm_id): m for m, lm_id in enumerate(lm_ids)}
     spec["model"]["vocab"] = {piece[lm_id]: m for lm_id, m in model_id.items()}
-    spec["added_tokens"] = [{**t, "id": model_id[t["id"]]} for t in spec.get("added_tokens", [])
-                            if t["id"] in model_id]
+    spec["added_tokens"] = [
+        {**t, "id": model_id[t["id"]]} for t in spec.get("added_tokens", []) if t["id"] in model_id
+    ]
     spec["truncation"] = spec["padding"] = None
     _renumber_post_processor(spec.get("post_processor"), spec["model"]["vocab"])
     if (spec.get("decoder") or {}).get("type") == "WordPiece":
         spec["decoder"]["cleanup"] = False
-    specials = {f"{name}_token": getattr(lm, f"{name}_token") for name in TARGET_SPECIALS
-                if getattr(lm, f"{name}_token_id", None) in model_id}
+    specials = {
+        f"{name}_token": getattr(lm, f"{name}_token")
+        for name in TARGET_SPECIALS
+        if getattr(lm, f"{name}_token_id", None) in model_id
+    }
     return spec, specials
 
 
@@ -79,10 +92,14 @@ def _renumber_post_processor(post: dict[str, Any] | None, vocab: dict[str, int])
 
 
 def _config(folder: Path, values: dict[str, Any]) -> None:
-    config = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False,
-              **{k: v for k, v in values.items() if v is not None}}
-    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1, ensure_ascii=False) + "\n",
-                                      encoding="utf-8")
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "clean_up_tokenization_spaces": False,
+        **{k: v for k, v in values.items() if v is not None},
+    }
+    (folder / CONFIG_FILE).write_text(
+        json.dumps(config, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
 
 
 def _max_len(max_positions: int | None) -> int | None:

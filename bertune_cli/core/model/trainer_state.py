@@ -12,6 +12,7 @@ folder received from someone else could execute anything on resume. Instead the 
 Loading parses JSON and a safetensors file, nothing else; anything that is not what
 :func:`dump_state` writes is one CheckpointError naming the file.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,10 +34,13 @@ def dump_state(state: dict[str, Any], folder: Path) -> None:
 
     tensors: dict[str, Any] = {}
     tree = _encode(state, tensors)
-    save_file({k: t.detach().contiguous().cpu() for k, t in tensors.items()},
-              str(Path(folder) / STATE_TENSORS))
-    Path(folder, STATE_JSON).write_text(json.dumps({"format": _FORMAT, "state": tree}),
-                                        encoding="utf-8")
+    save_file(
+        {k: t.detach().contiguous().cpu() for k, t in tensors.items()},
+        str(Path(folder) / STATE_TENSORS),
+    )
+    Path(folder, STATE_JSON).write_text(
+        json.dumps({"format": _FORMAT, "state": tree}), encoding="utf-8"
+    )
 
 
 def load_state(folder: Path) -> dict[str, Any] | None:
@@ -52,7 +56,8 @@ def load_state(folder: Path) -> dict[str, Any] | None:
                 f"{folder / LEGACY_PICKLE} is a pickled trainer state; bertune does not load "
                 "pickles (loading one can run code planted in the file)",
                 "resume it with the bertune that wrote it, or start a new run with --out "
-                "(its checkpoint_best weights remain usable with --from)")
+                "(its checkpoint_best weights remain usable with --from)",
+            )
         return None
     try:
         doc = json.loads(file.read_text(encoding="utf-8"))
@@ -61,8 +66,11 @@ def load_state(folder: Path) -> dict[str, Any] | None:
         raise _not_ours(file, exc.__class__.__name__) from exc
     except Exception as exc:  # safetensors raises its own SafetensorError on a bad header
         raise _not_ours(tensor_file, exc.__class__.__name__) from exc
-    if not isinstance(doc, dict) or doc.get("format") != _FORMAT or \
-            not isinstance(doc.get("state"), dict):
+    if (
+        not isinstance(doc, dict)
+        or doc.get("format") != _FORMAT
+        or not isinstance(doc.get("state"), dict)
+    ):
         raise _not_ours(file, "not a bertune trainer state")
     try:
         return _decode(doc["state"], tensors)
@@ -71,9 +79,10 @@ def load_state(folder: Path) -> dict[str, Any] | None:
 
 
 def _not_ours(file: Path, why: str) -> CheckpointError:
-    return CheckpointError(f"{file} is not a trainer state written by bertune ({why})",
-                           "the run folder is damaged or was not made by bertune; start a new "
-                           "run with --out")
+    return CheckpointError(
+        f"{file} is not a trainer state written by bertune ({why})",
+        "the run folder is damaged or was not made by bertune; start a new run with --out",
+    )
 
 
 def _encode(obj: Any, tensors: dict[str, Any]) -> Any:

@@ -13,6 +13,7 @@ Every consumer of output ids (detokenization, F_BERT's rows of E, checkpoints) g
 never seen in training) map to the model id of [UNK] by default (``strict=True`` raises instead):
 they can never be predicted, and counting them as [UNK] keeps the validation loss finite.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,9 +38,13 @@ class LMSpecials:
 
     @classmethod
     def from_tokenizer(cls, tokenizer) -> "LMSpecials":
-        return cls(vocab_size=len(tokenizer), pad=tokenizer.pad_token_id,
-                   cls=tokenizer.cls_token_id, sep=tokenizer.sep_token_id,
-                   unk=tokenizer.unk_token_id)
+        return cls(
+            vocab_size=len(tokenizer),
+            pad=tokenizer.pad_token_id,
+            cls=tokenizer.cls_token_id,
+            sep=tokenizer.sep_token_id,
+            unk=tokenizer.unk_token_id,
+        )
 
 
 class TargetVocab:
@@ -47,20 +52,26 @@ class TargetVocab:
 
     def __init__(self, kind: str, lm_ids: np.ndarray, specials: LMSpecials):
         if kind not in KINDS:
-            raise CheckpointError(f"unknown target vocabulary kind {kind!r}",
-                                  f"use one of: {', '.join(KINDS)}")
+            raise CheckpointError(
+                f"unknown target vocabulary kind {kind!r}", f"use one of: {', '.join(KINDS)}"
+            )
         lm_ids = np.asarray(lm_ids, dtype=np.int64)
         if lm_ids.ndim != 1 or (np.diff(lm_ids) <= 0).any():
             raise DataError("a target vocabulary must be strictly increasing LM ids")
         if lm_ids.size and (lm_ids[0] < 0 or lm_ids[-1] >= specials.vocab_size):
-            raise DataError(f"target vocabulary has ids outside the LM vocabulary "
-                            f"(0..{specials.vocab_size - 1})",
-                            "the data directory was built for another LM")
-        missing = [n for n in ("pad", "cls", "sep", "unk")
-                   if not np.isin(getattr(specials, n), lm_ids)]
+            raise DataError(
+                f"target vocabulary has ids outside the LM vocabulary "
+                f"(0..{specials.vocab_size - 1})",
+                "the data directory was built for another LM",
+            )
+        missing = [
+            n for n in ("pad", "cls", "sep", "unk") if not np.isin(getattr(specials, n), lm_ids)
+        ]
         if missing:
-            raise DataError(f"target vocabulary lacks the LM special tokens {missing}",
-                            "re-run prepare: the shortlist must contain the LM specials")
+            raise DataError(
+                f"target vocabulary lacks the LM special tokens {missing}",
+                "re-run prepare: the shortlist must contain the LM specials",
+            )
         self.kind = kind
         self.lm_ids = lm_ids
         self.specials = specials
@@ -87,16 +98,21 @@ class TargetVocab:
         """``kind`` from the recipe (``data.target_vocab``); ``shortlist`` from the data dir."""
         if kind == "shortlist":
             if shortlist is None:
-                raise DataError("a shortlist vocabulary needs the data directory's shortlist.npy",
-                                "re-run `bertune prepare`")
+                raise DataError(
+                    "a shortlist vocabulary needs the data directory's shortlist.npy",
+                    "re-run `bertune prepare`",
+                )
             return cls.shortlist(shortlist, specials)
         return cls.full(specials) if kind == "full" else cls(kind, np.zeros(0), specials)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form stored in ``bertune.json`` (full vocabularies do not list their ids)."""
-        return {"kind": self.kind, "size": len(self),
-                "lm_ids": None if self.kind == "full" else self.lm_ids.tolist(),
-                "lm_specials": vars(self.specials).copy()}
+        return {
+            "kind": self.kind,
+            "size": len(self),
+            "lm_ids": None if self.kind == "full" else self.lm_ids.tolist(),
+            "lm_specials": vars(self.specials).copy(),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TargetVocab":
@@ -106,8 +122,10 @@ class TargetVocab:
                 return cls.full(specials)
             return cls(d["kind"], np.asarray(d["lm_ids"], dtype=np.int64), specials)
         except (KeyError, TypeError) as exc:
-            raise CheckpointError(f"bertune.json has a malformed target_vocab ({exc})",
-                                  "the checkpoint is damaged; use another one") from exc
+            raise CheckpointError(
+                f"bertune.json has a malformed target_vocab ({exc})",
+                "the checkpoint is damaged; use another one",
+            ) from exc
 
     def __len__(self) -> int:
         return int(self.lm_ids.size)
@@ -147,8 +165,10 @@ class TargetVocab:
         if device not in self._torch_cache:
             import torch
 
-            self._torch_cache[device] = (torch.as_tensor(self.lm_ids, device=device),
-                                         torch.as_tensor(self._inverse, device=device))
+            self._torch_cache[device] = (
+                torch.as_tensor(self.lm_ids, device=device),
+                torch.as_tensor(self._inverse, device=device),
+            )
         return self._torch_cache[device]
 
 

@@ -25,6 +25,7 @@ what will run, and why, before any tensor exists (the fine-tuning resolves it on
 and records it); ``resolve_impl`` logs each distinct choice of "auto" once on the
 ``bertune.ops`` logger. A kernel error is raised, never caught.
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,16 +53,18 @@ __all__ = ["SOFT_MODES", "IMPLS", "soft_probs", "soft_embedding", "resolve_impl"
 
 def _check(mode: str, tau: float, hard: bool) -> None:
     if mode not in SOFT_MODES:
-        raise ConfigError(f"unknown soft mode {mode!r}",
-                          hint=f"choose one of {', '.join(SOFT_MODES)}")
+        raise ConfigError(
+            f"unknown soft mode {mode!r}", hint=f"choose one of {', '.join(SOFT_MODES)}"
+        )
     if not tau > 0:
         raise ConfigError(f"Gumbel temperature tau must be > 0, got {tau!r}")
     if hard and mode != "gumbel":
         raise ConfigError(f"hard=True (straight-through) applies to mode 'gumbel', not {mode!r}")
 
 
-def soft_probs(logits, mode: str, *, tau: float = 0.1, hard: bool = False, noise: bool = True,
-               generator=None):
+def soft_probs(
+    logits, mode: str, *, tau: float = 0.1, hard: bool = False, noise: bool = True, generator=None
+):
     """Soft prediction p for ``logits`` (..., V) -> (..., V), float32 (float64 for float64 input).
 
     ``noise=False`` disables the Gumbel noise (evaluation); ``generator`` (torch.Generator)
@@ -132,23 +135,38 @@ def _require_triton(cuda: bool, device: str) -> None:
     except ImportError as exc:
         from bertune_cli.core.extras import install_hint
 
-        raise KernelUnavailable("impl='triton' needs Triton, which is not installed",
-                                hint=f"{install_hint('triton')} or use impl='torch'") from exc
+        raise KernelUnavailable(
+            "impl='triton' needs Triton, which is not installed",
+            hint=f"{install_hint('triton')} or use impl='torch'",
+        ) from exc
     if os.environ.get("TRITON_INTERPRET") == "1":
         return  # the interpreter runs the kernels on CPU (or CUDA) tensors
     import torch
 
     if not torch.cuda.is_available():
-        raise KernelUnavailable("impl='triton' needs a CUDA device and none is available",
-                                hint="use impl='torch' (or TRITON_INTERPRET=1 to test the "
-                                     "kernels on CPU, slowly)")
+        raise KernelUnavailable(
+            "impl='triton' needs a CUDA device and none is available",
+            hint="use impl='torch' (or TRITON_INTERPRET=1 to test the kernels on CPU, slowly)",
+        )
     if not cuda:
-        raise KernelUnavailable(f"impl='triton' needs CUDA tensors, got logits on {device}",
-                                hint="move logits and embedding to the GPU or use impl='torch'")
+        raise KernelUnavailable(
+            f"impl='triton' needs CUDA tensors, got logits on {device}",
+            hint="move logits and embedding to the GPU or use impl='torch'",
+        )
 
 
-def soft_embedding(logits, embedding, mode: str, *, tau: float = 0.1, hard: bool = False,
-                   noise: bool = True, seed: int | None = None, impl: str = "auto", mask=None):
+def soft_embedding(
+    logits,
+    embedding,
+    mode: str,
+    *,
+    tau: float = 0.1,
+    hard: bool = False,
+    noise: bool = True,
+    seed: int | None = None,
+    impl: str = "auto",
+    mask=None,
+):
     """Expected embedding e_bar = p^T E for every position.
 
     ``logits``: (..., V) (e.g. (B, T, V)), any float dtype; ``embedding``: (V, D) on the same
@@ -165,13 +183,17 @@ def soft_embedding(logits, embedding, mode: str, *, tau: float = 0.1, hard: bool
     _check(mode, tau, hard)
     v = logits.shape[-1]
     if embedding.dim() != 2 or embedding.shape[0] != v:
-        raise ConfigError(f"embedding must be (V={v}, D), got {tuple(embedding.shape)}",
-                          hint="with a shortlist, pass the matching rows of E")
+        raise ConfigError(
+            f"embedding must be (V={v}, D), got {tuple(embedding.shape)}",
+            hint="with a shortlist, pass the matching rows of E",
+        )
     if embedding.device != logits.device:
-        raise ConfigError(f"embedding is on {embedding.device}, logits on {logits.device}",
-                          hint="move the LM embedding matrix to the logits' device")
+        raise ConfigError(
+            f"embedding is on {embedding.device}, logits on {logits.device}",
+            hint="move the LM embedding matrix to the logits' device",
+        )
     lead = logits.shape[:-1]
-    z = logits.reshape(-1, v)                            # (N, V), a view if logits are contiguous
+    z = logits.reshape(-1, v)  # (N, V), a view if logits are contiguous
     flat_mask = None
     if mask is not None:
         if tuple(mask.shape) != tuple(lead):
@@ -179,13 +201,15 @@ def soft_embedding(logits, embedding, mode: str, *, tau: float = 0.1, hard: bool
         flat_mask = mask.reshape(-1).to(device=z.device, dtype=torch.bool)  # (N,)
     choice = resolve_impl(impl, z)
     if choice == "torch":
-        out = reference.soft_embedding(z, embedding, mode, tau=tau, hard=hard, noise=noise,
-                                       seed=seed, mask=flat_mask)
+        out = reference.soft_embedding(
+            z, embedding, mode, tau=tau, hard=hard, noise=noise, seed=seed, mask=flat_mask
+        )
     else:
         from . import triton_soft
 
         if mode == "gumbel" and noise and seed is None:
             seed = int(torch.randint(0, 2**31 - 1, ()))  # fresh noise from the global CPU RNG
-        out = triton_soft.soft_embedding(z, embedding, mode, tau=tau, hard=hard, noise=noise,
-                                         seed=seed, mask=flat_mask)
+        out = triton_soft.soft_embedding(
+            z, embedding, mode, tau=tau, hard=hard, noise=noise, seed=seed, mask=flat_mask
+        )
     return out.reshape(*lead, embedding.shape[1])

@@ -15,13 +15,20 @@ shift-invariant, so ``y = softmax((z + g) / tau)`` *exactly* (up to rounding); b
 and the kernels use the second form. Without noise (evaluation) ``y = softmax(z / tau)`` — a
 sharpened softmax, NOT ``softmax(z)``.
 """
+
 from __future__ import annotations
 
 import torch
 
 __all__ = [
-    "compute_dtype", "dense", "sparsemax", "sparsemax_threshold", "Sparsemax", "gumbel_noise",
-    "gumbel_softmax", "soft_embedding",
+    "compute_dtype",
+    "dense",
+    "sparsemax",
+    "sparsemax_threshold",
+    "Sparsemax",
+    "gumbel_noise",
+    "gumbel_softmax",
+    "soft_embedding",
 ]
 
 
@@ -30,8 +37,14 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def dense(z: torch.Tensor, *, tau: float = 0.1, hard: bool = False, noise: bool = True,
-          generator: torch.Generator | None = None) -> torch.Tensor:
+def dense(
+    z: torch.Tensor,
+    *,
+    tau: float = 0.1,
+    hard: bool = False,
+    noise: bool = True,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """p = softmax(z) over the last dim. ``z``: (..., V) -> (..., V). tau/noise/generator unused."""
     del tau, hard, noise, generator  # uniform registry signature; validated in ops.__init__
     return torch.softmax(z, dim=-1, dtype=compute_dtype(z.dtype))
@@ -52,9 +65,13 @@ def sparsemax_threshold(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """
     lead, v = z.shape[:-1], z.shape[-1]
     flat = z.reshape(-1, v)
-    shift = row_shift(flat)                                              # (R, 1)
-    parts = [_michelot(c - m) for c, m in zip(flat.split(max(1, CHUNK_ELEMENTS // v)),
-                                               shift.split(max(1, CHUNK_ELEMENTS // v)))]
+    shift = row_shift(flat)  # (R, 1)
+    parts = [
+        _michelot(c - m)
+        for c, m in zip(
+            flat.split(max(1, CHUNK_ELEMENTS // v)), shift.split(max(1, CHUNK_ELEMENTS // v))
+        )
+    ]
     tau = torch.cat([t for t, _ in parts]) if parts else flat.new_empty(0, 1)
     k = torch.cat([k for _, k in parts]) if parts else flat.new_empty(0, 1, dtype=torch.int64)
     return (tau + shift).reshape(*lead, 1), k.reshape(*lead, 1)
@@ -86,10 +103,10 @@ def _michelot(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     cycle.
     """
     v = z.shape[-1]
-    tau = z.amax(dim=-1, keepdim=True) - 1                               # (R, 1)
+    tau = z.amax(dim=-1, keepdim=True) - 1  # (R, 1)
     k_prev = torch.full_like(tau, v + 1, dtype=torch.int64)
     while True:
-        support = z > tau                                                # (R, V) bool
+        support = z > tau  # (R, V) bool
         k = support.sum(dim=-1, keepdim=True)
         shrunk = k < k_prev
         if not bool(shrunk.any()):
@@ -106,7 +123,7 @@ class Sparsemax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z: torch.Tensor) -> torch.Tensor:  # (..., V) -> (..., V)
         z = z.to(compute_dtype(z.dtype))
-        z = z - row_shift(z)            # p = [z - m - tau']_+ : see row_shift for why
+        z = z - row_shift(z)  # p = [z - m - tau']_+ : see row_shift for why
         tau, k = sparsemax_threshold(z)
         p = (z - tau).clamp_min_(0)
         # The support S = {p > 0} and its size are all backward needs; k is saved because
@@ -124,16 +141,27 @@ class Sparsemax(torch.autograd.Function):
         return g.sub_(mean).mul_(support)
 
 
-def sparsemax(z: torch.Tensor, *, tau: float = 0.1, hard: bool = False, noise: bool = True,
-              generator: torch.Generator | None = None) -> torch.Tensor:
+def sparsemax(
+    z: torch.Tensor,
+    *,
+    tau: float = 0.1,
+    hard: bool = False,
+    noise: bool = True,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Sparsemax over the last dim. ``z``: (..., V) -> (..., V). tau/noise/generator unused."""
     del tau, hard, noise, generator
     return Sparsemax.apply(z)
 
 
 # -------------------------------------------------------------------------------------- gumbel
-def gumbel_noise(shape, *, generator: torch.Generator | None = None,
-                 dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+def gumbel_noise(
+    shape,
+    *,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+    device=None,
+) -> torch.Tensor:
     """Standard Gumbel samples g = -log(-log U), shape ``shape`` (e.g. (N, V)).
 
     U is clamped away from 0 (torch.rand can return exactly 0, giving -inf); the largest value
@@ -143,9 +171,15 @@ def gumbel_noise(shape, *, generator: torch.Generator | None = None,
     return u.clamp_min_(torch.finfo(dtype).tiny).log_().neg_().log_().neg_()
 
 
-def gumbel_softmax(z: torch.Tensor, *, tau: float = 0.1, hard: bool = False, noise: bool = True,
-                   generator: torch.Generator | None = None,
-                   gumbels: torch.Tensor | None = None) -> torch.Tensor:
+def gumbel_softmax(
+    z: torch.Tensor,
+    *,
+    tau: float = 0.1,
+    hard: bool = False,
+    noise: bool = True,
+    generator: torch.Generator | None = None,
+    gumbels: torch.Tensor | None = None,
+) -> torch.Tensor:
     """y = softmax((z + g) / tau) over the last dim (= softmax((log softmax(z) + g) / tau)).
 
     ``z``: (..., V) -> (..., V). ``noise=False``: g = 0 (evaluation). ``gumbels``: explicit noise
@@ -192,9 +226,17 @@ class _TemperedSoftmax(torch.autograd.Function):
 
 
 # ---------------------------------------------------------------------------- soft embedding
-def soft_embedding(z: torch.Tensor, embedding: torch.Tensor, mode: str, *, tau: float = 0.1,
-                   hard: bool = False, noise: bool = True, seed: int | None = None,
-                   mask: torch.Tensor | None = None) -> torch.Tensor:
+def soft_embedding(
+    z: torch.Tensor,
+    embedding: torch.Tensor,
+    mode: str,
+    *,
+    tau: float = 0.1,
+    hard: bool = False,
+    noise: bool = True,
+    seed: int | None = None,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Expected embedding e_bar = p^T E for every row.
 
     ``z``: (N, V) logits; ``embedding``: (V, D); ``mask``: (N,) bool or None -> (N, D) in the
@@ -209,20 +251,20 @@ def soft_embedding(z: torch.Tensor, embedding: torch.Tensor, mode: str, *, tau: 
     ct = compute_dtype(z.dtype)
     e = embedding.to(ct)
     rows = None
-    if mask is not None and not bool(mask.all()):   # (all rows real: no gather, no scatter)
-        rows = mask.nonzero().squeeze(1)                                 # (M,)
-        z = z.index_select(0, rows)                                      # (M, V)
+    if mask is not None and not bool(mask.all()):  # (all rows real: no gather, no scatter)
+        rows = mask.nonzero().squeeze(1)  # (M,)
+        z = z.index_select(0, rows)  # (M, V)
     generator = None
     if mode == "gumbel" and noise and seed is not None:
         generator = torch.Generator(device=z.device).manual_seed(int(seed))
     p = SOFT_MODES[mode](z, tau=tau, hard=False, noise=noise, generator=generator)  # (M, V)
     if not hard:
-        out = p @ e                                                      # (M, D)
+        out = p @ e  # (M, D)
     else:
         # Forward E[argmax] = onehot^T E, so dE = onehot^T G; the soft path p^T E only carries
         # the straight-through gradient to z (through a detached E), never a p^T G to E.
-        hard_rows = e.index_select(0, p.detach().argmax(dim=-1))         # (M, D)
-        soft = p @ e.detach()                                            # (M, D)
+        hard_rows = e.index_select(0, p.detach().argmax(dim=-1))  # (M, D)
+        soft = p @ e.detach()  # (M, D)
         out = hard_rows + (soft - soft.detach())
     if rows is None:
         return out

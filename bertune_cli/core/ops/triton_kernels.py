@@ -18,6 +18,7 @@ Conventions shared by all kernels:
 * Gumbel noise is a pure function of (seed, global row, column): the forward, both backward
   kernels and ``gumbel_fill`` regenerate identical noise, whatever the tiling or the mask.
 """
+
 from __future__ import annotations
 
 import triton
@@ -53,8 +54,19 @@ def _gumbel(seed, g_rows, cols):
 
 
 @triton.jit
-def _logits(z_ptr, stride_z, g_rows, r_ok, cols, c_ok, seed, tau,
-            NOISE: tl.constexpr, SCALE: tl.constexpr, ACC: tl.constexpr):
+def _logits(
+    z_ptr,
+    stride_z,
+    g_rows,
+    r_ok,
+    cols,
+    c_ok,
+    seed,
+    tau,
+    NOISE: tl.constexpr,
+    SCALE: tl.constexpr,
+    ACC: tl.constexpr,
+):
     """(BM, BV) tile of x = (z + g) / tau in ACC; -inf outside the valid rows/columns."""
     ptrs = z_ptr + g_rows[:, None] * stride_z + cols[None, :]
     x = tl.load(ptrs, mask=r_ok[:, None] & c_ok[None, :], other=NEG_INF).to(ACC)
@@ -86,12 +98,32 @@ def _probs(x, stat, SPARSE: tl.constexpr):
 
 
 @triton.jit
-def softmax_embed_fwd(z_ptr, e_ptr, out_ptr, lse_ptr, amax_ptr, rows_ptr, tau_ptr, seed,
-                      M, V, D, stride_z, stride_e, stride_o,
-                      HAS_ROWS: tl.constexpr, NOISE: tl.constexpr, SCALE: tl.constexpr,
-                      ARGMAX: tl.constexpr, ACC: tl.constexpr, PREC: tl.constexpr,
-                      UPCAST: tl.constexpr, BM: tl.constexpr, BV: tl.constexpr,
-                      BD: tl.constexpr):
+def softmax_embed_fwd(
+    z_ptr,
+    e_ptr,
+    out_ptr,
+    lse_ptr,
+    amax_ptr,
+    rows_ptr,
+    tau_ptr,
+    seed,
+    M,
+    V,
+    D,
+    stride_z,
+    stride_e,
+    stride_o,
+    HAS_ROWS: tl.constexpr,
+    NOISE: tl.constexpr,
+    SCALE: tl.constexpr,
+    ARGMAX: tl.constexpr,
+    ACC: tl.constexpr,
+    PREC: tl.constexpr,
+    UPCAST: tl.constexpr,
+    BM: tl.constexpr,
+    BV: tl.constexpr,
+    BD: tl.constexpr,
+):
     """out[rows, d-block] = softmax(x) @ E in one pass over V with an online softmax.
 
     Grid (cdiv(M, BM), cdiv(D, BD)). Writes out (N, D) rows, and from the first D block the
@@ -120,13 +152,19 @@ def softmax_embed_fwd(z_ptr, e_ptr, out_ptr, lse_ptr, amax_ptr, rows_ptr, tau_pt
         alpha = tl.exp(m_i - m_safe)
         p = tl.exp(x - m_safe[:, None])
         l_i = l_i * alpha + tl.sum(p, axis=1)
-        e = tl.load(e_ptr + cols[:, None] * stride_e + d[None, :],
-                    mask=c_ok[:, None] & d_ok[None, :], other=0.0)
+        e = tl.load(
+            e_ptr + cols[:, None] * stride_e + d[None, :],
+            mask=c_ok[:, None] & d_ok[None, :],
+            other=0.0,
+        )
         acc = _dot(p.to(e.dtype), e, acc * alpha[:, None], PREC, UPCAST)
         m_i = m_new
     l_safe = tl.where(l_i > 0, l_i, 1.0)
-    tl.store(out_ptr + g_rows[:, None] * stride_o + d[None, :], acc / l_safe[:, None],
-             mask=r_ok[:, None] & d_ok[None, :])
+    tl.store(
+        out_ptr + g_rows[:, None] * stride_o + d[None, :],
+        acc / l_safe[:, None],
+        mask=r_ok[:, None] & d_ok[None, :],
+    )
     if pid_d == 0:
         tl.store(lse_ptr + r, m_i + tl.log(l_safe), mask=r_ok)
         if ARGMAX:
@@ -134,8 +172,20 @@ def softmax_embed_fwd(z_ptr, e_ptr, out_ptr, lse_ptr, amax_ptr, rows_ptr, tau_pt
 
 
 @triton.jit
-def sparsemax_tau(z_ptr, tau_ptr, k_ptr, shift_ptr, rows_ptr, M, V, stride_z,
-                  HAS_ROWS: tl.constexpr, ACC: tl.constexpr, BM: tl.constexpr, BV: tl.constexpr):
+def sparsemax_tau(
+    z_ptr,
+    tau_ptr,
+    k_ptr,
+    shift_ptr,
+    rows_ptr,
+    M,
+    V,
+    stride_z,
+    HAS_ROWS: tl.constexpr,
+    ACC: tl.constexpr,
+    BM: tl.constexpr,
+    BV: tl.constexpr,
+):
     """Exact sparsemax threshold tau (M,) relative to the row max shift (M,), and the support
     size k (M,), no sort. Grid (cdiv(M, BM),).
 
@@ -149,7 +199,7 @@ def sparsemax_tau(z_ptr, tau_ptr, k_ptr, shift_ptr, rows_ptr, M, V, stride_z,
         cols = v0 + tl.arange(0, BV)
         x = _logits(z_ptr, stride_z, g_rows, r_ok, cols, cols < V, 0, 1.0, False, False, ACC)
         m = tl.maximum(m, tl.max(x, axis=1))
-    m = tl.where(m == NEG_INF, 0.0, m)      # a row without finite entries: no shift
+    m = tl.where(m == NEG_INF, 0.0, m)  # a row without finite entries: no shift
     tau = tl.zeros([BM], ACC) - 1.0
     k_prev = tl.where(r_ok, V + 1, 0)
     active = r_ok.to(tl.int32)
@@ -173,11 +223,30 @@ def sparsemax_tau(z_ptr, tau_ptr, k_ptr, shift_ptr, rows_ptr, M, V, stride_z,
 
 
 @triton.jit
-def sparsemax_embed_fwd(z_ptr, e_ptr, out_ptr, ms_ptr, tau_ptr, k_ptr, shift_ptr, rows_ptr,
-                        M, V, D, stride_z, stride_e, stride_o,
-                        HAS_ROWS: tl.constexpr, MEAN_S: tl.constexpr, ACC: tl.constexpr,
-                        PREC: tl.constexpr, UPCAST: tl.constexpr, BM: tl.constexpr,
-                        BV: tl.constexpr, BD: tl.constexpr):
+def sparsemax_embed_fwd(
+    z_ptr,
+    e_ptr,
+    out_ptr,
+    ms_ptr,
+    tau_ptr,
+    k_ptr,
+    shift_ptr,
+    rows_ptr,
+    M,
+    V,
+    D,
+    stride_z,
+    stride_e,
+    stride_o,
+    HAS_ROWS: tl.constexpr,
+    MEAN_S: tl.constexpr,
+    ACC: tl.constexpr,
+    PREC: tl.constexpr,
+    UPCAST: tl.constexpr,
+    BM: tl.constexpr,
+    BV: tl.constexpr,
+    BD: tl.constexpr,
+):
     """out[rows] = [z - tau]_+ @ E; with MEAN_S also ms (M, D) = mean of E over the support.
 
     Grid (cdiv(M, BM), cdiv(D, BD)). A tile with no support entry in any of its rows (almost
@@ -200,28 +269,57 @@ def sparsemax_embed_fwd(z_ptr, e_ptr, out_ptr, ms_ptr, tau_ptr, k_ptr, shift_ptr
         x = x - shift[:, None]
         sup = x > tau[:, None]
         if tl.max(tl.max(sup.to(tl.int32), axis=1), axis=0) > 0:
-            e = tl.load(e_ptr + cols[:, None] * stride_e + d[None, :],
-                        mask=c_ok[:, None] & d_ok[None, :], other=0.0)
+            e = tl.load(
+                e_ptr + cols[:, None] * stride_e + d[None, :],
+                mask=c_ok[:, None] & d_ok[None, :],
+                other=0.0,
+            )
             p = tl.where(sup, x - tau[:, None], 0.0)
             acc = _dot(p.to(e.dtype), e, acc, PREC, UPCAST)
             if MEAN_S:
                 acc_s = _dot(tl.where(sup, 1.0, 0.0).to(e.dtype), e, acc_s, PREC, UPCAST)
-    tl.store(out_ptr + g_rows[:, None] * stride_o + d[None, :], acc,
-             mask=r_ok[:, None] & d_ok[None, :])
+    tl.store(
+        out_ptr + g_rows[:, None] * stride_o + d[None, :], acc, mask=r_ok[:, None] & d_ok[None, :]
+    )
     if MEAN_S:
         k = tl.load(k_ptr + r, mask=r_ok, other=1)
-        tl.store(ms_ptr + r[:, None] * D + d[None, :], acc_s / tl.maximum(k, 1).to(ACC)[:, None],
-                 mask=r_ok[:, None] & d_ok[None, :])
+        tl.store(
+            ms_ptr + r[:, None] * D + d[None, :],
+            acc_s / tl.maximum(k, 1).to(ACC)[:, None],
+            mask=r_ok[:, None] & d_ok[None, :],
+        )
 
 
 @triton.jit
-def embed_bwd_logits(z_ptr, e_ptr, dout_ptr, dz_ptr, stat_ptr, shift_ptr, c_ptr, rows_ptr,
-                     tau_ptr, seed,
-                     M, V, D, stride_z, stride_e, stride_do, stride_dz,
-                     HAS_ROWS: tl.constexpr, SPARSE: tl.constexpr, NOISE: tl.constexpr,
-                     SCALE: tl.constexpr, ACC: tl.constexpr, PREC: tl.constexpr,
-                     UPCAST: tl.constexpr, BM: tl.constexpr, BV: tl.constexpr,
-                     BD: tl.constexpr):
+def embed_bwd_logits(
+    z_ptr,
+    e_ptr,
+    dout_ptr,
+    dz_ptr,
+    stat_ptr,
+    shift_ptr,
+    c_ptr,
+    rows_ptr,
+    tau_ptr,
+    seed,
+    M,
+    V,
+    D,
+    stride_z,
+    stride_e,
+    stride_do,
+    stride_dz,
+    HAS_ROWS: tl.constexpr,
+    SPARSE: tl.constexpr,
+    NOISE: tl.constexpr,
+    SCALE: tl.constexpr,
+    ACC: tl.constexpr,
+    PREC: tl.constexpr,
+    UPCAST: tl.constexpr,
+    BM: tl.constexpr,
+    BV: tl.constexpr,
+    BD: tl.constexpr,
+):
     """dz tile from recomputed p; grid (cdiv(M, BM), cdiv(V, BV)), fully parallel.
 
     dp = dout @ E_tile^T (loop over D). softmax: dz = p (dp - c) / tau with c = dout . out;
@@ -238,18 +336,23 @@ def embed_bwd_logits(z_ptr, e_ptr, dout_ptr, dz_ptr, stat_ptr, shift_ptr, c_ptr,
         shift = tl.load(shift_ptr + r, mask=r_ok, other=0.0)
         x = _logits(z_ptr, stride_z, g_rows, r_ok, cols, c_ok, seed, tau, False, False, ACC)
         x = x - shift[:, None]
-        d_end = tl.where(tl.max(tl.max((x > stat[:, None]).to(tl.int32), axis=1), axis=0) > 0,
-                         D, 0)
+        d_end = tl.where(tl.max(tl.max((x > stat[:, None]).to(tl.int32), axis=1), axis=0) > 0, D, 0)
     else:
         d_end = D
     dp = tl.zeros([BM, BV], ACC)
     for d0 in range(0, d_end, BD):
         d = d0 + tl.arange(0, BD)
         d_ok = d < D
-        e = tl.load(e_ptr + cols[:, None] * stride_e + d[None, :],
-                    mask=c_ok[:, None] & d_ok[None, :], other=0.0)
-        g = tl.load(dout_ptr + g_rows[:, None] * stride_do + d[None, :],
-                    mask=r_ok[:, None] & d_ok[None, :], other=0.0)
+        e = tl.load(
+            e_ptr + cols[:, None] * stride_e + d[None, :],
+            mask=c_ok[:, None] & d_ok[None, :],
+            other=0.0,
+        )
+        g = tl.load(
+            dout_ptr + g_rows[:, None] * stride_do + d[None, :],
+            mask=r_ok[:, None] & d_ok[None, :],
+            other=0.0,
+        )
         dp = _dot(g.to(e.dtype), tl.trans(e), dp, PREC, UPCAST)
     # p is recomputed only now (z re-read from cache) so that no (BM, BV) tile but dp is live
     # across the D loop: register pressure decides whether this kernel spills.
@@ -262,17 +365,40 @@ def embed_bwd_logits(z_ptr, e_ptr, dout_ptr, dz_ptr, stat_ptr, shift_ptr, c_ptr,
         dz = _probs(x, stat, False) * (dp - c[:, None])
         if SCALE:
             dz = dz / tau
-    tl.store(dz_ptr + g_rows[:, None] * stride_dz + cols[None, :],
-             dz.to(dz_ptr.dtype.element_ty), mask=r_ok[:, None] & c_ok[None, :])
+    tl.store(
+        dz_ptr + g_rows[:, None] * stride_dz + cols[None, :],
+        dz.to(dz_ptr.dtype.element_ty),
+        mask=r_ok[:, None] & c_ok[None, :],
+    )
 
 
 @triton.jit
-def embed_bwd_embedding(z_ptr, dout_ptr, de_ptr, stat_ptr, shift_ptr, rows_ptr, tau_ptr, seed,
-                        M, V, D, stride_z, stride_do, stride_de,
-                        HAS_ROWS: tl.constexpr, SPARSE: tl.constexpr, NOISE: tl.constexpr,
-                        SCALE: tl.constexpr, ACC: tl.constexpr, PREC: tl.constexpr,
-                        UPCAST: tl.constexpr, BM: tl.constexpr, BV: tl.constexpr,
-                        BD: tl.constexpr):
+def embed_bwd_embedding(
+    z_ptr,
+    dout_ptr,
+    de_ptr,
+    stat_ptr,
+    shift_ptr,
+    rows_ptr,
+    tau_ptr,
+    seed,
+    M,
+    V,
+    D,
+    stride_z,
+    stride_do,
+    stride_de,
+    HAS_ROWS: tl.constexpr,
+    SPARSE: tl.constexpr,
+    NOISE: tl.constexpr,
+    SCALE: tl.constexpr,
+    ACC: tl.constexpr,
+    PREC: tl.constexpr,
+    UPCAST: tl.constexpr,
+    BM: tl.constexpr,
+    BV: tl.constexpr,
+    BD: tl.constexpr,
+):
     """dE (V, D) = p^T dout with p recomputed; grid (cdiv(V, BV), cdiv(D, BD)), loop over rows.
 
     Only launched when E requires grad (the LM is frozen in BERTTune, so normally never).
@@ -289,11 +415,17 @@ def embed_bwd_embedding(z_ptr, dout_ptr, de_ptr, stat_ptr, shift_ptr, rows_ptr, 
         if SPARSE:
             x = x - tl.load(shift_ptr + r, mask=r_ok, other=0.0)[:, None]
         p = _probs(x, tl.load(stat_ptr + r, mask=r_ok, other=0.0), SPARSE)
-        g = tl.load(dout_ptr + g_rows[:, None] * stride_do + d[None, :],
-                    mask=r_ok[:, None] & d_ok[None, :], other=0.0)
+        g = tl.load(
+            dout_ptr + g_rows[:, None] * stride_do + d[None, :],
+            mask=r_ok[:, None] & d_ok[None, :],
+            other=0.0,
+        )
         acc = _dot(tl.trans(p).to(g.dtype), g, acc, PREC, UPCAST)
-    tl.store(de_ptr + cols[:, None] * stride_de + d[None, :],
-             acc.to(de_ptr.dtype.element_ty), mask=c_ok[:, None] & d_ok[None, :])
+    tl.store(
+        de_ptr + cols[:, None] * stride_de + d[None, :],
+        acc.to(de_ptr.dtype.element_ty),
+        mask=c_ok[:, None] & d_ok[None, :],
+    )
 
 
 @triton.jit
@@ -302,5 +434,8 @@ def gumbel_fill(out_ptr, seed, N, V, BM: tl.constexpr, BV: tl.constexpr):
     rows = tl.program_id(0) * BM + tl.arange(0, BM)
     cols = tl.program_id(1) * BV + tl.arange(0, BV)
     g = _gumbel(seed, rows.to(tl.int64), cols)
-    tl.store(out_ptr + rows[:, None].to(tl.int64) * V + cols[None, :], g,
-             mask=(rows < N)[:, None] & (cols < V)[None, :])
+    tl.store(
+        out_ptr + rows[:, None].to(tl.int64) * V + cols[None, :],
+        g,
+        mask=(rows < N)[:, None] & (cols < V)[None, :],
+    )

@@ -9,4 +9,5 @@
 The stages themselves (the training loop, train-baseline, finetune) and what they share
 (``services.LMCache``, ...) are core/loops; nothing there imports this package.
 """
+
 __all__ = ["run", "grid", "arms", "ablate", "ablate_report"]

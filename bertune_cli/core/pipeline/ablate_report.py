@@ -3,6 +3,7 @@
 Both draw the summary ``ablate.summarize`` computed (and the runs' ``metrics.jsonl``); nothing
 is scored here.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,22 +18,29 @@ def render_markdown(summary: dict[str, Any]) -> str:
     p (``*`` where the corrected p < 0.05), the output entropy; then the runs."""
     names = summary["metrics"]
     t = summary["test"]
-    lines = [f"# Ablation of {summary['recipe']}: every arm against the control "
-             f"`{summary['control']}`", "",
-             f"Start: `{summary['start']['checkpoint']}`. Test set: {summary['test_set']} "
-             f"({summary['sentences']} sentences). {t['name']}, {t['n_samples']} samples, seed "
-             f"{t['seed']}; p (raw) / p_Holm over {t['family']} tests (arms × metrics); "
-             f"* p_Holm < {ALPHA}. Entropy: {summary['entropy']}. Selection on validation by "
-             f"{summary['selection']}.", ""]
+    lines = [
+        f"# Ablation of {summary['recipe']}: every arm against the control `{summary['control']}`",
+        "",
+        f"Start: `{summary['start']['checkpoint']}`. Test set: {summary['test_set']} "
+        f"({summary['sentences']} sentences). {t['name']}, {t['n_samples']} samples, seed "
+        f"{t['seed']}; p (raw) / p_Holm over {t['family']} tests (arms × metrics); "
+        f"* p_Holm < {ALPHA}. Entropy: {summary['entropy']}. Selection on validation by "
+        f"{summary['selection']}.",
+        "",
+    ]
     head = "| arm | seeds | " + " | ".join(names) + " | entropy |"
     lines += [head, "|" + "---|" * (len(names) + 3)]
     start = summary["start"]
-    lines.append("| start | – | " + " | ".join(f"{start['metrics'][m]:.2f}" for m in names)
-                 + f" | {start['entropy']:.3f} |")
+    lines.append(
+        "| start | – | "
+        + " | ".join(f"{start['metrics'][m]:.2f}" for m in names)
+        + f" | {start['entropy']:.3f} |"
+    )
     for row in summary["arms"]:
         if not row.get("seeds"):
-            lines.append(f"| {row['arm']} | none finished | " + " | ".join("–" for _ in names)
-                         + " | – |")
+            lines.append(
+                f"| {row['arm']} | none finished | " + " | ".join("–" for _ in names) + " | – |"
+            )
             continue
         cells = []
         for m in names:
@@ -44,14 +52,19 @@ def render_markdown(summary: dict[str, Any]) -> str:
             cells.append(cell)
         ent = row["entropy"]
         label = row["arm"] + (" (control)" if row["arm"] == summary["control"] else "")
-        lines.append(f"| {label} | {','.join(map(str, row['seeds']))} | " + " | ".join(cells)
-                     + f" | {ent['mean']:.3f} ± {ent['sd']:.3f} |")
+        lines.append(
+            f"| {label} | {','.join(map(str, row['seeds']))} | "
+            + " | ".join(cells)
+            + f" | {ent['mean']:.3f} ± {ent['sd']:.3f} |"
+        )
     lines += ["", "Runs:", ""]
     for row in summary["arms"]:
         for run in row.get("runs", []):
-            lines.append(f"- {row['arm']} seed {run['seed']}: {run['updates']} updates "
-                         f"({run['reason']}), best at update {run['best_update']}; "
-                         f"`{run['run_dir']}`")
+            lines.append(
+                f"- {row['arm']} seed {run['seed']}: {run['updates']} updates "
+                f"({run['reason']}), best at update {run['best_update']}; "
+                f"`{run['run_dir']}`"
+            )
     for fail in summary.get("failed", []):
         lines.append(f"- FAILED {fail['arm']} seed {fail['seed']}: {fail['error']}")
     lines += ["", "Arms:", ""] + [f"- `{r['arm']}`: {r['help']}" for r in summary["arms"]]
@@ -65,10 +78,14 @@ def valid_curves(summary: dict[str, Any]) -> dict[str, list[tuple[int, list[dict
     for row in summary["arms"]:
         for run in row.get("runs", []):
             path = Path(run["run_dir"]) / "metrics.jsonl"
-            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-                    if line.strip()]
+            rows = [
+                json.loads(line)
+                for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip()
+            ]
             out.setdefault(row["arm"], []).append(
-                (run["seed"], [r for r in rows if r.get("kind") == "valid"]))
+                (run["seed"], [r for r in rows if r.get("kind") == "valid"])
+            )
     return out
 
 
@@ -99,14 +116,22 @@ def render_curves(summary: dict[str, Any], path: Path) -> Path | None:
                 if len(runs) > 1 and pts:
                     ax.plot(*zip(*pts), color=colour, alpha=0.35, linewidth=0.8)
             xs = sorted(per_update)
-            ax.plot(xs, [sum(per_update[u]) / len(per_update[u]) for u in xs], color=colour,
-                    linewidth=2, label=f"{arm} ({len(runs)} seed{'s' * (len(runs) > 1)})")
+            ax.plot(
+                xs,
+                [sum(per_update[u]) / len(per_update[u]) for u in xs],
+                color=colour,
+                linewidth=2,
+                label=f"{arm} ({len(runs)} seed{'s' * (len(runs) > 1)})",
+            )
         ax.set_xlabel("update")
         ax.set_title(title)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="best")
-    fig.suptitle(f"{summary['recipe']}: arms from {Path(summary['start']['checkpoint']).parent.name}"
-                 f" (thin: one seed, thick: mean over seeds)", fontsize=10)
+    fig.suptitle(
+        f"{summary['recipe']}: arms from {Path(summary['start']['checkpoint']).parent.name}"
+        f" (thin: one seed, thick: mean over seeds)",
+        fontsize=10,
+    )
     fig.tight_layout()
     with AtomicFile(path, "the study's curves", mode="wb") as f:
         fig.savefig(f, format="png", dpi=110)

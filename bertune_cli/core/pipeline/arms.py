@@ -19,6 +19,7 @@ differs:
 ``ARMS`` is the registry; ``arm_run(recipe, arm, seed, start)`` turns one arm into what
 ``finetune`` takes (a recipe, loop overrides, the optimizer state to start from).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,10 +38,10 @@ class Arm:
     """One arm: ``ce_weight`` None = the recipe's; ``schedule``: recipe | continue | paper."""
 
     name: str
-    soft: str                      # the soft mode (irrelevant when ce_weight is 1)
+    soft: str  # the soft mode (irrelevant when ce_weight is 1)
     ce_weight: Optional[float]
     schedule: str = "recipe"
-    tau: Optional[float] = None    # None: the recipe's
+    tau: Optional[float] = None  # None: the recipe's
     help: str = ""
 
     @property
@@ -57,17 +58,35 @@ def _only(soft: str) -> Arm:
 
 
 ARMS: dict[str, Arm] = {
-    "ce": Arm("ce", "dense", 1.0, help="label-smoothed CE, the recipe's fine-tuning schedule "
-              "(the control)"),
-    "ce-cont": Arm("ce-cont", "dense", 1.0, "continue",
-                   help="label-smoothed CE, no re-warm-up: the start's optimizer state and "
-                        "the baseline's schedule carried on"),
-    "dense": _bertune("dense"), "sparsemax": _bertune("sparsemax"), "gumbel": _bertune("gumbel"),
-    "dense-only": _only("dense"), "sparsemax-only": _only("sparsemax"),
+    "ce": Arm(
+        "ce",
+        "dense",
+        1.0,
+        help="label-smoothed CE, the recipe's fine-tuning schedule (the control)",
+    ),
+    "ce-cont": Arm(
+        "ce-cont",
+        "dense",
+        1.0,
+        "continue",
+        help="label-smoothed CE, no re-warm-up: the start's optimizer state and "
+        "the baseline's schedule carried on",
+    ),
+    "dense": _bertune("dense"),
+    "sparsemax": _bertune("sparsemax"),
+    "gumbel": _bertune("gumbel"),
+    "dense-only": _only("dense"),
+    "sparsemax-only": _only("sparsemax"),
     "gumbel-only": _only("gumbel"),
-    "paper": Arm("paper", "gumbel", 0.0, "paper", tau=0.1,
-                 help="the authors' protocol: fresh optimizer, 4,000-update warm-up from 1e-7 "
-                      "to 5e-5, F_BERT alone, Gumbel τ 0.1"),
+    "paper": Arm(
+        "paper",
+        "gumbel",
+        0.0,
+        "paper",
+        tau=0.1,
+        help="the authors' protocol: fresh optimizer, 4,000-update warm-up from 1e-7 "
+        "to 5e-5, F_BERT alone, Gumbel τ 0.1",
+    ),
 }
 
 
@@ -76,8 +95,9 @@ def parse_arms(value: str | None, control: str) -> list[str]:
     control must be one of them."""
     names = [a.strip() for a in (value or "").split(",") if a.strip()]
     if not names:
-        raise UsageError("--arms needs at least one arm",
-                         f"e.g. --arms ce,dense,gumbel; arms: {', '.join(ARMS)}")
+        raise UsageError(
+            "--arms needs at least one arm", f"e.g. --arms ce,dense,gumbel; arms: {', '.join(ARMS)}"
+        )
     unknown = [a for a in names if a not in ARMS]
     if unknown:
         shown = ", ".join(repr(a[:40]) for a in unknown[:5])
@@ -88,9 +108,10 @@ def parse_arms(value: str | None, control: str) -> list[str]:
     if control not in ARMS:
         raise UsageError(f"unknown control arm {control[:40]!r}", f"arms: {', '.join(ARMS)}")
     if control not in names:
-        raise UsageError(f"the control arm {control!r} is not among --arms",
-                         f"add it (e.g. --arms {control},{','.join(names)}) or choose "
-                         "--control among them")
+        raise UsageError(
+            f"the control arm {control!r} is not among --arms",
+            f"add it (e.g. --arms {control},{','.join(names)}) or choose --control among them",
+        )
     return names
 
 
@@ -98,12 +119,16 @@ def arm_recipe(recipe: Recipe, arm: Arm, seed: int) -> Recipe:
     """The recipe one run of ``arm`` with ``seed`` trains with."""
     ft = recipe.finetune
     ft = dataclasses.replace(
-        ft, soft=arm.soft, seed=seed,
+        ft,
+        soft=arm.soft,
+        seed=seed,
         ce_weight=ft.ce_weight if arm.ce_weight is None else arm.ce_weight,
-        tau=ft.tau if arm.tau is None else arm.tau)
+        tau=ft.tau if arm.tau is None else arm.tau,
+    )
     if arm.schedule == "paper":
-        ft = dataclasses.replace(ft, **{k: v for k, v in PAPER_SCHEDULE.items()
-                                        if k in ("lr", "warmup_updates")})
+        ft = dataclasses.replace(
+            ft, **{k: v for k, v in PAPER_SCHEDULE.items() if k in ("lr", "warmup_updates")}
+        )
     return dataclasses.replace(recipe, finetune=ft)
 
 
@@ -123,10 +148,18 @@ def arm_loop(recipe: Recipe, arm: Arm, start: Path) -> tuple[dict[str, Any], Any
             f"arm {arm.name!r} continues the start's optimizer, but {start} holds no optimizer "
             "state (checkpoints written before bertune kept it in checkpoint_best do not)",
             "start from a checkpoint that has it (a checkpoint_last, or a baseline trained "
-            "with this bertune), or leave the arm out")
+            "with this bertune), or leave the arm out",
+        )
     t = recipe.train
-    return ({"lr": t.lr, "warmup_updates": t.warmup_updates, "warmup_init_lr": t.warmup_init_lr,
-             "schedule_offset": updates}, state["optimizer"])
+    return (
+        {
+            "lr": t.lr,
+            "warmup_updates": t.warmup_updates,
+            "warmup_init_lr": t.warmup_init_lr,
+            "schedule_offset": updates,
+        },
+        state["optimizer"],
+    )
 
 
 def run_name(arm: str, seed: int) -> str:

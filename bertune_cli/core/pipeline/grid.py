@@ -10,6 +10,7 @@ every run against the baseline, then aggregates each mode over its seeds: mean a
 standard deviation (n-1; 0 for one seed) of every metric, the mean difference from the
 baseline, and the per-run p-values. Written to ``runs/<recipe>/grid.json`` and ``grid.md``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,49 +29,66 @@ GRID_JSON, GRID_MD = "grid.json", "grid.md"
 GRID_METRICS = ("bleu", "chrf", "bertscore", "moverscore")
 
 
-def grid_recipes(recipe: Recipe, softs: Sequence[str], seeds: Sequence[int | None]
-                 ) -> list[Recipe]:
+def grid_recipes(recipe: Recipe, softs: Sequence[str], seeds: Sequence[int | None]) -> list[Recipe]:
     """One recipe per (soft, seed), modes outermost; refuses empty or repeated values."""
     for what, values in (("--soft", softs), ("--seeds", seeds)):
         if not values:
-            raise UsageError(f"{what} needs at least one value", f"e.g. {what} "
-                             + ("dense,sparsemax,gumbel" if what == "--soft" else "1,2,3"))
+            raise UsageError(
+                f"{what} needs at least one value",
+                f"e.g. {what} " + ("dense,sparsemax,gumbel" if what == "--soft" else "1,2,3"),
+            )
         if len(set(values)) != len(values):
-            raise UsageError(f"{what} repeats a value: {', '.join(map(str, values))}",
-                             "give every value once")
-    return [dataclasses.replace(recipe, finetune=dataclasses.replace(recipe.finetune, soft=s,
-                                                                     seed=k))
-            for s in softs for k in seeds]
+            raise UsageError(
+                f"{what} repeats a value: {', '.join(map(str, values))}", "give every value once"
+            )
+    return [
+        dataclasses.replace(recipe, finetune=dataclasses.replace(recipe.finetune, soft=s, seed=k))
+        for s in softs
+        for k in seeds
+    ]
 
 
-def run_grid(recipe: Recipe, softs: Sequence[str], seeds: Sequence[int | None], *,
-             runs_root: Path | None = None, say: Say = lambda line: None,
-             **pipeline: Any) -> dict[str, Any]:
+def run_grid(
+    recipe: Recipe,
+    softs: Sequence[str],
+    seeds: Sequence[int | None],
+    *,
+    runs_root: Path | None = None,
+    say: Say = lambda line: None,
+    **pipeline: Any,
+) -> dict[str, Any]:
     """Run (or resume, or report) every (soft, seed) fine-tuning of ``recipe`` and summarize.
 
     ``pipeline``: keyword arguments of ``run_pipeline`` (init_from, device, raw_data_dir,
     on_event, lms, limits). Returns ``{"runs": [run_pipeline results], "summary": ...}``.
     Every run uses one LM cache (``pipeline["lms"]``, else a new one): the LMs load once.
     """
-    from bertune_cli.core.pipeline.run import run_pipeline
     from bertune_cli.core.loops.services import LMCache
+    from bertune_cli.core.pipeline.run import run_pipeline
 
     pipeline["lms"] = pipeline.get("lms") or LMCache()
     recipes = grid_recipes(recipe, softs, seeds)
     results = []
     for i, r in enumerate(recipes, 1):
-        say(f"grid run {i}/{len(recipes)}: soft {r.finetune.soft}, seed "
-            f"{'recipe default' if r.finetune.seed is None else r.finetune.seed}")
+        say(
+            f"grid run {i}/{len(recipes)}: soft {r.finetune.soft}, seed "
+            f"{'recipe default' if r.finetune.seed is None else r.finetune.seed}"
+        )
         results.append(run_pipeline(r, runs_root=runs_root, say=say, **pipeline))
-    if not all(res.get("report") for res in results):   # torchrun: only rank 0 has reports
+    if not all(res.get("report") for res in results):  # torchrun: only rank 0 has reports
         return {"runs": results, "summary": {}}
     say("scoring every run's test translations against the baseline (paired bootstrap)")
     summary = summarize(recipe, recipes, results, runs_root, pipeline.get("device", "auto"))
     return {"runs": results, "summary": summary}
 
 
-def summarize(recipe: Recipe, recipes: list[Recipe], results: list[dict[str, Any]],
-              runs_root: Path | None, device: str = "auto") -> dict[str, Any]:
+def summarize(
+    recipe: Recipe,
+    recipes: list[Recipe],
+    results: list[dict[str, Any]],
+    runs_root: Path | None,
+    device: str = "auto",
+) -> dict[str, Any]:
     """Score baseline + runs in one paired test; aggregate per mode; write grid.json/.md."""
     from bertune_cli.core.evaluation import evaluate, recipe_settings
     from bertune_cli.core.metrics.inputs import read_parallel
@@ -78,31 +96,50 @@ def summarize(recipe: Recipe, recipes: list[Recipe], results: list[dict[str, Any
     data_dir = stage_dir(recipe.name, "data", runs_root)
     base_hyp = Path(results[0]["report"]["outputs"]["baseline"])
     hyps = [Path(res["report"]["outputs"]["finetuned"]) for res in results]
-    texts = read_parallel([("reference", data_dir / "test.tgt.txt"), ("baseline", base_hyp),
-                           *(("system", h) for h in hyps)])
-    ev = evaluate(GRID_METRICS, texts[:1], texts[1:], names=[str(base_hyp), *map(str, hyps)],
-                  settings=recipe_settings(recipe, device), test="bs")
+    texts = read_parallel(
+        [
+            ("reference", data_dir / "test.tgt.txt"),
+            ("baseline", base_hyp),
+            *(("system", h) for h in hyps),
+        ]
+    )
+    ev = evaluate(
+        GRID_METRICS,
+        texts[:1],
+        texts[1:],
+        names=[str(base_hyp), *map(str, hyps)],
+        settings=recipe_settings(recipe, device),
+        test="bs",
+    )
     report = ev.significance
     names = report.metrics
     base = {m: report.results[0][m].score for m in names}
     runs, modes = [], {}
     for r, res, scores in zip(recipes, results, report.results[1:]):
         ft = res.get("finetune", {})
-        row = {"soft": r.finetune.soft, "seed": r.finetune.seed,
-               "run_dir": str(stage_dir(recipe.name, _stage(r), runs_root)),
-               "updates": ft.get("updates"), "reason": ft.get("reason"),
-               "scores": {m: scores[m].score for m in names},
-               "p_values": {m: scores[m].p_value for m in names}}
+        row = {
+            "soft": r.finetune.soft,
+            "seed": r.finetune.seed,
+            "run_dir": str(stage_dir(recipe.name, _stage(r), runs_root)),
+            "updates": ft.get("updates"),
+            "reason": ft.get("reason"),
+            "scores": {m: scores[m].score for m in names},
+            "p_values": {m: scores[m].p_value for m in names},
+        }
         runs.append(row)
         modes.setdefault(r.finetune.soft, []).append(row)
     table = {soft: _aggregate(rows, names, base) for soft, rows in modes.items()}
-    summary = {"recipe": recipe.name, "test_set": str(data_dir / "test.tgt.txt"),
-               "sentences": _count_lines(data_dir / "test.tgt.txt"),
-               "baseline": {"hyp": str(base_hyp), "scores": base}, "metrics": names,
-               "modes": table, "runs": runs,
-               "test": {"name": "paired bootstrap", "n_samples": report.n_samples,
-                        "seed": report.seed},
-               "signatures": dict(report.signatures)}
+    summary = {
+        "recipe": recipe.name,
+        "test_set": str(data_dir / "test.tgt.txt"),
+        "sentences": _count_lines(data_dir / "test.tgt.txt"),
+        "baseline": {"hyp": str(base_hyp), "scores": base},
+        "metrics": names,
+        "modes": table,
+        "runs": runs,
+        "test": {"name": "paired bootstrap", "n_samples": report.n_samples, "seed": report.seed},
+        "signatures": dict(report.signatures),
+    }
     out = run_dir(recipe.name, runs_root)
     _write(out / GRID_JSON, json.dumps(summary, indent=1))
     _write(out / GRID_MD, render_markdown(summary))
@@ -115,8 +152,12 @@ def _aggregate(rows: list[dict[str, Any]], names: list[str], base: dict[str, flo
     for m in names:
         values = [r["scores"][m] for r in rows]
         mean = statistics.fmean(values)
-        agg[m] = {"mean": mean, "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
-                  "delta": mean - base[m], "p_values": [r["p_values"][m] for r in rows]}
+        agg[m] = {
+            "mean": mean,
+            "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "delta": mean - base[m],
+            "p_values": [r["p_values"][m] for r in rows],
+        }
     return agg
 
 
@@ -124,10 +165,14 @@ def render_markdown(summary: dict[str, Any], alpha: float = 0.05) -> str:
     """The Table-1-style summary: mean ± sd over seeds, Δ to the baseline, per-run p-values."""
     names = summary["metrics"]
     head = "| system | runs | " + " | ".join(f"{m} (mean ± sd) | Δ | p per run" for m in names)
-    lines = [f"Test set: {summary['test_set']} ({summary['sentences']} sentences); "
-             f"{summary['test']['name']}, {summary['test']['n_samples']} samples, seed "
-             f"{summary['test']['seed']}; * p < {alpha}.", "", head + " |",
-             "|" + "---|" * (2 + 3 * len(names))]
+    lines = [
+        f"Test set: {summary['test_set']} ({summary['sentences']} sentences); "
+        f"{summary['test']['name']}, {summary['test']['n_samples']} samples, seed "
+        f"{summary['test']['seed']}; * p < {alpha}.",
+        "",
+        head + " |",
+        "|" + "---|" * (2 + 3 * len(names)),
+    ]
     base = summary["baseline"]["scores"]
     lines.append("| baseline | 1 | " + " | ".join(f"{base[m]:.2f} | | " for m in names) + " |")
     for soft, agg in summary["modes"].items():

@@ -14,6 +14,7 @@ fine-tuned model are scored once — BLEU (sacreBLEU), F_BERT (exact BERTScore) 
 compared with a paired bootstrap test; ``report.json`` in the fine-tuning run directory holds
 the numbers, their signatures and the output paths.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bertune_cli.core.config import Recipe
-from bertune_cli.core.loops.services import (LMCache, check_lm, init_checkpoint, recipe_layer,
-                                             stage_name)
+from bertune_cli.core.loops.services import (
+    LMCache,
+    check_lm,
+    init_checkpoint,
+    recipe_layer,
+    stage_name,
+)
 from bertune_cli.core.outputs import write_text_atomic
 from bertune_cli.core.paths import stage_dir
 
@@ -30,12 +36,18 @@ Say = Callable[[str], None]
 REPORT = "report.json"
 
 
-def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
-                 init_from: Path | None = None, device: str = "auto",
-                 raw_data_dir: Path | None = None,
-                 say: Say = lambda line: None,
-                 on_event: Callable[[dict[str, Any]], None] | None = None,
-                 lms: LMCache | None = None, **limits: Any) -> dict[str, Any]:
+def run_pipeline(
+    recipe: Recipe,
+    *,
+    runs_root: Path | None = None,
+    init_from: Path | None = None,
+    device: str = "auto",
+    raw_data_dir: Path | None = None,
+    say: Say = lambda line: None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    lms: LMCache | None = None,
+    **limits: Any,
+) -> dict[str, Any]:
     """prepare → train-baseline → finetune → test comparison; returns
     ``{"stages": [...], "finetune": DONE summary, "report": comparison}``.
     ``raw_data_dir`` is prepare's ``--data-dir`` (where the raw corpus lies); ``lms``: the LMs
@@ -44,24 +56,25 @@ def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
     import torch.distributed as dist
 
     from bertune_cli.core.distributed import is_master
+    from bertune_cli.core.lm import resolve_device
     from bertune_cli.core.loops.finetune import finetune
     from bertune_cli.core.loops.trainer import init_distributed
-    from bertune_cli.core.lm import resolve_device
-
     from bertune_cli.core.preflight import check_runnable
 
-    check_runnable(recipe, "finetune", raw_data_dir, runs_root)   # everything missing, at once
+    check_runnable(recipe, "finetune", raw_data_dir, runs_root)  # everything missing, at once
     data_dir = stage_dir(recipe.name, "data", runs_root)
     base_dir = stage_dir(recipe.name, "baseline", runs_root)
     ft_dir = stage_dir(recipe.name, stage_name(recipe), runs_root)
     check_start(recipe, runs_root, init_from, base_dir)
-    device = init_distributed(resolve_device(device))   # torchrun: every rank runs this
+    device = init_distributed(resolve_device(device))  # torchrun: every rank runs this
     master = is_master()
     lms = lms if lms is not None else LMCache()
     say = say if master else (lambda line: None)
-    stages = [ensure_data(recipe, data_dir, base_dir if init_from is None else None, say,
-                          raw_data_dir)
-              if master else {}]
+    stages = [
+        ensure_data(recipe, data_dir, base_dir if init_from is None else None, say, raw_data_dir)
+        if master
+        else {}
+    ]
     if dist.is_initialized():
         dist.barrier()  # the other ranks wait for rank 0's data directory
     if init_from is None:
@@ -72,17 +85,34 @@ def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
     action, why = stage_status(ft_dir, "finetune")
     say(f"finetune: {why}")
     stages.append({"stage": "finetune", "action": action, "reason": why, "dir": str(ft_dir)})
-    summary = finetune(recipe, data_dir, ft_dir, init_from=init_from, runs_root=runs_root,
-                       device=device, on_event=on_event, lms=lms, **limits)
+    summary = finetune(
+        recipe,
+        data_dir,
+        ft_dir,
+        init_from=init_from,
+        runs_root=runs_root,
+        device=device,
+        on_event=on_event,
+        lms=lms,
+        **limits,
+    )
     if not master:
         return {"stages": stages, "finetune": summary, "report": {}}
     stored = ft_dir / REPORT
-    if summary.get("already_complete") and stored.is_file():   # a finished run only reports
+    if summary.get("already_complete") and stored.is_file():  # a finished run only reports
         say(f"test report: {stored} (already computed)")
         report = {**json.loads(stored.read_text(encoding="utf-8")), "report_file": str(stored)}
     else:
-        report = compare(recipe, data_dir, base_dir if init_from is None else Path(init_from),
-                         ft_dir, summary, device, say, lms)
+        report = compare(
+            recipe,
+            data_dir,
+            base_dir if init_from is None else Path(init_from),
+            ft_dir,
+            summary,
+            device,
+            say,
+            lms,
+        )
     if not summary.get("already_complete"):  # else the tracked run holds this report already
         from bertune_cli.core.tracking import attach_report
 
@@ -90,8 +120,9 @@ def run_pipeline(recipe: Recipe, *, runs_root: Path | None = None,
     return {"stages": stages, "finetune": summary, "report": report}
 
 
-def check_start(recipe: Recipe, runs_root: Path | None, init_from: Path | None,
-                base_dir: Path) -> None:
+def check_start(
+    recipe: Recipe, runs_root: Path | None, init_from: Path | None, base_dir: Path
+) -> None:
     """Refuse an LM/layer mismatch with an existing starting checkpoint *before* any stage
     runs (prepare would otherwise rebuild the data for the other LM first)."""
     from bertune_cli.core.model.checkpoint import BEST, LAST, read_meta
@@ -115,8 +146,13 @@ def stage_status(run_dir: Path, stage: str) -> tuple[str, str]:
     return "run", f"running — no {stage} run in {run_dir} yet"
 
 
-def ensure_data(recipe: Recipe, data_dir: Path, base_dir: Path | None, say: Say,
-                raw_data_dir: Path | None = None) -> dict[str, Any]:
+def ensure_data(
+    recipe: Recipe,
+    data_dir: Path,
+    base_dir: Path | None,
+    say: Say,
+    raw_data_dir: Path | None = None,
+) -> dict[str, Any]:
     """Prepare the recipe's data unless ``data_dir`` already holds it (a cache hit).
 
     Refuses to rebuild data that an existing baseline (``base_dir``) was trained on."""
@@ -134,7 +170,8 @@ def ensure_data(recipe: Recipe, data_dir: Path, base_dir: Path | None, say: Say,
                 f"{data_dir} was prepared with other data settings than the recipe now asks for, "
                 f"and {base_dir} was trained on it; re-preparing would orphan that baseline",
                 "if it was prepared with --data-dir, pass the same --data-dir; otherwise use "
-                "--runs-dir for a separate run tree, or delete both folders to start over")
+                "--runs-dir for a separate run tree, or delete both folders to start over",
+            )
         why = f"running — {data_dir} was prepared with other settings"
     else:
         why = f"running — no prepared data in {data_dir} yet"
@@ -143,25 +180,42 @@ def ensure_data(recipe: Recipe, data_dir: Path, base_dir: Path | None, say: Say,
     return {"stage": "prepare", "action": "run", "reason": why, "dir": str(data_dir)}
 
 
-def ensure_baseline(recipe: Recipe, data_dir: Path, base_dir: Path, device: str, say: Say,
-                    on_event) -> dict[str, Any]:
+def ensure_baseline(
+    recipe: Recipe, data_dir: Path, base_dir: Path, device: str, say: Say, on_event
+) -> dict[str, Any]:
     """Train (or resume) the baseline unless its DONE marker exists."""
     from bertune_cli.core.loops.train_baseline import train_baseline
 
     action, why = stage_status(base_dir, "baseline")
-    say(f"train-baseline: {why}" + ("" if action == "skip" else
-                                    " (fine-tuning starts from its best checkpoint)"))
+    say(
+        f"train-baseline: {why}"
+        + ("" if action == "skip" else " (fine-tuning starts from its best checkpoint)")
+    )
     if action != "skip":
-        train_baseline(recipe, data_dir, base_dir, device=device, on_event=on_event,
-                       runs_root=base_dir.parent.parent)  # the default MLflow store's root
+        train_baseline(
+            recipe,
+            data_dir,
+            base_dir,
+            device=device,
+            on_event=on_event,
+            runs_root=base_dir.parent.parent,
+        )  # the default MLflow store's root
     return {"stage": "train-baseline", "action": action, "reason": why, "dir": str(base_dir)}
 
 
-REPORT_METRICS = ("bleu", "bertscore", "moverscore")   # the paper's three
+REPORT_METRICS = ("bleu", "bertscore", "moverscore")  # the paper's three
 
 
-def compare(recipe: Recipe, data_dir: Path, init: Path, ft_dir: Path, summary: dict[str, Any],
-            device: str, say: Say, lms: LMCache | None = None) -> dict[str, Any]:
+def compare(
+    recipe: Recipe,
+    data_dir: Path,
+    init: Path,
+    ft_dir: Path,
+    summary: dict[str, Any],
+    device: str,
+    say: Say,
+    lms: LMCache | None = None,
+) -> dict[str, Any]:
     """Test BLEU, F_BERT and MoverScore (LM ``eval.ms_lm``) of the starting model and the
     fine-tuned one (+ paired bootstrap), one ``evaluate`` call with the recipe's settings and
     the LMs of ``lms`` (those the fine-tuning loaded); written to ``<ft_dir>/report.json``."""
@@ -174,27 +228,46 @@ def compare(recipe: Recipe, data_dir: Path, init: Path, ft_dir: Path, summary: d
         return {}
     test = data.split("test")
     refs = test.tgt_text
-    files = {"baseline": _baseline_hyps(init, ft_dir, test, recipe, device, say),
-             "finetuned": ft_dir / "test.hyp.txt"}
+    files = {
+        "baseline": _baseline_hyps(init, ft_dir, test, recipe, device, say),
+        "finetuned": ft_dir / "test.hyp.txt",
+    }
     hyps = {k: p.read_text(encoding="utf-8").splitlines() for k, p in files.items()}
     say("scoring the test set (BLEU, F_BERT, MoverScore) before and after fine-tuning")
     settings = recipe_settings(recipe, resolve_device(device))
     cache = (lms if lms is not None else LMCache()).eval_cache(recipe, settings)
-    ev = evaluate(REPORT_METRICS, [refs], list(hyps.values()), names=list(hyps),
-                  settings=settings, test="bs", cache=cache)
+    ev = evaluate(
+        REPORT_METRICS,
+        [refs],
+        list(hyps.values()),
+        names=list(hyps),
+        settings=settings,
+        test="bs",
+        cache=cache,
+    )
     sig = ev.significance
     report: dict[str, Any] = {
-        "test_set": str(data_dir / "test.tgt.txt"), "sentences": len(refs),
+        "test_set": str(data_dir / "test.tgt.txt"),
+        "sentences": len(refs),
         "outputs": {k: str(p) for k, p in files.items()},
-        "scores": {k: {key: r.score for key, r in zip(ev.keys, ev.results[i])}
-                   for i, k in enumerate(hyps)},
+        "scores": {
+            k: {key: r.score for key, r in zip(ev.keys, ev.results[i])} for i, k in enumerate(hyps)
+        },
         "signatures": {key: m.signature for key, m in zip(ev.keys, ev.metrics)},
-        "finetune": {"soft": recipe.finetune.soft, "run_dir": str(ft_dir),
-                     "updates": summary.get("updates"), "reason": summary.get("reason"),
-                     "steps_per_s": summary.get("steps_per_s")},
-        "significance": {"test": "paired bootstrap", "n_samples": sig.n_samples,
-                         "seed": sig.seed, "p_values": ev.p_values("finetuned"),
-                         "signatures": dict(sig.signatures)},
+        "finetune": {
+            "soft": recipe.finetune.soft,
+            "run_dir": str(ft_dir),
+            "updates": summary.get("updates"),
+            "reason": summary.get("reason"),
+            "steps_per_s": summary.get("steps_per_s"),
+        },
+        "significance": {
+            "test": "paired bootstrap",
+            "n_samples": sig.n_samples,
+            "seed": sig.seed,
+            "p_values": ev.p_values("finetuned"),
+            "signatures": dict(sig.signatures),
+        },
     }
     write_text_atomic(ft_dir / REPORT, json.dumps(report, indent=1), "the fine-tuning report")
     report["report_file"] = str(ft_dir / REPORT)
@@ -204,8 +277,8 @@ def compare(recipe: Recipe, data_dir: Path, init: Path, ft_dir: Path, summary: d
 def _baseline_hyps(init: Path, ft_dir: Path, test, recipe: Recipe, device: str, say: Say) -> Path:
     """The starting model's test translations: the ``test.hyp.txt`` of the run whose best
     checkpoint it is, when present; else translated now into ``<ft_dir>/test.init.hyp.txt``."""
-    from bertune_cli.core.loops.trainer import is_complete
     from bertune_cli.core.lm import resolve_device
+    from bertune_cli.core.loops.trainer import is_complete
     from bertune_cli.core.model.checkpoint import BEST
     from bertune_cli.core.translation import Translator, from_eval
 
@@ -217,7 +290,8 @@ def _baseline_hyps(init: Path, ft_dir: Path, test, recipe: Recipe, device: str, 
             return done
     out = ft_dir / "test.init.hyp.txt"
     say(f"translating the test set with the starting checkpoint {init}")
-    hyps = Translator.load(init, resolve_device(device)).translate(test.src_text,
-                                                                   from_eval(recipe.eval))
+    hyps = Translator.load(init, resolve_device(device)).translate(
+        test.src_text, from_eval(recipe.eval)
+    )
     write_text_atomic(out, "".join(h + "\n" for h in hyps), "the starting model's translations")
     return out

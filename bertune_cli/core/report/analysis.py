@@ -11,6 +11,7 @@ per-sentence F_BERT of both systems. Nothing here runs a model.
 * the WordPieces (LM tokenizer) the fine-tune produces more / less often, counted per sentence
   as multiset differences and summed over the test set.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -19,25 +20,25 @@ from typing import Any, Sequence
 
 import numpy as np
 
-BUCKET_EDGES = (5, 10, 15, 20, 30, 40)   # source words: 1-5, 6-10, ..., 41+
+BUCKET_EDGES = (5, 10, 15, 20, 30, 40)  # source words: 1-5, 6-10, ..., 41+
 
 
 @dataclass
 class Bucket:
     label: str
     sentences: int
-    bleu: tuple[float, float]            # (baseline, system)
+    bleu: tuple[float, float]  # (baseline, system)
     fbert: tuple[float, float]
 
 
 @dataclass
 class Example:
-    line: int                            # 1-based line of the test set
+    line: int  # 1-based line of the test set
     source: str
     reference: str
     baseline: str
     system: str
-    fbert: tuple[float, float]           # sentence F_BERT × 100 (baseline, system)
+    fbert: tuple[float, float]  # sentence F_BERT × 100 (baseline, system)
 
     @property
     def delta(self) -> float:
@@ -54,8 +55,8 @@ class Comparison:
     counts: dict[str, int]
     pieces_gained: list[tuple[str, int]]
     pieces_lost: list[tuple[str, int]]
-    fbert_changes: dict[str, int]        # sentences whose F_BERT went up / down / stayed
-    scatter: tuple[np.ndarray, np.ndarray] = field(repr=False)   # sentence F_BERT × 100
+    fbert_changes: dict[str, int]  # sentences whose F_BERT went up / down / stayed
+    scatter: tuple[np.ndarray, np.ndarray] = field(repr=False)  # sentence F_BERT × 100
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -66,8 +67,9 @@ class Comparison:
         return out
 
 
-def length_buckets(src: Sequence[str], edges: Sequence[int] = BUCKET_EDGES
-                   ) -> list[tuple[str, np.ndarray]]:
+def length_buckets(
+    src: Sequence[str], edges: Sequence[int] = BUCKET_EDGES
+) -> list[tuple[str, np.ndarray]]:
     """(label, (N,) bool mask) per non-empty bucket of source length in words."""
     lens = np.array([len(s.split()) for s in src])
     bounds = [0, *edges, None]
@@ -79,31 +81,65 @@ def length_buckets(src: Sequence[str], edges: Sequence[int] = BUCKET_EDGES
     return out
 
 
-def compare(name: str, label: str, src: Sequence[str], refs: Sequence[str],
-            base_hyps: Sequence[str], sys_hyps: Sequence[str], base_f: np.ndarray,
-            sys_f: np.ndarray, bleu, base_bleu: np.ndarray, sys_bleu: np.ndarray, tokenize,
-            top: int = 5, pieces: int = 15) -> Comparison:
+def compare(
+    name: str,
+    label: str,
+    src: Sequence[str],
+    refs: Sequence[str],
+    base_hyps: Sequence[str],
+    sys_hyps: Sequence[str],
+    base_f: np.ndarray,
+    sys_f: np.ndarray,
+    bleu,
+    base_bleu: np.ndarray,
+    sys_bleu: np.ndarray,
+    tokenize,
+    top: int = 5,
+    pieces: int = 15,
+) -> Comparison:
     """Baseline vs system. ``base_f``/``sys_f``: (N,) sentence F_BERT (0-1); ``bleu``: the
     SacreMetric whose (N, k) segment statistics are ``base_bleu``/``sys_bleu``;
     ``tokenize``: str -> list of WordPieces (the LM tokenizer)."""
     base_f, sys_f = 100 * np.asarray(base_f, np.float64), 100 * np.asarray(sys_f, np.float64)
-    buckets = [Bucket(lab, int(m.sum()),
-                      (bleu.corpus_score(base_bleu[m]), bleu.corpus_score(sys_bleu[m])),
-                      (float(base_f[m].mean()), float(sys_f[m].mean())))
-               for lab, m in length_buckets(src)]
+    buckets = [
+        Bucket(
+            lab,
+            int(m.sum()),
+            (bleu.corpus_score(base_bleu[m]), bleu.corpus_score(sys_bleu[m])),
+            (float(base_f[m].mean()), float(sys_f[m].mean())),
+        )
+        for lab, m in length_buckets(src)
+    ]
     delta = sys_f - base_f
     order = np.argsort(-delta, kind="stable")
 
     def example(i: int) -> Example:
-        return Example(int(i) + 1, src[i], refs[i], base_hyps[i], sys_hyps[i],
-                       (float(base_f[i]), float(sys_f[i])))
+        return Example(
+            int(i) + 1,
+            src[i],
+            refs[i],
+            base_hyps[i],
+            sys_hyps[i],
+            (float(base_f[i]), float(sys_f[i])),
+        )
 
     gains = [example(i) for i in order[:top] if delta[i] > 0]
     losses = [example(i) for i in order[::-1][:top] if delta[i] < 0]
-    return Comparison(name, label, buckets, gains, losses, output_counts(base_hyps, sys_hyps),
-                      *piece_changes(base_hyps, sys_hyps, tokenize, pieces),
-                      {"higher": int((delta > 0).sum()), "lower": int((delta < 0).sum()),
-                       "equal": int((delta == 0).sum())}, scatter=(base_f, sys_f))
+    return Comparison(
+        name,
+        label,
+        buckets,
+        gains,
+        losses,
+        output_counts(base_hyps, sys_hyps),
+        *piece_changes(base_hyps, sys_hyps, tokenize, pieces),
+        {
+            "higher": int((delta > 0).sum()),
+            "lower": int((delta < 0).sum()),
+            "equal": int((delta == 0).sum()),
+        },
+        scatter=(base_f, sys_f),
+    )
 
 
 def output_counts(base: Sequence[str], system: Sequence[str]) -> dict[str, int]:
@@ -112,13 +148,21 @@ def output_counts(base: Sequence[str], system: Sequence[str]) -> dict[str, int]:
     counts = Counter()
     for b, s in zip(base, system):
         nb, ns = len(b.split()), len(s.split())
-        counts["identical" if b.strip() == s.strip() else "longer" if ns > nb else
-               "shorter" if ns < nb else "same_length"] += 1
+        counts[
+            "identical"
+            if b.strip() == s.strip()
+            else "longer"
+            if ns > nb
+            else "shorter"
+            if ns < nb
+            else "same_length"
+        ] += 1
     return {k: int(counts[k]) for k in ("identical", "longer", "shorter", "same_length")}
 
 
-def piece_changes(base: Sequence[str], system: Sequence[str], tokenize, top: int = 15
-                  ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+def piece_changes(
+    base: Sequence[str], system: Sequence[str], tokenize, top: int = 15
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """The ``top`` WordPieces gained and lost: per sentence Counter(sys) − Counter(base) and
     the reverse, summed over sentences; ties by piece, so the order is deterministic."""
     gained, lost = Counter(), Counter()
@@ -131,4 +175,5 @@ def piece_changes(base: Sequence[str], system: Sequence[str], tokenize, top: int
 
     def ranked(c: Counter) -> list[tuple[str, int]]:
         return sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+
     return ranked(gained), ranked(lost)

@@ -11,6 +11,7 @@ settings); the step-0 F_BERT of the learning curves is the baseline checkpoint's
 output scored by ``metrics.bertscore`` (its ``valid.hyp.txt`` when the last validation was the
 best one, else decoded); entropies are teacher-forced forward passes (``sparsity.py``).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,16 +25,30 @@ from bertune_cli.core.outputs import AtomicFolder, check_output_dir
 from bertune_cli.core.report.runs import Run, RunSet, check_outputs, expand_inputs, load_runs
 
 Stage = Callable[[str, int, int], None]
-FIGURES = {"learning_curves": "learning_curves.png", "training_loss": "training_loss.png",
-           "entropy": "entropy.png", "fbert_scatter": "fbert_scatter.png",
-           "length_buckets": "length_buckets.png"}
+FIGURES = {
+    "learning_curves": "learning_curves.png",
+    "training_loss": "training_loss.png",
+    "entropy": "entropy.png",
+    "fbert_scatter": "fbert_scatter.png",
+    "length_buckets": "length_buckets.png",
+}
 
 
-def make_report(inputs: Sequence[str | Path], out: str | Path, *, runs_root: Path | None = None,
-                html: bool = False, max_sentences: int = 200, entropy_split: str = "valid",
-                top: int = 5, n_samples: int = 1000, seed: int | None = None,
-                moverscore: bool = True, device: str = "auto",
-                on_stage: Stage = lambda name, i, n: None) -> dict[str, Any]:
+def make_report(
+    inputs: Sequence[str | Path],
+    out: str | Path,
+    *,
+    runs_root: Path | None = None,
+    html: bool = False,
+    max_sentences: int = 200,
+    entropy_split: str = "valid",
+    top: int = 5,
+    n_samples: int = 1000,
+    seed: int | None = None,
+    moverscore: bool = True,
+    device: str = "auto",
+    on_stage: Stage = lambda name, i, n: None,
+) -> dict[str, Any]:
     """Write ``out/report.md``, its PNGs, ``report.json`` (and ``report.html``); return the
     report.json summary. ``moverscore``: add MoverScore (with the runs' LM) to the results
     when ``core.metrics.moverscore`` is available. ``on_stage(name, index, total)`` reports
@@ -71,8 +86,10 @@ def make_report(inputs: Sequence[str | Path], out: str | Path, *, runs_root: Pat
             if run.test_hyp is None:
                 stage(f"translating the test set with {run.name}")
                 run.test_hyp = decode(run, "test", test.src_text, ev, device)
-                runs.warnings.append(f"{run.path} has no test.hyp.txt yet: translated its "
-                                     "checkpoint_best for this report")
+                runs.warnings.append(
+                    f"{run.path} has no test.hyp.txt yet: translated its "
+                    "checkpoint_best for this report"
+                )
             hyps[run.name] = check_outputs(run, len(test.tgt_text))
         lm_meta = runs.baseline.meta.get("lm", {})
         stage(f"loading the LM {lm_meta.get('name', 'minilm')}")
@@ -82,46 +99,85 @@ def make_report(inputs: Sequence[str | Path], out: str | Path, *, runs_root: Pat
         lc = curves.learning_curves(runs, start)
         stage("scoring the test set and paired bootstrap")
         res = results.results_table(
-            [r.name for r in runs.runs], [r.label for r in runs.runs],
-            [hyps[r.name] for r in runs.runs], test.tgt_text, lm, lowercase=ev["lowercase"],
-            tokenize=ev["bleu_tokenize"], n_samples=n_samples,
-            seed=default_seed() if seed is None else seed, device=device,
-            moverscore=lm_meta.get("name", "minilm") if moverscore else None)
+            [r.name for r in runs.runs],
+            [r.label for r in runs.runs],
+            [hyps[r.name] for r in runs.runs],
+            test.tgt_text,
+            lm,
+            lowercase=ev["lowercase"],
+            tokenize=ev["bleu_tokenize"],
+            n_samples=n_samples,
+            seed=default_seed() if seed is None else seed,
+            device=device,
+            moverscore=lm_meta.get("name", "minilm") if moverscore else None,
+        )
         bleu, base = res.statistic("BLEU"), runs.baseline.name
-        comps = [analysis.compare(
-            ft.name, ft.label, test.src_text, test.tgt_text, hyps[base], hyps[ft.name],
-            res.sentence_scores[base]["F_BERT"], res.sentence_scores[ft.name]["F_BERT"], bleu,
-            res.segment_stats[base]["BLEU"], res.segment_stats[ft.name]["BLEU"],
-            lm.tokenizer.tokenize, top=top) for ft in runs.finetunes]
+        comps = [
+            analysis.compare(
+                ft.name,
+                ft.label,
+                test.src_text,
+                test.tgt_text,
+                hyps[base],
+                hyps[ft.name],
+                res.sentence_scores[base]["F_BERT"],
+                res.sentence_scores[ft.name]["F_BERT"],
+                bleu,
+                res.segment_stats[base]["BLEU"],
+                res.segment_stats[ft.name]["BLEU"],
+                lm.tokenizer.tokenize,
+                top=top,
+            )
+            for ft in runs.finetunes
+        ]
         split = data.split(entropy_split)
         tau = _tau(runs)
         models = []
         for run in runs.runs:
             stage(f"entropy of {run.name}'s predictions")
-            models.append(sparsity.model_sparsity(
-                run.name, run.label, run.checkpoint, split, tau=tau, max_sentences=max_sentences,
-                device=device))
-        sp = sparsity.Sparsity(models, entropy_split, tau, _vocab_size(runs.baseline), 0,
-                               max_sentences)
+            models.append(
+                sparsity.model_sparsity(
+                    run.name,
+                    run.label,
+                    run.checkpoint,
+                    split,
+                    tau=tau,
+                    max_sentences=max_sentences,
+                    device=device,
+                )
+            )
+        sp = sparsity.Sparsity(
+            models, entropy_split, tau, _vocab_size(runs.baseline), 0, max_sentences
+        )
         stage("drawing the figures")
         figs = _draw(lc, sp, comps, tmp)
         stage("writing the report")
         summary = {
-            "report": str(out / "report.md"), "html": str(out / "report.html") if html else None,
+            "report": str(out / "report.md"),
+            "html": str(out / "report.html") if html else None,
             "runs": [_run_summary(r, tmp, out) for r in runs.runs],
             "data_dir": str(runs.data_dir),
-            "test_set": {"source": str(runs.data_dir / "test.src.txt"),
-                         "reference": str(runs.data_dir / "test.tgt.txt"),
-                         "sentences": len(test.tgt_text)},
-            "warnings": runs.warnings, "results": res.to_dict(), "curves": lc.to_dict(),
-            "sparsity": sp.to_dict(), "comparisons": [c.to_dict() for c in comps],
-            "figures": figs, "timings_s": timings, "outputs_cache": decode.keys}
+            "test_set": {
+                "source": str(runs.data_dir / "test.src.txt"),
+                "reference": str(runs.data_dir / "test.tgt.txt"),
+                "sentences": len(test.tgt_text),
+            },
+            "warnings": runs.warnings,
+            "results": res.to_dict(),
+            "curves": lc.to_dict(),
+            "sparsity": sp.to_dict(),
+            "comparisons": [c.to_dict() for c in comps],
+            "figures": figs,
+            "timings_s": timings,
+            "outputs_cache": decode.keys,
+        }
         _write(tmp, summary, document(summary, runs, lc, res, sp, comps, figs), html)
         stage("done")
         timings.pop("done", None)
         timings["total"] = round(time.perf_counter() - t0, 1)
-        (tmp / "report.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False),
-                                         encoding="utf-8")
+        (tmp / "report.json").write_text(
+            json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8"
+        )
     return summary
 
 
@@ -132,8 +188,11 @@ def check_report_out(out: str | Path) -> Path:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file", "pass a folder for the report")
     if out.is_dir() and any(out.iterdir()) and not (out / "report.json").is_file():
-        raise UsageError(f"--out {out} exists and is not a bertune report (no report.json); "
-                         "refusing to replace it", "pass a new or empty folder")
+        raise UsageError(
+            f"--out {out} exists and is not a bertune report (no report.json); "
+            "refusing to replace it",
+            "pass a new or empty folder",
+        )
     return check_output_dir(out, "report folder")
 
 
@@ -177,10 +236,16 @@ class Decoder:
         import hashlib
 
         name = f"{run.name}.{split}.hyp.txt"
-        key = hashlib.sha256(json.dumps(
-            [str(run.checkpoint.resolve()), run.meta.get("training", {}).get("updates"),
-             src, {k: ev[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b")}]
-        ).encode()).hexdigest()[:16]
+        key = hashlib.sha256(
+            json.dumps(
+                [
+                    str(run.checkpoint.resolve()),
+                    run.meta.get("training", {}).get("updates"),
+                    src,
+                    {k: ev[k] for k in ("beam", "lenpen", "max_len_a", "max_len_b")},
+                ]
+            ).encode()
+        ).hexdigest()[:16]
         path = self.tmp / "outputs" / name
         path.parent.mkdir(exist_ok=True)
         self.keys[name] = key
@@ -194,15 +259,21 @@ class Decoder:
         return path
 
 
-def _start_scores(runs: RunSet, data, lm, ev: dict, device: str,
-                  decode: Decoder) -> dict[str, float]:
+def _start_scores(
+    runs: RunSet, data, lm, ev: dict, device: str, decode: Decoder
+) -> dict[str, float]:
     """Validation F_BERT (and MoverScore) of the baseline's checkpoint_best, for the metrics
     the fine-tunes log (BLEU comes from the baseline's logged best row)."""
     from bertune_cli.core.metrics.bertscore import score_bertscore
     from bertune_cli.core.report.results import moverscore_sentences
 
-    logged = {m for ft in runs.finetunes for r in ft.valid_rows() for m in ("bertscore",
-                                                                          "moverscore") if m in r}
+    logged = {
+        m
+        for ft in runs.finetunes
+        for r in ft.valid_rows()
+        for m in ("bertscore", "moverscore")
+        if m in r
+    }
     if not logged:
         return {}
     base = runs.baseline
@@ -216,8 +287,11 @@ def _start_scores(runs: RunSet, data, lm, ev: dict, device: str,
     out = {}
     if "bertscore" in logged:
         out["bertscore"] = score_bertscore(hyps, [valid.tgt_text], lm=lm).corpus().score
-    mover = moverscore_sentences([hyps], valid.tgt_text, lm.name, device) \
-        if "moverscore" in logged else None
+    mover = (
+        moverscore_sentences([hyps], valid.tgt_text, lm.name, device)
+        if "moverscore" in logged
+        else None
+    )
     if mover is not None:
         out["moverscore"] = 100.0 * float(mover[0][0].mean())
     return out
@@ -237,11 +311,22 @@ def _vocab_size(run: Run) -> int:
 def _run_summary(run: Run, tmp: Path, out: Path) -> dict[str, Any]:
     best = [r for r in run.valid_rows() if r.get("is_best")]
     done = run.done or {}
-    return {"name": run.name, "label": run.label, "kind": run.kind, "path": str(run.path),
-            "recipe": run.recipe, "soft": run.soft, "tau": run.tau,
-            "complete": run.done is not None, "updates": done.get("updates",
-                                                                  run.rows[-1]["update"]),
-            "epochs": done.get("epochs"), "reason": done.get("reason"),
-            "best_valid": {k: best[-1][k] for k in ("update", "bleu", "bertscore", "moverscore")
-                           if best and k in best[-1]},
-            "test_hyp": str(run.test_hyp).replace(str(tmp), str(out))}
+    return {
+        "name": run.name,
+        "label": run.label,
+        "kind": run.kind,
+        "path": str(run.path),
+        "recipe": run.recipe,
+        "soft": run.soft,
+        "tau": run.tau,
+        "complete": run.done is not None,
+        "updates": done.get("updates", run.rows[-1]["update"]),
+        "epochs": done.get("epochs"),
+        "reason": done.get("reason"),
+        "best_valid": {
+            k: best[-1][k]
+            for k in ("update", "bleu", "bertscore", "moverscore")
+            if best and k in best[-1]
+        },
+        "test_hyp": str(run.test_hyp).replace(str(tmp), str(out)),
+    }

@@ -6,6 +6,7 @@ epoch ends are where an epoch's last validation row sits (the loop validates at 
 end), except an epoch the run left unfinished (stopped by max_steps / max_time / Ctrl-C).
 Rows are already deduplicated by ``runs.read_metrics`` (the last row per update wins).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -42,8 +43,8 @@ class RunCurves:
 @dataclass
 class Curves:
     runs: list[RunCurves]
-    metrics: list[str]                     # keys of VALID_METRICS logged by the fine-tunes
-    start: dict[str, float] = field(default_factory=dict)   # step-0 scores (the baseline)
+    metrics: list[str]  # keys of VALID_METRICS logged by the fine-tunes
+    start: dict[str, float] = field(default_factory=dict)  # step-0 scores (the baseline)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,15 +87,25 @@ def _run_curves(run: Run, start: dict[str, float]) -> RunCurves:
     if run.done is None or run.done.get("reason") in UNFINISHED:
         ends.pop(max(ends), None)  # the last epoch may be unfinished
     best = _best_row(run)
-    loss_name = ("fine-tuning loss (−F_BERT per sentence)" if run.kind == "finetune" else
-                 "label-smoothed CE (nats/token)")
+    loss_name = (
+        "fine-tuning loss (−F_BERT per sentence)"
+        if run.kind == "finetune"
+        else "label-smoothed CE (nats/token)"
+    )
     return RunCurves(
-        name=run.name, label=run.label, kind=run.kind,
+        name=run.name,
+        label=run.label,
+        kind=run.kind,
         train_loss=Series([int(r["update"]) for r in train], [float(r["loss"]) for r in train]),
-        valid_loss=Series([int(r["update"]) for r in valid if "valid_loss" in r],
-                          [float(r["valid_loss"]) for r in valid if "valid_loss" in r]),
-        valid=metrics, epoch_ends=sorted(ends.values()),
-        best_update=None if best is None else int(best["update"]), loss_name=loss_name)
+        valid_loss=Series(
+            [int(r["update"]) for r in valid if "valid_loss" in r],
+            [float(r["valid_loss"]) for r in valid if "valid_loss" in r],
+        ),
+        valid=metrics,
+        epoch_ends=sorted(ends.values()),
+        best_update=None if best is None else int(best["update"]),
+        loss_name=loss_name,
+    )
 
 
 def _best_row(run: Run) -> dict[str, Any] | None:

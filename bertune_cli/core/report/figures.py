@@ -3,6 +3,7 @@ state). Each function draws data computed elsewhere and writes one file; none re
 metric. Colours are fixed per run (the baseline grey, fine-tunes in tab10 order), so a run
 has the same colour in every figure. ``DPI`` is modest so a report stays small.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,12 @@ import numpy as np
 
 DPI = 90
 BASE_COLOR = "#555555"
-AXIS = {"bleu": "BLEU", "chrf": "chrF", "bertscore": "F_BERT (×100)",
-        "moverscore": "MoverScore (×100)"}
+AXIS = {
+    "bleu": "BLEU",
+    "chrf": "chrF",
+    "bertscore": "F_BERT (×100)",
+    "moverscore": "MoverScore (×100)",
+}
 
 
 def _figure(ncols: int, width: float = 4.4, height: float = 3.5):
@@ -33,8 +38,17 @@ def _save(fig, path: Path) -> Path:
 
 def colors(n: int) -> list[str]:
     """Colours of ``n`` fine-tunes (tab10 without its grey)."""
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-               "#bcbd22", "#17becf"]
+    palette = [
+        "#1f77b4",
+        "#ff7f0e",
+        "#2ca02c",
+        "#d62728",
+        "#9467bd",
+        "#8c564b",
+        "#e377c2",
+        "#bcbd22",
+        "#17becf",
+    ]
     return [palette[i % len(palette)] for i in range(n)]
 
 
@@ -54,8 +68,13 @@ def learning_curves(curves, path: Path) -> Path:
             for x in run.epoch_ends:
                 ax.axvline(x, color=color, ls="--", lw=0.9, alpha=0.6)
         if m in curves.start and curves.finetunes:
-            ax.axhline(curves.start[m], color=BASE_COLOR, ls=":", lw=1.2,
-                       label=f"baseline (step 0): {curves.start[m]:.2f}")
+            ax.axhline(
+                curves.start[m],
+                color=BASE_COLOR,
+                ls=":",
+                lw=1.2,
+                label=f"baseline (step 0): {curves.start[m]:.2f}",
+            )
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"validation {AXIS.get(m, m)}")
         ax.set_title(f"Validation {AXIS.get(m, m).split(' ')[0]}")
@@ -72,8 +91,15 @@ def training_loss(curves, path: Path) -> Path:
     ax = axes[0]
     ax.plot(base.train_loss.x, base.train_loss.y, color=BASE_COLOR, label="train")
     if base.valid_loss.x:
-        ax.plot(base.valid_loss.x, base.valid_loss.y, color="black", marker="o", ms=3,
-                ls="none", label="validation")
+        ax.plot(
+            base.valid_loss.x,
+            base.valid_loss.y,
+            color="black",
+            marker="o",
+            ms=3,
+            ls="none",
+            label="validation",
+        )
     for x in base.epoch_ends:
         ax.axvline(x, color=BASE_COLOR, ls="--", lw=0.8, alpha=0.5)
     ax.set_xlabel("training updates")
@@ -99,12 +125,22 @@ def entropy(sparsity, path: Path) -> Path:
     """Distribution of per-position entropies, one panel per soft mode, one line per model.
     The panels share their bins (so dense ≫ sparsemax ≈ Gumbel reads across) and a log
     y-axis (the sparse modes put almost every position at 0)."""
-    titles = {"dense": "dense = decoder softmax", "sparsemax": "sparsemax",
-              "gumbel": f"Gumbel-softmax τ {sparsity.tau:g}"}
+    titles = {
+        "dense": "dense = decoder softmax",
+        "sparsemax": "sparsemax",
+        "gumbel": f"Gumbel-softmax τ {sparsity.tau:g}",
+    }
     fig, axes = _figure(len(sparsity.modes), width=4.0)
     tints = [BASE_COLOR, *colors(len(sparsity.models) - 1)]
-    top = max((float(m.entropy[mode].max()) for m in sparsity.models for mode in sparsity.modes
-               if len(m.entropy[mode])), default=1.0)
+    top = max(
+        (
+            float(m.entropy[mode].max())
+            for m in sparsity.models
+            for mode in sparsity.modes
+            if len(m.entropy[mode])
+        ),
+        default=1.0,
+    )
     bins = np.linspace(0.0, max(top, 1e-3) * 1.02, 41)
     # one position of the largest set, a little below: every non-empty bin is visible
     floor = 0.5 * 100.0 / max((m.positions for m in sparsity.models), default=1)
@@ -113,8 +149,15 @@ def entropy(sparsity, path: Path) -> Path:
             v = model.entropy[mode]
             if not len(v):
                 continue
-            ax.hist(v, bins=bins, weights=np.full(len(v), 100.0 / len(v)), histtype="step",
-                    lw=1.6, color=color, label=f"{model.label} (mean {v.mean():.3f})")
+            ax.hist(
+                v,
+                bins=bins,
+                weights=np.full(len(v), 100.0 / len(v)),
+                histtype="step",
+                lw=1.6,
+                color=color,
+                label=f"{model.label} (mean {v.mean():.3f})",
+            )
         ax.set_yscale("log")
         ax.set_ylim(floor, 200.0)
         ax.set_xlabel("entropy of the probability vector (nats)")
@@ -122,9 +165,11 @@ def entropy(sparsity, path: Path) -> Path:
         ax.set_title(titles.get(mode, mode))
         ax.legend(fontsize=7, loc="upper right")
     n = sparsity.models[0]
-    fig.suptitle(f"Sparsity of predictions: {sparsity.split} set, {n.sentences} sentences, "
-                 f"{n.positions} positions, V = {sparsity.vocab_size} (teacher forcing)",
-                 fontsize=11)
+    fig.suptitle(
+        f"Sparsity of predictions: {sparsity.split} set, {n.sentences} sentences, "
+        f"{n.positions} positions, V = {sparsity.vocab_size} (teacher forcing)",
+        fontsize=11,
+    )
     return _save(fig, path)
 
 
@@ -141,8 +186,10 @@ def fbert_scatter(comparisons: Sequence, path: Path) -> Path:
         ax.set_ylim(lo, 100.0 + 0.03 * (100.0 - lo))
         ax.scatter(x, y, s=9, alpha=0.45, color=color, edgecolors="none")
         ch = comp.fbert_changes
-        ax.set_title(f"{comp.label}\nbetter {ch['higher']}, worse {ch['lower']}, "
-                     f"equal {ch['equal']}", fontsize=9)
+        ax.set_title(
+            f"{comp.label}\nbetter {ch['higher']}, worse {ch['lower']}, equal {ch['equal']}",
+            fontsize=9,
+        )
         ax.set_xlabel("baseline sentence F_BERT (×100)")
         ax.set_ylabel("fine-tuned sentence F_BERT (×100)")
         ax.set_aspect("equal", adjustable="box")
@@ -159,12 +206,19 @@ def length_buckets(comparisons: Sequence, path: Path) -> Path:
     xs = np.arange(len(buckets))
     for ax, key, name in zip(axes, ("bleu", "fbert"), ("BLEU", "F_BERT (×100)")):
         for k, (comp, color) in enumerate(zip(comparisons, colors(len(comparisons)))):
-            ax.bar(xs + (k - (len(comparisons) - 1) / 2) * width,
-                   [getattr(b, key)[1] - getattr(b, key)[0] for b in comp.buckets], width,
-                   color=color, label=comp.label)
+            ax.bar(
+                xs + (k - (len(comparisons) - 1) / 2) * width,
+                [getattr(b, key)[1] - getattr(b, key)[0] for b in comp.buckets],
+                width,
+                color=color,
+                label=comp.label,
+            )
         ax.axhline(0.0, color=BASE_COLOR, lw=0.8)
-        ax.set_xticks(xs, [f"{b.label}\nn={b.sentences}\nbase {getattr(b, key)[0]:.1f}"
-                           for b in buckets], fontsize=7)
+        ax.set_xticks(
+            xs,
+            [f"{b.label}\nn={b.sentences}\nbase {getattr(b, key)[0]:.1f}" for b in buckets],
+            fontsize=7,
+        )
         ax.set_xlabel("source length (words)")
         ax.set_ylabel(f"Δ {name} vs baseline")
         ax.set_title(f"{name.split(' ')[0]} by source length")

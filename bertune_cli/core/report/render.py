@@ -5,6 +5,7 @@ A document is a list of blocks: ``Heading``, ``Text`` (one paragraph; ``code`` s
 backticks), ``Table`` (header + rows of strings), ``Image`` (a PNG in the output folder),
 ``Code`` (preformatted text, e.g. signatures).
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,12 +31,12 @@ class Text:
 class Table:
     header: Sequence[str]
     rows: Sequence[Sequence[str]]
-    align: str = ""           # per column: l or r (default: first l, others r)
+    align: str = ""  # per column: l or r (default: first l, others r)
 
 
 @dataclass
 class Image:
-    file: str                 # relative to the output folder
+    file: str  # relative to the output folder
     alt: str
 
 
@@ -101,16 +102,26 @@ def to_html(blocks: Sequence[Block], folder: Path, title: str) -> str:
         elif isinstance(b, Table):
             align = _align(b)
             head = "".join(f"<th>{_inline(h)}</th>" for h in b.header)
-            rows = "".join("<tr>" + "".join(
-                f"<td class='{a}'>{_inline(str(c)).replace(chr(10), '<br>')}</td>"
-                for a, c in zip(align, row)) + "</tr>" for row in b.rows)
+            rows = "".join(
+                "<tr>"
+                + "".join(
+                    f"<td class='{a}'>{_inline(str(c)).replace(chr(10), '<br>')}</td>"
+                    for a, c in zip(align, row)
+                )
+                + "</tr>"
+                for row in b.rows
+            )
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         elif isinstance(b, Image):
             data = base64.b64encode((Path(folder) / b.file).read_bytes()).decode("ascii")
-            body.append(f"<p><img alt='{html.escape(b.alt)}' "
-                        f"src='data:image/png;base64,{data}'></p>")
+            body.append(
+                f"<p><img alt='{html.escape(b.alt)}' src='data:image/png;base64,{data}'></p>"
+            )
         elif isinstance(b, Code):
             body.append(f"<pre>{html.escape(b.text)}</pre>")
-    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n"
-            + "\n".join(body) + "\n</body></html>\n")
+    return (
+        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )

@@ -12,6 +12,7 @@ Checks (one line naming the run): no metrics or no validation rows, no checkpoin
 baselines, other data than the baseline (a different test set), test outputs whose line count
 differs from the test set. Different recipe names over the same data only warn.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,14 +33,14 @@ class Run:
 
     name: str
     path: Path
-    kind: str                       # baseline | finetune
+    kind: str  # baseline | finetune
     recipe: str
-    meta: dict[str, Any]            # checkpoint_best/bertune.json
+    meta: dict[str, Any]  # checkpoint_best/bertune.json
     rows: list[dict[str, Any]]
     done: dict[str, Any] | None
     soft: str | None = None
     tau: float | None = None
-    test_hyp: Path | None = None    # None: not translated yet (build.py translates it)
+    test_hyp: Path | None = None  # None: not translated yet (build.py translates it)
 
     @property
     def label(self) -> str:
@@ -110,8 +111,10 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
         except (ValueError, TypeError) as exc:
             if n == len(lines):
                 break
-            raise DataError(f"{path}:{n} is not a metrics row ({exc.__class__.__name__})",
-                            "the file is damaged; remove that line") from exc
+            raise DataError(
+                f"{path}:{n} is not a metrics row ({exc.__class__.__name__})",
+                "the file is damaged; remove that line",
+            ) from exc
         if not isinstance(row.get("kind"), str) or not isinstance(row.get("update"), int):
             continue  # rows of other kinds (future or foreign) are not plotted
         key = (row["kind"], row["update"])
@@ -123,8 +126,7 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 def is_run_dir(path: Path) -> bool:
     from bertune_cli.core.model.checkpoint import BEST, LAST
 
-    return path.is_dir() and any((path / n).exists()
-                                 for n in (METRICS_FILE, DONE_FILE, BEST, LAST))
+    return path.is_dir() and any((path / n).exists() for n in (METRICS_FILE, DONE_FILE, BEST, LAST))
 
 
 def resolve_inputs(items: Sequence[str | Path], runs_root: Path | None = None) -> list[Path]:
@@ -132,15 +134,19 @@ def resolve_inputs(items: Sequence[str | Path], runs_root: Path | None = None) -
     return expand_inputs(items, runs_root)[0]
 
 
-def expand_inputs(items: Sequence[str | Path], runs_root: Path | None = None
-                  ) -> tuple[list[Path], set[Path]]:
+def expand_inputs(
+    items: Sequence[str | Path], runs_root: Path | None = None
+) -> tuple[list[Path], set[Path]]:
     """(run directories, those found inside a folder rather than named one by one)."""
     from bertune_cli.core.paths import runs_root as default_root
 
     root = Path(runs_root) if runs_root else default_root()
     if not items:
-        raise UsageError("no runs given", "usage: bertune report RUN [RUN ...] --out DIR "
-                         "(run directories, runs/<recipe>, or a recipe name)")
+        raise UsageError(
+            "no runs given",
+            "usage: bertune report RUN [RUN ...] --out DIR "
+            "(run directories, runs/<recipe>, or a recipe name)",
+        )
     out: list[Path] = []
     discovered: set[Path] = set()
     for item in items:
@@ -148,17 +154,24 @@ def expand_inputs(items: Sequence[str | Path], runs_root: Path | None = None
         if not path.exists() and (root / str(item)).is_dir():
             path = root / str(item)
         if not path.exists():
-            raise UsageError(f"{item}: no such run directory (nor {root / str(item)})",
-                             "pass run directories, a runs/<recipe> folder or a recipe name")
+            raise UsageError(
+                f"{item}: no such run directory (nor {root / str(item)})",
+                "pass run directories, a runs/<recipe> folder or a recipe name",
+            )
         if is_run_dir(path):
             found = [path]
         else:
-            found = [c for c in sorted(path.iterdir())
-                     if (c.name == "baseline" or c.name.startswith("finetune")) and is_run_dir(c)]
+            found = [
+                c
+                for c in sorted(path.iterdir())
+                if (c.name == "baseline" or c.name.startswith("finetune")) and is_run_dir(c)
+            ]
             if not found:
-                raise UsageError(f"{path} is neither a run directory nor a folder of runs "
-                                 "(no baseline/ or finetune-*/ inside)",
-                                 "pass e.g. runs/demo or runs/demo/finetune-gumbel")
+                raise UsageError(
+                    f"{path} is neither a run directory nor a folder of runs "
+                    "(no baseline/ or finetune-*/ inside)",
+                    "pass e.g. runs/demo or runs/demo/finetune-gumbel",
+                )
             discovered.update(found)
         out += [p for p in found if p.resolve() not in {q.resolve() for q in out}]
     return out, discovered
@@ -171,26 +184,41 @@ def load_run(path: Path) -> Run:
     path = Path(path)
     metrics = path / METRICS_FILE
     if not metrics.is_file():
-        raise CheckpointError(f"{path}: no {METRICS_FILE} (not a training run, or not started)",
-                              "pass run directories written by train-baseline or finetune")
+        raise CheckpointError(
+            f"{path}: no {METRICS_FILE} (not a training run, or not started)",
+            "pass run directories written by train-baseline or finetune",
+        )
     rows = read_metrics(metrics)
     if not any(r.get("kind") == "valid" for r in rows):
-        raise CheckpointError(f"{path}: {METRICS_FILE} has no validation rows yet",
-                              "wait for the run's first validation, or leave the run out")
+        raise CheckpointError(
+            f"{path}: {METRICS_FILE} has no validation rows yet",
+            "wait for the run's first validation, or leave the run out",
+        )
     try:
         meta = read_meta(path / "checkpoint_best")
     except CheckpointError as exc:
-        raise CheckpointError(f"{path}: no readable checkpoint_best ({exc.message})",
-                              "wait for the run's first validation, or leave the run out") from exc
+        raise CheckpointError(
+            f"{path}: no readable checkpoint_best ({exc.message})",
+            "wait for the run's first validation, or leave the run out",
+        ) from exc
     stage = str(meta.get("training", {}).get("stage", ""))
     ft = meta.get("finetune") or {}
     kind = "finetune" if ft or stage.startswith("finetune") else "baseline"
     done_file = path / DONE_FILE
     done = json.loads(done_file.read_text(encoding="utf-8")) if done_file.is_file() else None
     hyp = path / TEST_HYP
-    return Run(name=path.name, path=path, kind=kind, recipe=str(meta.get("config", {}).get(
-        "name", "?")), meta=meta, rows=rows, done=done, soft=ft.get("soft"), tau=ft.get("tau"),
-        test_hyp=hyp if hyp.is_file() else None)
+    return Run(
+        name=path.name,
+        path=path,
+        kind=kind,
+        recipe=str(meta.get("config", {}).get("name", "?")),
+        meta=meta,
+        rows=rows,
+        done=done,
+        soft=ft.get("soft"),
+        tau=ft.get("tau"),
+        test_hyp=hyp if hyp.is_file() else None,
+    )
 
 
 def load_runs(paths: Sequence[Path], optional: Sequence[Path] = ()) -> RunSet:
@@ -210,29 +238,39 @@ def load_runs(paths: Sequence[Path], optional: Sequence[Path] = ()) -> RunSet:
     bases = [r for r in runs if r.kind == "baseline"]
     finetunes = [r for r in runs if r.kind == "finetune"]
     if len(bases) > 1:
-        raise UsageError(f"more than one baseline run: {', '.join(str(b.path) for b in bases)}",
-                         "a report compares fine-tunes against one baseline; pass one")
+        raise UsageError(
+            f"more than one baseline run: {', '.join(str(b.path) for b in bases)}",
+            "a report compares fine-tunes against one baseline; pass one",
+        )
     if not bases:
         if not finetunes:
             raise UsageError("no runs to report")
         base_path = _started_from(finetunes[0])
         bases = [load_run(base_path)]
-        warnings.append(f"no baseline run given: using {base_path}, where "
-                        f"{finetunes[0].path} started from")
+        warnings.append(
+            f"no baseline run given: using {base_path}, where {finetunes[0].path} started from"
+        )
     base = bases[0]
     for ft in finetunes:
         start = str(ft.meta.get("finetune", {}).get("init_from", ""))
-        if start and Path(start).resolve() not in (base.path.resolve(),
-                                                   base.checkpoint.resolve()) \
-                and not _same_tail(Path(start), base):
+        if (
+            start
+            and Path(start).resolve() not in (base.path.resolve(), base.checkpoint.resolve())
+            and not _same_tail(Path(start), base)
+        ):
             warnings.append(f"{ft.path} started from {start}, not from the baseline {base.path}")
         if ft.fingerprint != base.fingerprint:
-            raise DataError(f"{ft.path} was trained on other data than the baseline {base.path} "
-                            f"(data fingerprint {ft.fingerprint} vs {base.fingerprint}): "
-                            "the test sets do not match", "report runs of one recipe's data")
+            raise DataError(
+                f"{ft.path} was trained on other data than the baseline {base.path} "
+                f"(data fingerprint {ft.fingerprint} vs {base.fingerprint}): "
+                "the test sets do not match",
+                "report runs of one recipe's data",
+            )
         if ft.recipe != base.recipe:
-            warnings.append(f"{ft.path} is a run of recipe {ft.recipe!r}, the baseline of "
-                            f"{base.recipe!r} (same data, so the report is made)")
+            warnings.append(
+                f"{ft.path} is a run of recipe {ft.recipe!r}, the baseline of "
+                f"{base.recipe!r} (same data, so the report is made)"
+            )
     return RunSet(base, finetunes, find_data_dir(base), warnings)
 
 
@@ -242,15 +280,18 @@ def _started_from(ft: Run) -> Path:
         run = cand.parent if cand.name.startswith("checkpoint_") else cand
         if (run / METRICS_FILE).is_file():
             return run
-    raise UsageError(f"no baseline run given, and the one {ft.path} started from "
-                     f"({start}) is not a run directory here", "pass the baseline run too")
+    raise UsageError(
+        f"no baseline run given, and the one {ft.path} started from "
+        f"({start}) is not a run directory here",
+        "pass the baseline run too",
+    )
 
 
 def _same_tail(start: Path, base: Run) -> bool:
     """init_from is stored as given at training time (often relative to another cwd)."""
     tail = start.parts[-3:] if start.name.startswith("checkpoint_") else start.parts[-2:]
     full = base.checkpoint.parts if start.name.startswith("checkpoint_") else base.path.parts
-    return tuple(full[-len(tail):]) == tuple(tail)
+    return tuple(full[-len(tail) :]) == tuple(tail)
 
 
 def find_data_dir(base: Run) -> Path:
@@ -263,15 +304,20 @@ def find_data_dir(base: Run) -> Path:
     for cand in candidates:
         if (cand / "manifest.json").is_file() and DataDir(cand).fingerprint == base.fingerprint:
             return cand
-    raise CheckpointError(f"cannot find the data directory {base.path} was trained on "
-                          f"(looked in {', '.join(map(str, candidates))})",
-                          "keep runs/<recipe>/data beside the runs (bertune prepare writes it)")
+    raise CheckpointError(
+        f"cannot find the data directory {base.path} was trained on "
+        f"(looked in {', '.join(map(str, candidates))})",
+        "keep runs/<recipe>/data beside the runs (bertune prepare writes it)",
+    )
 
 
 def check_outputs(run: Run, lines: int) -> list[str]:
     """The run's test outputs, checked against the test set's line count."""
     hyps = run.test_hyp.read_text(encoding="utf-8").splitlines()
     if len(hyps) != lines:
-        raise DataError(f"{run.test_hyp} has {len(hyps)} lines but the test set has {lines}: "
-                        "mismatched test sets", "re-translate the test split with this run")
+        raise DataError(
+            f"{run.test_hyp} has {len(hyps)} lines but the test set has {lines}: "
+            "mismatched test sets",
+            "re-translate the test split with this run",
+        )
     return hyps

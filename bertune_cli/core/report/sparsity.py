@@ -12,6 +12,7 @@ vector the mode feeds the LM is p = mode(z_t) (the ops reference functions):
 and its entropy H(p) = −Σ p log p in nats (0 log 0 = 0). Dense ≫ Gumbel (τ 0.1) ≈ sparsemax
 in the paper. Only the first ``max_sentences`` sentences of the split are used (budget).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,8 +29,8 @@ class ModelSparsity:
 
     name: str
     label: str
-    entropy: dict[str, np.ndarray]          # mode -> (N,) float64
-    support: np.ndarray                     # (N,) int64
+    entropy: dict[str, np.ndarray]  # mode -> (N,) float64
+    support: np.ndarray  # (N,) int64
     sentences: int
 
     @property
@@ -39,15 +40,24 @@ class ModelSparsity:
     def summary(self) -> dict[str, Any]:
         def stats(a: np.ndarray) -> dict[str, float]:
             q = np.quantile(a, [0.1, 0.5, 0.9]) if len(a) else [float("nan")] * 3
-            return {"mean": float(np.mean(a)) if len(a) else float("nan"), "p10": float(q[0]),
-                    "median": float(q[1]), "p90": float(q[2])}
-        return {"name": self.name, "label": self.label, "sentences": self.sentences,
-                "positions": self.positions,
-                "entropy_nats": {m: stats(a) for m, a in self.entropy.items()},
-                "sparsemax_support": {"mean": float(np.mean(self.support))
-                                      if len(self.support) else float("nan"),
-                                      "median": float(np.median(self.support))
-                                      if len(self.support) else float("nan")}}
+            return {
+                "mean": float(np.mean(a)) if len(a) else float("nan"),
+                "p10": float(q[0]),
+                "median": float(q[1]),
+                "p90": float(q[2]),
+            }
+
+        return {
+            "name": self.name,
+            "label": self.label,
+            "sentences": self.sentences,
+            "positions": self.positions,
+            "entropy_nats": {m: stats(a) for m, a in self.entropy.items()},
+            "sparsemax_support": {
+                "mean": float(np.mean(self.support)) if len(self.support) else float("nan"),
+                "median": float(np.median(self.support)) if len(self.support) else float("nan"),
+            },
+        }
 
 
 @dataclass
@@ -61,15 +71,30 @@ class Sparsity:
     modes: tuple[str, ...] = field(default=MODES)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"split": self.split, "tau": self.tau, "vocab_size": self.vocab_size,
-                "seed": self.seed, "max_sentences": self.max_sentences, "units": "nats",
-                "modes": list(self.modes), "models": [m.summary() for m in self.models]}
+        return {
+            "split": self.split,
+            "tau": self.tau,
+            "vocab_size": self.vocab_size,
+            "seed": self.seed,
+            "max_sentences": self.max_sentences,
+            "units": "nats",
+            "modes": list(self.modes),
+            "models": [m.summary() for m in self.models],
+        }
 
 
-def prediction_entropy(model, vocab, split, *, tau: float = 0.1, max_sentences: int = 200,
-                       seed: int = 0, device: str = "cpu", max_tokens: int = 2048,
-                       modes: tuple[str, ...] = MODES) -> tuple[dict[str, np.ndarray],
-                                                                 np.ndarray, int]:
+def prediction_entropy(
+    model,
+    vocab,
+    split,
+    *,
+    tau: float = 0.1,
+    max_sentences: int = 200,
+    seed: int = 0,
+    device: str = "cpu",
+    max_tokens: int = 2048,
+    modes: tuple[str, ...] = MODES,
+) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
     """Entropies of ``model``'s teacher-forced soft predictions on ``split`` (a data Split).
 
     Returns ({mode: (N,) entropies in nats}, (N,) sparsemax support sizes, sentences used),
@@ -92,11 +117,12 @@ def prediction_entropy(model, vocab, split, *, tau: float = 0.1, max_sentences: 
     with torch.inference_mode():
         for idx in length_batches(src_lens, tgt_lens, max_tokens):
             batch = collate(split, chosen[idx], vocab.from_lm).to(device)
-            logits = model(input_ids=batch.src, attention_mask=batch.src_mask,
-                           decoder_input_ids=batch.tgt_in).logits.float()       # (B, T, V)
-            z = logits[batch.tgt_out.ne(0)].cpu()                              # (M, V)
+            logits = model(
+                input_ids=batch.src, attention_mask=batch.src_mask, decoder_input_ids=batch.tgt_in
+            ).logits.float()  # (B, T, V)
+            z = logits[batch.tgt_out.ne(0)].cpu()  # (M, V)
             for mode in modes:
-                p = soft_probs(z, mode, tau=tau, noise=True, generator=gen)    # (M, V)
+                p = soft_probs(z, mode, tau=tau, noise=True, generator=gen)  # (M, V)
                 out[mode].append(torch.special.entr(p).sum(-1).double().numpy())
                 if mode == "sparsemax":
                     support.append(p.gt(0).sum(-1).numpy())

@@ -6,10 +6,21 @@ length-sorted batches, ``generate`` through an engine of ``core.engines``, decod
 (``Hypothesis`` and the printed forms of a result), ``io`` (stream input in chunks, text
 repair, the atomic output sink). Explanations of a translation are ``core.explain``.
 """
+
 from bertune_cli.core.translation.io import AtomicOutput, text_chunks, valid_text
 from bertune_cli.core.translation.options import DecodeOptions, auto_batch_tokens, from_eval
 from bertune_cli.core.translation.results import Hypothesis, format_result, result_row
 from bertune_cli.core.translation.translator import Translator
 
-__all__ = ["AtomicOutput", "DecodeOptions", "Hypothesis", "Translator", "auto_batch_tokens",
-           "format_result", "from_eval", "result_row", "text_chunks", "valid_text"]
+__all__ = [
+    "AtomicOutput",
+    "DecodeOptions",
+    "Hypothesis",
+    "Translator",
+    "auto_batch_tokens",
+    "format_result",
+    "from_eval",
+    "result_row",
+    "text_chunks",
+    "valid_text",
+]

@@ -4,6 +4,7 @@ when full or when input pauses), text repaired rather than refused, and the outp
 Bad input never stops a stream: bytes that are not UTF-8 and unpaired surrogates in a string
 are replaced (U+FFFD) with a warning (logger ``bertune.translate``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,9 @@ _END = object()
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def text_chunks(lines: Iterable[str | bytes], chunk_lines: int = 256, wait: float = 0.05
-                ) -> Iterator[tuple[int, list[str]]]:
+def text_chunks(
+    lines: Iterable[str | bytes], chunk_lines: int = 256, wait: float = 0.05
+) -> Iterator[tuple[int, list[str]]]:
     """``(number of the chunk's first line, its lines as text)`` for ``Translator.stream`` and
     explain's stream: bytes decoded (U+FFFD with a warning), newlines stripped. A chunk holds
     at most ``chunk_lines`` lines and closes early when no line arrives within ``wait`` s."""
@@ -66,8 +68,7 @@ def _to_text(line: str | bytes, lineno: int) -> str:
         try:
             line = line.decode("utf-8")
         except UnicodeDecodeError:
-            log.warning("line %d is not valid UTF-8; undecodable bytes replaced by U+FFFD",
-                        lineno)
+            log.warning("line %d is not valid UTF-8; undecodable bytes replaced by U+FFFD", lineno)
             line = line.decode("utf-8", errors="replace")
     return line.rstrip("\r\n")
 

@@ -8,6 +8,7 @@ or the dict a checkpoint's ``bertune.json`` holds — into options. The per-requ
 (``n_best``, ``return_scores``) are not recipe keys. The field defaults equal ``EvalConfig``'s
 (tests/core/test_translate_options.py holds them together).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,8 +45,11 @@ class DecodeOptions:
         """Refuse options no search can honour (a UsageError naming the fix)."""
         if self.n_best > self.beam:
             from bertune_cli.core.errors import UsageError
-            raise UsageError(f"--n-best {self.n_best} is larger than the beam ({self.beam})",
-                             "use --n-best <= --beam")
+
+            raise UsageError(
+                f"--n-best {self.n_best} is larger than the beam ({self.beam})",
+                "use --n-best <= --beam",
+            )
         return self
 
     def plain(self) -> bool:

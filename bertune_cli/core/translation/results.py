@@ -4,6 +4,7 @@
 as ``bertune translate`` prints it (plain, ``--scores``, ``--n-best``, ``--json``) and
 ``result_row`` is its JSON object, which ``core/explain`` extends with its fields.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ from typing import Any
 @dataclass
 class Hypothesis:
     text: str
-    score: float | None = None   # sentence log-probability (natural log, [SEP] included,
+    score: float | None = None  # sentence log-probability (natural log, [SEP] included,
     #                              under the decoding distribution: [PAD]/[CLS] excluded)
-    tokens: int = 0              # predicted WordPieces, [SEP] included
+    tokens: int = 0  # predicted WordPieces, [SEP] included
     ids: list[int] | None = None  # the predicted model-vocabulary ids ([SEP] included; no
     #                               [CLS]); map to LM ids with ``vocab.to_lm``
 

@@ -20,6 +20,7 @@ unpaired surrogates in a string are replaced (U+FFFD) with a warning (core/trans
 sources longer than ``max_source_len`` tokens are truncated (keeping </s>) with a warning.
 Warnings go through ``logging`` (logger ``bertune.translate``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,9 +41,17 @@ log = logging.getLogger("bertune.translate")
 class Translator:
     """Translate with a trained model (see the module docstring)."""
 
-    def __init__(self, model, vocab, source, codec, device: str = "cpu",
-                 max_source_len: int | None = None, engine=None,
-                 defaults: DecodeOptions | None = None):
+    def __init__(
+        self,
+        model,
+        vocab,
+        source,
+        codec,
+        device: str = "cpu",
+        max_source_len: int | None = None,
+        engine=None,
+        defaults: DecodeOptions | None = None,
+    ):
         """``engine``: a decoding engine (core/engines); default: the torch engine on ``model``.
         With the ct2 engine ``model`` is None (explanations need the torch engine).
         ``defaults``: the options ``translate`` uses where none are given."""
@@ -58,8 +67,9 @@ class Translator:
         self.defaults = defaults if defaults is not None else DecodeOptions()
 
     @classmethod
-    def load(cls, path: Path, device: str = "cpu", lm_name: str | None = None,
-             engine: str = "torch") -> "Translator":
+    def load(
+        cls, path: Path, device: str = "cpu", lm_name: str | None = None, engine: str = "torch"
+    ) -> "Translator":
         """From a checkpoint folder or a run folder (-> its checkpoint_best), with the
         checkpoint recipe's decoding options as defaults. ``engine="ct2"`` also takes a
         ``bertune export`` folder; a run or checkpoint is then exported on the fly into a cache
@@ -72,22 +82,42 @@ class Translator:
         decoder, meta, vocab, source = load_engine(engine, path, device)
         config = meta.get("config", {})
         codec = TargetCodec.from_lm(lm_name or meta["lm"]["name"], config.get("tgt", "en"))
-        return cls(decoder.model, vocab, source, codec, device, engine=decoder,
-                   defaults=from_eval(config.get("eval")))
+        return cls(
+            decoder.model,
+            vocab,
+            source,
+            codec,
+            device,
+            engine=decoder,
+            defaults=from_eval(config.get("eval")),
+        )
 
     def with_model(self, model) -> "Translator":
         """A translator like this one (vocabulary, tokenizers, device, limits, defaults) on
         another torch model with the same vocabularies, e.g. a copy of the weights."""
-        return Translator(model, self.vocab, self.source, self.codec, self.device,
-                          self.max_source_len, defaults=self.defaults)
+        return Translator(
+            model,
+            self.vocab,
+            self.source,
+            self.codec,
+            self.device,
+            self.max_source_len,
+            defaults=self.defaults,
+        )
 
     def options(self, **given: Any) -> DecodeOptions:
         """Decoding options: those given (not None), else the defaults (the recipe's)."""
         return self.defaults.with_(**given)
 
     # ------------------------------------------------------------------ batch API
-    def translate(self, lines: list[str], options: DecodeOptions | None = None, *,
-                  first_line: int = 1, **given: Any):
+    def translate(
+        self,
+        lines: list[str],
+        options: DecodeOptions | None = None,
+        *,
+        first_line: int = 1,
+        **given: Any,
+    ):
         """Translate ``lines`` with ``options`` (default: ``self.defaults``) updated by the
         ``given`` DecodeOptions fields; output i belongs to input i.
 
@@ -97,12 +127,14 @@ class Translator:
         """
         opts = (options if options is not None else self.defaults).with_(**given).check()
         src = self.encode(lines, first_line)
-        results: list[list[Hypothesis]] = [[Hypothesis("", 0.0 if opts.return_scores else None)]
-                                           for _ in lines]
+        results: list[list[Hypothesis]] = [
+            [Hypothesis("", 0.0 if opts.return_scores else None)] for _ in lines
+        ]
         todo = [i for i, ids in enumerate(src) if ids is not None]
         lens = np.array([len(src[i]) for i in todo], dtype=np.int64)
-        for batch in length_batches(lens, lens,
-                                    opts.batch_tokens or auto_batch_tokens(self.device)):
+        for batch in length_batches(
+            lens, lens, opts.batch_tokens or auto_batch_tokens(self.device)
+        ):
             rows = [todo[j] for j in batch]
             for i, h in zip(rows, self.generate([src[i] for i in rows], opts)):
                 results[i] = h
@@ -111,8 +143,15 @@ class Translator:
         return results
 
     # ------------------------------------------------------------------ streaming API
-    def stream(self, lines: Iterable[str | bytes], options: DecodeOptions | None = None, *,
-               chunk_lines: int = 256, wait: float = 0.05, **given: Any) -> Iterator[Any]:
+    def stream(
+        self,
+        lines: Iterable[str | bytes],
+        options: DecodeOptions | None = None,
+        *,
+        chunk_lines: int = 256,
+        wait: float = 0.05,
+        **given: Any,
+    ) -> Iterator[Any]:
         """Translate an iterable of lines (str or bytes, newline optional) lazily, in order.
 
         Lines are read on a background thread and translated in chunks of up to
@@ -125,8 +164,9 @@ class Translator:
             yield from self.translate(texts, opts, first_line=lineno)
 
     # ------------------------------------------------------------------ the steps
-    def encode(self, lines: list[str], first_line: int = 1, warn: bool = True
-               ) -> list[list[int] | None]:
+    def encode(
+        self, lines: list[str], first_line: int = 1, warn: bool = True
+    ) -> list[list[int] | None]:
         """Source model ids per line (None for empty lines), truncated to ``max_source_len``
         (``warn=False``: silently, for callers that re-encode what ``translate`` warned about).
         A line the preprocessing cannot handle is a DataError naming the lines."""
@@ -136,35 +176,46 @@ class Translator:
             encoded = self.source.encode(texts) if keep else []
         except Exception as exc:  # preprocessing one of these lines failed: the input's fault
             from bertune_cli.core.errors import DataError
-            raise DataError(f"lines {first_line}-{first_line + len(lines) - 1} cannot be "
-                            f"preprocessed ({exc.__class__.__name__}: {exc})",
-                            "check the text for unusual characters") from exc
+
+            raise DataError(
+                f"lines {first_line}-{first_line + len(lines) - 1} cannot be "
+                f"preprocessed ({exc.__class__.__name__}: {exc})",
+                "check the text for unusual characters",
+            ) from exc
         out: list[list[int] | None] = [None] * len(lines)
         for i, ids in zip(keep, encoded):
             ids = list(ids)
             if len(ids) > self.max_source_len:
                 if warn:
-                    log.warning("line %d has %d source tokens; truncated to %d",
-                                first_line + i, len(ids), self.max_source_len)
-                ids = ids[:self.max_source_len - 1] + [ids[-1]]
+                    log.warning(
+                        "line %d has %d source tokens; truncated to %d",
+                        first_line + i,
+                        len(ids),
+                        self.max_source_len,
+                    )
+                ids = ids[: self.max_source_len - 1] + [ids[-1]]
             out[i] = ids
         return out
 
-    def generate(self, srcs: list[list[int]], options: DecodeOptions
-                 ) -> list[list[Hypothesis]]:
+    def generate(self, srcs: list[list[int]], options: DecodeOptions) -> list[list[Hypothesis]]:
         """Beam search on one batch of encoded sources (``encode``'s non-empty rows, any
         order): ``options.n_best`` hypotheses per source, best first, with scores when
         ``options.return_scores``. ``options.batch_tokens`` plays no part (one batch)."""
         o, n_best = options, options.n_best
-        found = self.engine.generate(srcs, beam=o.beam, lenpen=o.lenpen,
-                                     max_new=[self.length_cap(len(s), o.max_len_a, o.max_len_b)
-                                              for s in srcs],
-                                     n_best=n_best, scores=o.return_scores)  # B·n (ids, lp)
+        found = self.engine.generate(
+            srcs,
+            beam=o.beam,
+            lenpen=o.lenpen,
+            max_new=[self.length_cap(len(s), o.max_len_a, o.max_len_b) for s in srcs],
+            n_best=n_best,
+            scores=o.return_scores,
+        )  # B·n (ids, lp)
         seqs, logprobs = [ids for ids, _ in found], [lp for _, lp in found]
-        texts = self.codec.decode([self.vocab.to_lm(np.asarray(s, dtype=np.int64)).tolist()
-                                   for s in seqs])
+        texts = self.codec.decode(
+            [self.vocab.to_lm(np.asarray(s, dtype=np.int64)).tolist() for s in seqs]
+        )
         hyps = [Hypothesis(t, lp, len(s), s) for t, lp, s in zip(texts, logprobs, seqs)]
-        return [hyps[i * n_best:(i + 1) * n_best] for i in range(len(srcs))]
+        return [hyps[i * n_best : (i + 1) * n_best] for i in range(len(srcs))]
 
     def length_cap(self, source_len: int, a: float, b: int) -> int:
         """The most tokens ([SEP] included) decoded for a source of ``source_len`` tokens:
@@ -179,6 +230,9 @@ class Translator:
         forced = getattr(self.engine, "teacher_forced", None)
         if forced is None:
             from bertune_cli.core.errors import UsageError
-            raise UsageError(f"the {self.engine.name} engine has no teacher-forced pass",
-                             "use the default engine (--engine torch)")
+
+            raise UsageError(
+                f"the {self.engine.name} engine has no teacher-forced pass",
+                "use the default engine (--engine torch)",
+            )
         return forced(seqs, rows, **inputs)

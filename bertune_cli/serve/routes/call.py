@@ -1,4 +1,5 @@
 """Running a job on the model from a route: timeout, queue-full and error mapping."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,11 +22,9 @@ async def run_model(request: Request, job: Awaitable[Any], timeout: float | None
     try:
         return await asyncio.wait_for(job, timeout=timeout)
     except QueueFull as exc:
-        raise ApiError(503, str(exc), "queue_full",
-                       {"Retry-After": str(exc.retry_after)}) from exc
+        raise ApiError(503, str(exc), "queue_full", {"Retry-After": str(exc.retry_after)}) from exc
     except asyncio.TimeoutError as exc:
-        raise ApiError(504, f"the translation took longer than {timeout:g} s",
-                       "timeout") from exc
+        raise ApiError(504, f"the translation took longer than {timeout:g} s", "timeout") from exc
     except DataError as exc:  # the request's text could not be preprocessed
         raise ApiError(400, str(exc), "invalid_text") from exc
     except BertuneError as exc:

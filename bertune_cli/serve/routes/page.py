@@ -1,5 +1,6 @@
 """The web page: ``GET /`` serves static/index.html; its script and style sheet are served
 from ``/static`` (no CDN, no build step: the page works offline)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,10 +16,15 @@ router = APIRouter(include_in_schema=False)
 @router.get("/")
 async def page() -> FileResponse:
     # The page loads only its own files; a strict CSP makes injected markup inert as well.
-    return FileResponse(STATIC / "index.html", media_type="text/html", headers={
-        "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-                                   "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-        "X-Content-Type-Options": "nosniff"})
+    return FileResponse(
+        STATIC / "index.html",
+        media_type="text/html",
+        headers={
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 # ----------------------------------------------------------------------------- /docs offline
@@ -46,7 +52,9 @@ async def docs(request: Request) -> HTMLResponse:
 
     root = request.scope.get("root_path", "")
     return get_swagger_ui_html(
-        openapi_url=root + request.app.openapi_url, title=f"{request.app.title} — API",
+        openapi_url=root + request.app.openapi_url,
+        title=f"{request.app.title} — API",
         swagger_js_url=f"{root}{SWAGGER_MOUNT}/swagger-ui-bundle.js",
         swagger_css_url=f"{root}{SWAGGER_MOUNT}/swagger-ui.css",
-        swagger_favicon_url=f"{root}{SWAGGER_MOUNT}/favicon.png")
+        swagger_favicon_url=f"{root}{SWAGGER_MOUNT}/favicon.png",
+    )

@@ -22,7 +22,7 @@ def wit3_members(n_train: int = 60, pair: str = "de-en", test_size: int = 3) -> 
     src, tgt = pair.split("-")
     out = {}
     for lang, words in ((src, DE), (tgt, EN)):
-        lines = [f"<url>http://www.ted.com/talks/x.html</url>", "<keywords>talks, x</keywords>",
+        lines = ["<url>http://www.ted.com/talks/x.html</url>", "<keywords>talks, x</keywords>",
                  "<talkid>1</talkid>", "<title>Talk title</title>",
                  "<description>A talk about things.</description>"]
         lines += [f"{words[i % len(words)]} {i}" for i in range(n_train)]

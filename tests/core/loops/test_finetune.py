@@ -150,11 +150,11 @@ def test_a_finetune_that_never_beats_its_start_on_validation_returns_the_start(
         runs, tmp_path, monkeypatch):
     """Validation F_BERT falls after the start (50 -> 40 -> 30): the best checkpoint is the
     start, unchanged."""
+    import itertools
+
     from safetensors.torch import load_file
 
     from bertune_cli.core.loops import finetune as ft
-
-    import itertools
 
     scores = itertools.chain([50.0, 40.0], itertools.repeat(30.0))  # then the test report
     from types import SimpleNamespace

@@ -15,11 +15,10 @@ import torch
 
 from bertune_cli.core.config import load_recipe
 from bertune_cli.core.errors import CheckpointError, TrainingError
-from bertune_cli.core.losses import label_smoothed_nll_loss
 from bertune_cli.core.loops.train_baseline import ce_loss, setup_baseline, train_baseline
+from bertune_cli.core.loops.trainer import LoopSettings, inverse_sqrt_lr, is_complete, train_loop
+from bertune_cli.core.losses import label_smoothed_nll_loss
 from bertune_cli.core.model.checkpoint import load_trainer_state
-from bertune_cli.core.loops.trainer import (LoopSettings, inverse_sqrt_lr, is_complete,
-                                            train_loop)
 
 TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
         "train.lr=3e-3", "train.log_every=2", "eval.beam=2"]
@@ -126,8 +125,10 @@ def test_resume_after_a_crash_mid_epoch_gives_identical_parameters(data_dir, tmp
     assert events[0]["resumed"] and events[0]["updates"] == 4
     a, b = weights(tmp_path / "A"), weights(tmp_path / "B")
     assert all(torch.equal(a[k], b[k]) for k in a)
-    strip = lambda p: [{k: v for k, v in json.loads(x).items() if k not in ("tokens_per_s", "updates_per_s", "elapsed")}
-                       for x in p.read_text().splitlines()]
+    def strip(p):
+        return [{k: v for k, v in json.loads(x).items()
+                 if k not in ("tokens_per_s", "updates_per_s", "elapsed")}
+                for x in p.read_text().splitlines()]
     assert strip(tmp_path / "A" / "metrics.jsonl") == strip(tmp_path / "B" / "metrics.jsonl")
 
 

@@ -8,8 +8,11 @@ import pytest
 
 from bertune_cli.core.errors import DataError
 from bertune_cli.core.metrics.inputs import digest, read_lines, read_parallel
-from bertune_cli.core.metrics.sentences import (SentenceScores, read_sentence_scores,
-                                                write_sentence_scores)
+from bertune_cli.core.metrics.sentences import (
+    SentenceScores,
+    read_sentence_scores,
+    write_sentence_scores,
+)
 
 
 def test_lines_are_rstripped_with_universal_newlines(tmp_path):

@@ -19,8 +19,12 @@ import pytest
 import torch
 
 from bertune_cli.core.lm import resolve_lm
-from bertune_cli.core.metrics.moverscore import (load_moverscore_lm, moverscore_signature,
-                                                 score_moverscore, score_systems)
+from bertune_cli.core.metrics.moverscore import (
+    load_moverscore_lm,
+    moverscore_signature,
+    score_moverscore,
+    score_systems,
+)
 
 _spec = importlib.util.spec_from_file_location("moverscore_shim",
                                                Path(__file__).with_name("moverscore_shim.py"))

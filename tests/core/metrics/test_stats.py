@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
-from bertune_cli.core.metrics.sacre import make_metric
 from bertune_cli.core.metrics.protocol import MeanMetric
+from bertune_cli.core.metrics.sacre import make_metric
 from bertune_cli.core.metrics.stats import SacreMetric, _fast_13a
 
 EXTRA = ["", "Ünïcødé — 中文 ok!", "a", "3.5,-2 x-1 &quot;hi&amp;&lt;&gt; <skipped>", "  x  "]

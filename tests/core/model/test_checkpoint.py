@@ -13,7 +13,6 @@ from bertune_cli.core.config import load_recipe
 from bertune_cli.core.errors import CheckpointError
 from bertune_cli.core.model import checkpoint as ckpt
 
-
 # Tiny models gain nothing from a second thread, and spinning OpenMP threads on shared cores
 # make each op 100x slower (see commands/train_baseline.py).
 torch.set_num_threads(1)

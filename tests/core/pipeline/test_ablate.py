@@ -5,17 +5,15 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from bertune_cli.core.config import load_recipe
 from bertune_cli.core.errors import UsageError
 from bertune_cli.core.pipeline.ablate import parse_seeds
-from bertune_cli.core.significance import holm, seed_paired_bootstrap
 from bertune_cli.core.pipeline.arms import ARMS, arm_loop, arm_recipe, parse_arms
+from bertune_cli.core.significance import holm, seed_paired_bootstrap
 
 TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
         "train.lr=3e-3", "train.log_every=1", "train.max_epochs=1", "eval.beam=2",
@@ -33,8 +31,8 @@ def recipe(*extra: str):
 def study(tmp_path_factory):
     """A tiny baseline, then arms ce, ce-cont, dense-only × seeds 1, 2 (one run fails)."""
     from bertune_cli.core.data.prepare import prepare_recipe
-    from bertune_cli.core.pipeline.ablate import run_ablate
     from bertune_cli.core.loops.train_baseline import train_baseline
+    from bertune_cli.core.pipeline.ablate import run_ablate
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("ablate") / "runs"

@@ -36,11 +36,11 @@ def test_each_mode_and_seed_has_its_own_run_directory(grid):
             assert (run / "DONE").is_file() and (run / "test.hyp.txt").is_file()
             stored = json.loads((run / "checkpoint_best" / "bertune.json").read_text())
             assert stored["config"]["finetune"]["seed"] == seed
-    assert [l for l in lines if l.startswith("grid run")] == [
+    assert [line for line in lines if line.startswith("grid run")] == [
         "grid run 1/4: soft dense, seed 1", "grid run 2/4: soft dense, seed 2",
         "grid run 3/4: soft gumbel, seed 1", "grid run 4/4: soft gumbel, seed 2"]
     # one baseline for all: trained once
-    assert sum(l.startswith("train-baseline: running") for l in lines) == 1
+    assert sum(line.startswith("train-baseline: running") for line in lines) == 1
 
 
 def test_seeds_give_independent_runs(grid):
@@ -86,7 +86,7 @@ def test_a_rerun_reports_without_training_again(grid):
     lines: list[str] = []
     again = run_grid(load_recipe("demo", TINY), ["dense", "gumbel"], [1, 2], runs_root=root,
                      device="cpu", say=lines.append)
-    assert not any("running" in l for l in lines if l.startswith(("train-baseline", "finetune")))
+    assert not any("running" in line for line in lines if line.startswith(("train-baseline", "finetune")))
     assert again["summary"]["modes"] == out["summary"]["modes"]
 
 

@@ -43,8 +43,8 @@ def test_first_run_runs_every_stage_and_says_why(first):
     assert [s["stage"] for s in result["stages"]] == ["prepare", "train-baseline", "finetune"]
     assert [s["action"] for s in result["stages"]] == ["run", "run", "run"]
     assert lines[0].startswith("prepare: running — no prepared data in")
-    assert any(l.startswith("train-baseline: running — no baseline run") for l in lines)
-    assert any(l.startswith("finetune: running — no finetune run") for l in lines)
+    assert any(line.startswith("train-baseline: running — no baseline run") for line in lines)
+    assert any(line.startswith("finetune: running — no finetune run") for line in lines)
     for stage in ("data/manifest.json", "baseline/DONE", "finetune-gumbel/DONE",
                   "finetune-gumbel/report.json"):
         assert (root / "demo" / stage).is_file(), stage
@@ -86,8 +86,8 @@ def test_a_second_run_skips_every_stage_and_says_why(first):
     _, result, _, again, lines = first
     assert [s["action"] for s in again["stages"]] == ["skip", "skip", "skip"]
     assert lines[0].startswith("prepare: skipped — ") and "up to date" in lines[0]
-    assert any(l.startswith("train-baseline: skipped — ") and "(DONE)" in l for l in lines)
-    assert any(l.startswith("finetune: skipped — ") for l in lines)
+    assert any(line.startswith("train-baseline: skipped — ") and "(DONE)" in line for line in lines)
+    assert any(line.startswith("finetune: skipped — ") for line in lines)
     assert again["finetune"]["already_complete"]
     assert again["report"]["scores"] == result["report"]["scores"]
 

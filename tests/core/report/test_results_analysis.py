@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import sacrebleu
 
-from bertune_cli.core.report.analysis import (compare, length_buckets, output_counts,
-                                              piece_changes)
+from bertune_cli.core.report.analysis import compare, length_buckets, output_counts, piece_changes
 from bertune_cli.core.report.results import results_table
 
 

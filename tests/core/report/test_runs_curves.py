@@ -8,8 +8,7 @@ import pytest
 
 from bertune_cli.core.errors import CheckpointError, DataError, UsageError
 from bertune_cli.core.report.curves import learning_curves
-from bertune_cli.core.report.runs import (expand_inputs, load_runs, read_metrics,
-                                          resolve_inputs)
+from bertune_cli.core.report.runs import expand_inputs, load_runs, read_metrics, resolve_inputs
 
 
 def _copy(runs_tree, tmp_path, *names):
