@@ -20,8 +20,13 @@ from pathlib import Path
 from typing import Callable, Optional
 from urllib.parse import urlsplit
 
-from bertune_cli.core.data.lines import (
-    read_lines,  # noqa: F401
+# re-exported: the readers and the path check live in core/data/lines.py
+from bertune_cli.core.data.lines import (  # noqa: F401
+    RECIPE_PATH_HINT,
+    decode_lines,
+    iter_raw_lines,
+    read_lines,
+    require_file,
 )
 from bertune_cli.core.errors import DownloadError
 from bertune_cli.core.paths import data_home
