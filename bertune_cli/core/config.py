@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping, Optional
 
-from bertune_cli.core.config_build import _build, _coerce  # noqa: E402,F401  (moved; re-exported)
+from bertune_cli.core.config_build import _build, _coerce
 from bertune_cli.core.config_input import (
     check_value,
     is_name,

@@ -199,7 +199,7 @@ def test_beyond_20_lines_ar_samples_and_equals_the_strict_count_without_ties():
 def test_holm_adjustment_by_hand():
     # ascending 0.005, 0.01, 0.03, 0.04 (m = 4): ×4 = 0.02, ×3 = 0.03, ×2 = 0.06, ×1 = 0.04
     # → running maximum 0.02, 0.03, 0.06, 0.06; None is not part of the family
-    from bertune_cli.core.significance import holm
+    from bertune_cli.core.pvalues import holm
 
     adjusted = holm([0.01, 0.04, None, 0.03, 0.005])
     assert adjusted[2] is None

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from bertune_cli.core.errors import CheckpointError, TrainingError
-from bertune_cli.core.loops.settings import BASELINE_ONLY, LoopSettings  # noqa: F401
 from bertune_cli.core.loops.validation import (
     append_row,
 )

@@ -61,9 +61,8 @@ from bertune_cli.core.loops.process import (
     rng_state,
     set_rng_state,
 )
-from bertune_cli.core.loops.run_files import (  # noqa: E402,F401  (moved; re-exported)
+from bertune_cli.core.loops.run_files import (
     _check_resumable,
-    _saved_update,
     _skip_update,
     _start_run_dir,
 )

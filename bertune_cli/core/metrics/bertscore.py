@@ -38,12 +38,11 @@ from typing import Sequence
 
 import numpy as np
 
-from bertune_cli.core.metrics.lm_inputs import (  # noqa: E402,F401  (moved; re-exported)
+from bertune_cli.core.metrics.lm_inputs import (
     _read_baseline,
     _tokenize,
     _truncation_warnings,
     _weights,
-    max_input_length,
 )
 from bertune_cli.core.metrics.protocol import (
     EvalCache,

@@ -198,7 +198,7 @@ def score_systems(
 def _tokenize(lm, sentences: list[str], stop: frozenset) -> tuple[list[list[int]], list]:
     """``[CLS] pieces[:max_len-2] [SEP]`` ids per sentence and which positions keep a weight
     (bool arrays: no ``##`` piece, no punctuation character, no stop word)."""
-    from bertune_cli.core.metrics.bertscore import max_input_length
+    from bertune_cli.core.metrics.lm_inputs import max_input_length
 
     tok = lm.tokenizer
     max_len = max_input_length(lm)

@@ -186,7 +186,8 @@ def summarize(
     """Score, test (seed-paired bootstrap, Holm) and write ablate.json / .md / .png."""
     from bertune_cli.core.data.store import DataDir
     from bertune_cli.core.loops.trainer import is_complete
-    from bertune_cli.core.significance import holm, seed_paired_bootstrap
+    from bertune_cli.core.pvalues import holm
+    from bertune_cli.core.significance import seed_paired_bootstrap
 
     data = DataDir(data_dir)
     test = data.split("test")

@@ -13,7 +13,8 @@ from bertune_cli.core.config import load_recipe
 from bertune_cli.core.errors import UsageError
 from bertune_cli.core.pipeline.ablate import parse_seeds
 from bertune_cli.core.pipeline.arms import ARMS, arm_loop, arm_recipe, parse_arms
-from bertune_cli.core.significance import holm, seed_paired_bootstrap
+from bertune_cli.core.pvalues import holm
+from bertune_cli.core.significance import seed_paired_bootstrap
 
 TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
         "train.lr=3e-3", "train.log_every=1", "train.max_epochs=1", "eval.beam=2",
