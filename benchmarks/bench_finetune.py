@@ -164,7 +164,7 @@ class Setup:
 
         import torch
 
-        from bertune_cli.core.config import load_recipe
+        from bertune_cli.core.config.recipe import load_recipe
         from bertune_cli.core.data.batching import EpochBatches, collate
         from bertune_cli.core.loops.services import LMCache
 
@@ -198,7 +198,7 @@ class Setup:
         self.seed = args.seed
 
     def objective(self, side: str, mode: str):
-        from bertune_cli.core.config import load_recipe
+        from bertune_cli.core.config.recipe import load_recipe
         from bertune_cli.core.loops.finetune import fbert_objective
 
         cfg = load_recipe(self.recipe.name, [f"finetune.soft={mode}"]).finetune
@@ -240,7 +240,7 @@ class Setup:
 def keep_freed_memory():
     """core.allocator's setting (a no-op context for code from before it existed)."""
     try:
-        from bertune_cli.core.allocator import keep_freed_memory as keep
+        from bertune_cli.core.system.allocator import keep_freed_memory as keep
     except ImportError:
         from contextlib import nullcontext as keep
     return keep()

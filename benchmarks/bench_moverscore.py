@@ -59,7 +59,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from bertune_cli.core.lm import resolve_lm
+    from bertune_cli.core.lm.model import resolve_lm
     from bertune_cli.core.metrics.moverscore import load_moverscore_lm, score_moverscore
 
     if args.threads:

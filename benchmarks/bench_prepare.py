@@ -56,14 +56,14 @@ def main() -> None:
     data = Path(args.data)
 
     start = time.perf_counter()
-    from bertune_cli.core.lm import load_tokenizer
+    from bertune_cli.core.lm.model import load_tokenizer
 
     lm_tok = load_tokenizer("minilm")
     import_s = time.perf_counter() - start
 
     from sacremoses import MosesTokenizer
 
-    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.config.recipe import load_recipe
     from bertune_cli.core.data.prepare import prepare
     from bertune_cli.core.data.source import SourceEncoder
     from bertune_cli.core.data.target import TargetCodec

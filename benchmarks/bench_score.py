@@ -92,7 +92,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from bertune_cli.core.lm import load_lm, resolve_lm
+    from bertune_cli.core.lm.model import load_lm, resolve_lm
 
     if args.threads:
         torch.set_num_threads(args.threads)

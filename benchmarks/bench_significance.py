@@ -43,8 +43,8 @@ def run_sacrebleu(refs, systems, test, n):
 
 
 def run_bertune(refs, systems, test, n):
+    from bertune_cli.core.evaluation.significance import paired_test
     from bertune_cli.core.metrics.stats import SacreMetric
-    from bertune_cli.core.significance import paired_test
 
     metrics = [SacreMetric("bleu", [refs]), SacreMetric("chrf", [refs])]
     stats = [[m.extract(h) for m in metrics] for h in systems]

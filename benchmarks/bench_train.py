@@ -143,7 +143,7 @@ def bertune_loop(
 
 def keep_freed_memory():
     try:
-        from bertune_cli.core.allocator import keep_freed_memory as keep
+        from bertune_cli.core.system.allocator import keep_freed_memory as keep
     except ImportError:  # code from before it existed
         from contextlib import nullcontext as keep
     return keep()
@@ -191,7 +191,7 @@ def stats(values: list[float]) -> dict:
 
 def bench_vocab(args, kind: str) -> dict:
     """Interleaved rounds of both sides for one target vocabulary."""
-    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.config.recipe import load_recipe
     from bertune_cli.core.data.batching import EpochBatches
     from bertune_cli.core.loops.train_baseline import setup_baseline
 
@@ -304,7 +304,7 @@ def main() -> None:
 
     import torch
 
-    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.config.recipe import load_recipe
 
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)

@@ -124,8 +124,8 @@ def main() -> None:
     import torch
 
     from bertune_cli.core.engines.ct2_engine import cpu_cores
+    from bertune_cli.core.engines.export import export_ctranslate2
     from bertune_cli.core.errors import CheckpointError
-    from bertune_cli.core.export import export_ctranslate2
     from bertune_cli.core.metrics.sacre import corpus_metric
     from bertune_cli.core.model.checkpoint import read_meta
     from bertune_cli.core.translation import DecodeOptions, Translator, auto_batch_tokens

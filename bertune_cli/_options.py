@@ -17,11 +17,38 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 import typer.core
 
-SEED_MAX = 2**32 - 1  # numpy's and torch's seeds are unsigned 32-bit
+from bertune_cli.core.config.ranges import SEED  # stdlib only: --help stays light
+
+SEED_MAX = SEED[1]  # numpy's and torch's seeds are unsigned 32-bit: one bound, in config.ranges
+
+
+def seed_list(value: str | None) -> list[int]:
+    """``--seeds 1,2,3`` of ``finetune`` and ``ablate``: integers in 0 ... 2^32-1, at least one.
+    A bad item is a usage error naming it; repeats are refused by the core (the grid and the
+    study), which library callers reach without this parser."""
+    out: list[int] = []
+    for item in value.split(",") if value is not None else []:
+        try:
+            out.append(int(item))
+        except ValueError:
+            raise typer.BadParameter(
+                f"{item.strip()[:40]!r} is not an integer (e.g. --seeds 1,2,3)",
+                param_hint="--seeds",
+            ) from None
+        if not 0 <= out[-1] <= SEED_MAX:
+            raise typer.BadParameter(
+                f"seed {item.strip()[:40]} is out of range: seeds are 0 ... {SEED_MAX} (2^32-1)",
+                param_hint="--seeds",
+            )
+    if value is not None and not out:
+        raise typer.BadParameter(
+            "needs at least one integer (e.g. --seeds 1,2,3)", param_hint="--seeds"
+        )
+    return out
 
 
 def _check_number(value: float, bound: tuple) -> float:
-    from bertune_cli.core.config_ranges import describe, in_bound
+    from bertune_cli.core.config.ranges import describe, in_bound
 
     if not in_bound(value, bound):
         raise typer.BadParameter(f"must be {describe(bound)}, got {value:g}")
@@ -79,7 +106,7 @@ def existing_file(text: str) -> Path:
 
 
 def _shown(value: Any) -> str:
-    from bertune_cli.core.config_input import shown
+    from bertune_cli.core.config.input import shown
 
     return shown(value)
 

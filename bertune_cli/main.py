@@ -6,7 +6,7 @@ BertuneError -> one red line with a hint, exit 1, or 2 when the request itself i
 docs/errors.md); click usage errors -> 2; Ctrl-C -> 130 and SIGTERM -> 143, each one line that
 says what a re-run does for that command. ``BERTUNE_DEBUG=1`` re-raises so the traceback is
 shown. Heavy imports (torch, transformers) happen inside command bodies, so ``--help`` is
-instant; the runtime settings (core/runtime.py) are applied once, after the arguments are
+instant; the runtime settings (core/system/runtime.py) are applied once, after the arguments are
 parsed and before the command body runs.
 """
 
@@ -69,11 +69,11 @@ def _root(
 
 
 def _started(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``function`` run after the process-wide runtime settings (core/runtime.py)."""
+    """``function`` run after the process-wide runtime settings (core/system/runtime.py)."""
 
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> Any:
-        from bertune_cli.core.runtime import configure
+        from bertune_cli.core.system.runtime import configure
 
         configure()
         try:

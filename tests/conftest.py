@@ -13,14 +13,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 @pytest.fixture(scope="session")
 def minilm():
     """The bundled MiniLM (offline), truncated to bertune's default BERTScore layer (5)."""
-    from bertune_cli.core.lm import load_lm
+    from bertune_cli.core.lm.model import load_lm
 
     return load_lm("minilm")
 
 
 @pytest.fixture(scope="session")
 def minilm_tokenizer():
-    from bertune_cli.core.lm import load_tokenizer
+    from bertune_cli.core.lm.model import load_tokenizer
 
     return load_tokenizer("minilm")
 
@@ -39,7 +39,7 @@ def tiny_data():
     `prepare`, a few seconds) and returns the path."""
     from pathlib import Path
 
-    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.config.recipe import load_recipe
     from bertune_cli.core.data.prepare import prepare_recipe
 
     def make(path: Path) -> Path:

@@ -18,6 +18,7 @@ from bertune_cli._options import (
     RawDataDir,
     RunsDir,
     path,
+    seed_list,
 )
 from bertune_cli.commands.train_baseline import Track
 
@@ -104,18 +105,18 @@ def ablate(
       [bold]bertune ablate --pair demo --arms ce,dense,gumbel --seeds 1,2 --report-only[/]
     """
     from bertune_cli.commands.train_baseline import TrainProgress, with_trackers
-    from bertune_cli.core.config import load_recipe
-    from bertune_cli.core.pipeline.ablate import parse_seeds, run_ablate
+    from bertune_cli.core.config.recipe import load_recipe
+    from bertune_cli.core.pipeline.ablate import run_ablate
     from bertune_cli.core.pipeline.arms import parse_arms
 
     arm_list = parse_arms(arms, control)  # usage errors before anything is created
-    seed_list = parse_seeds(seeds)
+    seeds_given = seed_list(seeds)
     recipe = with_trackers(load_recipe(pair, overrides or []), track)
     with TrainProgress() as progress:
         summary = run_ablate(
             recipe,
             arm_list,
-            seed_list,
+            seeds_given,
             control=control,
             runs_root=runs_dir,
             out=out,

@@ -59,8 +59,8 @@ def export(
     """
     import json
 
+    from bertune_cli.core.engines.export import export_ctranslate2
     from bertune_cli.core.errors import UsageError
-    from bertune_cli.core.export import export_ctranslate2
 
     if format != "ctranslate2":
         raise UsageError(f"unknown export format {format!r}", "use --format ctranslate2")

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Optional
 import typer
 
 from bertune_cli._options import (
-    SEED_MAX,
     Device,
     Json,
     Layer,
@@ -23,6 +22,7 @@ from bertune_cli._options import (
     RunsDir,
     number,
     path,
+    seed_list,
 )
 from bertune_cli.commands.train_baseline import Track
 
@@ -120,7 +120,7 @@ def finetune(
     (each skipped when complete, resumed when interrupted).
     Validates BLEU and F_BERT every epoch (early stopping on BLEU),
     then scores the test set before and after fine-tuning.
-    Output: runs/<recipe>/finetune-<soft>/ (test.hyp.txt, report.json, checkpoints).
+    Output: runs/<recipe>/finetune-<soft>/ (test.hyp.txt, test_comparison.json, checkpoints).
     With several modes and/or --seeds: one run per mode and seed, then a summary
     (mean ± sd over seeds, paired bootstrap of every run) in runs/<recipe>/grid.md.
 
@@ -132,7 +132,7 @@ def finetune(
       [bold]bertune finetune --pair demo --soft dense,sparsemax,gumbel --seeds 1,2,3[/]
     """
     from bertune_cli.commands.train_baseline import TrainProgress, with_trackers
-    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.config.recipe import load_recipe
     from bertune_cli.core.pipeline.run import run_pipeline
 
     softs, seed_list = _grid_values(soft, seeds)
@@ -181,24 +181,7 @@ def _grid_values(soft: str | None, seeds: str | None) -> tuple[list[str], list[i
                 "(e.g. --soft gumbel or --soft dense,sparsemax,gumbel)",
                 param_hint="--soft",
             )
-    out: list[int] = []
-    for k in seeds.split(",") if seeds is not None else []:
-        try:
-            out.append(int(k))
-        except ValueError:
-            raise typer.BadParameter(
-                f"{k.strip()[:40]!r} is not an integer (e.g. --seeds 1,2,3)", param_hint="--seeds"
-            ) from None
-        if not 0 <= out[-1] <= SEED_MAX:
-            raise typer.BadParameter(
-                f"seed {k.strip()[:40]} is out of range: seeds are 0 ... {SEED_MAX} (2^32-1)",
-                param_hint="--seeds",
-            )
-    if seeds is not None and not out:
-        raise typer.BadParameter(
-            "needs at least one integer (e.g. --seeds 1,2,3)", param_hint="--seeds"
-        )
-    return softs, out
+    return softs, seed_list(seeds)
 
 
 def print_grid(grid: dict[str, Any], json_out: bool) -> None:

@@ -53,15 +53,15 @@ def prepare(
       [bold]bertune prepare --pair hi-en --set data.csv=Hindi_English_Truncated_Corpus.csv[/]
       [bold]bertune prepare --pair demo --src-file train=c.de.gz --tgt-file train=c.en.gz[/]
     """
-    from bertune_cli.core.config import load_recipe, with_values
+    from bertune_cli.core.config.recipe import load_recipe, with_values
     from bertune_cli.core.data.prepare import prepare as run
-    from bertune_cli.core.paths import stage_dir
+    from bertune_cli.core.io.paths import stage_dir
 
     recipe = load_recipe(pair, list(overrides or []))
     recipe = with_values(recipe, file_values(recipe, src_file or [], tgt_file or []))
     # everything missing (corpus, LM), named at once before any work; for prepare it does
     # not depend on where the data goes, so --out is checked the same way
-    from bertune_cli.core.preflight import check_runnable
+    from bertune_cli.core.pipeline.preflight import check_runnable
 
     check_runnable(recipe, "prepare", data_dir, runs_dir)
     with PrepareProgress(enabled=not json_out) as progress:
@@ -80,7 +80,7 @@ def file_values(recipe, src: list[str], tgt: list[str]) -> dict[str, Any]:
     over the recipe's, absolute paths so data.root does not apply, ``data.source: files``)."""
     import dataclasses
 
-    from bertune_cli.core.data.sources import is_url
+    from bertune_cli.core.data.raw import is_url
     from bertune_cli.core.errors import UsageError
 
     files = {k: dataclasses.asdict(v) for k, v in recipe.data.files.items()}

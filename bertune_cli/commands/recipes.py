@@ -18,7 +18,7 @@ def recipes(json_out: Json = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from bertune_cli.core.config import PAIR_ALIASES, RECIPES_DIR, aliases_of, list_recipes
+    from bertune_cli.core.config.recipe import PAIR_ALIASES, RECIPES_DIR, aliases_of, list_recipes
 
     rows = [(name, desc, aliases_of(name)) for name, desc in list_recipes()]
     if json_out:  # one object, as every --json: {recipes_dir, recipes: [...], pairs: {...}}

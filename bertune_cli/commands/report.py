@@ -78,8 +78,8 @@ def report(
     import os
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from bertune_cli.core.extras import require_all
     from bertune_cli.core.report.build import check_report_out, make_report
+    from bertune_cli.core.system.extras import require_all
 
     require_all(("matplotlib",), "bertune report")  # the figures; before any work
     check_report_out(out)

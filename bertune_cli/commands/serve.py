@@ -180,7 +180,7 @@ def serve(
     import signal
     import sys
 
-    from bertune_cli.core.extras import require, require_all
+    from bertune_cli.core.system.extras import require, require_all
 
     require_all(("fastapi", "uvicorn"), "bertune serve")  # before the model loads
     from bertune_cli.serve.hosts import check_binding

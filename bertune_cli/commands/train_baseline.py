@@ -82,13 +82,13 @@ def train_baseline(
       [bold]torchrun --nproc-per-node 2 -m bertune_cli.main train-baseline --pair demo[/]
       [bold]bertune train-baseline --pair demo --track mlflow --track tensorboard[/]
     """
-    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.config.recipe import load_recipe
+    from bertune_cli.core.io.paths import stage_dir
     from bertune_cli.core.loops.train_baseline import train_baseline as run
-    from bertune_cli.core.paths import stage_dir
 
     recipe = with_trackers(load_recipe(pair, overrides or []), track)
     if data is None:  # prepared data and LM: everything missing, named at once
-        from bertune_cli.core.preflight import check_runnable
+        from bertune_cli.core.pipeline.preflight import check_runnable
 
         check_runnable(recipe, "train-baseline", None, runs_dir)
     with TrainProgress() as progress:

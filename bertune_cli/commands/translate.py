@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from bertune_cli._options import Device, Seed, existing_file, number, path
-from bertune_cli.core.data.lines import stdin_lines
+from bertune_cli.core.io.lines import stdin_lines
 
 MC_DROPOUT_MAX = 32  # as the server's /explain (serve --help: max_mc_dropout)
 ModelOpt = Annotated[

@@ -30,7 +30,7 @@ from bertune_cli.serve.errors import install_handlers
 from bertune_cli.serve.files import FileStore
 from bertune_cli.serve.guards import Gate, OriginGuard
 from bertune_cli.serve.hosts import HostGuard
-from bertune_cli.serve.metrics import Metrics, MetricsMiddleware
+from bertune_cli.serve.prometheus import Metrics, MetricsMiddleware
 from bertune_cli.serve.routes import explain, files, libre, ops, page, translate
 from bertune_cli.serve.settings import ServeSettings
 
@@ -147,9 +147,9 @@ def app_from_env() -> FastAPI:
     ``$BERTUNE_SERVE_SETTINGS`` and build the app (one model per worker process)."""
     from pathlib import Path
 
-    from bertune_cli.core.runtime import configure
+    from bertune_cli.core.system.runtime import configure
     from bertune_cli.serve.loading import load_translator
 
-    configure()  # a worker process is an entry point (core/runtime.py)
+    configure()  # a worker process is an entry point (core/system/runtime.py)
     settings = ServeSettings.from_env()
     return create_app(load_translator(Path(settings.model), settings), settings)

@@ -27,7 +27,7 @@ def describe_model(path: Path, settings: ServeSettings) -> ServeSettings:
     except CheckpointError:
         if settings.engine == "torch":
             raise
-        from bertune_cli.core.export import export_meta
+        from bertune_cli.core.engines.export import export_meta
 
         # a `bertune export` folder: its own bertune.json ({} if unreadable: the engine
         # reports a broken export when it loads it)

@@ -66,7 +66,7 @@ def test_translate_within_range_reaches_the_model(model, capsys):
 @pytest.fixture()
 def checkpoint(tmp_path, monkeypatch):
     """A folder resolve_checkpoint accepts; the conversion must never start."""
-    import bertune_cli.core.export as export
+    import bertune_cli.core.engines.export as export
     import bertune_cli.core.model.checkpoint as ckpt
 
     folder = tmp_path / "run" / "checkpoint_best"
@@ -110,7 +110,7 @@ def test_an_unwritable_output_folder_is_refused_before_any_work(command, checkpo
                                                                 capsys, monkeypatch):
     """Before: export converted the model (~15 s) and report ran its analysis before finding
     that --out could not be written."""
-    import bertune_cli.core.outputs as outputs
+    import bertune_cli.core.io.outputs as outputs
     import bertune_cli.core.report.build as build
 
     monkeypatch.setattr(build, "load_runs", _never)

@@ -1,6 +1,6 @@
 """Output paths: an output that cannot be written is one line naming the path and
 the reason (exit 1, no traceback), checked before the work where it can be; `score` still
-prints its table when --sentence-level fails; writes are atomic (core/outputs.py)."""
+prints its table when --sentence-level fails; writes are atomic (core/io/outputs.py)."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bertune_cli.core.errors import OutputError, UsageError
-from bertune_cli.core.outputs import AtomicFile, check_output, check_output_dir
+from bertune_cli.core.io.outputs import AtomicFile, check_output, check_output_dir
 from bertune_cli.main import main
 
 # As root, chmod does not make a folder unwritable; sysfs refuses new files even to root.

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bertune_cli.core.evaluation.significance import paired_test
 from bertune_cli.core.metrics.stats import SacreMetric
-from bertune_cli.core.significance import paired_test
 from bertune_cli.main import app, main
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "evaluation_sample.tsv"

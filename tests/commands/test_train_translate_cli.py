@@ -147,7 +147,7 @@ def test_translate_json_lines_with_n_best_and_scores(trained):
 
 def test_train_baseline_without_prepared_data_says_to_run_prepare(tmp_path, runs_dir):
     result = _invoke("train-baseline", "--pair", "demo", "--device", "cpu")
-    # the preflight (core/preflight.py) names it before anything is loaded
+    # the preflight (core/pipeline/preflight.py) names it before anything is loaded
     assert result.exit_code != 0 and isinstance(result.exception, DataError)
     assert "bertune prepare --pair demo" in str(result.exception)
 

@@ -57,7 +57,7 @@ def test_finetune_tau_zero_is_refused_before_any_run_folder(runs_dir):
 
 
 def test_yaml_values_are_range_checked(tmp_path):
-    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.config.recipe import load_recipe
     from bertune_cli.core.errors import ConfigError
 
     path = tmp_path / "r.yaml"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from bertune_cli.core import allocator
+from bertune_cli.core.system import allocator
 
 
 class FakeLibc:

@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from bertune_cli.core.errors import OutputError
-from bertune_cli.core.outputs import AtomicFolder
+from bertune_cli.core.io.outputs import AtomicFolder
 
 
 def _hidden(folder):
@@ -120,7 +120,7 @@ def test_a_folder_set_aside_by_a_dead_process_is_put_back(tmp_path):
     """A build killed between its two renames leaves the target missing and the old folder in
     a .old sibling: entering the next build (or ``recover``) puts it back first, instead of
     deleting it as a stale build."""
-    from bertune_cli.core.outputs import recover
+    from bertune_cli.core.io.outputs import recover
 
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bertune_cli.core.config import (
+from bertune_cli.core.config.recipe import (
     RECIPES_DIR,
     Recipe,
     list_recipes,

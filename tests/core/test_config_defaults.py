@@ -8,7 +8,7 @@ import enum
 
 import pytest
 
-from bertune_cli.core.config import (
+from bertune_cli.core.config.recipe import (
     INHERITED_FROM_TRAIN,
     FinetuneConfig,
     TrainConfig,

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from bertune_cli.core.config import load_recipe
-from bertune_cli.core.config_input import MAX_DEPTH, MAX_NODES, listed, shown
+from bertune_cli.core.config.input import MAX_DEPTH, MAX_NODES, listed, shown
+from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import ConfigError
 
 HEAD = "description: x\nsrc: de\ntgt: en\n"

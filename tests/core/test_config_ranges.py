@@ -8,8 +8,8 @@ import typing
 
 import pytest
 
-from bertune_cli.core.config import Recipe, load_recipe
-from bertune_cli.core.config_ranges import ELEMENT_RANGES, EXEMPT, RANGES
+from bertune_cli.core.config.ranges import ELEMENT_RANGES, EXEMPT, RANGES
+from bertune_cli.core.config.recipe import Recipe, load_recipe
 from bertune_cli.core.errors import ConfigError
 
 

@@ -14,8 +14,8 @@ import sacrebleu
 from bertune_cli.core.errors import BertuneError, UsageError
 from bertune_cli.core.evaluation import EvalCache, EvalSettings, evaluate
 from bertune_cli.core.evaluation.registry import METRICS
+from bertune_cli.core.evaluation.significance import paired_test
 from bertune_cli.core.metrics.protocol import MeanMetric
-from bertune_cli.core.significance import paired_test
 
 ROOT = Path(__file__).resolve().parents[2]
 REFS = ["The cat sat on the mat .", "A dog barks at night .", "Hello world .",

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from bertune_cli.core.config import load_recipe
+from bertune_cli.core.config.recipe import load_recipe
+from bertune_cli.core.engines.export import cached_export, export_ctranslate2, is_export
 from bertune_cli.core.errors import BertuneError, CheckpointError, UsageError
-from bertune_cli.core.export import cached_export, export_ctranslate2, is_export
 from bertune_cli.core.translation import Translator
 
 pytest.importorskip("ctranslate2")
@@ -52,7 +52,7 @@ def _lines(data: Path) -> list[str]:
 
 
 def test_the_export_folder_holds_vocabularies_in_model_id_order(trained, exported):
-    from bertune_cli.core.lm import load_tokenizer
+    from bertune_cli.core.lm.model import load_tokenizer
 
     out, record = exported
     meta = json.loads((out / "bertune.json").read_text(encoding="utf-8"))
@@ -187,7 +187,7 @@ def test_exporter_errors_are_one_line(trained, exported, tmp_path):
 def test_a_damaged_export_bertune_json_is_one_checkpoint_error(tmp_path, content):
     """An export folder whose bertune.json is not a JSON object: the strict reader says so in
     one line; the lenient one (``export --force``, serve's page) sees no bertune export."""
-    from bertune_cli.core.export import export_meta, is_bertune_export, read_export
+    from bertune_cli.core.engines.export import export_meta, is_bertune_export, read_export
 
     (tmp_path / "model.bin").write_bytes(b"")
     (tmp_path / "bertune.json").write_bytes(content.encode("latin-1"))

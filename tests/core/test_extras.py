@@ -1,4 +1,4 @@
-"""Optional packages go through one helper (core/extras.py): a missing one is one line naming
+"""Optional packages go through one helper (core/system/extras.py): a missing one is one line naming
 the extra that installs it, found before any work. Before: `serve` imported uvicorn bare (a
 ModuleNotFoundError traceback after the model had loaded)."""
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import bertune_cli
-from bertune_cli.core import extras
 from bertune_cli.core.errors import MissingExtra
+from bertune_cli.core.system import extras
 from bertune_cli.main import main
 
 
@@ -57,8 +57,8 @@ def test_export_without_ctranslate2_names_the_ct2_extra(monkeypatch, capsys, tmp
 
 
 def test_preflight_names_the_packages_a_recipe_asks_for(monkeypatch, tmp_path):
-    from bertune_cli.core.config import load_recipe
-    from bertune_cli.core.preflight import check_runnable
+    from bertune_cli.core.config.recipe import load_recipe
+    from bertune_cli.core.pipeline.preflight import check_runnable
 
     monkeypatch.setitem(sys.modules, "mlflow", None)
     monkeypatch.setitem(sys.modules, "triton", None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bertune_cli.core.errors import LMUnavailable
-from bertune_cli.core.lm import default_layer, load_lm, minilm_path, resolve_lm
+from bertune_cli.core.lm.model import default_layer, load_lm, minilm_path, resolve_lm
 
 
 def test_minilm_is_bundled_and_frozen(minilm):

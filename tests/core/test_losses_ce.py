@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bertune_cli.core.losses import label_smoothed_nll_loss
+from bertune_cli.core.loops.losses import label_smoothed_nll_loss
 
 
 def _formula(logits, target, eps, pad=0):

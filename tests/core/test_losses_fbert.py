@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bertune_cli.core.lm import LoadedLM, resolve_lm
-from bertune_cli.core.losses import fbert_loss, fbert_scores, label_smoothed_nll_loss
+from bertune_cli.core.lm.model import LoadedLM, resolve_lm
+from bertune_cli.core.loops.losses import fbert_loss, fbert_scores, label_smoothed_nll_loss
 
 MODES = ("dense", "sparsemax", "gumbel")
 # Equal WordPiece lengths per pair (teacher forcing); pair 2 is one WordPiece each (the original
@@ -162,7 +162,7 @@ def test_no_gumbel_noise_at_validation():
 
 
 def test_hard_gumbel_feeds_rows_of_e_and_backpropagates_the_soft_gradient():
-    from bertune_cli.core.losses import fbert_hypothesis
+    from bertune_cli.core.loops.losses import fbert_hypothesis
 
     lm = tiny_lm()
     logits, ref = tiny_batch()

@@ -1,4 +1,4 @@
-"""core/matching.py: the greedy matching shared by the F_BERT loss and the metric.
+"""core/lm/matching.py: the greedy matching shared by the F_BERT loss and the metric.
 
 Golden numbers: bert_score 0.3.13 (``bert_score.score``) on the bundled MiniLM, layer 5,
 idf off, no rescaling — the setting bertune uses by default.
@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bertune_cli.core.lm import resolve_lm
-from bertune_cli.core.matching import greedy_match, lm_hidden, special_token_weights
+from bertune_cli.core.lm.matching import greedy_match, lm_hidden, special_token_weights
+from bertune_cli.core.lm.model import resolve_lm
 
 HYPS = ["A man in an orange hat is staring at something.", "dog",
         "Two children are playing in the sand.", "It's a well-known fact, isn't it?",

@@ -1,5 +1,5 @@
 """`--pair` as users write it (PAIR_ALIASES) and the preflight that names everything a pair
-is missing at once (core/preflight.py). No network: HF_HUB_OFFLINE=1 is set by the tests."""
+is missing at once (core/pipeline/preflight.py). No network: HF_HUB_OFFLINE=1 is set by the tests."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from bertune_cli.core.config import PAIR_ALIASES, aliases_of, load_recipe
+from bertune_cli.core.config.recipe import PAIR_ALIASES, aliases_of, load_recipe
 from bertune_cli.core.errors import DataError, LMUnavailable
-from bertune_cli.core.preflight import check_runnable, lm_missing
+from bertune_cli.core.pipeline.preflight import check_runnable, lm_missing
 
 
 @pytest.fixture(autouse=True)

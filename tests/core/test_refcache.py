@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bertune_cli.core.losses import fbert_loss, fbert_scores
-from bertune_cli.core.matching import lm_hidden
-from bertune_cli.core.refcache import ReferenceCache, reference_hidden
+from bertune_cli.core.lm.matching import lm_hidden
+from bertune_cli.core.lm.refcache import ReferenceCache, reference_hidden
+from bertune_cli.core.loops.losses import fbert_loss, fbert_scores
 
 SENTENCES = [
     "a man in a blue shirt is standing on a ladder .",
@@ -88,7 +88,7 @@ def test_the_cache_stays_within_its_bound_and_recomputes_the_rest(minilm):
 def test_a_cache_serves_one_lm_only_and_never_an_lm_in_training_mode():
     from transformers import BertConfig, BertModel
 
-    from bertune_cli.core.lm import LoadedLM
+    from bertune_cli.core.lm.model import LoadedLM
 
     def tiny(seed):
         torch.manual_seed(seed)

@@ -1,4 +1,4 @@
-"""Every file of a run folder is written through core/outputs.py (AtomicFile / AtomicFolder):
+"""Every file of a run folder is written through core/io/outputs.py (AtomicFile / AtomicFolder):
 a crash or a full disk leaves the previous version or the complete new one, never half a file.
 Before: report.json, valid.hyp.txt, config.yaml and the metrics.jsonl rewrite on resume were
 plain writes, and checkpoints had a third hand-written folder swap."""
@@ -11,7 +11,7 @@ import bertune_cli
 
 WRITERS = ["core/loops/trainer.py", "core/loops/validation.py", "core/pipeline/run.py",
            "core/loops/train_baseline.py", "core/loops/finetune.py", "core/pipeline/grid.py",
-           "core/model/checkpoint.py", "core/model/trainer_state.py", "core/tracking.py"]
+           "core/model/checkpoint.py", "core/model/trainer_state.py", "core/tracking/tracker.py"]
 PLAIN = re.compile(r"\.write_text\(|\.write_bytes\(|os\.replace\(|os\.rename\(|shutil\.rmtree\("
                    r"|open\([^)]*[\"'][wx]b?[\"']")
 
@@ -30,7 +30,7 @@ def test_run_folder_writers_use_the_atomic_writers():
 def test_a_failed_rewrite_of_metrics_on_resume_keeps_the_file(tmp_path, monkeypatch):
     import json
 
-    from bertune_cli.core import outputs
+    from bertune_cli.core.io import outputs
     from bertune_cli.core.loops import trainer
 
     run = tmp_path / "run"

@@ -12,11 +12,11 @@ import time
 import pytest
 
 from bertune_cli.core.errors import RunLocked
-from bertune_cli.core.rundir import RunLock, lock_path
+from bertune_cli.core.io.locks import RunLock, lock_path
 
 HOLDER = """
 import sys, time
-from bertune_cli.core.rundir import RunLock
+from bertune_cli.core.io.locks import RunLock
 lock = RunLock(sys.argv[1], "holder").acquire()
 print("locked", flush=True)
 time.sleep(float(sys.argv[2]))

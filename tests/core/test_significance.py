@@ -11,10 +11,10 @@ import pytest
 from sacrebleu.significance import PairedTest
 
 from bertune_cli.core.errors import DataError, UsageError
+from bertune_cli.core.evaluation.significance import default_seed, paired_t_test, paired_test
 from bertune_cli.core.metrics.protocol import MeanMetric
 from bertune_cli.core.metrics.sacre import make_metric
 from bertune_cli.core.metrics.stats import SacreMetric
-from bertune_cli.core.significance import default_seed, paired_t_test, paired_test
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "evaluation_sample.tsv"
 SYSTEMS = ("sys_a", "sys_b", "sys_c")
@@ -199,7 +199,7 @@ def test_beyond_20_lines_ar_samples_and_equals_the_strict_count_without_ties():
 def test_holm_adjustment_by_hand():
     # ascending 0.005, 0.01, 0.03, 0.04 (m = 4): ×4 = 0.02, ×3 = 0.03, ×2 = 0.06, ×1 = 0.04
     # → running maximum 0.02, 0.03, 0.06, 0.06; None is not part of the family
-    from bertune_cli.core.pvalues import holm
+    from bertune_cli.core.evaluation.pvalues import holm
 
     adjusted = holm([0.01, 0.04, None, 0.03, 0.005])
     assert adjusted[2] is None
@@ -208,7 +208,7 @@ def test_holm_adjustment_by_hand():
 
 
 def test_seed_paired_bootstrap_is_the_paired_test_for_one_seed_and_averages_seeds(sample):
-    from bertune_cli.core.significance import seed_paired_bootstrap
+    from bertune_cli.core.evaluation.significance import seed_paired_bootstrap
 
     refs = [sample["ref"]]
     metric = SacreMetric("bleu", refs)

@@ -13,8 +13,9 @@ import threading
 import pytest
 import torch
 
-from bertune_cli.core import trackers, tracking
-from bertune_cli.core.config import load_recipe
+from bertune_cli.core.config.recipe import load_recipe
+from bertune_cli.core.tracking import sinks as trackers
+from bertune_cli.core.tracking import tracker as tracking
 
 mlflow = pytest.importorskip("mlflow")  # imported once per module (several seconds)
 from mlflow import MlflowClient  # noqa: E402
@@ -213,7 +214,7 @@ def test_a_finetune_is_tagged_with_its_soft_mode_and_baseline_hash(runs, store):
         pytest.approx(result["report"]["scores"]["finetuned"]["bertscore"])
     assert run.data.metrics["report/p_BLEU"] == \
         pytest.approx(result["report"]["significance"]["p_values"]["BLEU"])
-    assert "report.json" in {f.path for f in client.list_artifacts(run_id)}
+    assert "test_comparison.json" in {f.path for f in client.list_artifacts(run_id)}
     assert run.info.status == "FINISHED"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bertune_cli.core.config import load_recipe
+from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import CheckpointError
 from bertune_cli.core.translation import Translator, format_result
 
@@ -168,7 +168,7 @@ def test_validation_decodes_with_one_translator_per_loop(trained, translator):
     the same output as a Translator made for the call."""
     from types import SimpleNamespace
 
-    from bertune_cli.core.config import EvalConfig
+    from bertune_cli.core.config.recipe import EvalConfig
     from bertune_cli.core.loops.validation import LoopDecoder
 
     lines = _lines(trained[0], "valid")[:8]

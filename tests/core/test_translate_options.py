@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from bertune_cli.core.config import EvalConfig, load_recipe
+from bertune_cli.core.config.recipe import EvalConfig, load_recipe
 from bertune_cli.core.errors import UsageError
 from bertune_cli.core.translation import DecodeOptions, from_eval
 

@@ -21,7 +21,7 @@ def tiny_run(tmp_path_factory, tiny_data):
     """A tiny baseline trained for 2 epochs on the 400-pair demo data (seconds)."""
     import torch
 
-    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.config.recipe import load_recipe
     from bertune_cli.core.loops.train_baseline import train_baseline
 
     torch.set_num_threads(1)  # tiny models: a second OpenMP thread only spins on shared cores
@@ -35,7 +35,7 @@ def tiny_run(tmp_path_factory, tiny_data):
 
 def _train_more(tiny_run, name: str, preset: str, updates: int):
     """Another model on ``tiny_run``'s data: ``preset`` after ``updates`` updates."""
-    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.config.recipe import load_recipe
     from bertune_cli.core.loops.train_baseline import train_baseline
 
     recipe = load_recipe("demo", [f"model.preset={preset}", "train.max_tokens=512",

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from bertune_cli.core.config import Recipe
-from bertune_cli.core.data import sources as io
+from bertune_cli.core.config.recipe import Recipe
+from bertune_cli.core.data import raw as io
 from bertune_cli.core.data import table, wit3
-from bertune_cli.core.data.sources import Progress
+from bertune_cli.core.data.raw import Progress
 from bertune_cli.core.errors import ConfigError, DataError, UsageError
 
 SPLITS = ("train", "valid", "test")

@@ -27,17 +27,17 @@ from typing import Any
 import numpy as np
 
 from bertune_cli import __version__
-from bertune_cli.core.config import Recipe
+from bertune_cli.core.config.recipe import Recipe
 from bertune_cli.core.data import corpus
 from bertune_cli.core.data.cleaning import CleanStats, clean_pairs, drop_empty, every_nth
+from bertune_cli.core.data.raw import Progress, normalize_space, quiet
 from bertune_cli.core.data.source import SourceEncoder
-from bertune_cli.core.data.sources import Progress, normalize_space, quiet
 from bertune_cli.core.data.store import MANIFEST, SPLITS, Ragged, Split, write_split
 from bertune_cli.core.data.target import TargetCodec
 from bertune_cli.core.data.tokenization import moses_tokenize_many
 from bertune_cli.core.errors import ConfigError, DataError
-from bertune_cli.core.outputs import AtomicFolder, check_output_dir, output_error
-from bertune_cli.core.rundir import run_lock
+from bertune_cli.core.io.locks import run_lock
+from bertune_cli.core.io.outputs import AtomicFolder, check_output_dir, output_error
 
 FORMAT = 1
 # Where the data comes from is fingerprinted by content (corpus.Input); target_vocab only

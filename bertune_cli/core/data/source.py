@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bertune_cli.core.data.sources import Progress, quiet
+from bertune_cli.core.data.raw import Progress, quiet
 from bertune_cli.core.data.tokenization import (
     MOSES,
     encode_words,

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bertune_cli.core.data.sources import decode_lines, iter_raw_lines, normalize_space
+from bertune_cli.core.data.raw import decode_lines, iter_raw_lines, normalize_space
 from bertune_cli.core.errors import DataError
 
 SPLIT_COLUMN = "split"

@@ -98,7 +98,7 @@ class TargetCodec:
 
     @classmethod
     def from_lm(cls, lm_name: str, lang: str) -> "TargetCodec":
-        from bertune_cli.core.lm import load_tokenizer
+        from bertune_cli.core.lm.model import load_tokenizer
 
         return cls(load_tokenizer(lm_name), lang, lm_name)
 

@@ -18,7 +18,7 @@ import re
 from functools import lru_cache
 from itertools import chain
 
-from bertune_cli.core.data.sources import Progress, quiet
+from bertune_cli.core.data.raw import Progress, quiet
 
 MOSES = {"escape": False, "aggressive_dash_splits": False}
 CHUNK_LINES = 4000

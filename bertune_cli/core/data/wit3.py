@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
 
-from bertune_cli.core.data.sources import decode_lines, iter_raw_lines, sha256_file
+from bertune_cli.core.data.raw import decode_lines, iter_raw_lines, sha256_file
 from bertune_cli.core.errors import DataError
 
 DROP_TAGS = ("<url>", "<talkid>", "<keywords>")

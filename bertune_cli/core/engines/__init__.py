@@ -56,3 +56,6 @@ def load_engine(name: str, path: Path, device: str):
     if name not in ENGINES:
         raise UsageError(f"unknown engine {name!r}", f"use one of: {', '.join(ENGINES)}")
     return ENGINES[name](Path(path), device)
+
+
+__all__ = ["ENGINES", "load_engine", "torch_engine", "ct2_engine", "export"]

@@ -44,7 +44,7 @@ class CT2Engine:
     model = None  # no torch model: explain / attention need the torch engine
 
     def __init__(self, folder: Path, meta: dict, vocab, device: str = "cpu", threads: int = 0):
-        from bertune_cli.core.export import require_ctranslate2
+        from bertune_cli.core.engines.export import require_ctranslate2
 
         ct2 = require_ctranslate2()
         export = meta["export"]
@@ -82,7 +82,7 @@ class CT2Engine:
 
     @classmethod
     def load(cls, path: Path, device: str, threads: int = 0):
-        from bertune_cli.core.export import cached_export, is_export, read_export
+        from bertune_cli.core.engines.export import cached_export, is_export, read_export
 
         folder = Path(path) if is_export(path) else cached_export(path)
         meta, vocab, source = read_export(folder)

@@ -20,15 +20,16 @@ class TorchEngine:
     name = "torch"
 
     def __init__(self, model, vocab, device: str = "cpu"):
-        # denormals make CPU matmuls 100x slower: the entry point flushes them (core/runtime.py)
+        # denormals make CPU matmuls 100x slower: the entry point flushes them
+        # (core/system/runtime.py)
         self.model = model.to(device).eval()
         self.vocab, self.device = vocab, device
         self.max_positions = int(model.config.max_position_embeddings)
 
     @classmethod
     def load(cls, path: Path, device: str):
+        from bertune_cli.core.engines.export import is_export
         from bertune_cli.core.errors import CheckpointError
-        from bertune_cli.core.export import is_export
         from bertune_cli.core.model.checkpoint import load_checkpoint
 
         if is_export(path):

@@ -1,5 +1,5 @@
 """``evaluate(metrics, refs, systems)``: score N systems against references with any metrics
-of the registry and, optionally, test each against a base system (core/significance.py).
+of the registry and, optionally, test each against a base system (core/evaluation/significance.py).
 
 Every evaluation in bertune is one call to it: ``score`` and ``significance`` (files,
 ``core.evaluation.files``), the fine-tune report (``pipeline/run.py``), the grid summary
@@ -192,7 +192,7 @@ def _test(
     paired_t: bool,
     say: StageProgress,
 ):
-    from bertune_cli.core.significance import default_seed, paired_test
+    from bertune_cli.core.evaluation.significance import default_seed, paired_test
 
     b = ev.index(base)
     order = [b, *(s for s in range(len(ev.names)) if s != b)]

@@ -91,8 +91,8 @@ def score_files(
     if not refs:
         raise UsageError("no reference file given", "usage: bertune score HYP REF [REF2 ...]")
     check_not_metrics([hyp, *refs])
-    if sentence_level:  # before the scoring work (core/outputs.py)
-        from bertune_cli.core.outputs import check_output
+    if sentence_level:  # before the scoring work (core/io/outputs.py)
+        from bertune_cli.core.io.outputs import check_output
 
         check_output(sentence_level, "sentence-level scores", SENTENCE_SUFFIXES)
     settings = command_settings(model, need_lm=F_BERT in names, **options)
@@ -161,7 +161,7 @@ def significance_from_files(
     instead of computing F_BERT. ``options``: the settings, as in ``score_files``. ``seed``
     None: ``$SACREBLEU_SEED`` or 12345. Returns the ``SignificanceReport`` (with the
     metrics' warnings and the systems' ``labels``)."""
-    from bertune_cli.core.significance import DEFAULT_SAMPLES
+    from bertune_cli.core.evaluation.significance import DEFAULT_SAMPLES
 
     check_not_metrics([*refs, *systems])
     if len(systems) < 2:

@@ -97,7 +97,7 @@ def score_file_metric(
 ) -> tuple[str, Metric]:
     """(registry name, metric) of the statistics held by ``significance --scores`` files;
     ``explicit``: the LM/layer/idf were asked for, so the files must have been scored so."""
-    from bertune_cli.core.lm import DEFAULT_LM
+    from bertune_cli.core.lm.model import DEFAULT_LM
     from bertune_cli.core.metrics.sentences import ScoreFileMetric
 
     metric = ScoreFileMetric(files, refs, systems, paths)

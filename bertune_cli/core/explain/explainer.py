@@ -175,7 +175,7 @@ def check(tr: Translator, mc: int, layer: int, steps: int) -> None:
 
 def require(attribution: bool, plots: Any) -> None:
     """The optional extra ``explain`` (captum, matplotlib), checked before any work."""
-    from bertune_cli.core.extras import require_all
+    from bertune_cli.core.system.extras import require_all
 
     for needed, module, option in (
         (attribution, "captum", "--attribution"),

@@ -17,7 +17,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from bertune_cli.core.outputs import AtomicFile
+from bertune_cli.core.io.outputs import AtomicFile
 
 log = logging.getLogger("bertune.explain")
 PRIMARY = "DejaVu Sans"

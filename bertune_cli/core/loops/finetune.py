@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from bertune_cli.core.config import Recipe, resolve_finetune
-from bertune_cli.core.distributed import is_master
+from bertune_cli.core.config.recipe import Recipe, resolve_finetune
 from bertune_cli.core.errors import CheckpointError
 from bertune_cli.core.loops.services import (
     LMCache,
@@ -46,6 +45,7 @@ from bertune_cli.core.loops.trainer import (
     is_complete,
     train_loop,
 )
+from bertune_cli.core.system.distributed import is_master
 
 # What a fine-tuning run *is*: a run directory refuses to resume or report with other values.
 OBJECTIVE_KEYS = ("soft", "tau", "hard", "ce_weight", "reduction")
@@ -61,8 +61,8 @@ def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1):
     """
     import torch
 
-    from bertune_cli.core.losses import fbert_loss
-    from bertune_cli.core.refcache import ReferenceCache
+    from bertune_cli.core.lm.refcache import ReferenceCache
+    from bertune_cli.core.loops.losses import fbert_loss
 
     cache = ReferenceCache(lm, getattr(config, "ref_cache_mb", 320.0))
     E = lm.embeddings  # (V_LM, D)
@@ -101,7 +101,7 @@ def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1):
 def ce_only_loss(logits, labels, label_smoothing: float):
     """``fbert_loss`` at ``ce_weight`` 1 without computing F_BERT (its weight is 0): the same
     loss value and units (sentences), so a CE-only control is the same run either way."""
-    from bertune_cli.core.losses import label_smoothed_nll_loss
+    from bertune_cli.core.loops.losses import label_smoothed_nll_loss
 
     ce, nll = label_smoothed_nll_loss(logits, labels, label_smoothing, 0)
     sentences = labels.size(0)
@@ -171,7 +171,7 @@ def finetune(
     """
     import torch
 
-    from bertune_cli.core.lm import resolve_device
+    from bertune_cli.core.lm.model import resolve_device
     from bertune_cli.core.model.checkpoint import (
         LAST,
         check_data_compatible,
@@ -220,7 +220,7 @@ def finetune(
     metrics = {"bleu": bleu_metric(recipe.eval), "bertscore": fbert_metric(lm)}
     if cfg.select_metric == "moverscore":  # else not computed: it costs another LM pass
         metrics["moverscore"] = moverscore_metric(recipe.eval.ms_lm, device, lms)
-    from bertune_cli.core.tracking import track
+    from bertune_cli.core.tracking.tracker import track
 
     tracker = track(
         recipe,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bertune_cli.core.errors import CheckpointError, TrainingError
+from bertune_cli.core.io.outputs import write_text_atomic
 from bertune_cli.core.loops.validation import (
     append_row,
 )
@@ -16,7 +17,6 @@ from bertune_cli.core.model.checkpoint import (
     LAST,
     read_meta,
 )
-from bertune_cli.core.outputs import write_text_atomic
 
 
 def _check_resumable(

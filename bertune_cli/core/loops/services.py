@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from bertune_cli.core.config import Recipe
+from bertune_cli.core.config.recipe import Recipe
 from bertune_cli.core.data.store import DataDir
 from bertune_cli.core.errors import CheckpointError
 from bertune_cli.core.loops.trainer import DONE, RunContext, bleu_metric
@@ -72,7 +72,7 @@ class LMCache:
 def _load_lm(name: str, layer: int | None, device: str):
     from transformers.utils import logging as hf_logging
 
-    from bertune_cli.core.lm import load_lm
+    from bertune_cli.core.lm.model import load_lm
 
     shown = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
@@ -95,8 +95,8 @@ def stage_name(recipe: Recipe) -> str:
 
 def init_checkpoint(recipe: Recipe, runs_root: Path | None, init_from: Path | None) -> Path:
     """The checkpoint fine-tuning starts from: ``init_from`` or the baseline's best."""
+    from bertune_cli.core.io.paths import stage_dir
     from bertune_cli.core.model.checkpoint import resolve_checkpoint
-    from bertune_cli.core.paths import stage_dir
 
     path = Path(init_from) if init_from else stage_dir(recipe.name, "baseline", runs_root)
     try:
@@ -112,14 +112,14 @@ def init_checkpoint(recipe: Recipe, runs_root: Path | None, init_from: Path | No
 
 def recipe_layer(recipe: Recipe) -> int:
     """The recipe's F_BERT layer (``lm.layer``, else the LM's default), without loading it."""
-    from bertune_cli.core.lm import default_layer
+    from bertune_cli.core.lm.model import default_layer
 
     return recipe.lm.layer if recipe.lm.layer is not None else default_layer(recipe.lm.name)
 
 
 def check_lm(meta: dict[str, Any], recipe: Recipe, layer: int, where: Path) -> None:
     """Refuse an LM or layer other than the checkpoint's (its vocabulary is that LM's)."""
-    from bertune_cli.core.lm import default_layer, resolve_lm
+    from bertune_cli.core.lm.model import default_layer, resolve_lm
 
     ckpt = meta.get("lm", {})
     name = ckpt.get("name")
@@ -190,7 +190,7 @@ def add_test_report(
     translating the same test set at the same time, and one that waited sees the first one's
     result in DONE and reuses it. DONE and ``test.hyp.txt`` are replaced atomically, so a reader
     (a fine-tune reusing the baseline's test translations) never sees half a file."""
-    from bertune_cli.core.rundir import run_lock
+    from bertune_cli.core.io.locks import run_lock
 
     with run_lock(out_dir):
         done = json.loads((out_dir / DONE).read_text(encoding="utf-8"))
@@ -204,7 +204,7 @@ def add_test_report(
 
 def _replace(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
-    from bertune_cli.core.outputs import write_text_atomic
+    from bertune_cli.core.io.outputs import write_text_atomic
 
     write_text_atomic(path, text, f"{path.name} of the run")
 

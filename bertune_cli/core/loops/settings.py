@@ -1,7 +1,7 @@
 """``LoopSettings``: what one run of the training loop (core/loops/trainer.py) is told.
 
 Built only by ``LoopSettings.from_config`` from a recipe section, so the recipe's dataclasses
-(core/config.py) stay the one set of defaults.
+(core/config/recipe.py) stay the one set of defaults.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class LoopSettings:
     """Optimisation, schedule, limits and bookkeeping of one training run.
 
     No field has a default of its own: ``from_config`` takes every value from a recipe
-    section (core/config.py's dataclasses are the one set of defaults), so a setting cannot
+    section (core/config/recipe.py's dataclasses are the one set of defaults), so a setting cannot
     silently differ between the recipe and the loop."""
 
     lr: float

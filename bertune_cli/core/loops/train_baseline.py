@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from bertune_cli.core.config import Recipe
-from bertune_cli.core.distributed import is_master
+from bertune_cli.core.config.recipe import Recipe
+from bertune_cli.core.loops.losses import label_smoothed_nll_loss
 from bertune_cli.core.loops.services import add_test_report, evaluate_split, open_data, run_context
 from bertune_cli.core.loops.trainer import LoopSettings, train_loop
-from bertune_cli.core.losses import label_smoothed_nll_loss
+from bertune_cli.core.system.distributed import is_master
 
 
 def ce_loss(epsilon: float, pad_id: int = 0):
@@ -37,7 +37,7 @@ def setup_baseline(recipe: Recipe, data_dir: Path):
     """(data, fresh model, RunContext) for ``recipe`` on the prepared ``data_dir``."""
     import torch
 
-    from bertune_cli.core.lm import load_tokenizer
+    from bertune_cli.core.lm.model import load_tokenizer
     from bertune_cli.core.model.builders import build_model, count_parameters
     from bertune_cli.core.model.vocab import LMSpecials, TargetVocab
 
@@ -68,9 +68,9 @@ def train_baseline(
     ``settings`` override LoopSettings fields (e.g. ``save_every_steps``). ``recipe.tracking``
     names the trackers fed (``core.tracking``; the default MLflow store is under
     ``runs_root``)."""
-    from bertune_cli.core.lm import resolve_device
+    from bertune_cli.core.lm.model import resolve_device
     from bertune_cli.core.loops.trainer import init_distributed
-    from bertune_cli.core.tracking import track
+    from bertune_cli.core.tracking.tracker import track
 
     device = init_distributed(resolve_device(device))
     data, model, ctx = setup_baseline(recipe, data_dir)

@@ -52,8 +52,8 @@ from typing import Any, Callable
 import numpy as np
 
 from bertune_cli.core.data.batching import EpochBatches, collate
-from bertune_cli.core.distributed import is_master, rank_and_world
 from bertune_cli.core.errors import ConfigError
+from bertune_cli.core.io.outputs import AtomicFile
 from bertune_cli.core.loops.process import (
     InterruptFlag,
     gather,
@@ -84,7 +84,7 @@ from bertune_cli.core.model.checkpoint import (
     read_meta,
     save_checkpoint,
 )
-from bertune_cli.core.outputs import AtomicFile
+from bertune_cli.core.system.distributed import is_master, rank_and_world
 
 DONE = "DONE"
 LossFn = Callable[[Any, Any], tuple[Any, dict[str, float]]]
@@ -139,10 +139,10 @@ def train_loop(model, *, run_dir: Path, **kwargs: Any) -> dict[str, Any]:
     dicts with ``event`` in start | step | skip | valid | done), start_optimizer (an optimizer
     state_dict loaded at a fresh start: a continuation that keeps the start's Adam moments).
 
-    Rank 0 holds the run directory's lock (core/rundir.py) for the whole run: a second process
+    Rank 0 holds the run directory's lock (core/io/locks.py) for the whole run: a second process
     on the same directory is refused (RunLocked, naming the holder's pid)."""
-    from bertune_cli.core.allocator import keep_freed_memory
-    from bertune_cli.core.rundir import run_lock
+    from bertune_cli.core.io.locks import run_lock
+    from bertune_cli.core.system.allocator import keep_freed_memory
 
     with keep_freed_memory():  # no page faults for the (B, T, V) tensors of every update
         if not is_master():

@@ -21,8 +21,8 @@ from typing import Any, Callable
 import numpy as np
 
 from bertune_cli.core.data.batching import collate, length_batches
+from bertune_cli.core.io.outputs import write_text_atomic
 from bertune_cli.core.model.checkpoint import BEST, save_checkpoint
-from bertune_cli.core.outputs import write_text_atomic
 
 MetricFn = Callable[[list[str], list[str]], Any]
 
@@ -133,7 +133,7 @@ def validate_and_select(
     ``"early_stopping"`` when patience is exhausted."""
     import torch.distributed as dist
 
-    from bertune_cli.core.distributed import is_master
+    from bertune_cli.core.system.distributed import is_master
 
     master = is_master()
     result = None

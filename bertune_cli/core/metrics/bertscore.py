@@ -147,7 +147,7 @@ def score_systems(
     """
     import torch
 
-    from bertune_cli.core.lm import load_lm
+    from bertune_cli.core.lm.model import load_lm
 
     for hyps in systems:
         check_streams(hyps, refs)
@@ -266,7 +266,7 @@ def _embed(
     """Hidden states of layer L for the sentences ``which``: {sentence: (T_i, D) float32}."""
     import torch
 
-    from bertune_cli.core.matching import padded_hidden
+    from bertune_cli.core.lm.matching import padded_hidden
 
     clock = _tick()
     device = next(lm.model.parameters()).device
@@ -317,7 +317,7 @@ def _match(
     import torch
     from torch.nn.utils.rnn import pad_sequence
 
-    from bertune_cli.core.matching import greedy_match
+    from bertune_cli.core.lm.matching import greedy_match
 
     out = np.zeros((3, len(hyp_s)))
     order = sorted(range(len(hyp_s)), key=lambda i: (len(ids[hyp_s[i]]), len(ids[ref_s[i]])))
@@ -395,7 +395,7 @@ class FBertMetric(MeanMetric):
         cls, refs: Sequence[Sequence[str]], settings: EvalSettings, cache=None
     ) -> "FBertMetric":
         """The registry's constructor: LM ``settings.lm``/``layer`` (kept in ``cache``)."""
-        from bertune_cli.core.lm import DEFAULT_LM, load_lm, resolve_device
+        from bertune_cli.core.lm.model import DEFAULT_LM, load_lm, resolve_device
 
         cache = cache if cache is not None else EvalCache()
         name = settings.lm or DEFAULT_LM

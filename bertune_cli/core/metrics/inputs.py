@@ -2,7 +2,7 @@
 
 Lines are read as sacrebleu's command line reads them: UTF-8, universal newlines, trailing
 whitespace stripped (``line.rstrip()``); gzip files are decompressed. The reading itself is
-the one line reader of ``core/data/lines.py`` (shared with ``prepare``, same checks and error
+the one line reader of ``core/io/lines.py`` (shared with ``prepare``, same checks and error
 format, ``FILE:LINE:COLUMN: invalid UTF-8``). Every problem is a ``DataError`` naming the file:
 missing, not a file, empty, not UTF-8, or a different number of lines than the files it is
 compared with.
@@ -14,13 +14,13 @@ import hashlib
 from pathlib import Path
 from typing import Sequence
 
-from bertune_cli.core.data.lines import read_lines as _read
 from bertune_cli.core.errors import DataError
+from bertune_cli.core.io.lines import read_lines as _read
 
 
 def read_lines(path: str | Path) -> list[str]:
     """The lines of a UTF-8 text file (gzip accepted), each ``rstrip()``-ed, as sacrebleu's
-    command line reads them: the shared reader (core/data/lines.py) with universal newlines
+    command line reads them: the shared reader (core/io/lines.py) with universal newlines
     (a lone CR ends a line) and an empty file refused."""
     lines = _read(path, empty="error", lone_cr="split")
     return [line.rstrip() for line in lines]

@@ -124,7 +124,7 @@ def load_moverscore_lm(name: str = "minilm", device: str = "cpu"):
     """The LM with all its layers (MoverScore uses the last one), frozen, as ``LoadedLM``."""
     from transformers import AutoConfig
 
-    from bertune_cli.core.lm import load_lm, load_tokenizer, resolve_lm
+    from bertune_cli.core.lm.model import load_lm, load_tokenizer, resolve_lm
 
     load_tokenizer(name)  # raises LMUnavailable with the fetch command when missing
     try:
@@ -246,7 +246,7 @@ def _embed(
     import torch
 
     from bertune_cli.core.data.batching import length_groups
-    from bertune_cli.core.matching import padded_hidden
+    from bertune_cli.core.lm.matching import padded_hidden
 
     device = next(lm.model.parameters()).device
     order = sorted(range(len(ids)), key=lambda s: len(ids[s]))
@@ -338,7 +338,7 @@ class MoverScoreMetric(MeanMetric):
     ) -> "MoverScoreMetric":
         """The registry's constructor: LM ``settings.ms_lm`` (kept in ``cache``), stop words
         from ``settings.ms_stop_words``."""
-        from bertune_cli.core.lm import resolve_device
+        from bertune_cli.core.lm.model import resolve_device
 
         cache = cache if cache is not None else EvalCache()
         words = read_stop_words(settings.ms_stop_words) if settings.ms_stop_words else ()

@@ -10,7 +10,7 @@ convention). Options are sacrebleu's constructor arguments; the two that every c
 (``lowercase``, ``tokenize``) are dropped for the metrics that do not take them (chrF has no
 tokenizer, TER has ``case_sensitive`` instead), anything else unknown is an error.
 
-Bit-identity with sacrebleu (``stats.py``, ``core/significance.py``) needs a few of its
+Bit-identity with sacrebleu (``stats.py``, ``core/evaluation/significance.py``) needs a few of its
 private names. They are used here and nowhere else, through the functions at the end of this
 module, and the sacrebleu version is checked once, the first time sacrebleu is used
 (``SACREBLEU_SERIES``; pyproject.toml pins the same series):

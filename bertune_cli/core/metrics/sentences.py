@@ -57,8 +57,8 @@ SENTENCE_SUFFIXES = (".tsv", ".jsonl", ".json")
 
 
 def write_sentence_scores(path: str | Path, scores: SentenceScores) -> Path:
-    """Write atomically (temp name + rename, core/outputs.py); OutputError names the path."""
-    from bertune_cli.core.outputs import AtomicFile
+    """Write atomically (temp name + rename, core/io/outputs.py); OutputError names the path."""
+    from bertune_cli.core.io.outputs import AtomicFile
 
     path = Path(path)
     names = list(scores.columns)
@@ -221,7 +221,7 @@ class ScoreFileMetric(MeanMetric):
 
     def check_settings(self, lm: str, layer: int | None, idf: bool) -> None:
         """The files' signature must name the LM/layer/idf asked for on the command line."""
-        from bertune_cli.core.lm import DEFAULT_LAYERS
+        from bertune_cli.core.lm.model import DEFAULT_LAYERS
 
         path, sig = self.first
         layer = layer if layer is not None else DEFAULT_LAYERS.get(lm)

@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bertune_cli.core.config_input import shown
+from bertune_cli.core.config.input import shown
 from bertune_cli.core.errors import CheckpointError, CheckpointNotFound, OutputError
 from bertune_cli.core.model.trainer_state import dump_state, load_state
 from bertune_cli.core.model.vocab import TargetVocab
@@ -68,7 +68,7 @@ def save_checkpoint(
     """Write ``model`` (+ ``bertune.json`` from ``meta``, the source tokenizer and optionally
     the trainer state) to ``path`` atomically. ``meta`` holds at least config, lm and data."""
     from bertune_cli import __version__
-    from bertune_cli.core.outputs import AtomicFolder
+    from bertune_cli.core.io.outputs import AtomicFolder
 
     path = Path(path)
     _recover(path)
@@ -99,7 +99,7 @@ def _write_checkpoint(
     folder: Path, model, source, meta: dict[str, Any], trainer_state: dict[str, Any] | None
 ) -> None:
     """Everything that touches the disk (tests replace it to simulate a full disk)."""
-    from bertune_cli.core.outputs import use_umask
+    from bertune_cli.core.io.outputs import use_umask
 
     with quiet_transformers():
         model.save_pretrained(folder)
@@ -334,7 +334,7 @@ def quiet_transformers():
 def _recover(path: Path) -> None:
     """Finish an interrupted swap: ``<name>`` is missing and its old folder is still set aside
     (``outputs.recover``; ``.<name>.old`` of older bertune versions too)."""
-    from bertune_cli.core.outputs import recover
+    from bertune_cli.core.io.outputs import recover
 
     legacy = path.with_name(f".{path.name}.old")
     if legacy.is_dir() and not path.exists():

@@ -108,6 +108,6 @@ def _max_len(max_positions: int | None) -> int | None:
 
 @lru_cache(maxsize=4)
 def _lm_tokenizer(name: str):
-    from bertune_cli.core.lm import load_tokenizer
+    from bertune_cli.core.lm.model import load_tokenizer
 
     return load_tokenizer(name)

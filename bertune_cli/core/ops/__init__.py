@@ -133,7 +133,7 @@ def _require_triton(cuda: bool, device: str) -> None:
     try:
         import triton  # noqa: F401
     except ImportError as exc:
-        from bertune_cli.core.extras import install_hint
+        from bertune_cli.core.system.extras import install_hint
 
         raise KernelUnavailable(
             "impl='triton' needs Triton, which is not installed",

@@ -1,5 +1,6 @@
 """Orchestration: the jobs that run the stages of core/loops in order and compare them.
 
+* ``preflight``: every missing input of a stage named at once, before any stage starts;
 * ``run``: the main job of ``bertune finetune`` (prepare -> train-baseline -> finetune -> the
   test comparison), ``run_pipeline``;
 * ``grid``: every soft mode x seed through ``run_pipeline``, then a mean ± sd summary;
@@ -10,4 +11,4 @@ The stages themselves (the training loop, train-baseline, finetune) and what the
 (``services.LMCache``, ...) are core/loops; nothing there imports this package.
 """
 
-__all__ = ["run", "grid", "arms", "ablate", "ablate_report"]
+__all__ = ["preflight", "run", "grid", "arms", "ablate", "ablate_report"]

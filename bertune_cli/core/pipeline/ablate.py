@@ -29,11 +29,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from bertune_cli.core.config import Recipe
-from bertune_cli.core.config_ranges import SEED as SEED_RANGE
+from bertune_cli.core.config.recipe import Recipe
 from bertune_cli.core.errors import BertuneError, UsageError
-from bertune_cli.core.outputs import AtomicFile
-from bertune_cli.core.paths import run_dir, stage_dir
+from bertune_cli.core.io.outputs import AtomicFile
+from bertune_cli.core.io.paths import run_dir, stage_dir
 from bertune_cli.core.pipeline.arms import ARMS, arm_loop, arm_recipe, run_name
 
 Say = Callable[[str], None]
@@ -41,26 +40,6 @@ ABLATE_JSON, ABLATE_MD, ABLATE_PNG = "ablate.json", "ablate.md", "ablate_curves.
 ENTROPY_FILE = "valid_entropy.json"
 ABLATE_METRICS = ("bleu", "chrf", "bertscore", "moverscore")
 N_SAMPLES, SEED = 1000, 12345
-SEED_MAX = SEED_RANGE[1]  # 2^32 - 1, the seeds numpy and torch take
-
-
-def parse_seeds(value: str | None) -> list[int]:
-    """``--seeds 1,2``: integers in 0 … 2³²−1, each once (UsageError otherwise)."""
-    out = []
-    for item in (value or "").split(","):
-        item = item.strip()
-        try:
-            seed = int(item)
-        except ValueError:
-            raise UsageError(
-                f"--seeds: {item[:40]!r} is not an integer", "e.g. --seeds 1,2"
-            ) from None
-        if not 0 <= seed <= SEED_MAX:
-            raise UsageError(f"--seeds: {seed} is outside 0 … {SEED_MAX}", "e.g. --seeds 1,2")
-        out.append(seed)
-    if len(set(out)) != len(out):
-        raise UsageError("--seeds repeats a seed", "name each seed once")
-    return out
 
 
 def study_dir(recipe: Recipe, runs_root: Path | None, out: Path | None) -> Path:
@@ -87,14 +66,19 @@ def run_ablate(
     max_steps / max_time of each run. ``report_only``: train nothing, summarize the runs that
     are finished (a study in progress, or arms run with different seeds). Returns the summary
     (``ablate.json``'s content)."""
-    from bertune_cli.core.lm import resolve_device
+    from bertune_cli.core.lm.model import resolve_device
     from bertune_cli.core.loops.finetune import finetune
     from bertune_cli.core.loops.services import LMCache, init_checkpoint
+    from bertune_cli.core.pipeline.preflight import check_runnable
     from bertune_cli.core.pipeline.run import check_start, ensure_baseline, ensure_data
-    from bertune_cli.core.preflight import check_runnable
 
     if control not in arms:
         raise UsageError(f"the control arm {control!r} is not among the arms")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise UsageError(
+            f"--seeds needs distinct values: {', '.join(map(str, seeds)) or 'none given'}",
+            "give every seed once, e.g. --seeds 1,2",
+        )
     data_dir = stage_dir(recipe.name, "data", runs_root)
     base_dir = stage_dir(recipe.name, "baseline", runs_root)
     study = study_dir(recipe, runs_root, out)
@@ -185,9 +169,9 @@ def summarize(
 ) -> dict[str, Any]:
     """Score, test (seed-paired bootstrap, Holm) and write ablate.json / .md / .png."""
     from bertune_cli.core.data.store import DataDir
+    from bertune_cli.core.evaluation.pvalues import holm
+    from bertune_cli.core.evaluation.significance import seed_paired_bootstrap
     from bertune_cli.core.loops.trainer import is_complete
-    from bertune_cli.core.pvalues import holm
-    from bertune_cli.core.significance import seed_paired_bootstrap
 
     data = DataDir(data_dir)
     test = data.split("test")

@@ -99,7 +99,7 @@ def render_curves(summary: dict[str, Any], path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bertune_cli.core.outputs import AtomicFile
+    from bertune_cli.core.io.outputs import AtomicFile
 
     curves = valid_curves(summary)
     panels = [("bertscore", "validation F_BERT"), ("bleu", "validation BLEU")]

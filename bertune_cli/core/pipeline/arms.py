@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from bertune_cli.core.config import Recipe
+from bertune_cli.core.config.recipe import Recipe
 from bertune_cli.core.errors import CheckpointError, UsageError
 
 PAPER_SCHEDULE = {"lr": 5e-5, "warmup_updates": 4000, "warmup_init_lr": 1e-7}

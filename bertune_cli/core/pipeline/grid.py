@@ -19,10 +19,10 @@ import statistics
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from bertune_cli.core.config import Recipe
+from bertune_cli.core.config.recipe import Recipe
 from bertune_cli.core.errors import UsageError
-from bertune_cli.core.outputs import AtomicFile
-from bertune_cli.core.paths import run_dir, stage_dir
+from bertune_cli.core.io.outputs import AtomicFile
+from bertune_cli.core.io.paths import run_dir, stage_dir
 
 Say = Callable[[str], None]
 GRID_JSON, GRID_MD = "grid.json", "grid.md"

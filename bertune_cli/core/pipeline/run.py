@@ -11,8 +11,8 @@ Before each stage one line says whether it runs, resumes or is skipped, and why 
 the test set; then the test split's translations of the starting checkpoint and of the
 fine-tuned model are scored once — BLEU (sacreBLEU), F_BERT (exact BERTScore) and MoverScore
 (``eval.ms_lm``), one ``core.evaluation.evaluate`` call with the recipe's settings — and
-compared with a paired bootstrap test; ``report.json`` in the fine-tuning run directory holds
-the numbers, their signatures and the output paths.
+compared with a paired bootstrap test; ``test_comparison.json`` in the fine-tuning run
+directory holds the numbers, their signatures and the output paths.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from bertune_cli.core.config import Recipe
+from bertune_cli.core.config.recipe import Recipe
+from bertune_cli.core.io.outputs import write_text_atomic
+from bertune_cli.core.io.paths import stage_dir
 from bertune_cli.core.loops.services import (
     LMCache,
     check_lm,
@@ -29,11 +31,10 @@ from bertune_cli.core.loops.services import (
     recipe_layer,
     stage_name,
 )
-from bertune_cli.core.outputs import write_text_atomic
-from bertune_cli.core.paths import stage_dir
 
 Say = Callable[[str], None]
-REPORT = "report.json"
+REPORT = "test_comparison.json"  # named apart from `bertune report`'s report.json
+LEGACY_REPORT = "report.json"  # what runs finished before the rename hold
 
 
 def run_pipeline(
@@ -55,11 +56,11 @@ def run_pipeline(
     max_epochs / max_steps / max_time (and other LoopSettings) of the fine-tuning."""
     import torch.distributed as dist
 
-    from bertune_cli.core.distributed import is_master
-    from bertune_cli.core.lm import resolve_device
+    from bertune_cli.core.lm.model import resolve_device
     from bertune_cli.core.loops.finetune import finetune
     from bertune_cli.core.loops.trainer import init_distributed
-    from bertune_cli.core.preflight import check_runnable
+    from bertune_cli.core.pipeline.preflight import check_runnable
+    from bertune_cli.core.system.distributed import is_master
 
     check_runnable(recipe, "finetune", raw_data_dir, runs_root)  # everything missing, at once
     data_dir = stage_dir(recipe.name, "data", runs_root)
@@ -99,6 +100,8 @@ def run_pipeline(
     if not master:
         return {"stages": stages, "finetune": summary, "report": {}}
     stored = ft_dir / REPORT
+    if not stored.is_file() and (ft_dir / LEGACY_REPORT).is_file():
+        stored = ft_dir / LEGACY_REPORT
     if summary.get("already_complete") and stored.is_file():  # a finished run only reports
         say(f"test report: {stored} (already computed)")
         report = {**json.loads(stored.read_text(encoding="utf-8")), "report_file": str(stored)}
@@ -114,7 +117,7 @@ def run_pipeline(
             lms,
         )
     if not summary.get("already_complete"):  # else the tracked run holds this report already
-        from bertune_cli.core.tracking import attach_report
+        from bertune_cli.core.tracking.tracker import attach_report
 
         attach_report(recipe, ft_dir, report, stage=ft_dir.name, runs_root=runs_root)
     return {"stages": stages, "finetune": summary, "report": report}
@@ -218,10 +221,11 @@ def compare(
 ) -> dict[str, Any]:
     """Test BLEU, F_BERT and MoverScore (LM ``eval.ms_lm``) of the starting model and the
     fine-tuned one (+ paired bootstrap), one ``evaluate`` call with the recipe's settings and
-    the LMs of ``lms`` (those the fine-tuning loaded); written to ``<ft_dir>/report.json``."""
+    the LMs of ``lms`` (those the fine-tuning loaded); written to
+    ``<ft_dir>/test_comparison.json``."""
     from bertune_cli.core.data.store import DataDir
     from bertune_cli.core.evaluation import evaluate, recipe_settings
-    from bertune_cli.core.lm import resolve_device
+    from bertune_cli.core.lm.model import resolve_device
 
     data = DataDir(data_dir)
     if "test" not in data.splits:
@@ -277,7 +281,7 @@ def compare(
 def _baseline_hyps(init: Path, ft_dir: Path, test, recipe: Recipe, device: str, say: Say) -> Path:
     """The starting model's test translations: the ``test.hyp.txt`` of the run whose best
     checkpoint it is, when present; else translated now into ``<ft_dir>/test.init.hyp.txt``."""
-    from bertune_cli.core.lm import resolve_device
+    from bertune_cli.core.lm.model import resolve_device
     from bertune_cli.core.loops.trainer import is_complete
     from bertune_cli.core.model.checkpoint import BEST
     from bertune_cli.core.translation import Translator, from_eval

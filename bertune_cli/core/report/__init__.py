@@ -15,3 +15,15 @@ self-contained HTML; ``build.py`` runs the whole thing.
     render.py     report.md / report.json / report.html from one document model
     build.py      ``make_report(inputs, out)``: the one call the command makes
 """
+
+__all__ = [
+    "runs",
+    "curves",
+    "sparsity",
+    "results",
+    "analysis",
+    "figures",
+    "document",
+    "render",
+    "build",
+]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bertune_cli.core.errors import CheckpointError, UsageError
-from bertune_cli.core.outputs import AtomicFolder, check_output_dir
+from bertune_cli.core.io.outputs import AtomicFolder, check_output_dir
 from bertune_cli.core.report.runs import Run, RunSet, check_outputs, expand_inputs, load_runs
 
 Stage = Callable[[str, int, int], None]
@@ -54,10 +54,10 @@ def make_report(
     when ``core.metrics.moverscore`` is available. ``on_stage(name, index, total)`` reports
     progress."""
     from bertune_cli.core.data.store import DataDir
-    from bertune_cli.core.lm import load_lm, resolve_device
+    from bertune_cli.core.evaluation.significance import default_seed
+    from bertune_cli.core.lm.model import load_lm, resolve_device
     from bertune_cli.core.report import analysis, curves, results, sparsity
     from bertune_cli.core.report.document import document
-    from bertune_cli.core.significance import default_seed
 
     if entropy_split not in ("valid", "test"):
         raise UsageError(f"--entropy-split must be valid or test, not {entropy_split!r}")

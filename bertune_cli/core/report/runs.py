@@ -87,7 +87,7 @@ class RunSet:
     @property
     def eval(self) -> dict[str, Any]:
         """The baseline recipe's eval section (decoding and BLEU settings)."""
-        from bertune_cli.core.config import EvalConfig
+        from bertune_cli.core.config.recipe import EvalConfig
 
         raw = self.baseline.config.get("eval", {})
         base = EvalConfig()
@@ -138,7 +138,7 @@ def expand_inputs(
     items: Sequence[str | Path], runs_root: Path | None = None
 ) -> tuple[list[Path], set[Path]]:
     """(run directories, those found inside a folder rather than named one by one)."""
-    from bertune_cli.core.paths import runs_root as default_root
+    from bertune_cli.core.io.paths import runs_root as default_root
 
     root = Path(runs_root) if runs_root else default_root()
     if not items:

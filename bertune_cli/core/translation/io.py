@@ -48,7 +48,7 @@ class AtomicOutput:
     failures are one-line OutputErrors naming the path."""
 
     def __init__(self, path: Path | None):
-        from bertune_cli.core.outputs import AtomicFile
+        from bertune_cli.core.io.outputs import AtomicFile
 
         self.path = Path(path) if path else None
         self._file = AtomicFile(self.path, "output") if self.path else None

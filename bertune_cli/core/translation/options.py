@@ -2,7 +2,7 @@
 
 ``DecodeOptions`` is what ``Translator.translate``, ``explain``, ``bertune serve`` and
 validation decode with. A run's decoding defaults are its recipe's ``eval`` section
-(``core/config.py`` ``EvalConfig``: beam, lenpen, max_len_a, max_len_b, batch_tokens);
+(``core/config/recipe.py`` ``EvalConfig``: beam, lenpen, max_len_a, max_len_b, batch_tokens);
 ``from_eval`` is the one function that turns such a section — the dataclass of a loaded recipe
 or the dict a checkpoint's ``bertune.json`` holds — into options. The per-request fields
 (``n_best``, ``return_scores``) are not recipe keys. The field defaults equal ``EvalConfig``'s

@@ -73,10 +73,10 @@ class Translator:
         """From a checkpoint folder or a run folder (-> its checkpoint_best), with the
         checkpoint recipe's decoding options as defaults. ``engine="ct2"`` also takes a
         ``bertune export`` folder; a run or checkpoint is then exported on the fly into a cache
-        (core/export.py ``cached_export``)."""
+        (core/engines/export.py ``cached_export``)."""
         from bertune_cli.core.data.target import TargetCodec
         from bertune_cli.core.engines import load_engine
-        from bertune_cli.core.lm import resolve_device
+        from bertune_cli.core.lm.model import resolve_device
 
         device = resolve_device(device)
         decoder, meta, vocab, source = load_engine(engine, path, device)

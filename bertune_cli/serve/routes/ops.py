@@ -1,6 +1,6 @@
 """Operations: ``GET /health`` (model loaded, device, version, what the page needs: whether
 ``/explain`` works, the training corpus, an example sentence) and ``GET /metrics``
-(Prometheus text format, see serve/metrics.py; it needs the key when keys are set)."""
+(Prometheus text format, see serve/prometheus.py; it needs the key when keys are set)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bertune_cli.core.data.lines import stdin_lines
+from bertune_cli.core.io.lines import stdin_lines
 
 
 @pytest.mark.parametrize("block", [1, 3, 1 << 16])

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bertune_cli.core.config import load_recipe
+from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.data.prepare import prepare
 from bertune_cli.core.data.source import SourceEncoder
 from bertune_cli.core.data.store import DataDir

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bertune_cli.core.data import sources
+from bertune_cli.core.data import raw as sources
 from bertune_cli.core.errors import DataError, DownloadError
 
 BLOB = bytes(range(256)) * 4096  # 1 MiB, not text: downloads are byte-exact
@@ -105,11 +105,11 @@ def test_http_error_and_unreachable_server_explain_what_to_do(http_server, data_
     http_server.close = lambda: None  # already closed
 
 
-# ------------------------------------------------- one line reader (core/data/lines.py)
+# ------------------------------------------------- one line reader (core/io/lines.py)
 def test_one_reader_for_corpora_and_score_inputs(tmp_path):
-    """prepare and score read through core/data/lines.py: gzip by magic bytes (not by name),
+    """prepare and score read through core/io/lines.py: gzip by magic bytes (not by name),
     one error format, lone CR and empty files as the callers' policies."""
-    from bertune_cli.core.data import lines
+    from bertune_cli.core.io import lines
     from bertune_cli.core.metrics import inputs
 
     packed = tmp_path / "corpus.txt"                      # gzip without a .gz name

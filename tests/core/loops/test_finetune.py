@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bertune_cli.core.config import load_recipe
+from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import CheckpointError
 
 TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
@@ -177,7 +177,7 @@ def test_a_finetune_that_never_beats_its_start_on_validation_returns_the_start(
 def test_ce_only_loss_equals_fbert_loss_at_ce_weight_one(runs, minilm):
     """The CE-only shortcut gives the loss, units and gradients of fbert_loss at ce_weight 1."""
     from bertune_cli.core.loops.finetune import fbert_objective
-    from bertune_cli.core.losses import fbert_loss
+    from bertune_cli.core.loops.losses import fbert_loss
 
     loaded, batch = _one_batch(runs)
     model = loaded.model.eval()

@@ -32,7 +32,7 @@ def test_rank_zero_is_decided_in_one_place():
     """Stages, validation and trackers ask ``core.distributed.is_master``; no module writes
     its own rank test."""
     root = Path(services.__file__).resolve().parents[2]
-    own = root / "core" / "distributed.py"
+    own = root / "core" / "system" / "distributed.py"
     found = [f"{p.relative_to(root)}" for p in root.rglob("*.py") if p != own and
              re.search(r"def _?is_master\b|get_rank\(\)\s*[!=]=\s*0", p.read_text("utf-8"))]
     assert found == []

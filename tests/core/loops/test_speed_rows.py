@@ -7,7 +7,7 @@ import types
 
 import torch
 
-from bertune_cli.core.config import load_recipe
+from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.data.store import Ragged, Split
 from bertune_cli.core.loops import trainer
 from bertune_cli.core.loops.train_baseline import ce_loss, setup_baseline

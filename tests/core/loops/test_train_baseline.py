@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from bertune_cli.core.config import load_recipe
+from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import CheckpointError, TrainingError
+from bertune_cli.core.loops.losses import label_smoothed_nll_loss
 from bertune_cli.core.loops.train_baseline import ce_loss, setup_baseline, train_baseline
 from bertune_cli.core.loops.trainer import LoopSettings, inverse_sqrt_lr, is_complete, train_loop
-from bertune_cli.core.losses import label_smoothed_nll_loss
 from bertune_cli.core.model.checkpoint import load_trainer_state
 
 TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
@@ -341,7 +341,7 @@ def test_a_run_directory_held_by_another_process_is_refused(data_dir, tmp_path):
     from bertune_cli.core.errors import RunLocked
 
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from bertune_cli.core.rundir import RunLock; "
+        "import sys, time; from bertune_cli.core.io.locks import RunLock; "
         "RunLock(sys.argv[1], 'bertune train-baseline').acquire(); print('locked', flush=True); "
         "time.sleep(60)"), str(tmp_path / "run")], stdout=subprocess.PIPE, text=True)
     try:
@@ -378,7 +378,7 @@ def test_the_test_report_is_written_under_the_run_lock(tmp_path):
     assert sorted(p.name for p in run.iterdir()) == ["DONE"]
     (run / "DONE").write_text(json.dumps({"reason": "max_steps"}))
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from bertune_cli.core.rundir import RunLock; "
+        "import sys, time; from bertune_cli.core.io.locks import RunLock; "
         "RunLock(sys.argv[1], 'bertune finetune').acquire(); print('locked', flush=True); "
         "time.sleep(60)"), str(run)], stdout=subprocess.PIPE, text=True)
     try:

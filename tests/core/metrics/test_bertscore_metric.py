@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bertune_cli.core.errors import DataError
-from bertune_cli.core.lm import resolve_lm
+from bertune_cli.core.lm.model import resolve_lm
 from bertune_cli.core.metrics import bertscore as metric
 from bertune_cli.core.metrics.bertscore import score_bertscore, score_systems
 

@@ -38,7 +38,7 @@ def test_a_hit_gives_identical_scores_and_embeds_no_reference(minilm, sample, tm
 
 
 def test_other_layer_or_lm_never_collides(minilm, sample, tmp_path):
-    from bertune_cli.core.lm import load_lm
+    from bertune_cli.core.lm.model import load_lm
 
     refs, hyps = sample["ref"][:4], sample["sys_a"][:4]
     cache = EmbeddingCache(tmp_path)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from bertune_cli.core.lm import resolve_lm
+from bertune_cli.core.lm.model import resolve_lm
 from bertune_cli.core.metrics.moverscore import (
     load_moverscore_lm,
     moverscore_signature,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bertune_cli.core.config import load_recipe
+from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import CheckpointError
 from bertune_cli.core.model import checkpoint as ckpt
 

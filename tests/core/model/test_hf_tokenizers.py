@@ -11,7 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from bertune_cli.core.config import load_recipe
+from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.main import app
 
 torch.set_num_threads(1)

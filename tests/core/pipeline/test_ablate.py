@@ -5,16 +5,17 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from bertune_cli.core.config import load_recipe
+from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import UsageError
-from bertune_cli.core.pipeline.ablate import parse_seeds
+from bertune_cli.core.evaluation.pvalues import holm
+from bertune_cli.core.evaluation.significance import seed_paired_bootstrap
+from bertune_cli.core.pipeline.ablate import run_ablate
 from bertune_cli.core.pipeline.arms import ARMS, arm_loop, arm_recipe, parse_arms
-from bertune_cli.core.pvalues import holm
-from bertune_cli.core.significance import seed_paired_bootstrap
 
 TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
         "train.lr=3e-3", "train.log_every=1", "train.max_epochs=1", "eval.beam=2",
@@ -51,10 +52,24 @@ def test_arm_names_and_seeds_are_checked_before_anything_runs():
                      ("ce,ce", "repeats"), ("dense", "control arm 'ce' is not among")]:
         with pytest.raises(UsageError, match=msg):
             parse_arms(bad, "ce")
-    assert parse_seeds("1, 2") == [1, 2]
-    for bad in ("-1", "4294967296", "x", "1,1", "99999999999999999999999"):
-        with pytest.raises(UsageError):
-            parse_seeds(bad)
+    for seeds in ([1, 1], []):  # the study refuses repeated or no seeds before anything runs
+        with pytest.raises(UsageError, match="--seeds needs distinct values"):
+            run_ablate(recipe(), ["ce", "dense"], seeds, runs_root=Path("/nonexistent"))
+
+
+@pytest.mark.parametrize("seeds, message", [
+    ("-1", "seed -1 is out of range: seeds are 0 ... 4294967295"),
+    ("4294967296", "seed 4294967296 is out of range"),
+    ("99999999999999999999999", "is out of range"),
+    ("1,x", "'x' is not an integer"),
+    ("1,1", "--seeds needs distinct values: 1, 1")])
+def test_cli_refuses_bad_seeds_with_exit_2_and_creates_nothing(tmp_path, seeds, message):
+    """ablate and finetune read --seeds with one parser (the CLI's seed_list)."""
+    proc = subprocess.run([sys.executable, "-m", "bertune_cli.main", "ablate", "--arms",
+                           "ce,dense", "--seeds", seeds, "--runs-dir", str(tmp_path / "runs")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "runs").exists()
 
 
 def test_cli_refuses_an_unknown_arm_with_exit_2_and_creates_nothing(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bertune_cli.core.config import load_recipe
+from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import UsageError
 from bertune_cli.core.pipeline.grid import grid_recipes, run_grid
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bertune_cli.core.config import load_recipe
+from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import CheckpointError
 from bertune_cli.core.pipeline.run import run_pipeline, stage_status
 
@@ -46,7 +46,7 @@ def test_first_run_runs_every_stage_and_says_why(first):
     assert any(line.startswith("train-baseline: running — no baseline run") for line in lines)
     assert any(line.startswith("finetune: running — no finetune run") for line in lines)
     for stage in ("data/manifest.json", "baseline/DONE", "finetune-gumbel/DONE",
-                  "finetune-gumbel/report.json"):
+                  "finetune-gumbel/test_comparison.json"):
         assert (root / "demo" / stage).is_file(), stage
 
 
@@ -78,7 +78,7 @@ def test_the_report_compares_baseline_and_finetuned_on_the_test_set(first):
         encoding="utf-8").splitlines()
     assert report["scores"]["finetuned"]["bertscore"] == pytest.approx(
         score_bertscore(hyps, [refs]).corpus().score, abs=1e-4)
-    stored = json.loads((root / "demo" / "finetune-gumbel" / "report.json").read_text())
+    stored = json.loads((root / "demo" / "finetune-gumbel" / "test_comparison.json").read_text())
     assert stored["scores"] == report["scores"]
 
 
@@ -149,3 +149,19 @@ def test_the_data_stage_reads_the_raw_corpus_from_data_dir(tmp_path):
     assert (first["action"], again["action"]) == ("run", "skip")
     assert json.loads((data / "manifest.json").read_text())["splits"]["test"]["pairs"] == 30
     assert said[1].startswith("prepare: skipped")
+
+
+def test_a_run_finished_before_the_rename_reports_its_report_json(first, tmp_path):
+    """Runs finished before the test comparison was named test_comparison.json hold it as
+    report.json: a re-run reads that file and scores nothing again."""
+    root = tmp_path / "runs"
+    shutil.copytree(first[0] / "demo", root / "demo")
+    ft = root / "demo" / "finetune-gumbel"
+    stored = json.loads((ft / "test_comparison.json").read_text())
+    (ft / "test_comparison.json").unlink()
+    (ft / "report.json").write_text(json.dumps({**stored, "legacy": True}))
+    result, lines = _run(root)
+    assert result["report"]["legacy"] is True
+    assert result["report"]["report_file"] == str(ft / "report.json")
+    assert any("(already computed)" in line for line in lines)
+    assert not (ft / "test_comparison.json").exists()

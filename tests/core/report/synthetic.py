@@ -13,7 +13,7 @@ TINY = ["model.preset=transformer_tiny", "eval.beam=2", "data.bpe_vocab=300",
 
 
 def recipe():
-    from bertune_cli.core.config import load_recipe
+    from bertune_cli.core.config.recipe import load_recipe
 
     return load_recipe("demo", TINY)
 

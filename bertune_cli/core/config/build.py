@@ -1,4 +1,4 @@
-"""Typed dataclasses from a recipe's YAML values (core/config.py): every problem collected,
+"""Typed dataclasses from a recipe's YAML values (core/config/recipe.py): every problem collected,
 none raised on the first."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import types
 import typing
 from typing import Any, Literal
 
-from bertune_cli.core.config_input import (
+from bertune_cli.core.config.input import (
     listed,
     shown,
 )

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bertune_cli.core.errors import CheckpointError, UsageError
-from bertune_cli.core.outputs import AtomicFolder, check_output_dir
+from bertune_cli.core.io.outputs import AtomicFolder, check_output_dir
 
 QUANTIZATIONS = ("float32", "int8", "int8_float32", "float16")
 FORMAT = "ctranslate2"
@@ -48,7 +48,7 @@ CT2_CACHE = "ct2"
 
 def require_ctranslate2():
     """The ctranslate2 module (MissingExtra naming the ct2 extra when it is not installed)."""
-    from bertune_cli.core.extras import require
+    from bertune_cli.core.system.extras import require
 
     return require("ctranslate2", "the ct2 engine (bertune export, --engine ct2)")
 
@@ -101,7 +101,7 @@ def export_ctranslate2(
 
     Returns the ``export`` record written to ``out/bertune.json`` (plus ``out``).
     """
-    from bertune_cli.core.lm import load_tokenizer
+    from bertune_cli.core.lm.model import load_tokenizer
     from bertune_cli.core.model.checkpoint import load_checkpoint
 
     src, out = check_export_out(model, out, quantization, force)
@@ -152,8 +152,8 @@ def export_ctranslate2(
 def cached_export(model: Path, quantization: str = "float32") -> Path:
     """The export of ``model`` under ``$BERTUNE_HOME/ct2/<key>`` (made on first use); the key
     covers the checkpoint's path, weights file (size, mtime), bertune.json and the settings."""
+    from bertune_cli.core.io.paths import data_home
     from bertune_cli.core.model.checkpoint import resolve_checkpoint
-    from bertune_cli.core.paths import data_home
 
     ct2 = require_ctranslate2()
     src = resolve_checkpoint(model).resolve()

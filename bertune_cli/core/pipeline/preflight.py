@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bertune_cli.core.config import Recipe
+from bertune_cli.core.config.recipe import Recipe
 from bertune_cli.core.errors import DataError, LMUnavailable, MissingExtra
 
 STAGES = ("prepare", "train-baseline", "finetune")
@@ -58,7 +58,7 @@ def data_problems(
     recipe: Recipe, stage: str, raw_data_dir: Path | None, runs_root: Path | None
 ) -> list[str]:
     """What is missing of the data ``stage`` reads."""
-    from bertune_cli.core.paths import stage_dir
+    from bertune_cli.core.io.paths import stage_dir
 
     prepared = stage_dir(recipe.name, "data", runs_root)
     if (prepared / "manifest.json").is_file() and raw_data_dir is None and stage != "prepare":
@@ -71,7 +71,7 @@ def data_problems(
 
 
 def _raw_problems(recipe: Recipe, raw_data_dir: Path | None) -> list[str]:
-    from bertune_cli.core.data import sources as io
+    from bertune_cli.core.data import raw as io
 
     d = recipe.data
     where = (
@@ -131,7 +131,7 @@ def _raw_problems(recipe: Recipe, raw_data_dir: Path | None) -> list[str]:
 
 
 def _missing(location: str, what: str, where: str) -> list[str]:
-    from bertune_cli.core.data import sources as io
+    from bertune_cli.core.data import raw as io
 
     if io.is_url(location):
         if offline() and not io.cache_path(location).is_file():
@@ -146,8 +146,8 @@ def _missing(location: str, what: str, where: str) -> list[str]:
 
 
 def extra_problems(recipe: Recipe, stage: str) -> list[str]:
-    """Optional packages the recipe asks for that are not installed (core/extras.py)."""
-    from bertune_cli.core.extras import install_hint, missing
+    """Optional packages the recipe asks for that are not installed (core/system/extras.py)."""
+    from bertune_cli.core.system.extras import install_hint, missing
 
     if stage == "prepare":
         return []
@@ -181,7 +181,7 @@ def check_layer(recipe: Recipe) -> None:
     import json
 
     from bertune_cli.core.errors import LMChoiceError
-    from bertune_cli.core.lm import DEFAULT_LM, minilm_path
+    from bertune_cli.core.lm.model import DEFAULT_LM, minilm_path
 
     layer = recipe.lm.layer
     if layer is None:
@@ -201,7 +201,7 @@ def check_layer(recipe: Recipe) -> None:
 
 def lm_missing(name: str) -> str | None:
     """Why ``name`` cannot be loaded here (None when it can, or when it would be downloaded)."""
-    from bertune_cli.core.lm import DEFAULT_LM, minilm_path
+    from bertune_cli.core.lm.model import DEFAULT_LM, minilm_path
 
     if name == DEFAULT_LM:
         try:

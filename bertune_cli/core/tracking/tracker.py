@@ -28,9 +28,9 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from bertune_cli.core.distributed import is_master
-from bertune_cli.core.outputs import AtomicFile
-from bertune_cli.core.trackers import TRACKERS, RunInfo
+from bertune_cli.core.io.outputs import AtomicFile
+from bertune_cli.core.system.distributed import is_master
+from bertune_cli.core.tracking.sinks import TRACKERS, RunInfo
 
 log = logging.getLogger("bertune.tracking")
 
@@ -41,7 +41,7 @@ ARTIFACTS = (
     "valid.hyp.txt",
     "test.hyp.txt",
     "test.init.hyp.txt",
-    "report.json",
+    "test_comparison.json",
     "checkpoint_best",
 )
 FINISH_TIMEOUT_S = 600.0  # an artifact upload may be slow; a dead server fails sooner
@@ -209,7 +209,7 @@ def _warn(name: str, exc: BaseException, run_dir: Path) -> None:
         return
     _warned.add(name)
     if isinstance(exc, ImportError):
-        from bertune_cli.core.extras import install_hint
+        from bertune_cli.core.system.extras import install_hint
 
         why = f"{name} is not installed ({install_hint(name)})"
     else:
@@ -235,7 +235,7 @@ def track(
     ``on_event``. ``stage``: baseline | finetune-<soft>; ``data_dir``: the prepared data (its
     manifest hash is a tag); ``init``: the checkpoint a fine-tuning starts from (its hash is a
     tag); ``runs_root``: where the default MLflow store lives (default ``$BERTUNE_RUNS``)."""
-    from bertune_cli.core.paths import runs_root as default_root
+    from bertune_cli.core.io.paths import runs_root as default_root
 
     names = tuple(recipe.tracking) if is_master() else ()
     info = RunInfo(
@@ -247,8 +247,8 @@ def track(
 def attach_report(
     recipe, run_dir: Path, report: dict[str, Any], *, stage: str, runs_root: Path | None = None
 ) -> None:
-    """Add the before/after test comparison (``report.json``, its scores and p-values) to the
-    tracked run of the fine-tuning in ``run_dir``; nothing when that run was not tracked."""
+    """Add the before/after test comparison (``test_comparison.json``, its scores and p-values)
+    to the tracked run of the fine-tuning in ``run_dir``; nothing when that run was not tracked."""
     stored = read_state(run_dir)
     tracked = [n for n in recipe.tracking if n in stored]
     if not tracked or not report or not is_master():
@@ -265,8 +265,8 @@ def attach_report(
         }
     )
     summary = {"updates": report.get("finetune", {}).get("updates") or 0, "report": flat}
-    from bertune_cli.core.paths import runs_root as default_root
+    from bertune_cli.core.io.paths import runs_root as default_root
 
     info = RunInfo(recipe.to_dict(), Path(run_dir), stage, Path(runs_root or default_root()))
     with Tracking(tracked, info) as tracking:
-        tracking.finish(summary, ("report.json", "test.init.hyp.txt"), reopen=True)
+        tracking.finish(summary, ("test_comparison.json", "test.init.hyp.txt"), reopen=True)

@@ -172,8 +172,8 @@ def fbert_scores(
     ``ref_cache``: a ``refcache.ReferenceCache`` for ``lm`` that keeps them across calls (the
     same values, computed once).
     """
-    from bertune_cli.core.matching import greedy_match, lm_hidden, special_token_weights
-    from bertune_cli.core.refcache import reference_hidden
+    from bertune_cli.core.lm.matching import greedy_match, lm_hidden, special_token_weights
+    from bertune_cli.core.lm.refcache import reference_hidden
 
     if tgt_lm_ids.size(0) != logits.size(0) or tgt_lm_ids.size(1) != logits.size(1) + 1:
         raise ValueError(

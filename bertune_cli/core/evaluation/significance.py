@@ -43,9 +43,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from bertune_cli.core.errors import DataError, UsageError
+from bertune_cli.core.evaluation.pvalues import paired_t_test
 from bertune_cli.core.metrics.protocol import Metric
 from bertune_cli.core.metrics.stats import F32_EXACT
-from bertune_cli.core.pvalues import paired_t_test
 
 DEFAULT_SAMPLES = {"bs": 1000, "ar": 10000}
 EXACT_MAX_LINES = 20  # AR: enumerate all 2^n swaps when at most this many lines differ

@@ -6,7 +6,7 @@ significance — MoverScore's POT included). The rest is optional; ``EXTRAS`` sa
 imports it or raises ``MissingExtra`` ("bertune serve needs uvicorn, which is not installed —
 pip install 'bertune[serve]'", exit 1) instead of a ``ModuleNotFoundError`` traceback;
 ``missing(modules)`` answers without importing (``find_spec``), for checks made before any
-work (core/preflight.py, the commands).
+work (core/pipeline/preflight.py, the commands).
 """
 
 from __future__ import annotations

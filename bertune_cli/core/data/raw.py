@@ -20,16 +20,17 @@ from pathlib import Path
 from typing import Callable, Optional
 from urllib.parse import urlsplit
 
-# re-exported: the readers and the path check live in core/data/lines.py
-from bertune_cli.core.data.lines import (  # noqa: F401
+from bertune_cli.core.errors import DownloadError
+
+# re-exported: the readers and the path check live in core/io/lines.py
+from bertune_cli.core.io.lines import (  # noqa: F401
     RECIPE_PATH_HINT,
     decode_lines,
     iter_raw_lines,
     read_lines,
     require_file,
 )
-from bertune_cli.core.errors import DownloadError
-from bertune_cli.core.paths import data_home
+from bertune_cli.core.io.paths import data_home
 
 Progress = Callable[[str, int, Optional[int]], None]
 CHUNK = 1 << 20

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bertune_cli.core.config_input import shown
+from bertune_cli.core.config.input import shown
 
 Bound = tuple[float | None, float | None, bool, bool]
 

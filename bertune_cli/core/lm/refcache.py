@@ -77,7 +77,7 @@ def reference_hidden(lm, ids: torch.Tensor, cache: ReferenceCache | None = None)
     Rows are computed per length (unpadded sub-batches) under ``no_grad``; ``cache`` (bound to
     ``lm``) supplies and keeps the states of single sentences.
     """
-    from bertune_cli.core.matching import lm_hidden
+    from bertune_cli.core.lm.matching import lm_hidden
 
     if cache is not None and cache.lm is not lm:
         raise ValueError("this ReferenceCache belongs to another LM")

@@ -1,4 +1,4 @@
-"""p-value helpers of core/significance.py: the paired t-test (through the regularized
+"""p-value helpers of core/evaluation/significance.py: the paired t-test (through the regularized
 incomplete beta function) and the Holm step-down correction."""
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping, Optional
 
-from bertune_cli.core.config_build import _build, _coerce
-from bertune_cli.core.config_input import (
+from bertune_cli.core.config.build import _build, _coerce
+from bertune_cli.core.config.input import (
     check_value,
     is_name,
     listed,
@@ -28,7 +28,7 @@ from bertune_cli.core.config_input import (
 )
 from bertune_cli.core.errors import ConfigError
 
-RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+RECIPES_DIR = Path(__file__).resolve().parents[3] / "recipes"
 # `--pair` as users write it -> the shipped recipe it runs (`bertune recipes` shows this table):
 # the paper's four IWSLT14 pairs and the blog's Hindi-English corpus, both directions.
 PAIR_ALIASES: dict[str, str] = {
@@ -173,7 +173,7 @@ class FinetuneConfig:
     # validate the starting checkpoint (update 0) first: it competes for checkpoint_best, so a
     # fine-tune that never beats its start on validation returns the start (and says so)
     validate_start: bool = True
-    # MiB of the frozen LM's reference states kept in memory for reuse (core/refcache.py;
+    # MiB of the frozen LM's reference states kept in memory for reuse (core/lm/refcache.py;
     # Multi30k's train split needs 646 MiB to be cached whole, 320 keeps a fine-tune within
     # +25 % peak memory); 0: recompute every reference. Results are the same either way.
     ref_cache_mb: float = 320.0
@@ -225,7 +225,8 @@ class Recipe:
     train: TrainConfig = field(default_factory=TrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    # experiment trackers fed by the training loop's events (core/tracking.py): mlflow, tensorboard
+    # experiment trackers fed by the training loop's events (core/tracking/tracker.py):
+    # mlflow, tensorboard
     tracking: tuple[Literal["mlflow", "tensorboard"], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -320,8 +321,8 @@ def load_recipe(
     recipe = _build(Recipe, raw, "", problems)
     if recipe is not None and values:
         recipe = _replace_values(recipe, values, problems)
-    if recipe is not None:  # value ranges: one table, core/config_ranges.py
-        from bertune_cli.core.config_ranges import range_problems
+    if recipe is not None:  # value ranges: one table, core/config/ranges.py
+        from bertune_cli.core.config.ranges import range_problems
 
         problems += range_problems(recipe, problems)
         if isinstance(recipe.name, str) and not is_name(recipe.name):
@@ -341,7 +342,7 @@ def load_recipe(
 def with_values(recipe: Recipe, values: Mapping[str, Any]) -> Recipe:
     """``recipe`` with typed ``section.key`` values (see ``load_recipe``), checked as the
     loader checks a recipe (type, range): ConfigError listing every problem."""
-    from bertune_cli.core.config_ranges import range_problems
+    from bertune_cli.core.config.ranges import range_problems
 
     problems: list[str] = []
     out = _replace_values(recipe, values, problems)
@@ -422,7 +423,7 @@ def _merge(into: dict[str, Any], over: dict[str, Any]) -> None:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    """A recipe file's mapping, read within bounds (core/config_input.py)."""
+    """A recipe file's mapping, read within bounds (core/config/input.py)."""
     raw = parse_yaml(read_yaml_text(path), str(path))
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a recipe must be a YAML mapping")

@@ -3,7 +3,7 @@
 Every file or folder a command writes goes through here (``translate -o``, ``score
 --sentence-level``, ``prepare --out``, ``report``, ``export``, and every file of a run folder:
 ``config.yaml``, ``metrics.jsonl`` rewritten on resume, ``valid.hyp.txt``, ``test.hyp.txt``,
-``report.json``, ``DONE``, the checkpoint folders), so the rule is the same everywhere:
+``test_comparison.json``, ``DONE``, the checkpoint folders), so the rule is the same everywhere:
 
 * ``check_output(path)`` / ``check_output_dir(path)`` run *before* the expensive work: no
   ancestor is a file, and a probe file can be created in the nearest existing ancestor
