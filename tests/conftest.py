@@ -36,16 +36,61 @@ def runs_dir(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_data():
     """``tiny_data(path)`` writes a prepared demo data dir of 400/20/20 pairs there (the real
-    `prepare`, a few seconds) and returns the path."""
+    `prepare` of ``tiny.TINY_DATA``, a few seconds) and returns the path. Tests that only read
+    prepared data use ``tiny_data_dir`` (prepared once per session) instead."""
     from pathlib import Path
 
     from bertune_cli.core.config.recipe import load_recipe
     from bertune_cli.core.data.prepare import prepare_recipe
 
+    from tiny import TINY_DATA
+
     def make(path: Path) -> Path:
-        recipe = load_recipe("demo", ["data.demo_sizes={train: 400, valid: 20, test: 20}",
-                                      "data.bpe_vocab=300"])
-        prepare_recipe(recipe, path)
+        prepare_recipe(load_recipe("demo", TINY_DATA), path)
         return path
 
     return make
+
+
+def _unchanged(folder, before, what: str) -> None:
+    from tiny import digest
+
+    after = digest(folder)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, (f"a test wrote into the session's shared {what} {folder} "
+                         f"({', '.join(changed[:5])}): copy it to tmp_path first")
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory, tiny_data):
+    """The session's prepared demo data of ``tiny.TINY_DATA``, built once and shared: read it
+    as it is, copy it (``tiny.copy_runs``, ``shutil.copytree``) to change it. Checked
+    unchanged at the end of the session."""
+    from tiny import digest
+
+    path = tiny_data(tmp_path_factory.mktemp("tiny") / "data")
+    before = digest(path)
+    yield path
+    _unchanged(path, before, "tiny data dir")
+
+
+@pytest.fixture(scope="session")
+def tiny_baseline(tiny_data_dir):
+    """The session's tiny baseline run folder: the real train-baseline stage of
+    ``tiny.tiny_recipe()`` (transformer_tiny, one epoch of 32 updates, a few seconds) on
+    ``tiny_data_dir``, trained once. Tests that only read it (load, translate, export, use it
+    as a fine-tuning start) use it as it is; tests that finetune into, resume, damage or write
+    into a run folder copy it first (``tiny.copy_runs`` for a runs root). Checked unchanged at
+    the end of the session."""
+    import torch
+
+    from bertune_cli.core.loops.train_baseline import train_baseline
+
+    from tiny import digest, tiny_recipe
+
+    torch.set_num_threads(1)  # tiny models: a second OpenMP thread only spins on shared cores
+    run = tiny_data_dir.parent / "baseline"
+    train_baseline(tiny_recipe(), tiny_data_dir, run, device="cpu")
+    before = digest(run)
+    yield run
+    _unchanged(run, before, "tiny baseline")

@@ -66,7 +66,7 @@ def test_core_never_imports_the_serve_adapter():
 
 def test_matching_imports_nothing_above_lm_and_errors():
     """core/lm/matching.py (greedy matching shared by the F_BERT loss and the metric) sits at the
-    bottom of the stack: besides torch and the standard library it may use core.lm and
+    bottom of the stack: besides torch and the standard library it may use core.lm.model and
     core.errors only (it replaced core/bertscore.py, which must not come back)."""
     allowed = ("bertune_cli.core.lm.model", "bertune_cli.core.errors")
     names = {n for n in _imports(PKG / "core" / "lm" / "matching.py") if n.startswith("bertune_cli")}

@@ -7,7 +7,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.translation import Translator
 from bertune_cli.main import app
 
@@ -20,17 +19,10 @@ def _invoke(*args: str):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, tiny_data):
-    """A tiny run after 4 updates: enough for the command plumbing (test_export.py checks
-    the outputs of a trained model)."""
-    from bertune_cli.core.loops.train_baseline import train_baseline
-
-    root = tmp_path_factory.mktemp("export-cli")
-    recipe = load_recipe("demo", ["model.preset=transformer_tiny", "train.max_tokens=256",
-                                  "eval.beam=2"])
-    data = tiny_data(root / "data")
-    train_baseline(recipe, data, root / "baseline", device="cpu", max_steps=4)
-    return data, root / "baseline"
+def run(tiny_data_dir, tiny_baseline):
+    """The session's tiny data and baseline, read as they are: enough for the command plumbing
+    (test_export.py checks the outputs of a longer-trained model)."""
+    return tiny_data_dir, tiny_baseline
 
 
 def test_export_then_translate_with_the_ct2_engine(run, tmp_path, runs_dir):

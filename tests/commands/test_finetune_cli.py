@@ -11,22 +11,17 @@ from typer.testing import CliRunner
 
 from bertune_cli.main import app
 
-TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
-        "train.lr=3e-3", "train.max_epochs=1", "eval.beam=2",
-        "data.demo_sizes={train: 400, valid: 20, test: 20}", "data.bpe_vocab=300",
-        "finetune.max_tokens=256", "finetune.warmup_updates=2", "finetune.lr=1e-3"]
+from tiny import cli_sets
 
 
 def _args(runs, *extra):
-    out = ["finetune", "--pair", "demo", "--runs-dir", str(runs)]
-    for item in TINY:
-        out += ["--set", item]
-    return out + list(extra)
+    return ["finetune", "--pair", "demo", "--runs-dir", str(runs), *cli_sets(), *extra]
 
 
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
-    """One CLI run from nothing (prepare → train-baseline → finetune → report), as JSON."""
+    """One CLI run from nothing (prepare → train-baseline → finetune → report), as JSON: its
+    own baseline, not the shared tiny_baseline (the first test checks that every stage ran)."""
     runs = tmp_path_factory.mktemp("cli") / "runs"
     result = CliRunner().invoke(app, _args(runs, "--soft", "sparsemax", "--max-steps", "2",
                                            "--device", "cpu", "--json"))

@@ -12,6 +12,7 @@ from bertune_cli.main import app, main
 
 DE = ["Ein Mann fährt Fahrrad .", "Zwei Hunde spielen im Schnee .", "Ein Kind isst einen Apfel ."]
 EN = ["A man rides a bike .", "Two dogs play in the snow .", "A child eats an apple ."]
+# not tiny.TINY_DATA: test_demo_json_then_cache_hit checks this smaller demo (10 test pairs)
 TINY_DEMO = ["--set", "data.demo_sizes={train: 200, valid: 10, test: 10}",
              "--set", "data.bpe_vocab=120"]
 

@@ -26,9 +26,9 @@ def _synthetic():
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory):
+def made(tmp_path_factory, tiny_data_dir):
     """runs/demo with finetune-dense still running (report translates it), reported once."""
-    runs = _synthetic().shared_runs(tmp_path_factory).parent
+    runs = _synthetic().shared_runs(tmp_path_factory, tiny_data_dir).parent
     out = tmp_path_factory.mktemp("report_cli") / "report"
     result = CliRunner().invoke(app, ["report", str(runs / "demo"), "--out", str(out),
                                       "--html", "--json", *FAST])

@@ -14,9 +14,7 @@ from typer.testing import CliRunner
 from bertune_cli.core.errors import CheckpointError, DataError
 from bertune_cli.main import app
 
-DATA = ["--set", "data.demo_sizes={train: 300, valid: 20, test: 20}", "--set", "data.bpe_vocab=300"]
-TINY = DATA + ["--set", "model.preset=transformer_tiny", "--set", "train.max_tokens=256",
-               "--set", "eval.beam=2"]
+from tiny import cli_sets, copy_runs
 
 torch.set_num_threads(1)  # tiny models; spinning OpenMP threads crawl on shared cores
 
@@ -26,15 +24,17 @@ def _invoke(*args: str, input: str | None = None):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """prepare -> train-baseline (2 epochs of a tiny model) through the CLI."""
-    runs = tmp_path_factory.mktemp("runs")
+def trained(tmp_path_factory, tiny_data_dir):
+    """prepare (a cache hit on a copy of the session's tiny data) -> train-baseline (2 epochs of
+    the shared tiny recipe) through the CLI: its own run, not the shared tiny_baseline, since
+    the first test checks what the command printed and wrote."""
+    runs = copy_runs(tiny_data_dir, None, tmp_path_factory.mktemp("runs"))
     old = os.environ.get("BERTUNE_RUNS")
     os.environ["BERTUNE_RUNS"] = str(runs)
     try:
-        prep = _invoke("prepare", "--pair", "demo", *DATA)
+        prep = _invoke("prepare", "--pair", "demo", *cli_sets())
         assert prep.exit_code == 0, prep.output
-        result = _invoke("train-baseline", "--pair", "demo", *TINY, "--max-epochs", "2",
+        result = _invoke("train-baseline", "--pair", "demo", *cli_sets(), "--max-epochs", "2",
                          "--device", "cpu", "--json")
     finally:
         os.environ.pop("BERTUNE_RUNS") if old is None else os.environ.update(BERTUNE_RUNS=old)

@@ -14,7 +14,7 @@ SOURCE = "ein kleiner hund läuft im park .\n\ndie frau trägt ein rotes hemd .\
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, tiny_data, minilm_tokenizer):
+def checkpoint(tmp_path_factory, tiny_data_dir, minilm_tokenizer):
     from bertune_cli.core.data.source import SourceEncoder
     from bertune_cli.core.data.store import DataDir
     from bertune_cli.core.model.builders import build_model
@@ -22,7 +22,7 @@ def checkpoint(tmp_path_factory, tiny_data, minilm_tokenizer):
     from bertune_cli.core.model.vocab import LMSpecials, TargetVocab
 
     root = tmp_path_factory.mktemp("explain-cli")
-    data = tiny_data(root / "data")
+    data = tiny_data_dir
     vocab = TargetVocab.build("shortlist", LMSpecials.from_tokenizer(minilm_tokenizer),
                               DataDir(data).shortlist())
     source = SourceEncoder.load(data)

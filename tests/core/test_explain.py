@@ -18,8 +18,9 @@ LINES = ["ein kleiner hund läuft im park .", "", "die frau trägt ein rotes hem
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory, tiny_data):
-    return tiny_data(tmp_path_factory.mktemp("explain") / "data")
+def data(tiny_data_dir):
+    """The session's prepared tiny data (read only: the models here are built, not trained)."""
+    return tiny_data_dir
 
 
 def _translator(data, minilm_tokenizer, kind: str, dropout: float = 0.1) -> Translator:

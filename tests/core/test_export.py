@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.engines.export import cached_export, export_ctranslate2, is_export
 from bertune_cli.core.errors import BertuneError, CheckpointError, UsageError
 from bertune_cli.core.translation import Translator
+
+from tiny import tiny_recipe
 
 pytest.importorskip("ctranslate2")
 
@@ -20,17 +21,16 @@ torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_data):
+def trained(tmp_path_factory, tiny_data_dir):
     """A tiny shortlist model trained for 8 epochs (256 updates: outputs are sentences, ~15
-    distinct ones on 20 test lines, not one string for every line)."""
+    distinct ones on 20 test lines, not one string for every line): its own run, not the
+    shared one-epoch tiny_baseline, since the ct2-vs-torch comparisons need such outputs."""
     from bertune_cli.core.loops.train_baseline import train_baseline
 
     root = tmp_path_factory.mktemp("export")
-    recipe = load_recipe("demo", ["model.preset=transformer_tiny", "train.max_tokens=256",
-                                  "train.lr=5e-3", "train.warmup_updates=10", "eval.beam=3"])
-    data = tiny_data(root / "data")
-    train_baseline(recipe, data, root / "baseline", device="cpu", max_epochs=8)
-    return data, root / "baseline"
+    train_baseline(tiny_recipe("train.lr=5e-3", "eval.beam=3"), tiny_data_dir,
+                   root / "baseline", device="cpu", max_epochs=8)
+    return tiny_data_dir, root / "baseline"
 
 
 @pytest.fixture(scope="module")

@@ -13,18 +13,13 @@ import threading
 import pytest
 import torch
 
-from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.tracking import sinks as trackers
 from bertune_cli.core.tracking import tracker as tracking
 
 mlflow = pytest.importorskip("mlflow")  # imported once per module (several seconds)
 from mlflow import MlflowClient  # noqa: E402
 
-TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
-        "train.lr=3e-3", "train.log_every=2", "train.max_epochs=1", "eval.beam=2",
-        "data.demo_sizes={train: 400, valid: 20, test: 20}", "data.bpe_vocab=300",
-        "finetune.max_tokens=256", "finetune.warmup_updates=2", "finetune.lr=1e-3",
-        "finetune.max_steps=2"]
+from tiny import cli_sets, copy_runs, tiny_recipe  # noqa: E402
 
 torch.set_num_threads(1)  # tiny models; spinning OpenMP threads crawl on shared cores
 
@@ -34,7 +29,7 @@ class Crash(Exception):
 
 
 def recipe(*extra: str):
-    return load_recipe("demo", TINY + list(extra))
+    return tiny_recipe(*extra)
 
 
 def rows(run, kind):
@@ -54,7 +49,7 @@ def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("store")
     uri = trackers.default_tracking_uri(root)
     client = functools.cache(lambda: MlflowClient(uri))
-    creating = threading.Thread(target=client)  # meanwhile the data is prepared
+    creating = threading.Thread(target=client)  # meanwhile the runs root is set up
     creating.start()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", uri)
@@ -67,12 +62,13 @@ def fresh_warnings(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_data, store):
-    """runs/demo/data and a tracked (MLflow + TensorBoard) tiny baseline in runs/demo/baseline."""
+def runs(tmp_path_factory, tiny_data_dir, store):
+    """runs/demo/data (a copy of the session's) and a tracked (MLflow + TensorBoard) tiny
+    baseline in runs/demo/baseline: its own, not the shared tiny_baseline, since the tests read
+    what this training sent to the trackers."""
     from bertune_cli.core.loops.train_baseline import train_baseline
 
-    root = tmp_path_factory.mktemp("track") / "runs"
-    tiny_data(root / "demo" / "data")
+    root = copy_runs(tiny_data_dir, None, tmp_path_factory.mktemp("track") / "runs")
     store[2]()
     summary = train_baseline(recipe("tracking=[mlflow, tensorboard]"), root / "demo" / "data",
                              root / "demo" / "baseline", device="cpu", max_steps=6,
@@ -228,7 +224,7 @@ def test_track_on_the_command_line_uses_a_store_under_the_runs_dir(runs, store, 
     client, fresh = store[0](), store[1]
     root, _ = runs
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
-    sets = [a for item in TINY for a in ("--set", item)]
+    sets = cli_sets()
     result = CliRunner().invoke(app, [
         "train-baseline", "--pair", "demo", *sets, "--data", str(root / "demo" / "data"),
         "--runs-dir", str(fresh), "--track", "mlflow", "--track", "tensorboard",

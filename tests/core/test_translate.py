@@ -8,24 +8,25 @@ from pathlib import Path
 import pytest
 import torch
 
-from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import CheckpointError
 from bertune_cli.core.translation import Translator, format_result
+
+from tiny import tiny_recipe
 
 # Tiny models gain nothing from a second thread, and spinning OpenMP threads on shared cores
 # make each op 100x slower (see commands/train_baseline.py).
 torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_data):
+def trained(tmp_path_factory, tiny_data_dir):
+    """Its own run, not the shared tiny_baseline: the exactness checks below (batching,
+    streaming, shortlist) were written on this 3-epoch, beam-3 model (same weights as before)."""
     from bertune_cli.core.loops.train_baseline import train_baseline
 
     root = tmp_path_factory.mktemp("translate")
-    recipe = load_recipe("demo", ["model.preset=transformer_tiny", "train.max_tokens=256",
-                                  "train.lr=3e-3", "train.warmup_updates=10", "eval.beam=3"])
-    data = tiny_data(root / "data")
-    train_baseline(recipe, data, root / "baseline", device="cpu", max_epochs=3)
-    return data, root / "baseline"
+    train_baseline(tiny_recipe("eval.beam=3"), tiny_data_dir, root / "baseline", device="cpu",
+                   max_epochs=3)
+    return tiny_data_dir, root / "baseline"
 
 
 @pytest.fixture(scope="module")

@@ -17,46 +17,47 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, tiny_data):
-    """A tiny baseline trained for 2 epochs on the 400-pair demo data (seconds)."""
+def tiny_run(tmp_path_factory, tiny_data_dir):
+    """A tiny baseline trained for 2 epochs on the session's 400-pair demo data (seconds): its
+    own, not the shared one-epoch tiny_baseline, since the serve checks were written on this
+    beam-3 model (the same weights as before the suite shared its recipe)."""
     import torch
 
-    from bertune_cli.core.config.recipe import load_recipe
     from bertune_cli.core.loops.train_baseline import train_baseline
+
+    from tiny import tiny_recipe
 
     torch.set_num_threads(1)  # tiny models: a second OpenMP thread only spins on shared cores
     root = tmp_path_factory.mktemp("serve")
-    recipe = load_recipe("demo", ["model.preset=transformer_tiny", "train.max_tokens=256",
-                                  "train.lr=3e-3", "train.warmup_updates=10", "eval.beam=3"])
-    data = tiny_data(root / "data")
-    train_baseline(recipe, data, root / "baseline", device="cpu", max_epochs=2)
+    train_baseline(tiny_recipe("eval.beam=3"), tiny_data_dir, root / "baseline", device="cpu",
+                   max_epochs=2)
     return root / "baseline"
 
 
-def _train_more(tiny_run, name: str, preset: str, updates: int):
-    """Another model on ``tiny_run``'s data: ``preset`` after ``updates`` updates."""
-    from bertune_cli.core.config.recipe import load_recipe
+def _train_more(tiny_run, data, name: str, preset: str, updates: int):
+    """Another model on the same data: ``preset`` after ``updates`` updates."""
     from bertune_cli.core.loops.train_baseline import train_baseline
 
-    recipe = load_recipe("demo", [f"model.preset={preset}", "train.max_tokens=512",
-                                  "train.lr=3e-3", "train.warmup_updates=10", "eval.beam=3"])
+    from tiny import tiny_recipe
+
+    recipe = tiny_recipe(f"model.preset={preset}", "train.max_tokens=512", "eval.beam=3")
     out = tiny_run.parent / name
-    train_baseline(recipe, tiny_run.parent / "data", out, device="cpu", max_steps=updates)
+    train_baseline(recipe, data, out, device="cpu", max_steps=updates)
     return out
 
 
 @pytest.fixture(scope="session")
-def runaway_tiny_run(tiny_run):
+def runaway_tiny_run(tiny_run, tiny_data_dir):
     """A tiny model after 2 updates: its outputs run on to their length cap (beam 3), so
     they show whether a sentence's cap depends on its batch (seconds)."""
-    return _train_more(tiny_run, "runaway-tiny", "transformer_tiny", 2)
+    return _train_more(tiny_run, tiny_data_dir, "runaway-tiny", "transformer_tiny", 2)
 
 
 @pytest.fixture(scope="session")
-def demo_arch_run(tiny_run):
+def demo_arch_run(tiny_run, tiny_data_dir):
     """The demo recipe's model (transformer_small) after 8 updates on the demo data: most
     outputs run to their cap, with near-ties everywhere (~15 s)."""
-    return _train_more(tiny_run, "demo-arch", "transformer_small", 8)
+    return _train_more(tiny_run, tiny_data_dir, "demo-arch", "transformer_small", 8)
 
 
 @pytest.fixture(scope="session")
@@ -67,8 +68,8 @@ def tiny_translator(tiny_run):
 
 
 @pytest.fixture(scope="session")
-def test_lines(tiny_run):
-    return (tiny_run.parent / "data" / "test.src.txt").read_text(encoding="utf-8").splitlines()
+def test_lines(tiny_data_dir):
+    return (tiny_data_dir / "test.src.txt").read_text(encoding="utf-8").splitlines()
 
 
 class FakeTranslator:

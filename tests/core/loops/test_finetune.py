@@ -8,30 +8,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import CheckpointError
 
-TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
-        "train.lr=3e-3", "train.log_every=2", "train.max_epochs=1", "eval.beam=2",
-        "data.demo_sizes={train: 400, valid: 20, test: 20}", "data.bpe_vocab=300",
-        "finetune.max_tokens=256", "finetune.warmup_updates=2", "finetune.lr=1e-3",
-        "finetune.max_steps=3"]
+from tiny import copy_runs, tiny_recipe
 
 
 def recipe(*extra: str):
-    return load_recipe("demo", TINY + list(extra))
+    return tiny_recipe("finetune.max_steps=3", *extra)
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """runs/demo/{data,baseline}: tiny prepared data and a tiny trained baseline."""
-    from bertune_cli.core.data.prepare import prepare_recipe
-    from bertune_cli.core.loops.train_baseline import train_baseline
-
-    root = tmp_path_factory.mktemp("ft") / "runs"
-    prepare_recipe(recipe(), root / "demo" / "data")
-    train_baseline(recipe(), root / "demo" / "data", root / "demo" / "baseline", device="cpu")
-    return root
+def runs(tmp_path_factory, tiny_data_dir, tiny_baseline):
+    """runs/demo/{data,baseline}: a copy of the session's tiny data and baseline (the tests
+    fine-tune into this runs root)."""
+    return copy_runs(tiny_data_dir, tiny_baseline, tmp_path_factory.mktemp("ft") / "runs")
 
 
 def _finetune(runs: Path, out: Path, *extra: str, **kw):

@@ -7,23 +7,21 @@ import types
 
 import torch
 
-from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.data.store import Ragged, Split
 from bertune_cli.core.loops import trainer
 from bertune_cli.core.loops.train_baseline import ce_loss, setup_baseline
 
-TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
-        "train.lr=3e-3", "eval.beam=1"]
+from tiny import tiny_recipe
 
 
 def test_train_rows_report_updates_and_tokens_per_second_without_validation_time(
-        tiny_data, tmp_path, monkeypatch):
+        tiny_data_dir, tmp_path, monkeypatch):
     """Each validation takes 1000 s on the loop's clock (a metric that moves the clock);
     before, a train row divided by the time since the previous row, validation included, so a
     fine-tuning run validating every 50 updates logged a fraction of its real speed."""
     torch.set_num_threads(1)
-    recipe = load_recipe("demo", TINY)
-    data, model, ctx = setup_baseline(recipe, tiny_data(tmp_path / "data"))
+    recipe = tiny_recipe()
+    data, model, ctx = setup_baseline(recipe, tiny_data_dir)
     offset = [0.0]
     monkeypatch.setattr(trainer, "time", types.SimpleNamespace(
         time=lambda: time.time() + offset[0]))

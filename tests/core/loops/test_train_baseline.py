@@ -13,28 +13,26 @@ from pathlib import Path
 import pytest
 import torch
 
-from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import CheckpointError, TrainingError
 from bertune_cli.core.loops.losses import label_smoothed_nll_loss
 from bertune_cli.core.loops.train_baseline import ce_loss, setup_baseline, train_baseline
 from bertune_cli.core.loops.trainer import LoopSettings, inverse_sqrt_lr, is_complete, train_loop
 from bertune_cli.core.model.checkpoint import load_trainer_state
 
-TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
-        "train.lr=3e-3", "train.log_every=2", "eval.beam=2"]
-
+from tiny import TINY, tiny_recipe
 
 # Tiny models gain nothing from a second thread, and spinning OpenMP threads on shared cores
 # make each op 100x slower (see commands/train_baseline.py).
 torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory, tiny_data):
-    return tiny_data(tmp_path_factory.mktemp("nmt") / "data")
+def data_dir(tiny_data_dir):
+    """The session's prepared tiny data (read-only: copied where a test changes it)."""
+    return tiny_data_dir
 
 
 def recipe(*extra: str):
-    return load_recipe("demo", TINY + list(extra))
+    return tiny_recipe(*extra)
 
 
 def weights(run: Path, which: str = "checkpoint_last") -> dict[str, torch.Tensor]:
@@ -76,6 +74,7 @@ def test_label_smoothed_loss_matches_the_fairseq_formula():
 
 
 def test_training_writes_the_run_directory_and_a_done_marker(data_dir, tmp_path):
+    # its own run, not the shared tiny_baseline: it checks this call's events and 3 epochs
     run = tmp_path / "baseline"
     events = []
     summary = train_baseline(recipe(), data_dir, run, device="cpu", max_epochs=3,

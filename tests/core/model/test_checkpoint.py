@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import CheckpointError
 from bertune_cli.core.model import checkpoint as ckpt
 
@@ -18,15 +17,9 @@ from bertune_cli.core.model import checkpoint as ckpt
 torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, tiny_data):
-    from bertune_cli.core.loops.train_baseline import train_baseline
-
-    root = tmp_path_factory.mktemp("ckpt")
-    recipe = load_recipe("demo", ["model.preset=transformer_tiny", "train.max_tokens=256",
-                                  "eval.beam=1"])
-    train_baseline(recipe, tiny_data(root / "data"), root / "baseline", device="cpu",
-                   max_steps=2)
-    return root / "baseline"
+def run(tiny_baseline):
+    """The session's tiny baseline, read as it is: tests copy what they damage or save over."""
+    return tiny_baseline
 
 
 def _digest(folder: Path) -> dict[str, str]:

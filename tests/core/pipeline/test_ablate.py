@@ -10,36 +10,31 @@ from pathlib import Path
 import pytest
 import torch
 
-from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import UsageError
 from bertune_cli.core.evaluation.pvalues import holm
 from bertune_cli.core.evaluation.significance import seed_paired_bootstrap
 from bertune_cli.core.pipeline.ablate import run_ablate
 from bertune_cli.core.pipeline.arms import ARMS, arm_loop, arm_recipe, parse_arms
 
-TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
-        "train.lr=3e-3", "train.log_every=1", "train.max_epochs=1", "eval.beam=2",
-        "data.demo_sizes={train: 400, valid: 20, test: 20}", "data.bpe_vocab=300",
-        "finetune.max_tokens=256", "finetune.warmup_updates=2", "finetune.lr=1e-3",
-        "finetune.max_steps=2", "finetune.valid_every_steps=1",
-        "finetune.select_metric=bertscore"]
+from tiny import copy_runs, tiny_recipe
+
+# train.log_every=1: the fine-tuning runs log every update (test_ce_cont_carries_the_start_
+# optimizer_and_schedule_on checks the lr of update 1); the baseline's logging is not used
+ABLATE = ["train.log_every=1", "finetune.valid_every_steps=1", "finetune.select_metric=bertscore"]
 
 
 def recipe(*extra: str):
-    return load_recipe("demo", TINY + list(extra))
+    return tiny_recipe(*ABLATE, *extra)
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    """A tiny baseline, then arms ce, ce-cont, dense-only × seeds 1, 2 (one run fails)."""
-    from bertune_cli.core.data.prepare import prepare_recipe
-    from bertune_cli.core.loops.train_baseline import train_baseline
+def study(tmp_path_factory, tiny_data_dir, tiny_baseline):
+    """A copy of the session's tiny baseline, then arms ce, ce-cont, dense-only × seeds 1, 2
+    (one run fails)."""
     from bertune_cli.core.pipeline.ablate import run_ablate
 
     torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("ablate") / "runs"
-    prepare_recipe(recipe(), root / "demo" / "data")
-    train_baseline(recipe(), root / "demo" / "data", root / "demo" / "baseline", device="cpu")
+    root = copy_runs(tiny_data_dir, tiny_baseline, tmp_path_factory.mktemp("ablate") / "runs")
     said: list[str] = []
     summary = run_ablate(recipe(), ["ce", "ce-cont", "dense-only"], [1, 2], runs_root=root,
                          device="cpu", say=said.append)

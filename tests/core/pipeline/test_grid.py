@@ -8,22 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import UsageError
 from bertune_cli.core.pipeline.grid import grid_recipes, run_grid
 
-TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
-        "train.lr=3e-3", "train.max_epochs=1", "eval.beam=2",
-        "data.demo_sizes={train: 400, valid: 20, test: 20}", "data.bpe_vocab=300",
-        "finetune.max_tokens=256", "finetune.warmup_updates=2", "finetune.lr=1e-3",
-        "finetune.max_steps=2", "train.log_every=1"]
+from tiny import tiny_recipe
+
+# kept from this module's recipe: train.log_every=1, the fine-tuning runs log every update
+# (test_seeds_give_independent_runs compares the two seeds' logged losses)
+GRID = ["train.log_every=1"]
 
 
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory):
+    """The grid from nothing: it trains its own baseline, not the shared tiny_baseline (the
+    first test checks that one grid trains the baseline once)."""
     root = tmp_path_factory.mktemp("grid") / "runs"
     lines: list[str] = []
-    out = run_grid(load_recipe("demo", TINY), ["dense", "gumbel"], [1, 2], runs_root=root,
+    out = run_grid(tiny_recipe(*GRID), ["dense", "gumbel"], [1, 2], runs_root=root,
                    device="cpu", say=lines.append)
     return root, out, lines
 
@@ -84,7 +85,7 @@ def test_summary_is_mean_and_sd_over_seeds_of_the_paired_test_scores(grid):
 def test_a_rerun_reports_without_training_again(grid):
     root, out, _ = grid
     lines: list[str] = []
-    again = run_grid(load_recipe("demo", TINY), ["dense", "gumbel"], [1, 2], runs_root=root,
+    again = run_grid(tiny_recipe(*GRID), ["dense", "gumbel"], [1, 2], runs_root=root,
                      device="cpu", say=lines.append)
     assert not any("running" in line for line in lines if line.startswith(("train-baseline", "finetune")))
     assert again["summary"]["modes"] == out["summary"]["modes"]
@@ -96,4 +97,4 @@ def test_a_rerun_reports_without_training_again(grid):
     (["dense"], [1, 1], "--seeds repeats a value")])
 def test_bad_grids_are_usage_errors(softs, seeds, msg):
     with pytest.raises(UsageError, match=msg):
-        grid_recipes(load_recipe("demo", TINY), softs, seeds)
+        grid_recipes(tiny_recipe(*GRID), softs, seeds)

@@ -12,15 +12,11 @@ from bertune_cli.core.config.recipe import load_recipe
 from bertune_cli.core.errors import CheckpointError
 from bertune_cli.core.pipeline.run import run_pipeline, stage_status
 
-TINY = ["model.preset=transformer_tiny", "train.warmup_updates=10", "train.max_tokens=256",
-        "train.lr=3e-3", "train.max_epochs=1", "eval.beam=2",
-        "data.demo_sizes={train: 400, valid: 20, test: 20}", "data.bpe_vocab=300",
-        "finetune.max_tokens=256", "finetune.warmup_updates=2", "finetune.lr=1e-3",
-        "finetune.max_steps=2"]
+from tiny import tiny_recipe
 
 
 def recipe(*extra: str):
-    return load_recipe("demo", TINY + list(extra))
+    return tiny_recipe(*extra)
 
 
 def _run(root, *extra, **kw):
@@ -31,7 +27,8 @@ def _run(root, *extra, **kw):
 
 @pytest.fixture(scope="module")
 def first(tmp_path_factory):
-    """One pipeline run from nothing, and a second identical call."""
+    """One pipeline run from nothing, and a second identical call (its own baseline, not the
+    shared tiny_baseline: the tests check that the pipeline prepares and trains it)."""
     root = tmp_path_factory.mktemp("pipe") / "runs"
     result, lines = _run(root)
     again, lines_again = _run(root)

@@ -22,7 +22,7 @@ def synthetic():
 
 
 @pytest.fixture(scope="session")
-def runs_tree(tmp_path_factory, synthetic):
+def runs_tree(tmp_path_factory, synthetic, tiny_data_dir):
     """runs/demo/{data, baseline, finetune-gumbel, finetune-dense}; finetune-dense is still
     'running' (no DONE, no test.hyp.txt)."""
-    return synthetic.shared_runs(tmp_path_factory)
+    return synthetic.shared_runs(tmp_path_factory, tiny_data_dir)

@@ -1,21 +1,18 @@
 """Synthetic run directories for report tests: real tiny checkpoints (untrained
 ``transformer_tiny`` weights, perturbed per fine-tune) on a real tiny prepared data directory,
 with hand-written ``metrics.jsonl`` rows and test outputs made from the references, so every
-number the report shows is known in advance. Building one tree takes a few seconds
-(``prepare`` of 400/20/20 pairs)."""
+number the report shows is known in advance. The recipe is the suite's tiny one
+(tests/tiny.py), the data a copy of the session's prepared tiny data (``tiny_data_dir``)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-TINY = ["model.preset=transformer_tiny", "eval.beam=2", "data.bpe_vocab=300",
-        "data.demo_sizes={train: 400, valid: 20, test: 20}"]
-
 
 def recipe():
-    from bertune_cli.core.config.recipe import load_recipe
+    from tiny import tiny_recipe
 
-    return load_recipe("demo", TINY)
+    return tiny_recipe()
 
 
 def baseline_hyps(refs: list[str]) -> list[str]:
@@ -83,18 +80,20 @@ def write_run(run: Path, model, ctx, stage: str, refs: list[str], valid_refs: li
     return run
 
 
-def make_runs(root: Path, untranslated: str | None = None) -> Path:
-    """``root/demo/{data, baseline, finetune-gumbel, finetune-dense}``; the run named
-    ``untranslated`` has no test.hyp.txt and no DONE (a run still going)."""
+def make_runs(root: Path, prepared: Path, untranslated: str | None = None) -> Path:
+    """``root/demo/{data, baseline, finetune-gumbel, finetune-dense}``, the data a copy of
+    ``prepared``; the run named ``untranslated`` has no test.hyp.txt and no DONE (a run still
+    going)."""
+    import shutil
+
     import torch
 
-    from bertune_cli.core.data.prepare import prepare_recipe
     from bertune_cli.core.data.store import DataDir
     from bertune_cli.core.loops.train_baseline import setup_baseline
 
     rec = recipe()
     data_dir = root / "demo" / "data"
-    prepare_recipe(rec, data_dir)
+    shutil.copytree(prepared, data_dir)
     data = DataDir(data_dir)
     refs, valid_refs = data.split("test").tgt_text, data.split("valid").tgt_text
     _, model, ctx = setup_baseline(rec, data_dir)
@@ -116,15 +115,16 @@ def make_runs(root: Path, untranslated: str | None = None) -> Path:
     return root
 
 
-def shared_runs(tmp_path_factory) -> Path:
+def shared_runs(tmp_path_factory, prepared: Path) -> Path:
     """``runs/demo`` of ``make_runs(untranslated="finetune-dense")``, built once per test
     session (under the session's base temp folder, so the report tests in tests/core/report
-    and tests/commands share it). Tests treat it as read-only and copy what they damage."""
+    and tests/commands share it) on a copy of ``prepared`` (the session's ``tiny_data_dir``).
+    Tests treat it as read-only and copy what they damage."""
     root = tmp_path_factory.getbasetemp() / "report-synthetic"
     if not (root / "complete").is_file():
         import shutil
 
         shutil.rmtree(root, ignore_errors=True)
-        make_runs(root / "runs", untranslated="finetune-dense")
+        make_runs(root / "runs", prepared, untranslated="finetune-dense")
         (root / "complete").write_text("")
     return root / "runs" / "demo"
