@@ -5,7 +5,7 @@ sense, so ``finetune.tau: 0`` in a YAML file, ``--set finetune.tau=0`` and ``--t
 refused before a run directory is created (the CLI options check the same bounds at the edge,
 ``bertune_cli/_options.py``). A bound is ``(low, high, low_open, high_open)``; None = unbounded.
 No bound admits NaN or an infinity. Every numeric setting of every section has an entry here
-or in ``EXEMPT`` (with the reason); tests/core/test_config_ranges.py checks that.
+or in ``EXEMPT`` (with the reason); tests/core/config/test_config_ranges.py checks that.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ kernel and differs in the last bits), and no LM time goes into padding.
 ``ReferenceCache`` keeps those float32 states per sentence, keyed by its LM ids, so a training
 sentence costs one LM forward in the first epoch and none after, and every validation reuses
 the validation references' states. A hit returns exactly the values a recomputation gives, so
-F_BERT and its gradients are equal with and without the cache (tests/core/test_refcache.py).
+F_BERT and its gradients are equal with and without the cache (tests/core/lm/test_refcache.py).
 
 Memory: (n + 2) × D float32 per sentence (Multi30k train, MiniLM: 441k tokens × 384 × 4 B =
 646 MiB). The cache stores sentences until ``max_mb`` is reached (``finetune.ref_cache_mb``,

@@ -6,7 +6,7 @@ validation decode with. A run's decoding defaults are its recipe's ``eval`` sect
 ``from_eval`` is the one function that turns such a section — the dataclass of a loaded recipe
 or the dict a checkpoint's ``bertune.json`` holds — into options. The per-request fields
 (``n_best``, ``return_scores``) are not recipe keys. The field defaults equal ``EvalConfig``'s
-(tests/core/test_translate_options.py holds them together).
+(tests/core/translation/test_translate_options.py holds them together).
 """
 
 from __future__ import annotations

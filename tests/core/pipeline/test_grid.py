@@ -59,7 +59,7 @@ def test_summary_is_mean_and_sd_over_seeds_of_the_paired_test_scores(grid):
     assert set(s["modes"]) == {"dense", "gumbel"} and len(s["runs"]) == 4
     # every row scores its own test translations: BLEU and chrF as sacrebleu computes them on
     # the files, with the recipe's lowercasing (the paired test itself is checked against
-    # sacrebleu's PairedTest in tests/core/test_significance.py)
+    # sacrebleu's PairedTest in tests/core/evaluation/test_significance.py)
     import sacrebleu
 
     ref = [(root / "demo" / "data" / "test.tgt.txt").read_text(encoding="utf-8").splitlines()]

@@ -17,7 +17,7 @@ from bertune_cli.core.evaluation.registry import METRICS
 from bertune_cli.core.evaluation.significance import paired_test
 from bertune_cli.core.metrics.protocol import MeanMetric
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REFS = ["The cat sat on the mat .", "A dog barks at night .", "Hello world .",
         "It rains in Paris .", "We met at noon ."]
 SYSTEMS = [["The cat sat on the mat .", "A dog barks .", "Hello world .",

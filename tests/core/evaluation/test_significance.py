@@ -16,7 +16,7 @@ from bertune_cli.core.metrics.protocol import MeanMetric
 from bertune_cli.core.metrics.sacre import make_metric
 from bertune_cli.core.metrics.stats import SacreMetric
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "evaluation_sample.tsv"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "evaluation_sample.tsv"
 SYSTEMS = ("sys_a", "sys_b", "sys_c")
 
 
