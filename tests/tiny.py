@@ -45,3 +45,27 @@ def digest(folder: Path) -> dict[str, str]:
     """sha256 of every file under ``folder`` (the read-only check of the shared folders)."""
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def full_vocabulary_twin(short, vocab):
+    """``(model, vocab)``: the shortlist model ``short`` embedded in a model over the whole LM
+    vocabulary (30522 outputs). Its embedding and output rows sit at the shortlist's LM ids and
+    every other output gets a -1e4 ``final_logits_bias``, so beam search picks the same LM ids."""
+    import torch
+
+    from bertune_cli.core.model.builders import build_model
+    from bertune_cli.core.model.vocab import TargetVocab
+
+    full_vocab = TargetVocab.full(vocab.specials)
+    full = build_model("transformer_tiny", short.config.vocab_size, full_vocab)
+    state = short.state_dict()
+    lm_ids = torch.as_tensor(vocab.lm_ids)
+    for key in ("model.decoder.embed_tokens.weight", "lm_head.weight"):
+        grown = full.state_dict()[key].clone()
+        grown[lm_ids] = state[key]
+        state[key] = grown
+    bias = torch.full((1, len(full_vocab)), -1e4)
+    bias[0, lm_ids] = state["final_logits_bias"][0]
+    state["final_logits_bias"] = bias
+    full.load_state_dict(state)
+    return full, full_vocab

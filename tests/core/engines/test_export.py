@@ -110,24 +110,12 @@ def test_max_length_rule_batching_stream_and_empty_lines(trained, engines):
 def test_a_full_vocabulary_model_with_a_logits_bias_exports_too(trained, engines, tmp_path):
     """The shortlist model embedded in a 30522-way model (other rows get a -1e4
     final_logits_bias): the exported full-vocabulary model gives the same text."""
-    from bertune_cli.core.model.builders import build_model
     from bertune_cli.core.model.checkpoint import read_meta, save_checkpoint
-    from bertune_cli.core.model.vocab import TargetVocab
+
+    from tiny import full_vocabulary_twin
 
     torch_engine, _ = engines
-    short, vocab = torch_engine.model, torch_engine.vocab
-    full_vocab = TargetVocab.full(vocab.specials)
-    full = build_model("transformer_tiny", short.config.vocab_size, full_vocab)
-    state = short.state_dict()
-    lm_ids = torch.as_tensor(vocab.lm_ids)
-    for key in ("model.decoder.embed_tokens.weight", "lm_head.weight"):
-        grown = full.state_dict()[key].clone()
-        grown[lm_ids] = state[key]
-        state[key] = grown
-    bias = torch.full((1, len(full_vocab)), -1e4)
-    bias[0, lm_ids] = 0.0
-    state["final_logits_bias"] = bias
-    full.load_state_dict(state)
+    full, full_vocab = full_vocabulary_twin(torch_engine.model, torch_engine.vocab)
     meta = {k: v for k, v in read_meta(trained[1]).items() if k in ("config", "lm", "data")}
     save_checkpoint(tmp_path / "full", full, vocab=full_vocab, source=torch_engine.source,
                     meta=meta)

@@ -105,22 +105,10 @@ def test_bad_bytes_and_overlong_lines_warn_and_never_stop_the_stream(trained, tr
 def test_a_shortlist_model_detokenizes_like_the_full_vocabulary_model(translator):
     """Embed the trained shortlist model in a 30522-way model (other rows get a -1e4 bias):
     beam search picks the same LM ids, so both give the same text."""
-    from bertune_cli.core.model.builders import build_model
-    from bertune_cli.core.model.vocab import TargetVocab
+    from tiny import full_vocabulary_twin
 
     short, vocab = translator.model, translator.vocab
-    full_vocab = TargetVocab.full(vocab.specials)
-    full = build_model("transformer_tiny", short.config.vocab_size, full_vocab)
-    state = short.state_dict()
-    lm_ids = torch.as_tensor(vocab.lm_ids)
-    for key in ("model.decoder.embed_tokens.weight", "lm_head.weight"):
-        grown = full.state_dict()[key].clone()
-        grown[lm_ids] = state[key]
-        state[key] = grown
-    bias = torch.full((1, len(full_vocab)), -1e4)
-    bias[0, lm_ids] = state["final_logits_bias"][0]
-    state["final_logits_bias"] = bias
-    full.load_state_dict(state, strict=False)
+    full, full_vocab = full_vocabulary_twin(short, vocab)
     twin = Translator(full.eval(), full_vocab, translator.source, translator.codec)
     lines = ["ein kleiner hund", "die katze schläft im haus", "ich sehe zwei rote autos"]
     assert twin.translate(lines, beam=3) == translator.translate(lines, beam=3)
