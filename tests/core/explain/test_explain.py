@@ -1,4 +1,4 @@
-"""core/explain.py on tiny untrained models (shortlist and full vocabulary): confidence equals
+"""core/explain/ on tiny untrained models (shortlist and full vocabulary): confidence equals
 the decoding distribution, MC dropout is seeded and leaves the model alone, attention rows sum
 to 1, Integrated Gradients is complete, PNGs are written, words group Moses-detokenized text."""
 from __future__ import annotations
