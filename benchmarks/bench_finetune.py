@@ -19,9 +19,11 @@ glibc's defaults with ``--allocator default``):
   training loop's update (backward of the summed loss, gradients divided by the sample size,
   gradient norm, step). ``cold``: a new objective every round (every reference is computed,
   as in the first epoch); ``warm``: one objective whose reference cache was filled by an
-  untimed pass over the same batches (later epochs, and every validation).
+  untimed pass over the same batches (later epochs, and every validation); ``disk``: the same,
+  with every reference read back from the spill file (``finetune.ref_spill_mb``, kept beside
+  the ``--data`` folder) instead of memory.
 
-Rounds are interleaved (plain, cold, warm, plain, ...; ``--rounds`` ≥ 5 of each); every round
+Rounds are interleaved (plain, cold, warm, disk, plain, ...; ``--rounds`` ≥ 5 of each); every round
 starts from the same weights. Printed per mode: median seconds per update with min–max, and
 the ratio plain ÷ bertune (median of the per-round paired ratios, with their range), in wall
 time and in this process's CPU time (with one thread, the work done whatever else runs). Before
@@ -29,8 +31,9 @@ timing, one update of each side from the same weights and seed must give losses 
 1e-5 (the gradients' largest difference is printed). Peak RSS: one subprocess per side
 (load, then the batches; VmHWM), plus the reference cache once full (``ref_cache_mb``).
 ``"ratio"`` in ``--json`` is the recipe's mode (``finetune.soft``) with a warm cache;
-``ratio_cold`` beside it, and ``ratio_run``: a whole recipe run, epoch 1 cold and the later
-updates hitting the cache for the share of the train references ``ref_cache_mb`` holds.
+``ratio_cold`` and ``ratio_disk`` beside it, and ``ratio_run``: a whole recipe run, epoch 1
+cold, the later updates hitting memory for the share of the train references ``ref_cache_mb``
+holds and the spill file for the share ``ref_spill_mb`` holds, the rest recomputed.
 ``--profile N`` prints torch.profiler's top N entries of each side's updates.
 
     python benchmarks/bench_finetune.py --quick            # about two minutes on 2 idle cores
@@ -40,6 +43,7 @@ updates hitting the cache for the share of the train references ``ref_cache_mb``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -52,7 +56,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 MODES = ("dense", "sparsemax", "gumbel")
-SIDES = ("plain", "cold", "warm")
+SIDES = ("plain", "cold", "warm", "disk")
 
 
 # ----------------------------------------------------------------------------- the plain update
@@ -196,6 +200,8 @@ class Setup:
         ]
         self.ref_tokens = int(train.tgt.lengths().sum())  # [CLS] y [SEP] tokens, all pairs
         self.seed = args.seed
+        # the spill file's folder: beside the data, on disk (not /tmp, often a tmpfs)
+        self.spill_dir = Path(args.data).resolve().parent
 
     def objective(self, side: str, mode: str):
         from bertune_cli.core.config.recipe import load_recipe
@@ -205,7 +211,16 @@ class Setup:
         eps = self.recipe.train.label_smoothing
         if side == "plain":
             return plain_update, plain_objective(self.lm, self.rows, self.vocab, cfg, eps)
+        if side == "disk":  # every reference from the spill file, none kept in memory
+            cfg = dataclasses.replace(cfg, ref_cache_mb=0.0, ref_spill_mb=2.0**20)
+            return bertune_update, fbert_objective(
+                self.lm, self.vocab, cfg, eps, spill_dir=self.spill_dir
+            )
         return bertune_update, fbert_objective(self.lm, self.vocab, cfg, eps)
+
+    def has_spill(self) -> bool:
+        """Whether the code measured has the spill tier (``finetune.ref_spill_mb``)."""
+        return "ref_spill_mb" in {f.name for f in dataclasses.fields(self.recipe.finetune)}
 
     def optimizer(self):
         import torch
@@ -327,17 +342,26 @@ def bench_mode(setup: Setup, mode: str, rounds: int) -> dict:
         )
     warm_update, warm_fn = setup.objective("warm", mode)
     setup.run(warm_update, warm_fn)  # untimed: fills the reference cache
+    sides = SIDES if setup.has_spill() else SIDES[:3]
+    if "disk" in sides:
+        disk_update, disk_fn = setup.objective("disk", mode)
+        setup.run(disk_update, disk_fn)  # untimed: fills the spill file
     plain_update_, plain_fn = setup.objective("plain", mode)
-    times: dict[str, list[tuple[float, float]]] = {s: [] for s in SIDES}
+    times: dict[str, list[tuple[float, float]]] = {s: [] for s in sides}
     for _ in range(rounds):
         times["plain"].append(setup.run(plain_update_, plain_fn))
         times["cold"].append(setup.run(*setup.objective("cold", mode)))
         times["warm"].append(setup.run(warm_update, warm_fn))
+        if "disk" in sides:
+            times["disk"].append(setup.run(disk_update, disk_fn))
     out = {**check}
-    for side in SIDES:
+    for side in sides:
         out[side] = summary([w for w, _ in times[side]])
         out[side]["cpu"] = summary([c for _, c in times[side]])
-    for side in ("cold", "warm"):
+    if "disk" in sides:
+        out["disk_cache"] = disk_fn.ref_cache.stats()
+        disk_fn.ref_cache.close()
+    for side in sides[1:]:
         for clock, suffix in ((0, ""), (1, "_cpu")):
             paired = [p[clock] / b[clock] for p, b in zip(times["plain"], times[side])]
             out[f"ratio_{side}{suffix}"] = statistics.median(paired)
@@ -496,17 +520,29 @@ def main() -> None:
     warm_share = warm_share_of_run(setup)
     result["ratio"] = main_row["ratio_warm"]
     result["ratio_cold"] = main_row["ratio_cold"]
+    if "ratio_disk" in main_row:
+        result["ratio_disk"], result["ratio_disk_cpu"] = (
+            main_row["ratio_disk"],
+            main_row["ratio_disk_cpu"],
+        )
     result["ratio_cpu"] = main_row["ratio_warm_cpu"]
     result["ratio_cold_cpu"] = main_row["ratio_cold_cpu"]
     D = setup.lm.embeddings.size(1)
     result["references_mb"] = setup.ref_tokens * D * 4 / 2**20  # the whole train split
     result["ref_cache_mb"] = getattr(setup.recipe.finetune, "ref_cache_mb", 0.0)
+    result["ref_spill_mb"] = getattr(setup.recipe.finetune, "ref_spill_mb", 0.0)
     cached = min(1.0, result["ref_cache_mb"] / result["references_mb"])
-    result["cached_share"], result["warm_share_of_run"] = cached, warm_share
-    # a run: epoch 1 cold; later epochs hit for the cached share of the sentences
+    spilled = 0.0
+    if "disk" in main_row:
+        spilled = min(1.0 - cached, result["ref_spill_mb"] / result["references_mb"])
+    result["cached_share"], result["spilled_share"] = cached, spilled
+    result["warm_share_of_run"] = warm_share
+    # a run: epoch 1 cold; later epochs hit memory for the cached share of the sentences and
+    # the spill file for the spilled share; the rest is recomputed
     for suffix, clock in (("", lambda row: row), ("_cpu", lambda row: row["cpu"])):
-        t = {k: clock(main_row[k])["median_s"] for k in SIDES}
-        later = cached * t["warm"] + (1 - cached) * t["cold"]
+        t = {k: clock(main_row[k])["median_s"] for k in SIDES if k in main_row}
+        later = cached * t["warm"] + (1 - cached - spilled) * t["cold"]
+        later += spilled * t["disk"] if spilled else 0.0
         result["ratio_run" + suffix] = t["plain"] / (
             warm_share * later + (1 - warm_share) * t["cold"]
         )
@@ -539,7 +575,10 @@ def report_mode(mode: str, r: dict) -> None:
         ("plain", "plain eager PyTorch"),
         ("cold", "bertune, cache cold"),
         ("warm", "bertune, cache warm"),
+        ("disk", "bertune, from spill"),
     ):
+        if side not in r:
+            continue
         s, c = r[side], r[side]["cpu"]
         ratio = (
             ""
@@ -570,7 +609,8 @@ def report_end(r: dict) -> None:
         f"(CPU {r['ratio_cold_cpu']:.2f}x); over a recipe run "
         f"({100 * r['warm_share_of_run']:.0f}% of updates after epoch 1, "
         f"ref_cache_mb {r['ref_cache_mb']:.0f} of {r['references_mb']:.0f} MiB = "
-        f"{100 * r['cached_share']:.0f}% of the references cached) {r['ratio_run']:.2f}x "
+        f"{100 * r['cached_share']:.0f}% of the references in memory, "
+        f"{100 * r['spilled_share']:.0f}% in the spill file) {r['ratio_run']:.2f}x "
         f"(CPU {r['ratio_run_cpu']:.2f}x)"
     )
     if "memory" in r:

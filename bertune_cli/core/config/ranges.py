@@ -64,6 +64,7 @@ RANGES: dict[str, Bound] = {
     "finetune.valid_every_steps": NATURAL,
     "finetune.seed": SEED,
     "finetune.ref_cache_mb": NATURAL,
+    "finetune.ref_spill_mb": NATURAL,
     # inherited from train when unset (config.INHERITED_FROM_TRAIN): the train section's ranges
     "finetune.warmup_init_lr": NATURAL,
     "finetune.weight_decay": NATURAL,

@@ -177,6 +177,9 @@ class FinetuneConfig:
     # Multi30k's train split needs 646 MiB to be cached whole, 320 keeps a fine-tune within
     # +25 % peak memory); 0: recompute every reference. Results are the same either way.
     ref_cache_mb: float = 320.0
+    # MiB more of them written to an unnamed spill file in the run folder (on disk, deleted by
+    # the OS when the process ends) and read back bitwise; 0: none. Multi30k needs 326 MiB.
+    ref_spill_mb: float = 2048.0
     # run seed (batch order, dropout, Gumbel noise); None: train.seed. A set seed names the run
     # directory finetune-<soft>-seed<k>, so independent runs of one mode sit side by side.
     seed: Optional[int] = None

@@ -15,15 +15,24 @@ F_BERT and its gradients are equal with and without the cache (tests/core/lm/tes
 
 Memory: (n + 2) × D float32 per sentence (Multi30k train, MiniLM: 441k tokens × 384 × 4 B =
 646 MiB). The cache stores sentences until ``max_mb`` is reached (``finetune.ref_cache_mb``,
-default 320: about +25 % over the peak of a Multi30k update) and then recomputes the ones it
-did not keep (every epoch visits every sentence once, in a new order: keeping the first ones
-gives a hit rate equal to the stored fraction, where evicting the least recently used would
-evict what the next epoch needs). States live on the LM's device; under autocast (bf16/fp16)
-they are kept apart from the fp32 ones; an LM in training mode is never cached.
+default 320: about +25 % over the peak of a Multi30k update); the ones it keeps nowhere (see
+the spill tier below) are recomputed (every epoch visits every sentence once, in a new order:
+keeping the first ones gives a hit rate equal to the stored fraction, where evicting the least
+recently used would evict what the next epoch needs). Past ``max_mb``, up to ``spill_mb`` MiB
+more go to a spill file in ``spill_dir`` (``finetune.ref_spill_mb``; the fine-tune stage puts it
+in its run folder rather than in /tmp, which is often a tmpfs held in memory): an unnamed file,
+deleted by the OS when the process ends however it ends, holding the same bytes, read back
+with one ``pread`` per sentence. A hit from disk is bitwise the recomputed value too and
+costs no resident memory.
+States live on the LM's device; under autocast (bf16/fp16) they are kept apart from the fp32
+ones; an LM in training mode is never cached.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,17 +41,34 @@ import torch
 class ReferenceCache:
     """Layer-L states of reference sentences under ``lm``, at most ``max_mb`` MiB of them."""
 
-    def __init__(self, lm, max_mb: float = 320.0):
-        if not max_mb >= 0:
-            raise ValueError(f"max_mb must be >= 0, got {max_mb!r}")
+    def __init__(
+        self, lm, max_mb: float = 320.0, spill_mb: float = 0.0, spill_dir: Path | None = None
+    ):
+        for name, value in (("max_mb", max_mb), ("spill_mb", spill_mb)):
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
         self.lm = lm
         self.max_bytes = int(max_mb * 2**20)
         self.nbytes = 0
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.disk_hits = 0
         self._store: dict[tuple[Any, bytes], torch.Tensor] = {}
+        # the spill tier: (mode, key) -> (offset, shape, dtype, device) in one temporary file
+        self.max_spill = int(spill_mb * 2**20) if spill_dir is not None else 0
+        self.spill_dir = spill_dir
+        self.spilled = 0
+        self._spill: dict[tuple[Any, bytes], tuple[int, tuple[int, ...], Any, Any]] = {}
+        self._file = None
 
     def __len__(self) -> int:
-        return len(self._store)
+        return len(self._store) + len(self._spill)
+
+    def close(self) -> None:
+        """Drop the spill file (the OS deletes it); the in-memory states stay."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._spill.clear()
+        self.spilled = 0
 
     def stats(self) -> dict[str, Any]:
         """Sentences stored, MiB used, hits and misses (sentences) so far."""
@@ -52,10 +78,19 @@ class ReferenceCache:
             "max_mb": round(self.max_bytes / 2**20, 1),
             "hits": self.hits,
             "misses": self.misses,
+            "spilled_sentences": len(self._spill),
+            "spill_mb": round(self.spilled / 2**20, 1),
+            "max_spill_mb": round(self.max_spill / 2**20, 1),
+            "disk_hits": self.disk_hits,
         }
 
     def lookup(self, mode: Any, key: bytes) -> torch.Tensor | None:
         found = self._store.get((mode, key))
+        if found is None and self._spill:
+            where = self._spill.get((mode, key))
+            if where is not None:
+                found = self._read(*where)
+                self.disk_hits += 1
         if found is None:
             self.misses += 1
         else:
@@ -65,9 +100,30 @@ class ReferenceCache:
     def offer(self, mode: Any, key: bytes, states: torch.Tensor) -> None:
         """Keep ``states`` (L, D) of one sentence while the size bound allows."""
         size = states.numel() * states.element_size()
-        if self.nbytes + size <= self.max_bytes and (mode, key) not in self._store:
+        if (mode, key) in self._store or (mode, key) in self._spill:
+            return
+        if self.nbytes + size <= self.max_bytes:
             self._store[(mode, key)] = states.clone()  # never a view of a batch's tensor
             self.nbytes += size
+        elif self.spilled + size <= self.max_spill:
+            self._write(mode, key, states)
+
+    def _write(self, mode: Any, key: bytes, states: torch.Tensor) -> None:
+        if self._file is None:
+            Path(self.spill_dir).mkdir(parents=True, exist_ok=True)
+            self._file = tempfile.TemporaryFile(dir=self.spill_dir, prefix=".refcache-")
+        host = states.detach().to("cpu").contiguous()
+        data = host.view(torch.uint8).numpy().tobytes()  # the exact bytes, any dtype
+        os.pwrite(self._file.fileno(), data, self.spilled)
+        self._spill[(mode, key)] = (self.spilled, tuple(host.shape), host.dtype, states.device)
+        self.spilled += len(data)
+
+    def _read(self, offset: int, shape, dtype, device) -> torch.Tensor:
+        size = torch.Size(shape).numel() * torch.empty((), dtype=dtype).element_size()
+        data = os.pread(self._file.fileno(), size, offset)
+        if len(data) != size:
+            raise OSError(f"reference cache spill file: read {len(data)} of {size} bytes")
+        return torch.frombuffer(bytearray(data), dtype=dtype).view(shape).to(device)
 
 
 def reference_hidden(lm, ids: torch.Tensor, cache: ReferenceCache | None = None) -> torch.Tensor:

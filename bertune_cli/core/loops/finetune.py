@@ -51,20 +51,26 @@ from bertune_cli.core.system.distributed import is_master
 OBJECTIVE_KEYS = ("soft", "tau", "hard", "ce_weight", "reduction")
 
 
-def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1):
+def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1, spill_dir=None):
     """The fine-tuning ``loss_fn(model, batch) -> (summed loss, logs)``.
 
     ``config``: the recipe's ``finetune`` section (soft, tau, hard, ce_weight, reduction,
     impl, ref_cache_mb). Gumbel noise only while ``model.training`` (never at validation).
     The reference's LM states are computed once per sentence and kept (up to
-    ``ref_cache_mb``) for the next epochs and validations: ``loss_fn.ref_cache``.
+    ``ref_cache_mb`` in memory, then up to ``ref_spill_mb`` in a spill file in ``spill_dir``,
+    none without one) for the next epochs and validations: ``loss_fn.ref_cache``.
     """
     import torch
 
     from bertune_cli.core.lm.refcache import ReferenceCache
     from bertune_cli.core.loops.losses import fbert_loss
 
-    cache = ReferenceCache(lm, getattr(config, "ref_cache_mb", 320.0))
+    cache = ReferenceCache(
+        lm,
+        getattr(config, "ref_cache_mb", 320.0),
+        getattr(config, "ref_spill_mb", 0.0),
+        spill_dir,
+    )
     E = lm.embeddings  # (V_LM, D)
     rows = (
         E if vocab.kind == "full" else E[torch.as_tensor(vocab.lm_ids, device=E.device)].detach()
@@ -216,7 +222,7 @@ def finetune(
     loop = loop_settings(
         recipe, max_epochs=max_epochs, max_steps=max_steps, max_time=max_time, **settings
     )
-    loss_fn = fbert_objective(lm, loaded.vocab, cfg, cfg.label_smoothing)
+    loss_fn = fbert_objective(lm, loaded.vocab, cfg, cfg.label_smoothing, spill_dir=out_dir)
     metrics = {"bleu": bleu_metric(recipe.eval), "bertscore": fbert_metric(lm)}
     if cfg.select_metric == "moverscore":  # else not computed: it costs another LM pass
         metrics["moverscore"] = moverscore_metric(recipe.eval.ms_lm, device, lms)
@@ -253,6 +259,7 @@ def finetune(
         summary.setdefault("impl", impl)
         summary.setdefault("steps_per_s", timer.rate())
         summary.setdefault("ref_cache", loss_fn.ref_cache.stats())  # sentences, MiB, hits
+        loss_fn.ref_cache.close()  # the spill file goes now, not when the objective does
         if "test" in data.splits and "test" not in summary and is_master():
             # test.hyp.txt only: the pipeline's report scores the test set (once)
             add_test_report(

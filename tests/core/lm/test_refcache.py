@@ -120,3 +120,41 @@ def test_the_objective_reuses_states_across_calls_and_validation(minilm):
     again, _ = fbert_loss(logits, ref, minilm, rows, soft="dense", ref_cache=cache,
                           training=False)
     assert torch.equal(first, again) and cache.hits == 3 and cache.misses == 3
+
+
+@pytest.mark.parametrize("soft", ["dense", "gumbel"])
+def test_states_spilled_to_disk_give_the_uncached_fbert_and_gradients_exactly(minilm, tmp_path,
+                                                                              soft):
+    """Past the memory bound, states go to the spill file and come back bit for bit; the file
+    has no name in the folder (the OS deletes it with the process) and goes on close()."""
+    batch = _ids(minilm.tokenizer, [0, 1, 2, 4, 5], extra_pad=1)
+    want = _objective(minilm, batch, None, soft)
+    one = 9 * minilm.embeddings.size(1) * 4                 # the 9-piece sentence fits in memory
+    cache = ReferenceCache(minilm, max_mb=(one + 100) / 2 ** 20, spill_mb=1, spill_dir=tmp_path)
+    first = _objective(minilm, batch, cache, soft)          # all computed: 1 kept, 4 spilled
+    stats = cache.stats()
+    assert (stats["sentences"], stats["spilled_sentences"], stats["misses"]) == (1, 4, 5)
+    again = _objective(minilm, batch, cache, soft)          # all hits, 4 of them from disk
+    assert (cache.hits, cache.disk_hits, cache.misses) == (5, 4, 5)
+    for got in (first, again):
+        for a, b in zip(got, want):
+            assert torch.equal(a, b)
+    assert list(tmp_path.iterdir()) == []
+    cache.close()
+    assert len(cache) == 1 and cache.stats()["spill_mb"] == 0
+    assert all(torch.equal(a, b) for a, b in zip(_objective(minilm, batch, cache, soft), want))
+
+
+def test_the_spill_file_has_its_own_bound_and_needs_a_folder(minilm, tmp_path):
+    ids = _ids(minilm.tokenizer, [0, 1, 4])                 # 13, 9 and 6 pieces
+    six = 6 * minilm.embeddings.size(1) * 4
+    cache = ReferenceCache(minilm, max_mb=0, spill_mb=(six + 100) / 2 ** 20, spill_dir=tmp_path)
+    want = reference_hidden(minilm, ids)
+    for _ in range(2):
+        assert torch.equal(reference_hidden(minilm, ids, cache), want)
+    assert cache.spilled <= cache.max_spill and cache.stats()["spilled_sentences"] == 1
+    assert (cache.disk_hits, cache.misses) == (1, 5)
+    nowhere = ReferenceCache(minilm, max_mb=0, spill_mb=100)  # no folder: no spilling
+    assert torch.equal(reference_hidden(minilm, ids, nowhere), want) and len(nowhere) == 0
+    with pytest.raises(ValueError, match="spill_mb"):
+        ReferenceCache(minilm, spill_mb=-1, spill_dir=tmp_path)

@@ -136,6 +136,26 @@ def test_select_metric_bertscore_and_every_n_steps(runs, tmp_path):
     assert summary["ref_cache"]["hits"] >= 20 and summary["ref_cache"]["sentences"] > 0
 
 
+def test_references_past_the_memory_bound_are_read_back_from_the_spill_file(runs, tmp_path):
+    """With nothing kept in memory, the stage spills every reference into its run folder and
+    the validations read them back: the same run, update for update, as with no cache at all;
+    the spill file leaves no entry in the folder."""
+    base = ("finetune.soft=gumbel", "finetune.select_metric=bertscore",
+            "finetune.valid_every_steps=1", "finetune.max_steps=2", "finetune.ref_cache_mb=0")
+    spilled = _finetune(runs, tmp_path / "spill", *base)
+    plain = _finetune(runs, tmp_path / "none", *base, "finetune.ref_spill_mb=0")
+    stats = spilled["ref_cache"]
+    assert stats["sentences"] == 0 and stats["spilled_sentences"] > 0
+    assert stats["disk_hits"] >= 20 and stats["disk_hits"] == stats["hits"]
+    assert plain["ref_cache"]["hits"] == 0 and plain["ref_cache"]["spilled_sentences"] == 0
+    rows = [[json.loads(r) for r in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+            for run in ("spill", "none")]
+    drop = ("updates_per_s", "tokens_per_s", "time", "elapsed", "wall")
+    same = [[{k: v for k, v in r.items() if k not in drop} for r in run] for run in rows]
+    assert same[0] == same[1]
+    assert not [p.name for p in (tmp_path / "spill").iterdir() if "refcache" in p.name]
+
+
 def test_a_finetune_that_never_beats_its_start_on_validation_returns_the_start(
         runs, tmp_path, monkeypatch):
     """Validation F_BERT falls after the start (50 -> 40 -> 30): the best checkpoint is the
