@@ -58,6 +58,7 @@ class ReferenceCache:
         self.spilled = 0
         self._spill: dict[tuple[Any, bytes], tuple[int, tuple[int, ...], Any, Any]] = {}
         self._file = None
+        self.spill_error: str | None = None
 
     def __len__(self) -> int:
         return len(self._store) + len(self._spill)
@@ -82,6 +83,7 @@ class ReferenceCache:
             "spill_mb": round(self.spilled / 2**20, 1),
             "max_spill_mb": round(self.max_spill / 2**20, 1),
             "disk_hits": self.disk_hits,
+            **({"spill_error": self.spill_error} if self.spill_error else {}),
         }
 
     def lookup(self, mode: Any, key: bytes) -> torch.Tensor | None:
@@ -90,7 +92,7 @@ class ReferenceCache:
             where = self._spill.get((mode, key))
             if where is not None:
                 found = self._read(*where)
-                self.disk_hits += 1
+                self.disk_hits += found is not None
         if found is None:
             self.misses += 1
         else:
@@ -106,7 +108,10 @@ class ReferenceCache:
             self._store[(mode, key)] = states.clone()  # never a view of a batch's tensor
             self.nbytes += size
         elif self.spilled + size <= self.max_spill:
-            self._write(mode, key, states)
+            try:
+                self._write(mode, key, states)
+            except OSError as e:  # disk full, folder gone: stop spilling, recompute instead
+                self._stop_spilling(e)
 
     def _write(self, mode: Any, key: bytes, states: torch.Tensor) -> None:
         if self._file is None:
@@ -114,16 +119,36 @@ class ReferenceCache:
             self._file = tempfile.TemporaryFile(dir=self.spill_dir, prefix=".refcache-")
         host = states.detach().to("cpu").contiguous()
         data = host.view(torch.uint8).numpy().tobytes()  # the exact bytes, any dtype
-        os.pwrite(self._file.fileno(), data, self.spilled)
+        if os.pwrite(self._file.fileno(), data, self.spilled) != len(data):
+            raise OSError(f"short write to the spill file in {self.spill_dir}")
         self._spill[(mode, key)] = (self.spilled, tuple(host.shape), host.dtype, states.device)
         self.spilled += len(data)
 
-    def _read(self, offset: int, shape, dtype, device) -> torch.Tensor:
+    def _read(self, offset: int, shape, dtype, device) -> torch.Tensor | None:
+        """The spilled states, or None (a miss: recomputed) when the file cannot give them."""
         size = torch.Size(shape).numel() * torch.empty((), dtype=dtype).element_size()
-        data = os.pread(self._file.fileno(), size, offset)
-        if len(data) != size:
-            raise OSError(f"reference cache spill file: read {len(data)} of {size} bytes")
+        try:
+            data = os.pread(self._file.fileno(), size, offset)
+            if len(data) != size:
+                raise OSError(f"read {len(data)} of {size} bytes")
+        except (OSError, ValueError) as e:  # ValueError: the file was closed
+            self._stop_spilling(e)
+            return None
         return torch.frombuffer(bytearray(data), dtype=dtype).view(shape).to(device)
+
+    def _stop_spilling(self, error: Exception) -> None:
+        """A cache only saves time: when its file fails, the states are recomputed (the same
+        values), the failure is kept in ``stats()["spill_error"]`` and logged once."""
+        import logging
+
+        self.spill_error = f"{type(error).__name__}: {error}"
+        logging.getLogger(__name__).warning(
+            "reference cache: spilling to %s stopped (%s); recomputing those states instead",
+            self.spill_dir,
+            self.spill_error,
+        )
+        self.close()
+        self.max_spill = 0
 
 
 def reference_hidden(lm, ids: torch.Tensor, cache: ReferenceCache | None = None) -> torch.Tensor:

@@ -158,3 +158,22 @@ def test_the_spill_file_has_its_own_bound_and_needs_a_folder(minilm, tmp_path):
     assert torch.equal(reference_hidden(minilm, ids, nowhere), want) and len(nowhere) == 0
     with pytest.raises(ValueError, match="spill_mb"):
         ReferenceCache(minilm, spill_mb=-1, spill_dir=tmp_path)
+
+
+def test_a_spill_file_that_cannot_be_written_means_recomputing(minilm, tmp_path, caplog):
+    """Disk full, folder gone: the cache stops spilling, says so once, and the states are
+    recomputed (the same values); a failed read later is a miss, not an error."""
+    ids = _ids(minilm.tokenizer, [0, 1, 4])
+    want = reference_hidden(minilm, ids)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("x")
+    cache = ReferenceCache(minilm, max_mb=0, spill_mb=1, spill_dir=blocked)
+    for _ in range(2):
+        assert torch.equal(reference_hidden(minilm, ids, cache), want)
+    assert len(cache) == 0 and cache.max_spill == 0 and "spill_error" in cache.stats()
+    assert caplog.text.count("spilling to") == 1
+    broken = ReferenceCache(minilm, max_mb=0, spill_mb=1, spill_dir=tmp_path)
+    reference_hidden(minilm, ids, broken)
+    broken._file.close()                                    # the file fails under it
+    assert torch.equal(reference_hidden(minilm, ids, broken), want)
+    assert broken.disk_hits == 0 and "spill_error" in broken.stats()
