@@ -54,6 +54,7 @@ import numpy as np
 from bertune_cli.core.data.batching import EpochBatches, collate
 from bertune_cli.core.errors import ConfigError
 from bertune_cli.core.io.outputs import AtomicFile
+from bertune_cli.core.loops.gradients import finish_gradients
 from bertune_cli.core.loops.process import (
     InterruptFlag,
     gather,
@@ -340,10 +341,10 @@ def _train_loop(
                     dist.all_reduce(totals)
                 sample_size, loss_sum, nll_sum, ntokens = totals[:4].tolist()
                 scaler.unscale_(optimizer)
-                for p in params:  # DDP averaged the ranks' sums: turn them into a per-unit mean
-                    if p.grad is not None:
-                        p.grad.mul_(world / max(sample_size, 1.0))
-                gnorm = torch.nn.utils.clip_grad_norm_(params, settings.clip_norm or math.inf)
+                # DDP averaged the ranks' sums: turn them into a per-unit mean, then norm/clip
+                gnorm = finish_gradients(
+                    params, world / max(sample_size, 1.0), settings.clip_norm or 0.0
+                )
                 # Same verdict on every rank: loss_sum is all-reduced, gnorm is computed on the
                 # all-reduced gradients.
                 if not math.isfinite(loss_sum) or (
