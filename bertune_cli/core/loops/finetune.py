@@ -55,7 +55,8 @@ def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1, spill_dir=N
     """The fine-tuning ``loss_fn(model, batch) -> (summed loss, logs)``.
 
     ``config``: the recipe's ``finetune`` section (soft, tau, hard, ce_weight, reduction,
-    impl, ref_cache_mb). Gumbel noise only while ``model.training`` (never at validation).
+    impl, ref_cache_mb, ref_spill_mb). Gumbel noise only while ``model.training`` (never at
+    validation).
     The reference's LM states are computed once per sentence and kept (up to
     ``ref_cache_mb`` in memory, then up to ``ref_spill_mb`` in a spill file in ``spill_dir``,
     none without one) for the next epochs and validations: ``loss_fn.ref_cache``.
@@ -65,12 +66,7 @@ def fbert_objective(lm, vocab, config, label_smoothing: float = 0.1, spill_dir=N
     from bertune_cli.core.lm.refcache import ReferenceCache
     from bertune_cli.core.loops.losses import fbert_loss
 
-    cache = ReferenceCache(
-        lm,
-        getattr(config, "ref_cache_mb", 320.0),
-        getattr(config, "ref_spill_mb", 0.0),
-        spill_dir,
-    )
+    cache = ReferenceCache(lm, config.ref_cache_mb, config.ref_spill_mb, spill_dir)
     E = lm.embeddings  # (V_LM, D)
     rows = (
         E if vocab.kind == "full" else E[torch.as_tensor(vocab.lm_ids, device=E.device)].detach()
