@@ -52,11 +52,11 @@ class ReferenceCache:
         self.nbytes = 0
         self.hits = self.misses = self.disk_hits = 0
         self._store: dict[tuple[Any, bytes], torch.Tensor] = {}
-        # the spill tier: (mode, key) -> (offset, shape, dtype, device) in one temporary file
+        # the spill tier: (mode, key) -> (offset, nbytes, shape, dtype, device) in one file
         self.max_spill = int(spill_mb * 2**20) if spill_dir is not None else 0
         self.spill_dir = spill_dir
         self.spilled = 0
-        self._spill: dict[tuple[Any, bytes], tuple[int, tuple[int, ...], Any, Any]] = {}
+        self._spill: dict[tuple[Any, bytes], tuple[int, int, tuple[int, ...], Any, Any]] = {}
         self._file = None
         self.spill_error: str | None = None
 
@@ -121,12 +121,12 @@ class ReferenceCache:
         data = host.view(torch.uint8).numpy().tobytes()  # the exact bytes, any dtype
         if os.pwrite(self._file.fileno(), data, self.spilled) != len(data):
             raise OSError(f"short write to the spill file in {self.spill_dir}")
-        self._spill[(mode, key)] = (self.spilled, tuple(host.shape), host.dtype, states.device)
+        where = (self.spilled, len(data), tuple(host.shape), host.dtype, states.device)
+        self._spill[(mode, key)] = where
         self.spilled += len(data)
 
-    def _read(self, offset: int, shape, dtype, device) -> torch.Tensor | None:
+    def _read(self, offset: int, size: int, shape, dtype, device) -> torch.Tensor | None:
         """The spilled states, or None (a miss: recomputed) when the file cannot give them."""
-        size = torch.Size(shape).numel() * torch.empty((), dtype=dtype).element_size()
         try:
             data = os.pread(self._file.fileno(), size, offset)
             if len(data) != size:
