@@ -34,6 +34,7 @@ from bertune_cli.core.errors import BertuneError, UsageError
 from bertune_cli.core.io.outputs import AtomicFile
 from bertune_cli.core.io.paths import run_dir, stage_dir
 from bertune_cli.core.pipeline.arms import ARMS, arm_loop, arm_recipe, run_name
+from bertune_cli.core.pipeline.grid import distinct_values
 
 Say = Callable[[str], None]
 ABLATE_JSON, ABLATE_MD, ABLATE_PNG = "ablate.json", "ablate.md", "ablate_curves.png"
@@ -74,11 +75,7 @@ def run_ablate(
 
     if control not in arms:
         raise UsageError(f"the control arm {control!r} is not among the arms")
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise UsageError(
-            f"--seeds needs distinct values: {', '.join(map(str, seeds)) or 'none given'}",
-            "give every seed once, e.g. --seeds 1,2",
-        )
+    distinct_values("--seeds", seeds, "1,2")
     data_dir = stage_dir(recipe.name, "data", runs_root)
     base_dir = stage_dir(recipe.name, "baseline", runs_root)
     study = study_dir(recipe, runs_root, out)

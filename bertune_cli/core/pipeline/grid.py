@@ -29,18 +29,21 @@ GRID_JSON, GRID_MD = "grid.json", "grid.md"
 GRID_METRICS = ("bleu", "chrf", "bertscore", "moverscore")
 
 
+def distinct_values(what: str, values: Sequence[Any], example: str) -> None:
+    """A list option of a study (``--soft``, ``--seeds``): at least one value, each once
+    (UsageError naming the option; ``example`` goes into the hint)."""
+    if not values:
+        raise UsageError(f"{what} needs at least one value", f"e.g. {what} {example}")
+    if len(set(values)) != len(values):
+        raise UsageError(
+            f"{what} repeats a value: {', '.join(map(str, values))}", "give every value once"
+        )
+
+
 def grid_recipes(recipe: Recipe, softs: Sequence[str], seeds: Sequence[int | None]) -> list[Recipe]:
     """One recipe per (soft, seed), modes outermost; refuses empty or repeated values."""
-    for what, values in (("--soft", softs), ("--seeds", seeds)):
-        if not values:
-            raise UsageError(
-                f"{what} needs at least one value",
-                f"e.g. {what} " + ("dense,sparsemax,gumbel" if what == "--soft" else "1,2,3"),
-            )
-        if len(set(values)) != len(values):
-            raise UsageError(
-                f"{what} repeats a value: {', '.join(map(str, values))}", "give every value once"
-            )
+    distinct_values("--soft", softs, "dense,sparsemax,gumbel")
+    distinct_values("--seeds", seeds, "1,2,3")
     return [
         dataclasses.replace(recipe, finetune=dataclasses.replace(recipe.finetune, soft=s, seed=k))
         for s in softs

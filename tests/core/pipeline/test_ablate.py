@@ -47,8 +47,10 @@ def test_arm_names_and_seeds_are_checked_before_anything_runs():
                      ("ce,ce", "repeats"), ("dense", "control arm 'ce' is not among")]:
         with pytest.raises(UsageError, match=msg):
             parse_arms(bad, "ce")
-    for seeds in ([1, 1], []):  # the study refuses repeated or no seeds before anything runs
-        with pytest.raises(UsageError, match="--seeds needs distinct values"):
+    # the study refuses repeated or no seeds before anything runs, as the grid does
+    for seeds, message in (([1, 1], "--seeds repeats a value: 1, 1"),
+                           ([], "--seeds needs at least one value")):
+        with pytest.raises(UsageError, match=message):
             run_ablate(recipe(), ["ce", "dense"], seeds, runs_root=Path("/nonexistent"))
 
 
@@ -57,7 +59,7 @@ def test_arm_names_and_seeds_are_checked_before_anything_runs():
     ("4294967296", "seed 4294967296 is out of range"),
     ("99999999999999999999999", "is out of range"),
     ("1,x", "'x' is not an integer"),
-    ("1,1", "--seeds needs distinct values: 1, 1")])
+    ("1,1", "--seeds repeats a value: 1, 1")])
 def test_cli_refuses_bad_seeds_with_exit_2_and_creates_nothing(tmp_path, seeds, message):
     """ablate and finetune read --seeds with one parser (the CLI's seed_list)."""
     proc = subprocess.run([sys.executable, "-m", "bertune_cli.main", "ablate", "--arms",
