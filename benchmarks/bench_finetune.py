@@ -34,6 +34,9 @@ timing, one update of each side from the same weights and seed must give losses 
 ``ratio_cold`` and ``ratio_disk`` beside it, and ``ratio_run``: a whole recipe run, epoch 1
 cold, the later updates hitting memory for the share of the train references ``ref_cache_mb``
 holds and the spill file for the share ``ref_spill_mb`` holds, the rest recomputed.
+``ratio_ceiling``: plain ÷ (plain − the time of plain's own reference forward, measured in the
+same rounds): what a reference cache could give at most if every other step cost what it
+costs in the plain update.
 ``--profile N`` prints torch.profiler's top N entries of each side's updates.
 
     python benchmarks/bench_finetune.py --quick            # about two minutes on 2 idle cores
@@ -110,8 +113,11 @@ def plain_objective(lm, rows, vocab, cfg, eps: float):
         emb[mask[:, 1:]] = probs(logits[mask[:, 1:]]) @ rows  # p·E
         hyp_in = torch.cat([E[lm.cls_id].expand(B, 1, -1), emb], 1)
         hyp = lm.model(inputs_embeds=hyp_in, attention_mask=mask.long()).last_hidden_state
+        t0, c0 = time.perf_counter(), time.process_time()
         with torch.no_grad():
             ref = lm.model(input_ids=ref_ids, attention_mask=mask.long()).last_hidden_state
+        loss_fn.ref_seconds[0] += time.perf_counter() - t0
+        loss_fn.ref_seconds[1] += time.process_time() - c0
         hyp = hyp / hyp.norm(dim=-1, keepdim=True)
         ref = ref / ref.norm(dim=-1, keepdim=True)
         sim = torch.bmm(hyp, ref.transpose(1, 2))
@@ -130,6 +136,7 @@ def plain_objective(lm, rows, vocab, cfg, eps: float):
         lam = cfg.ce_weight
         return ((1 - lam) * -F.sum() + lam * ce * (B / batch.ntokens)) / B
 
+    loss_fn.ref_seconds = [0.0, 0.0]  # wall, CPU spent in the reference's forward (the ceiling)
     return loss_fn
 
 
@@ -353,8 +360,11 @@ def bench_mode(setup: Setup, mode: str, rounds: int) -> dict:
         setup.run(disk_update, disk_fn)  # untimed: fills the spill file
     plain_update_, plain_fn = setup.objective("plain", mode)
     times: dict[str, list[tuple[float, float]]] = {s: [] for s in sides}
+    ref: list[tuple[float, float]] = []  # the plain update's reference forward, per update
     for _ in range(rounds):
+        plain_fn.ref_seconds[:] = [0.0, 0.0]
         times["plain"].append(setup.run(plain_update_, plain_fn))
+        ref.append(tuple(t / len(setup.batches) for t in plain_fn.ref_seconds))
         times["cold"].append(setup.run(*setup.objective("cold", mode)))
         times["warm"].append(setup.run(warm_update, warm_fn))
         if "disk" in sides:
@@ -371,6 +381,14 @@ def bench_mode(setup: Setup, mode: str, rounds: int) -> dict:
             paired = [p[clock] / b[clock] for p, b in zip(times["plain"], times[side])]
             out[f"ratio_{side}{suffix}"] = statistics.median(paired)
             out[f"ratio_{side}{suffix}_range"] = [min(paired), max(paired)]
+    # The ceiling of caching: the plain update with its reference forward taken out, every
+    # other step done as plain does it; a warm update can beat it only by doing those faster.
+    out["ref_forward"] = summary([w for w, _ in ref])
+    out["ref_forward"]["cpu"] = summary([c for _, c in ref])
+    for clock, suffix in ((0, ""), (1, "_cpu")):
+        free = [p[clock] / (p[clock] - r[clock]) for p, r in zip(times["plain"], ref)]
+        out[f"ratio_ceiling{suffix}"] = statistics.median(free)
+        out[f"ratio_ceiling{suffix}_range"] = [min(free), max(free)]
     cache = getattr(warm_fn, "ref_cache", None)  # (absent before the cache existed)
     out["cache"] = cache.stats() if cache is not None else None
     return out
@@ -531,6 +549,8 @@ def main() -> None:
             main_row["ratio_disk_cpu"],
         )
     result["ratio_cpu"] = main_row["ratio_warm_cpu"]
+    result["ratio_ceiling"] = main_row["ratio_ceiling"]
+    result["ratio_ceiling_cpu"] = main_row["ratio_ceiling_cpu"]
     result["ratio_cold_cpu"] = main_row["ratio_cold_cpu"]
     D = setup.lm.embeddings.size(1)
     result["references_mb"] = setup.ref_tokens * D * 4 / 2**20  # the whole train split
@@ -598,6 +618,13 @@ def report_mode(mode: str, r: dict) -> None:
             f"  {name:21s} wall {s['median_s']:6.3f} s ({s['min_s']:.2f}–{s['max_s']:.2f}), "
             f"CPU {c['median_s']:6.3f} s ({c['min_s']:.2f}–{c['max_s']:.2f}){ratio}"
         )
+    f, fc = r["ref_forward"], r["ref_forward"]["cpu"]
+    print(
+        f"  of plain, the reference's forward: wall {f['median_s']:.3f} s, CPU "
+        f"{fc['median_s']:.3f} s; without it (the ceiling of a reference cache) "
+        f"{r['ratio_ceiling']:.2f}x ({r['ratio_ceiling_range'][0]:.2f}–"
+        f"{r['ratio_ceiling_range'][1]:.2f}), CPU {r['ratio_ceiling_cpu']:.2f}x"
+    )
 
 
 def report_end(r: dict) -> None:
@@ -616,7 +643,8 @@ def report_end(r: dict) -> None:
         f"ref_cache_mb {r['ref_cache_mb']:.0f} of {r['references_mb']:.0f} MiB = "
         f"{100 * r['cached_share']:.0f}% of the references in memory, "
         f"{100 * r['spilled_share']:.0f}% in the spill file) {r['ratio_run']:.2f}x "
-        f"(CPU {r['ratio_run_cpu']:.2f}x)"
+        f"(CPU {r['ratio_run_cpu']:.2f}x); ceiling of a reference cache "
+        f"{r['ratio_ceiling']:.2f}x (CPU {r['ratio_ceiling_cpu']:.2f}x)"
     )
     if "memory" in r:
         m = r["memory"]
